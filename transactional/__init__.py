@@ -1,0 +1,1 @@
+"""The transactional core: PostgreSQL schema, migrations and the domain services that write it."""

@@ -1,0 +1,68 @@
+"""Where the PostgreSQL server is, and how to reach it.
+
+`DATABASE_URL` wins when set. Otherwise an embedded server from the `pgserver` wheel runs under
+`$COOPCAST_HOME/postgres`; every process that asks for it (CLI, Dagster run workers, the
+dashboard) shares the same server, which stays up while any of them runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import psycopg
+
+EMBEDDED_DATABASE = "coopcast"
+
+
+def coopcast_home() -> Path:
+    return Path(os.environ.get("COOPCAST_HOME", "data")).resolve()
+
+
+def _embedded_server_uri() -> str:
+    import pgserver
+
+    postgres_dir = coopcast_home() / "postgres"
+    postgres_dir.mkdir(parents=True, exist_ok=True)
+    return pgserver.get_server(postgres_dir).get_uri()
+
+
+def _ensure_database(server_uri: str, database: str) -> None:
+    with psycopg.connect(server_uri, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{database}"')
+
+
+def with_database(uri: str, database: str) -> str:
+    """The same server URI pointing at another database (keeps host, socket dir and options)."""
+    parts = urlparse(uri)
+    return parts._replace(path=f"/{database}").geturl()
+
+
+def database_url() -> str:
+    """The libpq URI of the platform's database, starting the embedded server when needed."""
+    explicit = os.environ.get("DATABASE_URL")
+    if explicit:
+        return explicit
+    server_uri = _embedded_server_uri()
+    _ensure_database(server_uri, EMBEDDED_DATABASE)
+    return with_database(server_uri, EMBEDDED_DATABASE)
+
+
+def describe(uri: str) -> str:
+    """A one-line, password-free description of where a URI points."""
+    parts = urlparse(uri)
+    host = parts.hostname or parse_qs(parts.query).get("host", ["local socket"])[0]
+    port = f":{parts.port}" if parts.port else ""
+    return f"{host}{port}{parts.path}"
+
+
+@contextmanager
+def connect(uri: str | None = None) -> Iterator[psycopg.Connection]:
+    """A connection whose transaction commits on success and rolls back on error."""
+    with psycopg.connect(uri or database_url()) as conn:
+        yield conn

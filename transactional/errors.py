@@ -1,0 +1,25 @@
+"""Errors the domain services raise; each message is meant to be shown to a user as it is."""
+
+
+class DomainError(Exception):
+    """A request the business rules refuse."""
+
+
+class NotFound(DomainError):
+    pass
+
+
+class InsufficientStock(DomainError):
+    def __init__(self, sku_code: str, warehouse_code: str, requested: int, available: int) -> None:
+        self.sku_code = sku_code
+        self.warehouse_code = warehouse_code
+        self.requested = requested
+        self.available = available
+        super().__init__(
+            f"insufficient stock for SKU {sku_code} in warehouse {warehouse_code}: "
+            f"requested {requested}, available {available}"
+        )
+
+
+class InvalidTransition(DomainError):
+    pass
