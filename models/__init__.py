@@ -1,0 +1,1 @@
+"""Machine learning on DataFrames: forecasting, replenishment. Never touches a database."""

@@ -1,0 +1,1 @@
+"""The Dagster code location, ingestion, exports and the `coopcast` CLI."""
