@@ -19,7 +19,7 @@ def warehouse_path() -> Path:
 
 def serving_path() -> Path:
     """The read-only copy; same file name as the warehouse because DuckDB views keep catalog names."""
-    return coopcast_home() / "serving" / "warehouse.duckdb"
+    return coopcast_home() / "serving" / warehouse_path().name
 
 
 def exports_dir() -> Path:

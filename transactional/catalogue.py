@@ -106,9 +106,22 @@ def create_product(
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            RETURNING product_id""",
         [
-            merchant_id, sku_code, name, spec, unit, category_id, supplier_id, shelf_life_days,
-            unit_cost, price, lead_time_days, min_order_qty, order_multiple, low_stock_threshold,
-            at, at,
+            merchant_id,
+            sku_code,
+            name,
+            spec,
+            unit,
+            category_id,
+            supplier_id,
+            shelf_life_days,
+            unit_cost,
+            price,
+            lead_time_days,
+            min_order_qty,
+            order_multiple,
+            low_stock_threshold,
+            at,
+            at,
         ],
     )
 

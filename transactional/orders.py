@@ -93,10 +93,7 @@ def place_order(
         missing = {line.product_id for line in lines} - prices.keys()
         if missing:
             raise NotFound(f"products {sorted(missing)} do not belong to merchant {merchant_id}")
-        priced = [
-            (line, line.unit_price if line.unit_price is not None else prices[line.product_id])
-            for line in lines
-        ]
+        priced = [(line, line.unit_price if line.unit_price is not None else prices[line.product_id]) for line in lines]
         total = sum((price * line.quantity - line.discount_amount for line, price in priced), Decimal(0))
         order_row = conn.execute(
             """INSERT INTO core.orders (merchant_id, order_no, customer_id, warehouse_id, status,
@@ -122,9 +119,7 @@ def place_order(
 
         for product_id in sorted(line_ids_by_product):
             product_lines = line_ids_by_product[product_id]
-            batches = _allocate_fefo(
-                conn, warehouse_id, product_id, sum(q for _, q in product_lines), at
-            )
+            batches = _allocate_fefo(conn, warehouse_id, product_id, sum(q for _, q in product_lines), at)
             _reserve_for_lines(conn, merchant_id, warehouse_id, product_id, order_id, product_lines, batches, at)
     return order_id
 
@@ -152,9 +147,16 @@ def _reserve_for_lines(
                 [order_line_id, warehouse_id, batch[0], merchant_id, take],
             )
             record_movement(
-                conn, merchant_id=merchant_id, warehouse_id=warehouse_id, batch_id=batch[0],
-                product_id=product_id, movement_type="reserve", on_hand_delta=0,
-                reserved_delta=take, at=at, order_id=order_id,
+                conn,
+                merchant_id=merchant_id,
+                warehouse_id=warehouse_id,
+                batch_id=batch[0],
+                product_id=product_id,
+                movement_type="reserve",
+                on_hand_delta=0,
+                reserved_delta=take,
+                at=at,
+                order_id=order_id,
             )
             batch[1] -= take
             still_needed -= take
@@ -188,9 +190,16 @@ def ship_order(conn: psycopg.Connection, order_id: int, at: datetime) -> None:
             raise InvalidTransition(f"order {order_id} is {status}; only confirmed orders can ship")
         for warehouse_id, batch_id, product_id, quantity in _order_allocations(conn, order_id):
             record_movement(
-                conn, merchant_id=merchant_id, warehouse_id=warehouse_id, batch_id=batch_id,
-                product_id=product_id, movement_type="ship", on_hand_delta=-quantity,
-                reserved_delta=-quantity, at=at, order_id=order_id,
+                conn,
+                merchant_id=merchant_id,
+                warehouse_id=warehouse_id,
+                batch_id=batch_id,
+                product_id=product_id,
+                movement_type="ship",
+                on_hand_delta=-quantity,
+                reserved_delta=-quantity,
+                at=at,
+                order_id=order_id,
             )
         conn.execute(
             "UPDATE core.orders SET status = 'shipped', shipped_at = %s, updated_at = %s WHERE order_id = %s",
@@ -206,9 +215,16 @@ def cancel_order(conn: psycopg.Connection, order_id: int, at: datetime) -> None:
             raise InvalidTransition(f"order {order_id} is {status}; it can be cancelled only before shipment")
         for warehouse_id, batch_id, product_id, quantity in _order_allocations(conn, order_id):
             record_movement(
-                conn, merchant_id=merchant_id, warehouse_id=warehouse_id, batch_id=batch_id,
-                product_id=product_id, movement_type="release", on_hand_delta=0,
-                reserved_delta=-quantity, at=at, order_id=order_id,
+                conn,
+                merchant_id=merchant_id,
+                warehouse_id=warehouse_id,
+                batch_id=batch_id,
+                product_id=product_id,
+                movement_type="release",
+                on_hand_delta=0,
+                reserved_delta=-quantity,
+                at=at,
+                order_id=order_id,
             )
         conn.execute(
             "UPDATE core.orders SET status = 'cancelled', cancelled_at = %s, updated_at = %s WHERE order_id = %s",

@@ -80,13 +80,17 @@ def receive_purchase_order(conn: psycopg.Connection, purchase_order_id: int, at:
         for line_id, product_id, quantity, unit_cost in lines:
             batch_ids.append(
                 receive_stock(
-                    conn, warehouse_id=warehouse_id, product_id=product_id, quantity=quantity, at=at,
-                    unit_cost=unit_cost, purchase_order_id=purchase_order_id,
+                    conn,
+                    warehouse_id=warehouse_id,
+                    product_id=product_id,
+                    quantity=quantity,
+                    at=at,
+                    unit_cost=unit_cost,
+                    purchase_order_id=purchase_order_id,
                 )
             )
             conn.execute(
-                "UPDATE core.purchase_order_lines SET received_quantity = quantity"
-                " WHERE purchase_order_line_id = %s",
+                "UPDATE core.purchase_order_lines SET received_quantity = quantity WHERE purchase_order_line_id = %s",
                 [line_id],
             )
         conn.execute(

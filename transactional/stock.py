@@ -37,8 +37,16 @@ def record_movement(
                movement_type, on_hand_delta, reserved_delta, order_id, purchase_order_id, occurred_at)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         [
-            merchant_id, warehouse_id, batch_id, product_id, movement_type, on_hand_delta,
-            reserved_delta, order_id, purchase_order_id, at,
+            merchant_id,
+            warehouse_id,
+            batch_id,
+            product_id,
+            movement_type,
+            on_hand_delta,
+            reserved_delta,
+            order_id,
+            purchase_order_id,
+            at,
         ],
     )
 
@@ -62,8 +70,7 @@ def receive_stock(
     """
     with conn.transaction():
         product = conn.execute(
-            "SELECT merchant_id, unit_cost, shelf_life_days, supplier_id FROM core.products"
-            " WHERE product_id = %s",
+            "SELECT merchant_id, unit_cost, shelf_life_days, supplier_id FROM core.products WHERE product_id = %s",
             [product_id],
         ).fetchone()
         if product is None:
@@ -79,8 +86,15 @@ def receive_stock(
                        %s, %s, %s, %s, %s)
                RETURNING batch_id""",
             [
-                merchant_id, product_id, lot_code, at, at, expiry_date,
-                unit_cost if unit_cost is not None else product_cost, supplier_id, at,
+                merchant_id,
+                product_id,
+                lot_code,
+                at,
+                at,
+                expiry_date,
+                unit_cost if unit_cost is not None else product_cost,
+                supplier_id,
+                at,
             ],
         ).fetchone()
         assert row is not None

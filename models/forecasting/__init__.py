@@ -1,0 +1,1 @@
+"""Demand forecasting: pure functions from sales history DataFrames to forecast DataFrames."""

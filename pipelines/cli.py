@@ -1,0 +1,310 @@
+"""The `coopcast` command line: set up, simulate, run the pipeline, serve the UIs."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pipelines import settings
+from pipelines import warehouse as duck
+from transactional import db
+
+app = typer.Typer(
+    help="coopcast: analytics and forecasting for supply-and-marketing co-op merchants.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+export_app = typer.Typer(help="Write files for procurement.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+console = Console()
+error_console = Console(stderr=True)
+
+DEMO_SCALE = "small"
+DEMO_SEED = 7
+DASHBOARD_PORT = 8501
+DAGSTER_PORT = 3000
+
+Command = TypeVar("Command", bound=Callable[..., None])
+
+
+class CommandFailed(Exception):
+    """A failure whose message is already the one line to show."""
+
+
+def one_line_errors(command: Command) -> Command:
+    """Every command exits non-zero with a one-line reason instead of a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as error:  # every failure is reported as one line, then exit code 1
+            reason = " ".join(str(error).split()) or type(error).__name__
+            error_console.print(f"[bold red]error:[/] {reason}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from error
+
+    return wrapper  # type: ignore[return-value]
+
+
+def configure_environment() -> None:
+    """Make every path absolute and shared with child processes (dbt, Dagster, Streamlit)."""
+    home = db.coopcast_home()
+    os.environ["COOPCAST_HOME"] = str(home)
+    os.environ["COOPCAST_WAREHOUSE"] = str(settings.warehouse_path())
+    dagster_home = settings.dagster_home()
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    dagster_config = dagster_home / "dagster.yaml"
+    if not dagster_config.exists():
+        # Telemetry would try to reach the internet; this platform runs offline.
+        dagster_config.write_text("telemetry:\n  enabled: false\n")
+
+
+def prepare() -> str:
+    """Idempotent setup shared by `init` and every command that needs the databases."""
+    from transactional.migrate import upgrade
+
+    configure_environment()
+    for folder in (db.coopcast_home(), settings.exports_dir(), settings.serving_path().parent):
+        folder.mkdir(parents=True, exist_ok=True)
+    uri = db.database_url()
+    upgrade(uri)
+    conn = duck.connect(settings.warehouse_path())
+    try:
+        duck.create_schemas(conn)
+        duck.create_ml_tables(conn)
+    finally:
+        conn.close()
+    return uri
+
+
+@app.command()
+@one_line_errors
+def init() -> None:
+    """Create $COOPCAST_HOME, start or reuse PostgreSQL, migrate it, create the DuckDB schemas."""
+    with console.status("Preparing PostgreSQL and the warehouse…"):
+        uri = prepare()
+    console.print(f"PostgreSQL  {db.describe(uri)} (schema core migrated)")
+    console.print(f"Warehouse   {settings.warehouse_path()}")
+    console.print(f"Home        {db.coopcast_home()}")
+
+
+@app.command()
+@one_line_errors
+def simulate(
+    scale: Annotated[str, typer.Option(help="tiny (seconds, tests) or small (the demo)")] = "tiny",
+    seed: Annotated[int, typer.Option(help="Same seed, same data")] = 1,
+) -> None:
+    """Create a simulated co-op network and trade day by day through the services."""
+    from transactional.simulator import simulate as run_simulation
+
+    uri = prepare()
+    with _progress() as progress, db.connect(uri) as conn:
+        task = progress.add_task(f"Simulating {scale} network, seed {seed}", total=None)
+        summary = run_simulation(
+            conn,
+            scale=scale,
+            seed=seed,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    console.print(
+        f"Simulated {summary.first_date} → {summary.last_date}: {summary.merchants} merchants, "
+        f"{summary.skus} SKUs, {summary.customers} customers, {summary.orders} orders "
+        f"({summary.order_lines} lines) in {summary.seconds:.1f} s"
+    )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _materialize(description: str, groups: tuple[str, ...] | None, as_of: date | None = None) -> None:
+    """Run (part of) the asset graph through Dagster, recorded in DAGSTER_HOME for the UI."""
+    import dagster as dg
+
+    from pipelines.definitions import FULL_RUN_JOB, build_definitions
+
+    prepare()
+    started = time.monotonic()
+    with console.status(f"{description}…"):
+        definitions = build_definitions()
+        job = definitions.resolve_job_def(FULL_RUN_JOB)
+        selection = None
+        if groups is not None:
+            graph = definitions.resolve_asset_graph()
+            selection = [key for key in graph.get_all_asset_keys() if graph.get(key).group_name in groups]
+        run_config = {"resources": {"run_settings": {"config": {"as_of": as_of.isoformat() if as_of else ""}}}}
+        with dg.DagsterInstance.get() as instance:
+            result = job.execute_in_process(
+                run_config=run_config, instance=instance, asset_selection=selection, raise_on_error=False
+            )
+    if not result.success:
+        failures = [event for event in result.all_events if event.is_step_failure]
+        reason = (
+            f"step {failures[0].step_key} failed: {failures[0].step_failure_data.error.message}"
+            if failures and failures[0].step_failure_data.error
+            else "see the run in the Dagster UI"
+        )
+        raise CommandFailed(f"{description} failed (run {result.run_id}): {reason}")
+    materialized = sum(1 for event in result.all_events if event.is_step_materialization)
+    console.print(
+        f"{description}: {materialized} assets materialized in {time.monotonic() - started:.1f} s "
+        f"(Dagster run {result.run_id})"
+    )
+
+
+@app.command()
+@one_line_errors
+def ingest(full: Annotated[bool, typer.Option("--full", help="Reload every table from scratch")] = False) -> None:
+    """Copy PostgreSQL core tables into DuckDB raw.* (a full, atomic refresh)."""
+    _materialize("Ingest", ("ingest",))
+
+
+@app.command()
+@one_line_errors
+def build() -> None:
+    """Build the dbt models (staging, intermediate, marts) and run their tests."""
+    _materialize("dbt build", ("dbt",))
+
+
+@app.command()
+@one_line_errors
+def forecast() -> None:
+    """Forecast daily demand per merchant × SKU into ml.demand_forecasts."""
+    _materialize("Forecast", ("ml",))
+
+
+@export_app.command("replenishment")
+@one_line_errors
+def export_replenishment() -> None:
+    """Write exports/replenishment_<merchant>_<as_of>.xlsx for every merchant."""
+    _materialize("Replenishment export", ("exports",))
+    for path in sorted(settings.exports_dir().glob("replenishment_*.xlsx")):
+        console.print(f"  {path}")
+
+
+@app.command()
+@one_line_errors
+def run(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Business date YYYY-MM-DD for all merchants; later data is ignored")
+    ] = None,
+) -> None:
+    """Materialize the whole asset graph in order, then publish the serving copy."""
+    as_of_date = _parse_date(as_of) if as_of else None
+    _materialize("Run", None, as_of_date)
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise CommandFailed(f"--as-of must be a date like 2026-10-31, got {text!r}") from error
+
+
+def _launch_servers(port: int, dagster_port: int) -> list[subprocess.Popen]:
+    configure_environment()
+    streamlit = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(settings.REPO_ROOT / "dashboards" / "streamlit_app.py"),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+    )
+    dagster = subprocess.Popen(
+        [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-p", str(dagster_port)],
+        cwd=settings.REPO_ROOT,
+    )
+    return [streamlit, dagster]
+
+
+def _serve_until_stopped(port: int, dagster_port: int) -> None:
+    processes = _launch_servers(port, dagster_port)
+    console.print(f"Dashboard   http://localhost:{port}")
+    console.print(f"Dagster UI  http://localhost:{dagster_port}")
+    console.print("Press Ctrl+C to stop both.")
+    try:
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    failed = [process.args[2] for process in processes if process.returncode not in (0, -signal.SIGINT, None)]
+    if failed:
+        raise CommandFailed(f"a server stopped unexpectedly: {failed}")
+
+
+@app.command()
+@one_line_errors
+def serve(
+    port: Annotated[int, typer.Option(help="Dashboard port")] = DASHBOARD_PORT,
+    dagster_port: Annotated[int, typer.Option("--dagster-port", help="Dagster UI port")] = DAGSTER_PORT,
+) -> None:
+    """Start the merchant dashboard and the Dagster UI."""
+    prepare()
+    _serve_until_stopped(port, dagster_port)
+
+
+@app.command()
+@one_line_errors
+def demo(
+    port: Annotated[int, typer.Option(help="Dashboard port")] = DASHBOARD_PORT,
+    dagster_port: Annotated[int, typer.Option("--dagster-port", help="Dagster UI port")] = DAGSTER_PORT,
+) -> None:
+    """init, simulate the small network (once), run the pipeline, then serve both UIs."""
+    uri = prepare()
+    with db.connect(uri) as conn:
+        row = conn.execute("SELECT count(*) FROM core.merchants").fetchone()
+    if row and row[0]:
+        console.print(f"The database already holds {row[0]} merchants: keeping them, not simulating again.")
+    else:
+        simulate(scale=DEMO_SCALE, seed=DEMO_SEED)
+    _materialize("Run", None)
+    exports = sorted(settings.exports_dir().glob("replenishment_*.xlsx"))
+    console.print(f"Workbooks   {len(exports)} in {settings.exports_dir()}")
+    _serve_until_stopped(port, dagster_port)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

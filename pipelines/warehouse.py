@@ -1,0 +1,62 @@
+"""Opening the DuckDB warehouse, with the postgres scanner installed from its PyPI wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import duckdb_extension_postgres
+
+from pipelines.settings import DUCKDB_SCHEMAS
+
+
+def postgres_extension_file() -> Path:
+    """The extension shipped inside the wheel, so no download is ever attempted."""
+    package_dir = Path(duckdb_extension_postgres.__file__).parent
+    return next(package_dir.glob(f"extensions/v{duckdb.__version__}/postgres.duckdb_extension"))
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def attach_postgres(conn: duckdb.DuckDBPyConnection, pg_uri: str, alias: str = "pg") -> None:
+    conn.execute(f"INSTALL '{postgres_extension_file()}'")
+    conn.execute("LOAD postgres")
+    conn.execute(f"ATTACH '{_quote(pg_uri)}' AS {alias} (TYPE postgres, READ_ONLY)")
+
+
+def create_schemas(conn: duckdb.DuckDBPyConnection) -> None:
+    for schema in DUCKDB_SCHEMAS:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+
+
+ML_TABLES_DDL = """
+CREATE TABLE IF NOT EXISTS ml.demand_forecasts (
+    merchant_id     BIGINT NOT NULL,
+    merchant_code   VARCHAR NOT NULL,
+    sku_code        VARCHAR NOT NULL,
+    warehouse_code  VARCHAR,
+    date            DATE NOT NULL,
+    yhat            DOUBLE NOT NULL,
+    yhat_lower_80   DOUBLE NOT NULL,
+    yhat_upper_80   DOUBLE NOT NULL,
+    yhat_lower_95   DOUBLE NOT NULL,
+    yhat_upper_95   DOUBLE NOT NULL,
+    model           VARCHAR NOT NULL,
+    model_version   VARCHAR NOT NULL,
+    run_id          VARCHAR NOT NULL,
+    as_of           DATE NOT NULL
+)
+"""
+
+
+def create_ml_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """ML outputs have fixed shapes (DESIGN); creating them up front lets dbt build before any forecast."""
+    conn.execute(ML_TABLES_DDL)
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")

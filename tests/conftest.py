@@ -1,0 +1,106 @@
+"""Shared fixtures: real PostgreSQL databases and one real pipeline run at tiny scale.
+
+PostgreSQL is TEST_DATABASE_URL's server when set (CI points it at 127.0.0.1:5432), otherwise an
+embedded server from the pgserver wheel; every test database is created fresh and dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from transactional.db import with_database
+from transactional.migrate import upgrade
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PIPELINE_SEED = 3
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    explicit = os.environ.get("TEST_DATABASE_URL")
+    if explicit:
+        yield explicit
+        return
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    yield server.get_uri()
+
+
+@pytest.fixture(scope="session")
+def database_factory(pg_server_url: str) -> Iterator:
+    """Creates migrated, uniquely named databases on the test server; drops them at the end."""
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"coopcast_test_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        uri = with_database(pg_server_url, name)
+        upgrade(uri)
+        return uri
+
+    yield create
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_database_url(database_factory) -> str:
+    """A fresh database migrated to the newest schema."""
+    return database_factory()
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    home: Path
+    database_url: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "COOPCAST_HOME": str(self.home),
+            "DATABASE_URL": self.database_url,
+            "COOPCAST_WAREHOUSE": str(self.home / "warehouse.duckdb"),
+            "DAGSTER_HOME": str(self.home / "dagster"),
+        }
+
+
+def run_cli(pipeline: PipelineRun, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=REPO_ROOT,
+        env=pipeline.env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"coopcast {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory: pytest.TempPathFactory, database_factory) -> PipelineRun:
+    """`coopcast simulate --scale tiny` then `coopcast run`, once per test session, as a user would."""
+    pipeline = PipelineRun(home=tmp_path_factory.mktemp("coopcast_home"), database_url=database_factory())
+    run_cli(pipeline, "simulate", "--scale", "tiny", "--seed", str(PIPELINE_SEED))
+    run_cli(pipeline, "run")
+    return pipeline
+
+
+@pytest.fixture(scope="session")
+def serving_home(pipeline_run: PipelineRun) -> Path:
+    """A COOPCAST_HOME whose serving copy and exports come from the real pipeline."""
+    return pipeline_run.home
