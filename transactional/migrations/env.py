@@ -1,9 +1,9 @@
 """Alembic environment: plain SQL migrations of the `core` schema, run as the schema owner."""
 
+import psycopg
 from alembic import context
 from sqlalchemy import create_engine, text
 
-import psycopg
 from transactional.db import database_url
 
 uri = context.config.attributes.get("database_url") or database_url()
