@@ -8,6 +8,7 @@ dashboard) shares the same server, which stays up while any of them runs.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,11 +24,14 @@ def coopcast_home() -> Path:
 
 
 def _embedded_server_uri() -> str:
-    import pgserver
-
     postgres_dir = coopcast_home() / "postgres"
     postgres_dir.mkdir(parents=True, exist_ok=True)
-    return pgserver.get_server(postgres_dir).get_uri()
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime dir it does not use; headless hosts have none.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
+
+        return pgserver.get_server(postgres_dir).get_uri()
 
 
 def _ensure_database(server_uri: str, database: str) -> None:
@@ -56,9 +60,11 @@ def database_url() -> str:
 def describe(uri: str) -> str:
     """A one-line, password-free description of where a URI points."""
     parts = urlparse(uri)
-    host = parts.hostname or parse_qs(parts.query).get("host", ["local socket"])[0]
-    port = f":{parts.port}" if parts.port else ""
-    return f"{host}{port}{parts.path}"
+    if parts.hostname:
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.hostname}{port}{parts.path}"
+    socket_dir = parse_qs(parts.query).get("host", ["the default socket"])[0]
+    return f"embedded server at {socket_dir}, database {parts.path.lstrip('/')}"
 
 
 @contextmanager

@@ -1,0 +1,41 @@
+# The only two commands a newcomer needs: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTHON ?= $(shell for candidate in python3.12 python3.11 python3; do \
+	if command -v $$candidate >/dev/null 2>&1 && $$candidate -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))'; then \
+	command -v $$candidate; break; fi; done)
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint lock
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then echo "coopcast needs Python 3.11 or 3.12 (pgserver has no wheel for 3.13)"; exit 1; fi
+	@if [ ! -x $(BIN)/python ]; then echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/coopcast demo
+
+# pytest exits 5 when a selection holds no test; that is not a failure, everything else is.
+test: install
+	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@home=$$(mktemp -d); COOPCAST_WAREHOUSE=$$home/warehouse.duckdb $(BIN)/dbt parse --project-dir dbt_project \
+		--profiles-dir dbt_project --target-path $$home/target --log-path $$home/logs --quiet; \
+		status=$$?; rm -rf $$home; exit $$status
+
+# Regenerate the pinned lock after editing requirements.in (needs network access to PyPI).
+lock:
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile requirements.in --universal --python-version 3.11 -o requirements.lock
