@@ -1,0 +1,112 @@
+"""simulate → run at tiny scale, then check what a user would check."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import duckdb
+import openpyxl
+import psycopg
+import pytest
+
+from pipelines.exports import SUMMARY_SHEET
+from tests.conftest import PipelineRun, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def serving(pipeline_run: PipelineRun):
+    conn = duckdb.connect(str(pipeline_run.home / "serving" / "warehouse.duckdb"), read_only=True)
+    yield conn
+    conn.close()
+
+
+def test_revenue_in_the_marts_equals_the_order_lines_in_postgresql(pipeline_run: PipelineRun, serving) -> None:
+    with psycopg.connect(pipeline_run.database_url) as pg:
+        source = dict(
+            pg.execute(
+                """SELECT m.merchant_code, sum(l.line_amount)
+                   FROM core.order_lines l JOIN core.orders o USING (order_id)
+                   JOIN core.merchants m ON m.merchant_id = o.merchant_id
+                   WHERE o.status <> 'cancelled' GROUP BY m.merchant_code"""
+            ).fetchall()
+        )
+    marts = {
+        code: Decimal(str(total))
+        for code, total in serving.execute(
+            "SELECT merchant_code, sum(revenue) FROM marts.fct_daily_sales GROUP BY merchant_code"
+        ).fetchall()
+    }
+    assert source, "the simulator produced no orders"
+    assert marts == source
+
+
+def test_a_sku_the_simulator_stopped_selling_is_flagged_slow_moving(pipeline_run: PipelineRun, serving) -> None:
+    as_of = dict(serving.execute("SELECT merchant_code, as_of FROM marts.dim_merchants").fetchall())
+    with psycopg.connect(pipeline_run.database_url) as pg:
+        stopped = pg.execute(
+            "SELECT merchant_code, sku_code, stopped_selling_on FROM sim.sku_lifecycle"
+            " WHERE stopped_selling_on IS NOT NULL ORDER BY merchant_code, sku_code"
+        ).fetchall()
+    long_stopped = [
+        (merchant, sku) for merchant, sku, stopped_on in stopped if stopped_on < as_of[merchant] - timedelta(days=91)
+    ]
+    assert long_stopped, "the simulator stopped no SKU long enough ago"
+    flagged = set(
+        serving.execute(
+            "SELECT merchant_code, sku_code FROM marts.fct_inventory_flags WHERE is_slow_moving AND on_hand > 0"
+        ).fetchall()
+    )
+    in_stock = set(
+        serving.execute("SELECT merchant_code, sku_code FROM marts.fct_inventory_flags WHERE on_hand > 0").fetchall()
+    )
+    still_stocked = [key for key in long_stopped if key in in_stock]
+    assert still_stocked, "no stopped SKU still has stock"
+    assert set(still_stocked) <= flagged
+
+
+def test_forecasts_cover_90_days_after_as_of(serving) -> None:
+    rows = serving.execute(
+        """SELECT f.merchant_code, f.sku_code, min(f.date) - m.as_of, count(*), count(DISTINCT f.run_id),
+                  bool_and(f.yhat_lower_95 <= f.yhat_lower_80 AND f.yhat_lower_80 <= f.yhat
+                           AND f.yhat <= f.yhat_upper_80 AND f.yhat_upper_80 <= f.yhat_upper_95)
+           FROM ml.demand_forecasts f JOIN marts.dim_merchants m
+             ON m.merchant_id = f.merchant_id AND m.as_of = f.as_of
+           GROUP BY f.merchant_code, f.sku_code, m.as_of"""
+    ).fetchall()
+    assert rows
+    assert {(row[2], row[3], row[4], row[5]) for row in rows} == {(1, 90, 1, True)}
+
+
+def test_the_workbook_has_one_sheet_per_supplier(pipeline_run: PipelineRun, serving) -> None:
+    merchants = serving.execute("SELECT merchant_code, as_of FROM marts.dim_merchants ORDER BY 1").fetchall()
+    for merchant_code, as_of in merchants:
+        workbook = pipeline_run.home / "exports" / f"replenishment_{merchant_code}_{as_of.isoformat()}.xlsx"
+        suppliers = serving.execute(
+            """SELECT DISTINCT supplier_code FROM marts.fct_replenishment_suggestions
+               WHERE merchant_code = ? AND suggested_qty > 0 ORDER BY 1""",
+            [merchant_code],
+        ).fetchall()
+        sheets = openpyxl.load_workbook(workbook, read_only=True).sheetnames
+        assert sheets[0] == SUMMARY_SHEET
+        assert [name.split(" ", 1)[0] for name in sheets[1:]] == [code for (code,) in suppliers]
+
+
+def test_rerunning_keeps_one_forecast_per_as_of_and_publishes_again(pipeline_run: PipelineRun, serving) -> None:
+    before = serving.execute("SELECT count(*) FROM ml.demand_forecasts").fetchone()
+    run_cli(pipeline_run, "forecast")
+    warehouse = duckdb.connect(str(pipeline_run.home / "warehouse.duckdb"), read_only=True)
+    try:
+        after = warehouse.execute("SELECT count(*), count(DISTINCT run_id) FROM ml.demand_forecasts").fetchone()
+    finally:
+        warehouse.close()
+    assert after == (before[0], 1)
+
+
+def test_a_bad_as_of_is_refused_with_one_line(pipeline_run: PipelineRun) -> None:
+    result = run_cli(pipeline_run, "run", "--as-of", "31/10/2026", check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0
+    assert "--as-of must be a date" in result.stderr
