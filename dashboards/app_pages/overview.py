@@ -1,0 +1,202 @@
+"""经营概览 / Overview: the chosen merchant's last 30 days, stock alerts, forecast and workbook."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import charts, formatting, queries
+from dashboards.i18n import t
+from dashboards.merchant import Merchant, current_merchant
+
+if TYPE_CHECKING:
+    from streamlit.elements.lib.column_types import ColumnConfig
+
+KPI_DAYS = 30
+FORECAST_HISTORY_DAYS = 180
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def percent_change(current: Decimal, previous: Decimal) -> str | None:
+    return f"{(current - previous) / previous:+.1%}" if previous else None
+
+
+def margin_change(now: queries.SalesTotals, before: queries.SalesTotals) -> str | None:
+    """Change in percentage points; None when either window sold nothing."""
+    if now.gross_margin is None or before.gross_margin is None:
+        return None
+    points = round(float(now.gross_margin - before.gross_margin) * 100, 1)
+    # Adding 0.0 turns -0.0 into 0.0, so an unchanged margin does not show as a red decrease.
+    return t("kpi_margin_delta", points=points + 0.0)
+
+
+def render_kpis(merchant: Merchant, flags: pd.DataFrame) -> None:
+    first, last = queries.trailing_window(merchant.as_of, KPI_DAYS)
+    now = queries.sales_totals(merchant.merchant_id, first, last)
+    before = queries.sales_totals(merchant.merchant_id, *queries.trailing_window(merchant.as_of, KPI_DAYS, 1))
+    st.caption(t("kpi_window", first=formatting.day(first), last=formatting.day(last)))
+    revenue, orders, margin, flagged = st.columns(4)
+    vs_previous = t("kpi_vs_previous")
+    revenue.metric(
+        t("kpi_revenue"),
+        formatting.money(now.revenue),
+        percent_change(now.revenue, before.revenue),
+        delta_description=vs_previous,
+        help=t("kpi_revenue_help", previous=formatting.money(before.revenue)),
+        border=True,
+    )
+    orders.metric(
+        t("kpi_order_lines"),
+        formatting.count(now.order_lines),
+        f"{now.order_lines - before.order_lines:+,}",
+        delta_description=vs_previous,
+        help=t("kpi_order_lines_help"),
+        border=True,
+    )
+    margin.metric(
+        t("kpi_margin"),
+        formatting.percent(now.gross_margin),
+        margin_change(now, before),
+        delta_description=vs_previous,
+        border=True,
+    )
+    flagged.metric(
+        t("kpi_flagged"),
+        formatting.count(flags["sku_code"].nunique()),
+        help=t("kpi_flagged_help"),
+        border=True,
+    )
+    flagged.caption(
+        t(
+            "kpi_flag_breakdown",
+            slow=flags.loc[flags["is_slow_moving"], "sku_code"].nunique(),
+            expiry=flags.loc[
+                flags["near_expiry_level"].notna() | (flags["expired_quantity"] > 0), "sku_code"
+            ].nunique(),
+            low=flags.loc[flags["is_low_stock"] | flags["is_out_of_stock"], "sku_code"].nunique(),
+        )
+    )
+
+
+def render_sales_trend(merchant: Merchant) -> None:
+    st.subheader(t("sales_trend"))
+    # Labels are looked up now: a format_func calling t() later could see another language.
+    labels = {option: t(f"granularity_{option}") for option in charts.GRANULARITIES}
+    granularity = st.radio(
+        t("granularity"),
+        charts.GRANULARITIES,
+        format_func=labels.__getitem__,
+        horizontal=True,
+        key="granularity",
+    )
+    trend = charts.revenue_by_period(
+        queries.daily_revenue(merchant.merchant_id, merchant.as_of), granularity, merchant.as_of
+    )
+    if trend.empty:
+        st.info(t("no_sales"))
+        return
+    st.altair_chart(charts.revenue_trend_chart(trend, t("axis_date"), t("axis_revenue")), width="stretch")
+
+
+def flagged_stock_columns() -> dict[str, ColumnConfig]:
+    money = "¥%,.2f"
+    number = st.column_config.NumberColumn
+    return {
+        "sku_code": st.column_config.TextColumn(t("col_sku_code")),
+        "sku_name": st.column_config.TextColumn(t("col_sku_name")),
+        "category": st.column_config.TextColumn(t("col_category")),
+        "warehouse_code": st.column_config.TextColumn(t("col_warehouse")),
+        "on_hand": number(t("col_on_hand"), format="%,d"),
+        "available": number(t("col_available"), format="%,d"),
+        "stock_value": number(t("col_stock_value"), format=money),
+        "days_since_last_sale": number(t("col_days_since_last_sale"), format="%,d"),
+        "is_slow_moving": st.column_config.CheckboxColumn(t("col_slow_moving")),
+        "near_expiry_level": number(t("col_near_expiry_level"), format=t("near_expiry_level_format")),
+        "nearest_expiry_date": st.column_config.DateColumn(t("col_nearest_expiry_date"), format="YYYY-MM-DD"),
+        "expired_quantity": number(t("col_expired_quantity"), format="%,d"),
+        "value_at_risk": number(t("col_value_at_risk"), format=money),
+        "is_low_stock": st.column_config.CheckboxColumn(t("col_low_stock")),
+        "is_out_of_stock": st.column_config.CheckboxColumn(t("col_out_of_stock")),
+    }
+
+
+def render_flagged_stock(flags: pd.DataFrame) -> None:
+    st.subheader(t("flagged_stock"))
+    if flags.empty:
+        st.success(t("no_flagged_stock"))
+        return
+    st.dataframe(flags, hide_index=True, column_config=flagged_stock_columns())
+
+
+def render_forecast(merchant: Merchant) -> None:
+    st.subheader(t("demand_forecast"))
+    skus = queries.forecastable_skus(merchant.merchant_id, merchant.as_of)
+    if skus.empty:
+        st.info(t("no_products"))
+        return
+    names = dict(zip(skus["sku_code"], skus["sku_name"], strict=True))
+    # The merchant is in the key: another merchant's SKU list must not inherit this choice.
+    sku_code = st.selectbox(
+        t("forecast_sku"),
+        list(names),
+        format_func=lambda code: f"{code} · {names[code]}",
+        key=f"forecast_sku_{merchant.merchant_id}",
+    )
+    forecast = queries.sku_forecast(merchant.merchant_id, sku_code, merchant.as_of)
+    if forecast.empty:
+        st.info(t("no_forecast", as_of=formatting.day(merchant.as_of)))
+        return
+    first_day = merchant.as_of - timedelta(days=FORECAST_HISTORY_DAYS - 1)
+    sold = queries.sku_daily_quantity(merchant.merchant_id, sku_code, first_day, merchant.as_of)
+    history = charts.fill_days(sold, "sales_date", "quantity", first_day, merchant.as_of)
+    chart = charts.forecast_chart(
+        history,
+        forecast,
+        history_label=t("series_history"),
+        forecast_label=t("series_forecast"),
+        date_title=t("axis_date"),
+        quantity_title=t("axis_quantity"),
+    )
+    st.altair_chart(chart, width="stretch")
+    st.caption(t("forecast_caption", model=forecast["model"].iloc[0], version=forecast["model_version"].iloc[0]))
+
+
+def render_replenishment(merchant: Merchant) -> None:
+    st.subheader(t("replenishment"))
+    workbook = queries.latest_workbook(merchant.merchant_code)
+    if workbook is None:
+        st.info(t("no_workbook"))
+        return
+    if workbook.as_of < merchant.as_of:
+        st.warning(
+            t("workbook_outdated", file_as_of=formatting.day(workbook.as_of), as_of=formatting.day(merchant.as_of))
+        )
+    st.download_button(
+        t("download_replenishment"),
+        data=workbook.path.read_bytes(),
+        file_name=workbook.path.name,
+        mime=XLSX_MIME,
+        on_click="ignore",
+        icon=":material/download:",
+        type="primary",
+    )
+    st.caption(t("workbook_as_of", as_of=formatting.day(workbook.as_of)))
+
+
+def render() -> None:
+    merchant = current_merchant()
+    st.title(t("overview_title"))
+    st.caption(t("overview_subtitle", merchant=merchant.label, as_of=formatting.day(merchant.as_of)))
+    flags = queries.flagged_stock(merchant.merchant_id)
+    render_kpis(merchant, flags)
+    render_sales_trend(merchant)
+    render_flagged_stock(flags)
+    render_forecast(merchant)
+    render_replenishment(merchant)
+
+
+render()

@@ -1,0 +1,33 @@
+"""How numbers and dates look to a merchant: ¥12,345.67, 1,234, 23.4%, 2026-10-31."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pandas as pd
+
+Number = Decimal | float | int
+MISSING = "—"
+
+
+def money(value: Number | None) -> str:
+    if value is None or pd.isna(value):
+        return MISSING
+    amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    sign = "-" if amount < 0 else ""
+    return f"{sign}¥{abs(amount):,.2f}"
+
+
+def count(value: int) -> str:
+    return f"{value:,}"
+
+
+def percent(ratio: Number | None) -> str:
+    if ratio is None or pd.isna(ratio):
+        return MISSING
+    return f"{float(ratio):.1%}"
+
+
+def day(value: date | datetime | pd.Timestamp) -> str:
+    return pd.Timestamp(value).strftime("%Y-%m-%d")

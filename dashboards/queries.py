@@ -1,0 +1,184 @@
+"""Read-only access to the serving copy that the pipeline publishes after each run.
+
+Every query is a constant SQL string with `?` parameters and, apart from the merchant list that
+feeds the picker, is filtered by merchant_id. Results are cached per (SQL, parameters, file
+version): the file's mtime is part of the key, so a newly published copy is read at once while
+an unchanged one is not queried again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from pipelines import settings
+
+BUSINESS_TIMEZONE = ZoneInfo("Asia/Shanghai")
+CACHE_ENTRIES = 512
+
+
+@dataclass(frozen=True)
+class SalesTotals:
+    revenue: Decimal
+    order_lines: int
+    gross_profit: Decimal
+
+    @property
+    def gross_margin(self) -> Decimal | None:
+        return self.gross_profit / self.revenue if self.revenue else None
+
+
+@dataclass(frozen=True)
+class Workbook:
+    path: Path
+    as_of: date
+
+
+def serving_file() -> Path:
+    return settings.serving_path()
+
+
+def serving_available() -> bool:
+    return serving_file().is_file()
+
+
+def published_at() -> datetime:
+    """When the pipeline last published the serving copy, in business time."""
+    return datetime.fromtimestamp(serving_file().stat().st_mtime, tz=BUSINESS_TIMEZONE)
+
+
+def _version(path: Path) -> int:
+    return path.stat().st_mtime_ns
+
+
+@st.cache_data(show_spinner=False, max_entries=CACHE_ENTRIES)
+def _frame(sql: str, params: tuple[object, ...], path: str, version: int) -> pd.DataFrame:
+    with duckdb.connect(path, read_only=True) as conn:
+        return conn.execute(sql, list(params)).df()
+
+
+@st.cache_data(show_spinner=False, max_entries=CACHE_ENTRIES)
+def _row(sql: str, params: tuple[object, ...], path: str, version: int) -> tuple:
+    """One row with DuckDB's own types (DECIMAL stays Decimal, which .df() would turn into float)."""
+    with duckdb.connect(path, read_only=True) as conn:
+        return conn.execute(sql, list(params)).fetchone()
+
+
+def _query_frame(sql: str, params: tuple[object, ...]) -> pd.DataFrame:
+    path = serving_file()
+    return _frame(sql, params, str(path), _version(path))
+
+
+def _query_row(sql: str, params: tuple[object, ...]) -> tuple:
+    path = serving_file()
+    return _row(sql, params, str(path), _version(path))
+
+
+def merchants() -> pd.DataFrame:
+    """All merchants, for the picker that stands in for sign-in until accounts exist."""
+    return _query_frame(
+        "SELECT merchant_id, merchant_code, merchant_name, as_of FROM marts.dim_merchants ORDER BY merchant_code", ()
+    )
+
+
+def trailing_window(as_of: date, days: int, periods_back: int = 0) -> tuple[date, date]:
+    """First and last day of the `days`-day window ending on as_of, shifted back whole windows."""
+    last = as_of - timedelta(days=days * periods_back)
+    return last - timedelta(days=days - 1), last
+
+
+def sales_totals(merchant_id: int, first_day: date, last_day: date) -> SalesTotals:
+    revenue, order_lines, gross_profit = _query_row(
+        """SELECT coalesce(sum(revenue), 0), coalesce(sum(orders), 0), coalesce(sum(gross_profit), 0)
+           FROM marts.fct_daily_sales
+           WHERE merchant_id = ? AND sales_date BETWEEN ? AND ?""",
+        (merchant_id, first_day, last_day),
+    )
+    return SalesTotals(Decimal(revenue), int(order_lines), Decimal(gross_profit))
+
+
+def daily_revenue(merchant_id: int, as_of: date) -> pd.DataFrame:
+    return _query_frame(
+        """SELECT sales_date, sum(revenue) AS revenue
+           FROM marts.fct_daily_sales
+           WHERE merchant_id = ? AND sales_date <= ?
+           GROUP BY sales_date ORDER BY sales_date""",
+        (merchant_id, as_of),
+    )
+
+
+def flagged_stock(merchant_id: int) -> pd.DataFrame:
+    """Stock rows of the newest snapshot with any flag set, the riskiest money first."""
+    return _query_frame(
+        """SELECT f.sku_code, p.sku_name,
+                  concat_ws(' / ', p.category_l1, p.category_l2, p.category_l3) AS category,
+                  f.warehouse_code, f.on_hand, f.available, f.stock_value, f.days_since_last_sale,
+                  coalesce(f.is_slow_moving, false) AS is_slow_moving,
+                  f.near_expiry_level, f.nearest_expiry_date, f.expired_quantity, f.value_at_risk,
+                  coalesce(f.is_low_stock, false) AS is_low_stock,
+                  coalesce(f.is_out_of_stock, false) AS is_out_of_stock
+           FROM marts.fct_inventory_flags f
+           LEFT JOIN marts.dim_products p ON p.merchant_id = f.merchant_id AND p.product_id = f.product_id
+           WHERE f.merchant_id = ?
+             AND f.as_of = (SELECT max(as_of) FROM marts.fct_inventory_flags WHERE merchant_id = ?)
+             AND (f.is_slow_moving OR f.near_expiry_level IS NOT NULL OR f.expired_quantity > 0
+                  OR f.is_low_stock OR f.is_out_of_stock)
+           ORDER BY f.value_at_risk DESC NULLS LAST, f.sku_code, f.warehouse_code""",
+        (merchant_id, merchant_id),
+    )
+
+
+def forecastable_skus(merchant_id: int, as_of: date) -> pd.DataFrame:
+    """The merchant's SKUs, best sellers of the last 90 days first, so the default choice matters."""
+    first_day, _ = trailing_window(as_of, 90)
+    return _query_frame(
+        """SELECT p.sku_code, p.sku_name
+           FROM marts.dim_products p
+           LEFT JOIN marts.fct_daily_sales s
+             ON s.merchant_id = p.merchant_id AND s.product_id = p.product_id AND s.sales_date BETWEEN ? AND ?
+           WHERE p.merchant_id = ?
+           GROUP BY p.sku_code, p.sku_name
+           ORDER BY coalesce(sum(s.revenue), 0) DESC, p.sku_code""",
+        (first_day, as_of, merchant_id),
+    )
+
+
+def sku_daily_quantity(merchant_id: int, sku_code: str, first_day: date, last_day: date) -> pd.DataFrame:
+    return _query_frame(
+        """SELECT sales_date, sum(quantity) AS quantity
+           FROM marts.fct_daily_sales
+           WHERE merchant_id = ? AND sku_code = ? AND sales_date BETWEEN ? AND ?
+           GROUP BY sales_date ORDER BY sales_date""",
+        (merchant_id, sku_code, first_day, last_day),
+    )
+
+
+def sku_forecast(merchant_id: int, sku_code: str, as_of: date) -> pd.DataFrame:
+    """The forecast made at the merchant's current as_of for all warehouses together."""
+    return _query_frame(
+        """SELECT date, yhat, yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95, model, model_version
+           FROM ml.demand_forecasts
+           WHERE merchant_id = ? AND sku_code = ? AND as_of = ? AND warehouse_code IS NULL
+           ORDER BY date""",
+        (merchant_id, sku_code, as_of),
+    )
+
+
+def latest_workbook(merchant_code: str) -> Workbook | None:
+    """The merchant's newest replenishment workbook written by `coopcast run` (by as_of in its name)."""
+    pattern = re.compile(rf"replenishment_{re.escape(merchant_code)}_(\d{{4}}-\d{{2}}-\d{{2}})\.xlsx")
+    exports = settings.exports_dir()
+    found = [
+        Workbook(path, date.fromisoformat(match.group(1)))
+        for path in (exports.iterdir() if exports.is_dir() else ())
+        if (match := pattern.fullmatch(path.name))
+    ]
+    return max(found, key=lambda workbook: workbook.as_of, default=None)
