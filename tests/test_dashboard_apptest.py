@@ -1,0 +1,152 @@
+"""The overview page as a merchant sees it, driven through Streamlit's AppTest.
+
+The serving copy comes from the real pipeline (fixture `serving_home`); expected numbers are
+queried from that same file here, independently of the dashboard's own query code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Dataframe
+
+APP = Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py"
+# The first run imports pandas, altair and DuckDB and reads the whole serving copy.
+RUN_TIMEOUT = 60
+ANY_FLAG = (
+    "(is_slow_moving OR near_expiry_level IS NOT NULL OR expired_quantity > 0 OR is_low_stock OR is_out_of_stock)"
+)
+
+
+def use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    monkeypatch.setenv("COOPCAST_HOME", str(home))
+    monkeypatch.setenv("COOPCAST_WAREHOUSE", str(home / "warehouse.duckdb"))
+
+
+@pytest.fixture
+def serving(serving_home: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn = duckdb.connect(str(serving_home / "serving" / "warehouse.duckdb"), read_only=True)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def app(serving_home: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    use_home(monkeypatch, serving_home)
+    return AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+
+
+def show_merchant(app: AppTest, merchant_id: int) -> AppTest:
+    return app.sidebar.selectbox(key="merchant_id").set_value(merchant_id).run()
+
+
+def metric_value(app: AppTest, label: str) -> str:
+    values = [metric.value for metric in app.metric if metric.label == label]
+    assert len(values) == 1, f"expected one metric {label!r}, found {[m.label for m in app.metric]}"
+    return values[0]
+
+
+def column_labels(table: Dataframe) -> set[str]:
+    """The column headers the user sees (st.column_config labels)."""
+    return {column.get("label") for column in json.loads(table.proto.columns or "{}").values()}
+
+
+def yuan(amount: Decimal) -> str:
+    return f"¥{amount:,.2f}"
+
+
+def last_30_days_revenue(serving: duckdb.DuckDBPyConnection, merchant_id: int) -> Decimal:
+    (as_of,) = serving.execute("SELECT as_of FROM marts.dim_merchants WHERE merchant_id = ?", [merchant_id]).fetchone()
+    (revenue,) = serving.execute(
+        "SELECT coalesce(sum(revenue), 0) FROM marts.fct_daily_sales"
+        " WHERE merchant_id = ? AND sales_date > ? AND sales_date <= ?",
+        [merchant_id, as_of - timedelta(days=30), as_of],
+    ).fetchone()
+    return Decimal(revenue)
+
+
+def test_the_overview_speaks_chinese_by_default(app: AppTest) -> None:
+    assert not app.exception
+    assert {"营业额", "毛利率", "预警商品"} <= {metric.label for metric in app.metric}
+    assert {"销售趋势", "库存预警", "需求预测"} <= {header.value for header in app.subheader}
+
+
+def test_the_toggle_switches_every_label_to_english(app: AppTest) -> None:
+    app.sidebar.radio(key="language").set_value("en").run()
+
+    assert not app.exception
+    labels = {metric.label for metric in app.metric}
+    assert {"Revenue", "Gross margin", "Flagged products"} <= labels
+    assert not labels & {"营业额", "毛利率", "预警商品"}
+    assert {"Sales trend", "Stock alerts", "Demand forecast"} <= {header.value for header in app.subheader}
+
+
+def test_revenue_is_the_chosen_merchants_sales_of_the_last_30_days(
+    app: AppTest, serving: duckdb.DuckDBPyConnection
+) -> None:
+    merchant_ids = [row[0] for row in serving.execute("SELECT merchant_id FROM marts.dim_merchants").fetchall()]
+    expected = {merchant_id: last_30_days_revenue(serving, merchant_id) for merchant_id in merchant_ids}
+    assert any(expected.values()), "no merchant sold anything in its last 30 days"
+
+    for merchant_id, revenue in expected.items():
+        show_merchant(app, merchant_id)
+        assert not app.exception
+        assert metric_value(app, "营业额") == yuan(revenue), f"merchant {merchant_id}"
+
+
+def test_flagged_stock_lists_the_merchants_flagged_products(app: AppTest, serving: duckdb.DuckDBPyConnection) -> None:
+    flagged = serving.execute(
+        f"""SELECT merchant_id, list(DISTINCT sku_code) FROM marts.fct_inventory_flags f
+            WHERE as_of = (SELECT max(as_of) FROM marts.fct_inventory_flags WHERE merchant_id = f.merchant_id)
+              AND {ANY_FLAG}
+            GROUP BY merchant_id ORDER BY count(*) DESC LIMIT 1"""
+    ).fetchone()
+    assert flagged, "the pipeline flagged no stock at all"
+    merchant_id, skus = flagged
+    show_merchant(app, merchant_id)
+
+    assert not app.exception
+    tables = [table for table in app.dataframe if "滞销" in column_labels(table)]
+    assert len(tables) == 1
+    assert {"商品编码", "商品名称", "临期", "低库存"} <= column_labels(tables[0])
+    assert set(tables[0].value["sku_code"]) == set(skus)
+    assert metric_value(app, "预警商品") == f"{len(skus):,}"
+
+
+def test_the_replenishment_workbook_can_be_downloaded(app: AppTest, serving_home: Path, serving) -> None:
+    codes = {path.name.split("_")[1] for path in (serving_home / "exports").glob("replenishment_*_*.xlsx")}
+    merchants = dict(serving.execute("SELECT merchant_code, merchant_id FROM marts.dim_merchants").fetchall())
+    assert codes & merchants.keys(), "the pipeline exported no workbook for any merchant"
+    show_merchant(app, merchants[sorted(codes & merchants.keys())[0]])
+
+    assert not app.exception
+    assert [button.label for button in app.download_button] == ["下载补货表"]
+
+
+def test_the_default_product_has_a_forecast_chart(app: AppTest) -> None:
+    assert not app.exception
+    assert not [info.value for info in app.info if "预测结果" in info.value]
+    assert any("80%" in caption.value for caption in app.caption)
+
+
+def test_without_a_serving_copy_the_page_says_how_to_make_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_home(monkeypatch, tmp_path)
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+
+    assert not app.exception
+    assert any("coopcast run" in info.value for info in app.info)
+    assert not app.metric
+
+
+def test_the_kpi_window_ends_on_the_merchants_as_of(app: AppTest, serving: duckdb.DuckDBPyConnection) -> None:
+    merchant_id = app.sidebar.selectbox(key="merchant_id").value
+    (as_of,) = serving.execute("SELECT as_of FROM marts.dim_merchants WHERE merchant_id = ?", [merchant_id]).fetchone()
+    first: date = as_of - timedelta(days=29)
+    assert f"近30天：{first.isoformat()} 至 {as_of.isoformat()}" in [caption.value for caption in app.caption]

@@ -1,0 +1,55 @@
+"""Both languages carry every label the code asks for, with the same placeholders; money and dates look Chinese."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from dashboards import formatting
+
+DASHBOARDS = Path(__file__).resolve().parents[1] / "dashboards"
+LOCALES = {language: DASHBOARDS / "locales" / f"{language}.json" for language in ("zh", "en")}
+# Literal keys passed to t("...") anywhere in the app.
+LABEL_CALL = re.compile(r"""\bt\(\s*"([a-z0-9_]+)\"""")
+
+
+def load(language: str) -> dict[str, str]:
+    return json.loads(LOCALES[language].read_text(encoding="utf-8"))
+
+
+def placeholders(text: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+
+
+def test_chinese_and_english_have_the_same_keys() -> None:
+    assert load("zh").keys() == load("en").keys()
+
+
+def test_translations_keep_the_same_placeholders() -> None:
+    zh, en = load("zh"), load("en")
+    assert {key: placeholders(text) for key, text in zh.items()} == {
+        key: placeholders(text) for key, text in en.items()
+    }
+
+
+def test_every_label_the_code_asks_for_exists() -> None:
+    used = {key for path in DASHBOARDS.rglob("*.py") for key in LABEL_CALL.findall(path.read_text(encoding="utf-8"))}
+    assert used, "found no t(...) calls: the pattern no longer matches the code"
+    assert used <= load("zh").keys()
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(12345.67, "¥12,345.67"), (0, "¥0.00"), (-1234.5, "-¥1,234.50"), (1234567.891, "¥1,234,567.89"), (None, "—")],
+)
+def test_money_is_shown_in_yuan_with_thousands_separators(value: float | None, shown: str) -> None:
+    assert formatting.money(value) == shown
+
+
+def test_dates_are_shown_as_iso_days() -> None:
+    assert formatting.day(date(2026, 3, 5)) == "2026-03-05"
