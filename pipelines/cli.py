@@ -238,6 +238,8 @@ def _launch_servers(port: int, dagster_port: int) -> list[subprocess.Popen]:
             "true",
             "--browser.gatherUsageStats",
             "false",
+            "--client.toolbarMode",
+            "minimal",
         ],
     )
     dagster = subprocess.Popen(
