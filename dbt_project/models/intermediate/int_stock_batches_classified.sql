@@ -1,0 +1,63 @@
+-- Each warehouse × batch at as_of with its value and expiry class: the near-expiry levels of
+-- var near_expiry_days, or expired (its own class, no level). Undated batches get neither.
+
+with stock as (
+    select
+        merchant_id,
+        warehouse_id,
+        batch_id,
+        product_id,
+        as_of,
+        on_hand,
+        reserved
+    from {{ ref('int_stock_movements_as_of') }}
+),
+
+batches as (
+    select
+        batch_id,
+        lot_code,
+        received_date,
+        expiry_date,
+        unit_cost
+    from {{ ref('stg_postgres__batches') }}
+),
+
+dated as (
+    select
+        stock.merchant_id,
+        stock.warehouse_id,
+        stock.batch_id,
+        stock.product_id,
+        stock.as_of,
+        batches.lot_code,
+        batches.received_date,
+        batches.expiry_date,
+        batches.unit_cost,
+        stock.on_hand,
+        stock.reserved,
+        cast(datediff('day', stock.as_of, batches.expiry_date) as integer) as days_to_expiry
+    from stock
+    inner join batches on batches.batch_id = stock.batch_id
+)
+
+select
+    merchant_id,
+    warehouse_id,
+    batch_id,
+    product_id,
+    as_of,
+    lot_code,
+    received_date,
+    expiry_date,
+    unit_cost,
+    on_hand,
+    reserved,
+    on_hand - reserved as available,
+    cast(on_hand * unit_cost as decimal(18, 2)) as stock_value,
+    days_to_expiry,
+    -- A batch expiring on as_of itself is still sellable that day (FEFO sells through the
+    -- expiry date), so expired means strictly past it.
+    coalesce(days_to_expiry < 0, false) as is_expired,
+    cast({{ near_expiry_level('days_to_expiry') }} as integer) as near_expiry_level
+from dated

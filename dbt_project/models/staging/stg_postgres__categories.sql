@@ -1,0 +1,13 @@
+with source as (
+    select * from {{ source('raw', 'categories') }}
+)
+
+select
+    category_id,
+    category_code,
+    name as category_name,
+    name_en as category_name_en,
+    cast(level as integer) as category_level,
+    parent_id as parent_category_id,
+    created_at
+from source

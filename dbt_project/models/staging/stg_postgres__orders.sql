@@ -1,0 +1,22 @@
+with source as (
+    select * from {{ source('raw', 'orders') }}
+)
+
+select
+    order_id,
+    merchant_id,
+    order_no,
+    customer_id,
+    warehouse_id,
+    status as order_status,
+    ordered_at,
+    {{ business_date('ordered_at') }} as ordered_date,
+    confirmed_at,
+    {{ business_date('confirmed_at') }} as confirmed_date,
+    shipped_at,
+    {{ business_date('shipped_at') }} as shipped_date,
+    cancelled_at,
+    {{ business_date('cancelled_at') }} as cancelled_date,
+    total_amount,
+    updated_at
+from source

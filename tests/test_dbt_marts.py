@@ -1,0 +1,311 @@
+"""The dbt marts on a small shop traded through the real services: what a merchant would check.
+
+One scenario, built once: PostgreSQL → ingestion → `dbt build`, both with each merchant's own
+as_of and with a fixed past as_of (a second warehouse file), so the later data must vanish.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pytest
+
+from pipelines import warehouse
+from pipelines.ingest import ingest_full
+from tests.conftest import REPO_ROOT
+from transactional import catalogue, orders, purchasing, stock
+
+DBT_PROJECT = REPO_ROOT / "dbt_project"
+PAST_AS_OF = date(2026, 3, 10)
+
+
+def utc(year: int, month: int, day: int, hour: int = 2, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Warehouses:
+    own_as_of: Path
+    past_as_of: Path
+
+
+def _trade(conn: psycopg.Connection) -> None:
+    """Merchant M1 (two warehouses) trades FERT, OIL and SEED; M2 stops trading on 1 February."""
+    t0 = utc(2026, 1, 5)
+    top = catalogue.create_category(conn, "A", "农资", 1, t0)
+    middle = catalogue.create_category(conn, "A1", "化肥", 2, t0, top)
+    leaf = catalogue.create_category(conn, "A11", "复合肥", 3, t0, middle)
+
+    m1 = catalogue.create_merchant(conn, "M1", "城关供销社", t0, "county_coop")
+    wh1 = catalogue.create_warehouse(conn, m1, "WH01", "主仓", t0)
+    wh2 = catalogue.create_warehouse(conn, m1, "WH02", "乡镇仓", t0)
+    supplier = catalogue.create_supplier(conn, m1, "S01", "丰收化肥厂", 7, t0)
+    customer = catalogue.create_customer(conn, m1, "C0001", "张三", t0)
+    fert = catalogue.create_product(
+        conn,
+        m1,
+        "FERT",
+        "复合肥",
+        leaf,
+        Decimal("80.00"),
+        Decimal("98.00"),
+        t0,
+        supplier_id=supplier,
+        lead_time_days=7,
+        min_order_qty=10,
+        order_multiple=6,
+        low_stock_threshold=5,
+    )
+    oil = catalogue.create_product(
+        conn,
+        m1,
+        "OIL",
+        "菜籽油",
+        leaf,
+        Decimal("44.00"),
+        Decimal("60.00"),
+        t0,
+        supplier_id=supplier,
+        shelf_life_days=365,
+        low_stock_threshold=50,
+    )
+    seed = catalogue.create_product(conn, m1, "SEED", "玉米种子", leaf, Decimal("20.00"), Decimal("30.00"), t0)
+
+    def receive(warehouse_id: int, product_id: int, quantity: int, cost: str, expiry: date | None, lot: str) -> None:
+        stock.receive_stock(
+            conn,
+            warehouse_id=warehouse_id,
+            product_id=product_id,
+            quantity=quantity,
+            at=t0,
+            unit_cost=Decimal(cost),
+            expiry_date=expiry,
+            lot_code=lot,
+        )
+
+    receive(wh1, fert, 10, "70.00", date(2026, 5, 1), "F-EARLY")
+    receive(wh1, fert, 20, "75.00", date(2027, 6, 1), "F-LATE")
+    receive(wh2, fert, 5, "72.00", None, "F-W2")
+    receive(wh1, oil, 40, "40.00", date(2026, 3, 20), "O-1")
+    receive(wh1, oil, 30, "44.00", date(2026, 6, 1), "O-2")
+    receive(wh2, seed, 8, "20.00", None, "S-1")
+
+    def sell(warehouse_id: int, product_id: int, quantity: int, at: datetime, discount: str = "0") -> int:
+        line = orders.OrderLineRequest(product_id, quantity, discount_amount=Decimal(discount))
+        return orders.place_order(
+            conn, merchant_id=m1, customer_id=customer, warehouse_id=warehouse_id, lines=[line], at=at
+        )
+
+    # 17:30 UTC is 01:30 the next day in Shanghai: a sale of 2 March.
+    orders.ship_order(conn, sell(wh1, fert, 3, utc(2026, 3, 1, 17, 30), discount="1.00"), utc(2026, 3, 2))
+    orders.cancel_order(conn, sell(wh1, oil, 5, utc(2026, 3, 10)), utc(2026, 3, 11))
+    orders.ship_order(conn, sell(wh1, fert, 12, utc(2026, 3, 15)), utc(2026, 3, 16))
+    sell(wh1, oil, 4, utc(2026, 4, 1))
+    sell(wh2, fert, 2, utc(2026, 4, 10, 3))
+
+    oil_po = purchasing.create_purchase_order(
+        conn,
+        merchant_id=m1,
+        supplier_id=supplier,
+        warehouse_id=wh1,
+        lines=[purchasing.PurchaseLineRequest(oil, 30, Decimal("41.00"))],
+        at=utc(2026, 3, 1),
+    )
+    purchasing.receive_purchase_order(conn, oil_po, utc(2026, 3, 12))
+    purchasing.create_purchase_order(
+        conn,
+        merchant_id=m1,
+        supplier_id=supplier,
+        warehouse_id=wh1,
+        lines=[purchasing.PurchaseLineRequest(fert, 24, Decimal("76.00"))],
+        at=utc(2026, 4, 5),
+    )
+
+    m2 = catalogue.create_merchant(conn, "M2", "小卖部", t0)
+    wh = catalogue.create_warehouse(conn, m2, "WH01", "店内", t0)
+    soap = catalogue.create_product(conn, m2, "SOAP", "肥皂", leaf, Decimal("2.00"), Decimal("3.50"), t0)
+    stock.receive_stock(conn, warehouse_id=wh, product_id=soap, quantity=10, at=t0)
+    buyer = catalogue.create_customer(conn, m2, "C0001", "李四", t0)
+    orders.place_order(
+        conn,
+        merchant_id=m2,
+        customer_id=buyer,
+        warehouse_id=wh,
+        lines=[orders.OrderLineRequest(soap, 1)],
+        at=utc(2026, 2, 1),
+    )
+    conn.commit()
+
+
+def _write_forecasts(path: Path) -> None:
+    """FERT: 2 a day after M1's as_of (10 April); an older as_of's rows that must be ignored."""
+    conn = duckdb.connect(str(path))
+    try:
+        warehouse.create_ml_tables(conn)
+        for as_of, yhat in ((date(2026, 4, 10), 2.0), (date(2026, 3, 1), 500.0)):
+            for offset in range(1, 91):
+                conn.execute(
+                    "INSERT INTO ml.demand_forecasts VALUES (1, 'M1', 'FERT', NULL, ?, ?, ?, ?, ?, ?,"
+                    " 'seasonal_naive', 'test-1', 'run-1', ?)",
+                    [as_of + timedelta(days=offset), yhat, yhat, yhat, yhat, yhat, as_of],
+                )
+    finally:
+        conn.close()
+
+
+def _dbt_build(path: Path, tmp: Path, *extra: str) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dbt.cli.main",
+            "build",
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--target-path",
+            str(tmp / "target"),
+            "--log-path",
+            str(tmp / "logs"),
+            *extra,
+        ],
+        env={**os.environ, "COOPCAST_WAREHOUSE": str(path)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def warehouses(database_factory, tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
+    uri = database_factory()
+    with psycopg.connect(uri) as conn:
+        _trade(conn)
+    tmp = tmp_path_factory.mktemp("dbt")
+    own = tmp / "own" / "warehouse.duckdb"
+    past = tmp / "past" / "warehouse.duckdb"
+    own.parent.mkdir()
+    past.parent.mkdir()
+    ingest_full(uri, own)
+    _write_forecasts(own)
+    shutil.copy(own, past)
+    _dbt_build(own, tmp / "own")
+    _dbt_build(past, tmp / "past", "--vars", f'{{"as_of": "{PAST_AS_OF.isoformat()}"}}')
+    return Warehouses(own, past)
+
+
+def rows(path: Path, sql: str) -> list[tuple]:
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_each_merchant_is_reported_as_of_its_own_last_order_day(warehouses: Warehouses) -> None:
+    assert rows(warehouses.own_as_of, "SELECT merchant_code, as_of FROM marts.dim_merchants ORDER BY 1") == [
+        ("M1", date(2026, 4, 10)),
+        ("M2", date(2026, 2, 1)),
+    ]
+
+
+def test_daily_sales_are_net_of_discounts_dated_in_shanghai_and_skip_cancelled_orders(
+    warehouses: Warehouses,
+) -> None:
+    sales = rows(
+        warehouses.own_as_of,
+        """SELECT sku_code, sales_date, orders, quantity, revenue, cost, gross_profit
+           FROM marts.fct_daily_sales WHERE merchant_code = 'M1' ORDER BY sales_date""",
+    )
+    assert sales == [
+        ("FERT", date(2026, 3, 2), 1, 3, Decimal("293.00"), Decimal("210.00"), Decimal("83.00")),
+        # FEFO: the 7 units left of the 70.00 batch, then 5 of the 75.00 batch.
+        ("FERT", date(2026, 3, 15), 1, 12, Decimal("1176.00"), Decimal("865.00"), Decimal("311.00")),
+        ("OIL", date(2026, 4, 1), 1, 4, Decimal("240.00"), Decimal("176.00"), Decimal("64.00")),
+        ("FERT", date(2026, 4, 10), 1, 2, Decimal("196.00"), Decimal("144.00"), Decimal("52.00")),
+    ]
+
+
+def test_a_past_as_of_hides_later_orders_and_cancellations(warehouses: Warehouses) -> None:
+    assert {row[0] for row in rows(warehouses.past_as_of, "SELECT as_of FROM marts.dim_merchants")} == {PAST_AS_OF}
+    sales = rows(
+        warehouses.past_as_of,
+        "SELECT sku_code, sales_date, quantity FROM marts.fct_daily_sales WHERE merchant_code = 'M1' ORDER BY 2",
+    )
+    # The OIL order of 10 March was cancelled only on 11 March: on the 10th it was a sale.
+    assert sales == [("FERT", date(2026, 3, 2), 3), ("OIL", date(2026, 3, 10), 5)]
+
+
+def test_stock_on_hand_is_rebuilt_for_the_past_as_of(warehouses: Warehouses) -> None:
+    stock_rows = rows(
+        warehouses.past_as_of,
+        """SELECT warehouse_code, lot_code, on_hand, reserved, days_to_expiry, near_expiry_level, is_expired
+           FROM marts.fct_stock_on_hand WHERE merchant_code = 'M1' ORDER BY 1, 2""",
+    )
+    assert stock_rows == [
+        ("WH01", "F-EARLY", 7, 0, 52, 90, False),
+        ("WH01", "F-LATE", 20, 0, 448, None, False),
+        ("WH01", "O-1", 40, 5, 10, 30, False),
+        ("WH01", "O-2", 30, 0, 83, 90, False),
+        ("WH02", "F-W2", 5, 0, None, None, False),
+        ("WH02", "S-1", 8, 0, None, None, False),
+    ]
+    on_order = rows(
+        warehouses.past_as_of,
+        "SELECT sku_code, warehouse_code, on_order FROM marts.fct_replenishment_suggestions WHERE on_order > 0",
+    )
+    assert on_order == [("OIL", "WH01", 30)], "the OIL purchase order arrived only on 12 March"
+
+
+def test_inventory_flags_at_the_merchants_as_of(warehouses: Warehouses) -> None:
+    flags = rows(
+        warehouses.own_as_of,
+        """SELECT sku_code, warehouse_code, on_hand, available, is_slow_moving, near_expiry_level,
+                  nearest_expiry_date, expired_quantity, value_at_risk, is_low_stock, is_out_of_stock
+           FROM marts.fct_inventory_flags WHERE merchant_code = 'M1' ORDER BY 1, 2""",
+    )
+    assert flags == [
+        ("FERT", "WH01", 15, 15, False, None, date(2027, 6, 1), 0, Decimal("0.00"), False, False),
+        # 2 of the 5 units are reserved for the open order of 10 April: 3 < threshold 5.
+        ("FERT", "WH02", 5, 3, False, None, None, 0, Decimal("0.00"), True, False),
+        # O-1 expired on 20 March (40 × 40.00); O-2 expires in 52 days (30 × 44.00).
+        ("OIL", "WH01", 100, 56, False, 90, date(2026, 6, 1), 40, Decimal("2920.00"), False, False),
+        # Never sold, received 95 days before as_of.
+        ("SEED", "WH02", 8, 8, True, None, None, 0, Decimal("0.00"), False, False),
+    ]
+
+
+def test_replenishment_uses_the_current_forecast_and_open_purchase_orders(warehouses: Warehouses) -> None:
+    suggestions = rows(
+        warehouses.own_as_of,
+        """SELECT warehouse_code, forecast_lead_time_demand, safety_stock, available, on_order, suggested_qty,
+                  forecast_model
+           FROM marts.fct_replenishment_suggestions WHERE merchant_code = 'M1' AND sku_code = 'FERT' ORDER BY 1""",
+    )
+    assert [row[0] for row in suggestions] == ["WH01", "WH02"]
+    # 7 days × 2 a day from the 10 April forecast, split 15 : 2 by the units each warehouse sold.
+    assert sum(row[1] for row in suggestions) == pytest.approx(14.0)
+    assert suggestions[0][1] == pytest.approx(14.0 * 15 / 17)
+    daily = [3, 12, 2] + [0] * 87
+    assert sum(row[2] for row in suggestions) == pytest.approx(1.65 * statistics.stdev(daily) * math.sqrt(7))
+    assert [(row[3], row[4]) for row in suggestions] == [(15, 24), (3, 0)]
+    for _, forecast, safety, available, on_order, suggested, model in suggestions:
+        shortfall = forecast + safety - available - on_order
+        assert model == "seasonal_naive"
+        if shortfall <= 0:
+            assert suggested == 0
+        else:
+            assert suggested % 6 == 0 and suggested >= max(shortfall, 10) and suggested - 6 < max(shortfall, 10)
