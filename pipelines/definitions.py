@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
@@ -12,6 +15,8 @@ from pipelines.assets.ml import demand_forecasts
 from pipelines.resources import PostgresResource, RunSettings, WarehouseResource
 
 FULL_RUN_JOB = "coopcast_full_run"
+# The dbt installed beside this interpreter, so nothing depends on PATH or an activated venv.
+DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 BUSINESS_TIMEZONE = "Asia/Shanghai"
 
 
@@ -47,7 +52,7 @@ def build_definitions() -> dg.Definitions:
             "postgres": PostgresResource(),
             "warehouse": WarehouseResource(),
             "run_settings": RunSettings(),
-            "dbt": DbtCliResource(project_dir=project),
+            "dbt": DbtCliResource(project_dir=project, dbt_executable=str(DBT_EXECUTABLE)),
         },
     )
 

@@ -53,15 +53,10 @@ def ingest_full(pg_uri: str, warehouse_path: Path) -> IngestResult:
         if missing:
             raise RuntimeError(f"PostgreSQL schema core lacks tables {missing}: run `coopcast init`")
         sim_tables = _postgres_tables(conn, "sim")
-        conn.execute("BEGIN TRANSACTION")
-        warehouse.create_schemas(conn)
-        row_counts = {table: _replace(conn, "core", "raw", table) for table in CORE_TABLES}
-        sim_row_counts = {table: _replace(conn, "sim", "sim", table) for table in sim_tables}
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+        with warehouse.transaction(conn):
+            warehouse.create_schemas(conn)
+            row_counts = {table: _replace(conn, "core", "raw", table) for table in CORE_TABLES}
+            sim_row_counts = {table: _replace(conn, "sim", "sim", table) for table in sim_tables}
     finally:
         conn.close()
     return IngestResult(row_counts, sim_row_counts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -26,6 +28,18 @@ def attach_postgres(conn: duckdb.DuckDBPyConnection, pg_uri: str, alias: str = "
     conn.execute(f"INSTALL '{postgres_extension_file()}'")
     conn.execute("LOAD postgres")
     conn.execute(f"ATTACH '{_quote(pg_uri)}' AS {alias} (TYPE postgres, READ_ONLY)")
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All statements inside commit together or not at all."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def create_schemas(conn: duckdb.DuckDBPyConnection) -> None:

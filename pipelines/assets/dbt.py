@@ -4,8 +4,6 @@ Two definitions split the project at the `ml` source: the marts that read ML out
 (tag `ml`) run after the forecast asset, everything else before it.
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from pathlib import Path

@@ -1,7 +1,5 @@
 """Exports group: procurement workbooks and the serving copy readers use."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 
 import dagster as dg

@@ -1,7 +1,5 @@
 """Ingest group: PostgreSQL core tables into DuckDB raw.*."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from pipelines.ingest import CORE_TABLES, ingest_full

@@ -1,7 +1,5 @@
 """ML group: model outputs written to DuckDB ml.*, read back by dbt as a source."""
 
-from __future__ import annotations
-
 import dagster as dg
 import pandas as pd
 
@@ -33,26 +31,21 @@ def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         forecasts["warehouse_code"] = None
         forecasts["run_id"] = context.run_id
         replaced = merchants[merchants["merchant_id"].isin(as_of_by_merchant)][["merchant_id", "as_of"]]
-        conn.execute("BEGIN TRANSACTION")
-        duck.create_ml_tables(conn)
-        conn.register("replaced_as_of", replaced)
-        conn.execute(
-            "DELETE FROM ml.demand_forecasts f USING replaced_as_of r"
-            " WHERE f.merchant_id = r.merchant_id AND f.as_of = r.as_of"
-        )
-        conn.register("new_forecasts", forecasts)
-        conn.execute(
-            """INSERT INTO ml.demand_forecasts
-               SELECT merchant_id, merchant_code, sku_code, warehouse_code, date, yhat,
-                      yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95,
-                      model, model_version, run_id, as_of
-               FROM new_forecasts"""
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+        with duck.transaction(conn):
+            duck.create_ml_tables(conn)
+            conn.register("replaced_as_of", replaced)
+            conn.execute(
+                "DELETE FROM ml.demand_forecasts f USING replaced_as_of r"
+                " WHERE f.merchant_id = r.merchant_id AND f.as_of = r.as_of"
+            )
+            conn.register("new_forecasts", forecasts)
+            conn.execute(
+                """INSERT INTO ml.demand_forecasts
+                   SELECT merchant_id, merchant_code, sku_code, warehouse_code, date, yhat,
+                          yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95,
+                          model, model_version, run_id, as_of
+                   FROM new_forecasts"""
+            )
     finally:
         conn.close()
     return dg.MaterializeResult(
