@@ -154,7 +154,11 @@ def _materialize(description: str, groups: tuple[str, ...] | None, as_of: date |
         if groups is not None:
             graph = definitions.resolve_asset_graph()
             selection = [key for key in graph.get_all_asset_keys() if graph.get(key).group_name in groups]
-        run_config = {"resources": {"run_settings": {"config": {"as_of": as_of.isoformat() if as_of else ""}}}}
+        run_config = {
+            "resources": {"run_settings": {"config": {"as_of": as_of.isoformat() if as_of else ""}}},
+            # The full event log is in the Dagster UI; the terminal gets warnings and the summary.
+            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        }
         with dg.DagsterInstance.get() as instance:
             result = job.execute_in_process(
                 run_config=run_config, instance=instance, asset_selection=selection, raise_on_error=False
