@@ -21,6 +21,7 @@ SUPPLIER_SHEET_COLUMNS = [
     ("sku_name", "商品名称 Product", "text"),
     ("warehouse_code", "仓库 Warehouse", "text"),
     ("on_hand", "现有库存 On hand", "integer"),
+    ("available", "可用库存 Available", "integer"),
     ("on_order", "在途 On order", "integer"),
     ("forecast_lead_time_demand", "提前期预测需求 Lead-time demand", "decimal"),
     ("safety_stock", "安全库存 Safety stock", "decimal"),

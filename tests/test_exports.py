@@ -19,6 +19,7 @@ def suggestion(supplier_code: str, supplier_name: str, sku_code: str, suggested_
         "sku_name": f"商品{sku_code}",
         "warehouse_code": "WH01",
         "on_hand": 3,
+        "available": 2,
         "on_order": 0,
         "forecast_lead_time_demand": 12.4,
         "safety_stock": 4.2,
@@ -42,8 +43,8 @@ def test_one_sheet_per_supplier_with_lines_to_order() -> None:
     sheet = book["S01 丰收化肥厂"]
     assert sheet.freeze_panes == "A3"
     assert [sheet.cell(row, 1).value for row in (3, 4)] == ["A1", "A2"]
-    assert sheet.cell(3, 8).value == 20
-    assert sheet.cell(3, 10).number_format.startswith("¥")
+    assert sheet.cell(3, 9).value == 20
+    assert sheet.cell(3, 11).number_format.startswith("¥")
     summary = book[SUMMARY_SHEET]
     assert [summary.cell(row, 1).value for row in (3, 4)] == ["S01", "S02"]
     assert summary.cell(3, 4).value == 30
