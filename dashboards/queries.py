@@ -28,7 +28,7 @@ CACHE_ENTRIES = 512
 @dataclass(frozen=True)
 class SalesTotals:
     revenue: Decimal
-    order_lines: int
+    orders: int
     gross_profit: Decimal
 
     @property
@@ -96,21 +96,21 @@ def trailing_window(as_of: date, days: int, periods_back: int = 0) -> tuple[date
 
 
 def sales_totals(merchant_id: int, first_day: date, last_day: date) -> SalesTotals:
-    revenue, order_lines, gross_profit = _query_row(
+    revenue, orders, gross_profit = _query_row(
         """SELECT coalesce(sum(revenue), 0), coalesce(sum(orders), 0), coalesce(sum(gross_profit), 0)
-           FROM marts.fct_daily_sales
+           FROM marts.fct_merchant_daily_sales
            WHERE merchant_id = ? AND sales_date BETWEEN ? AND ?""",
         (merchant_id, first_day, last_day),
     )
-    return SalesTotals(Decimal(revenue), int(order_lines), Decimal(gross_profit))
+    return SalesTotals(Decimal(revenue), int(orders), Decimal(gross_profit))
 
 
 def daily_revenue(merchant_id: int, as_of: date) -> pd.DataFrame:
     return _query_frame(
-        """SELECT sales_date, sum(revenue) AS revenue
-           FROM marts.fct_daily_sales
+        """SELECT sales_date, revenue
+           FROM marts.fct_merchant_daily_sales
            WHERE merchant_id = ? AND sales_date <= ?
-           GROUP BY sales_date ORDER BY sales_date""",
+           ORDER BY sales_date""",
         (merchant_id, as_of),
     )
 

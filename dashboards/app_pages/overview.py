@@ -50,11 +50,11 @@ def render_kpis(merchant: Merchant, flags: pd.DataFrame) -> None:
         border=True,
     )
     orders.metric(
-        t("kpi_order_lines"),
-        formatting.count(now.order_lines),
-        f"{now.order_lines - before.order_lines:+,}",
+        t("kpi_orders"),
+        formatting.count(now.orders),
+        f"{now.orders - before.orders:+,}",
         delta_description=vs_previous,
-        help=t("kpi_order_lines_help"),
+        help=t("kpi_orders_help"),
         border=True,
     )
     margin.metric(
