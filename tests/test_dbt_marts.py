@@ -296,11 +296,12 @@ def test_replenishment_uses_the_current_forecast_and_open_purchase_orders(wareho
            FROM marts.fct_replenishment_suggestions WHERE merchant_code = 'M1' AND sku_code = 'FERT' ORDER BY 1""",
     )
     assert [row[0] for row in suggestions] == ["WH01", "WH02"]
-    # 7 days × 2 a day from the 10 April forecast, split 15 : 2 by the units each warehouse sold.
-    assert sum(row[1] for row in suggestions) == pytest.approx(14.0)
-    assert suggestions[0][1] == pytest.approx(14.0 * 15 / 17)
+    # (7 days of lead time + 7 of review period) × 2 a day from the 10 April forecast, split
+    # 15 : 2 by the units each warehouse sold.
+    assert sum(row[1] for row in suggestions) == pytest.approx(28.0)
+    assert suggestions[0][1] == pytest.approx(28.0 * 15 / 17)
     daily = [3, 12, 2] + [0] * 87
-    assert sum(row[2] for row in suggestions) == pytest.approx(1.65 * statistics.stdev(daily) * math.sqrt(7))
+    assert sum(row[2] for row in suggestions) == pytest.approx(1.65 * statistics.stdev(daily) * math.sqrt(7 + 7))
     assert [(row[3], row[4]) for row in suggestions] == [(15, 24), (3, 0)]
     for _, forecast, safety, available, on_order, suggested, model in suggestions:
         shortfall = forecast + safety - available - on_order

@@ -34,19 +34,20 @@ def _allocate_fefo(
 ) -> list[Allocation]:
     """Lock the product's sellable batches, earliest expiry first, and take `quantity` from them.
 
-    Expired batches are never sold. Rows are locked in one deterministic order so concurrent
-    orders for the same SKU queue instead of deadlocking.
+    Expired batches are never sold; empty ones are skipped so the scan stays short as history
+    grows. Rows are locked in one deterministic order so concurrent orders for the same SKU
+    queue instead of deadlocking.
     """
     rows = conn.execute(
         """SELECT s.batch_id, s.on_hand - s.reserved AS available
            FROM core.stock s JOIN core.batches b USING (batch_id)
-           WHERE s.warehouse_id = %s AND s.product_id = %s
+           WHERE s.warehouse_id = %s AND s.product_id = %s AND s.on_hand > s.reserved
              AND (b.expiry_date IS NULL OR b.expiry_date >= %s)
            ORDER BY b.expiry_date NULLS LAST, b.received_at, s.batch_id
            FOR UPDATE OF s""",
         [warehouse_id, product_id, business_date(at)],
     ).fetchall()
-    available = sum(max(row[1], 0) for row in rows)
+    available = sum(row[1] for row in rows)
     if available < quantity:
         sku_code, warehouse_code = conn.execute(
             """SELECT p.sku_code, w.warehouse_code FROM core.products p, core.warehouses w

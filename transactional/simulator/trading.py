@@ -110,6 +110,9 @@ class MerchantTrader:
         self._cover_days = np.select([shelf_life <= FRESH_SHELF_LIFE_DAYS, shelf_life <= 200], [2, 14], 30)
         self._safety_days = np.maximum(2.0, self._lead / 2)
         self._fresh = np.array([sku.fresh for sku in plan.skus])
+        # Like most co-op shops, the merchant orders from each supplier on one weekday (produce
+        # daily), so between order days some SKUs sit below the platform's reorder point.
+        self._order_weekday = np.array([sku.supplier % 7 for sku in plan.skus])
         self._multiple = np.array([sku.leaf.order_multiple for sku in plan.skus])
         self._min_qty = np.array([sku.leaf.min_order_qty for sku in plan.skus])
 
@@ -286,7 +289,8 @@ class MerchantTrader:
         order_up_to = reorder_point + rate * self._cover_days
         position = usable + self._on_order
         launched = np.array([product_id is not None for product_id in self.ids.product_ids])
-        short = (rate > 0) & (position < reorder_point) & launched
+        order_day = self._fresh | (self._order_weekday == self.calendar.days[day].weekday())
+        short = (rate > 0) & (position < reorder_point) & launched & order_day
         needed = np.ceil(np.maximum(order_up_to - position, 0) / self._multiple) * self._multiple
         minimum = np.ceil(self._min_qty / self._multiple) * self._multiple
         return np.where(short, np.maximum(needed, minimum), 0).astype(np.int64)

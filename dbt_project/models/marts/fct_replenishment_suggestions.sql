@@ -1,9 +1,11 @@
--- Suggested purchase per merchant × active SKU × warehouse at as_of: cover the forecast demand
--- over the lead time plus safety stock, net of sellable stock and open purchase orders.
+-- Suggested purchase per merchant × active SKU × warehouse at as_of, a periodic-review
+-- order-up-to policy: cover the forecast demand until the order after this one can arrive
+-- (lead time + review period) plus safety stock, net of sellable stock and open purchase orders.
 --   suggested_qty = the smallest multiple of order_multiple that is ≥ both the shortfall and
 --   min_order_qty, or 0 when there is no shortfall.
 
 {%- set z = var("safety_stock_z") | float %}
+{%- set review_period_days = var("review_period_days") | int %}
 
 with positions as (
     select * from {{ ref('int_replenishment_positions_joined') }}
@@ -36,7 +38,9 @@ sku_forecasts as (
     select
         merchant_id,
         sku_code,
-        sum(case when date > as_of and date <= as_of + lead_time_days then yhat else 0 end) as lead_time_demand,
+        sum(
+            case when date > as_of and date <= as_of + lead_time_days + {{ review_period_days }} then yhat else 0 end
+        ) as lead_time_demand,
         max(model) as forecast_model,
         max(run_id) as forecast_run_id
     from current_forecasts
@@ -47,8 +51,8 @@ needs as (
     select
         positions.*,
         coalesce(sku_forecasts.lead_time_demand, 0) * positions.demand_share as forecast_lead_time_demand,
-        {{ z }} * positions.daily_demand_stddev * sqrt(positions.lead_time_days) * positions.demand_share
-            as safety_stock,
+        {{ z }} * positions.daily_demand_stddev * sqrt(positions.lead_time_days + {{ review_period_days }})
+            * positions.demand_share as safety_stock,
         sku_forecasts.forecast_model,
         sku_forecasts.forecast_run_id
     from positions
@@ -87,6 +91,7 @@ select
     supplier_name,
     as_of,
     lead_time_days,
+    {{ review_period_days }} as review_period_days,
     cast(forecast_lead_time_demand as double) as forecast_lead_time_demand,
     cast(safety_stock as double) as safety_stock,
     on_hand,
