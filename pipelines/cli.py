@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
@@ -147,7 +148,15 @@ def _materialize(description: str, groups: tuple[str, ...] | None, as_of: date |
 
     prepare()
     started = time.monotonic()
-    with console.status(f"{description}…"):
+    run_log = db.coopcast_home() / "logs" / "runs.log"
+    run_log.parent.mkdir(parents=True, exist_ok=True)
+    # dbt's progress lines (which dagster-dbt writes to stdout) go to a log file; the terminal
+    # keeps a spinner on stderr and the summary.
+    with (
+        error_console.status(f"{description}…"),
+        run_log.open("a", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+    ):
         definitions = build_definitions()
         job = definitions.resolve_job_def(FULL_RUN_JOB)
         selection = None
@@ -156,26 +165,30 @@ def _materialize(description: str, groups: tuple[str, ...] | None, as_of: date |
             selection = [key for key in graph.get_all_asset_keys() if graph.get(key).group_name in groups]
         run_config = {
             "resources": {"run_settings": {"config": {"as_of": as_of.isoformat() if as_of else ""}}},
-            # The full event log is in the Dagster UI; the terminal gets warnings and the summary.
-            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+            # The full event log is in the Dagster UI; the terminal gets one line either way.
+            "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
         }
         with dg.DagsterInstance.get() as instance:
             result = job.execute_in_process(
                 run_config=run_config, instance=instance, asset_selection=selection, raise_on_error=False
             )
     if not result.success:
-        failures = [event for event in result.all_events if event.is_step_failure]
-        reason = (
-            f"step {failures[0].step_key} failed: {failures[0].step_failure_data.error.message}"
-            if failures and failures[0].step_failure_data.error
-            else "see the run in the Dagster UI"
-        )
-        raise CommandFailed(f"{description} failed (run {result.run_id}): {reason}")
+        raise CommandFailed(f"{description} failed: {_first_failure(result)} (Dagster run {result.run_id}; {run_log})")
     materialized = sum(1 for event in result.all_events if event.is_step_materialization)
     console.print(
         f"{description}: {materialized} assets materialized in {time.monotonic() - started:.1f} s "
         f"(Dagster run {result.run_id})"
     )
+
+
+def _first_failure(result) -> str:
+    """The failed step and the first line of its error, which is where the cause is named."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error:
+            lines = [line.strip() for line in event.step_failure_data.error.message.splitlines() if line.strip()]
+            cause = next((line for line in lines if "Error:" in line and "dagster" not in line), lines[0])
+            return f"step {event.step_key}: {cause[:300]}"
+    return "see the run in the Dagster UI"
 
 
 @app.command()

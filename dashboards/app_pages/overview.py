@@ -115,7 +115,7 @@ def flagged_stock_columns() -> dict[str, ColumnConfig]:
         "stock_value": number(t("col_stock_value"), format=money),
         "days_since_last_sale": number(t("col_days_since_last_sale"), format="%,d"),
         "is_slow_moving": st.column_config.CheckboxColumn(t("col_slow_moving")),
-        "near_expiry_level": number(t("col_near_expiry_level"), format=t("near_expiry_level_format")),
+        "near_expiry_level": st.column_config.TextColumn(t("col_near_expiry_level")),
         "nearest_expiry_date": st.column_config.DateColumn(t("col_nearest_expiry_date"), format="YYYY-MM-DD"),
         "expired_quantity": number(t("col_expired_quantity"), format="%,d"),
         "value_at_risk": number(t("col_value_at_risk"), format=money),
@@ -129,7 +129,13 @@ def render_flagged_stock(flags: pd.DataFrame) -> None:
     if flags.empty:
         st.success(t("no_flagged_stock"))
         return
-    st.dataframe(flags, hide_index=True, column_config=flagged_stock_columns())
+    # A level reads as "90天内到期"; stock with no near-expiry warning shows an empty cell, not "None".
+    shown = flags.assign(
+        near_expiry_level=flags["near_expiry_level"].map(
+            lambda level: t("near_expiry_level_format") % int(level) if pd.notna(level) else ""
+        )
+    )
+    st.dataframe(shown, hide_index=True, column_config=flagged_stock_columns())
 
 
 def render_forecast(merchant: Merchant) -> None:

@@ -1,3 +1,5 @@
+{{ config(meta={"dagster": {"ref": {"name": "int_stock_movements_as_of"}}}) }}
+
 -- Where a merchant's as_of is on or after its last stock movement, the stock rebuilt from the
 -- ledger must equal core.stock exactly (PostgreSQL keeps both in step with a trigger). A row
 -- here means the rebuild or the ingestion lost or doubled movements.
