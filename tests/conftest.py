@@ -7,8 +7,10 @@ embedded server from the pgserver wheel; every test database is created fresh an
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,15 +27,20 @@ PIPELINE_SEED = 3
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     explicit = os.environ.get("TEST_DATABASE_URL")
     if explicit:
         yield explicit
         return
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    # Not under pytest's basetemp: pytest prunes old basetemp folders, and a second pytest
+    # session running at the same time could delete a live server's data directory.
+    data_dir = Path(tempfile.mkdtemp(prefix="coopcast-test-pg-"))
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
     yield server.get_uri()
+    server.cleanup()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
