@@ -36,6 +36,7 @@ DEMO_SCALE = "small"
 DEMO_SEED = 7
 DASHBOARD_PORT = 8501
 DAGSTER_PORT = 3000
+SHUTDOWN_GRACE_SECONDS = 20
 
 Command = TypeVar("Command", bound=Callable[..., None])
 
@@ -258,36 +259,57 @@ def _launch_servers(port: int, dagster_port: int) -> list[subprocess.Popen]:
             "--client.toolbarMode",
             "minimal",
         ],
+        start_new_session=True,
     )
     dagster = subprocess.Popen(
         [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-p", str(dagster_port)],
         cwd=settings.REPO_ROOT,
+        start_new_session=True,
     )
     return [streamlit, dagster]
 
 
+def _stop_on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def _serve_until_stopped(port: int, dagster_port: int) -> None:
+    """Run both servers until Ctrl+C or SIGTERM, then stop them and everything they started."""
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     processes = _launch_servers(port, dagster_port)
     console.print(f"Dashboard   http://localhost:{port}")
     console.print(f"Dagster UI  http://localhost:{dagster_port}")
     console.print("Press Ctrl+C to stop both.")
+    exited_on_their_own = []
     try:
-        while all(process.poll() is None for process in processes):
+        while True:
+            exited_on_their_own = [process for process in processes if process.poll() is not None]
+            if exited_on_their_own:
+                break
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    failed = [process.args[2] for process in processes if process.returncode not in (0, -signal.SIGINT, None)]
-    if failed:
-        raise CommandFailed(f"a server stopped unexpectedly: {failed}")
+        _stop_process_groups(processes)
+    if exited_on_their_own:
+        names = ", ".join(" ".join(map(str, process.args[1:4])) for process in exited_on_their_own)
+        raise CommandFailed(f"a server stopped unexpectedly: {names}")
+
+
+def _stop_process_groups(processes: list[subprocess.Popen]) -> None:
+    """Each server leads its own process group (dagster dev starts a webserver and a daemon), so
+    the whole group is asked to stop, and killed if it has not within the grace period."""
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @app.command()

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,7 +17,7 @@ import psycopg
 import pytest
 
 from pipelines.exports import SUMMARY_SHEET
-from tests.conftest import PipelineRun, run_cli
+from tests.conftest import REPO_ROOT, PipelineRun, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -113,3 +119,40 @@ def test_a_bad_as_of_is_refused_with_one_line(pipeline_run: PipelineRun) -> None
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0
     assert "--as-of must be a date" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_serve_starts_the_dashboard_and_the_dagster_ui_then_stops_cleanly(pipeline_run: PipelineRun) -> None:
+    dashboard, dagster_ui = free_port(), free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "serve", "--port", str(dashboard), "--dagster-port", str(dagster_ui)],
+        cwd=REPO_ROOT,
+        env=pipeline_run.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        urls = (f"http://127.0.0.1:{dashboard}/", f"http://127.0.0.1:{dagster_ui}/server_info")
+        while not all(answers(url) for url in urls):
+            assert server.poll() is None, "coopcast serve exited before both UIs answered"
+            assert time.monotonic() < deadline, "the UIs did not answer within 3 minutes"
+            time.sleep(1)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        returncode = server.wait(timeout=60)
+    assert returncode == 0
+    assert not any(answers(url) for url in urls)
