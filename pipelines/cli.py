@@ -195,7 +195,11 @@ def _first_failure(result) -> str:
 @app.command()
 @one_line_errors
 def ingest(full: Annotated[bool, typer.Option("--full", help="Reload every table from scratch")] = False) -> None:
-    """Copy PostgreSQL core tables into DuckDB raw.* (a full, atomic refresh)."""
+    """Copy PostgreSQL core tables into DuckDB raw.* (a full, atomic refresh).
+
+    Every ingestion is a full refresh today; --full is accepted so scripts written for the
+    incremental ingestion to come keep working.
+    """
     _materialize("Ingest", ("ingest",))
 
 

@@ -29,7 +29,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return Path(self.path) if self.path else settings.warehouse_path()
 
     def serving_path(self) -> Path:
-        return self.warehouse_path().parent / "serving" / self.warehouse_path().name
+        return settings.serving_path()
 
     def exports_dir(self) -> Path:
         return settings.exports_dir()
