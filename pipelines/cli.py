@@ -16,6 +16,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from pipelines import settings
 from pipelines import warehouse as duck
@@ -325,6 +326,55 @@ def serve(
     """Start the merchant dashboard and the Dagster UI."""
     prepare()
     _serve_until_stopped(port, dagster_port)
+
+
+@app.command()
+@one_line_errors
+def status() -> None:
+    """Where the data is, how far it reaches, and how the last run went (changes nothing)."""
+    import dagster as dg
+
+    configure_environment()
+    uri = db.database_url()
+    with db.connect(uri) as conn:
+        merchants, orders, last_order = conn.execute(
+            "SELECT (SELECT count(*) FROM core.merchants), count(*), max(ordered_at) FROM core.orders"
+        ).fetchone()
+    console.print(f"PostgreSQL  {db.describe(uri)}: {merchants} merchants, {orders} orders, last {last_order or '-'}")
+
+    serving = settings.serving_path()
+    if serving.exists():
+        published = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(serving.stat().st_mtime))
+        console.print(f"Serving     {serving} (published {published})")
+        table = Table("merchant", "name", "as_of", "orders, last 30 days", "revenue, last 30 days")
+        with duck.connect(serving, read_only=True) as copy:
+            for row in copy.execute(SERVING_STATUS_SQL).fetchall():
+                table.add_row(row[0], row[1], str(row[2]), f"{row[3]:,}", f"¥{row[4]:,.2f}")
+        console.print(table)
+    else:
+        console.print("Serving     not published yet: run `coopcast run`")
+
+    workbooks = sorted(settings.exports_dir().glob("replenishment_*.xlsx"))
+    console.print(f"Exports     {len(workbooks)} workbooks in {settings.exports_dir()}")
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs(limit=1)
+    if runs:
+        last = runs[0]
+        stats = instance.get_run_stats(last.run_id)
+        ended = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stats.end_time)) if stats.end_time else "-"
+        console.print(f"Last run    {last.status.value} {last.run_id} (ended {ended})")
+    else:
+        console.print("Last run    none yet")
+
+
+SERVING_STATUS_SQL = """
+SELECT m.merchant_code, m.merchant_name, m.as_of, coalesce(sum(s.orders), 0), coalesce(sum(s.revenue), 0)
+FROM marts.dim_merchants m
+LEFT JOIN marts.fct_merchant_daily_sales s
+  ON s.merchant_id = m.merchant_id AND s.sales_date > m.as_of - 30 AND s.sales_date <= m.as_of
+GROUP BY ALL
+ORDER BY m.merchant_code
+"""
 
 
 @app.command()

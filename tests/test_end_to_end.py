@@ -156,3 +156,10 @@ def test_serve_starts_the_dashboard_and_the_dagster_ui_then_stops_cleanly(pipeli
         returncode = server.wait(timeout=60)
     assert returncode == 0
     assert not any(answers(url) for url in urls)
+
+
+def test_status_reports_each_merchant_and_the_last_run(pipeline_run: PipelineRun, serving) -> None:
+    result = run_cli(pipeline_run, "status")
+    codes = [code for (code,) in serving.execute("SELECT merchant_code FROM marts.dim_merchants").fetchall()]
+    assert codes and all(code in result.stdout for code in codes)
+    assert "Last run    SUCCESS" in result.stdout
