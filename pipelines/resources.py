@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -40,9 +39,6 @@ class RunSettings(dg.ConfigurableResource):
     empty means each merchant's last business date in the data."""
 
     as_of: str = ""
-
-    def as_of_date(self) -> date | None:
-        return date.fromisoformat(self.as_of) if self.as_of else None
 
     def dbt_vars(self) -> list[str]:
         return ["--vars", f'{{"as_of": "{self.as_of}"}}'] if self.as_of else []
