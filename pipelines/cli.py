@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import date
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipelines import settings
 from pipelines import warehouse as duck
+from pipelines.cli_common import (
+    CommandFailed,
+    configure_environment,
+    console,
+    error_console,
+    one_line_errors,
+    prepare,
+    progress,
+)
 from transactional import db
 
 app = typer.Typer(
@@ -30,69 +35,11 @@ app = typer.Typer(
 )
 export_app = typer.Typer(help="Write files for procurement.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
-console = Console()
-error_console = Console(stderr=True)
-
 DEMO_SCALE = "small"
 DEMO_SEED = 7
 DASHBOARD_PORT = 8501
 DAGSTER_PORT = 3000
 SHUTDOWN_GRACE_SECONDS = 20
-
-Command = TypeVar("Command", bound=Callable[..., None])
-
-
-class CommandFailed(Exception):
-    """A failure whose message is already the one line to show."""
-
-
-def one_line_errors(command: Command) -> Command:
-    """Every command exits non-zero with a one-line reason instead of a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
-        except Exception as error:  # every failure is reported as one line, then exit code 1
-            reason = " ".join(str(error).split()) or type(error).__name__
-            error_console.print(f"[bold red]error:[/] {reason}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from error
-
-    return wrapper  # type: ignore[return-value]
-
-
-def configure_environment() -> None:
-    """Make every path absolute and shared with child processes (dbt, Dagster, Streamlit)."""
-    home = db.coopcast_home()
-    os.environ["COOPCAST_HOME"] = str(home)
-    os.environ["COOPCAST_WAREHOUSE"] = str(settings.warehouse_path())
-    dagster_home = settings.dagster_home()
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    dagster_config = dagster_home / "dagster.yaml"
-    if not dagster_config.exists():
-        # Telemetry would try to reach the internet; this platform runs offline.
-        dagster_config.write_text("telemetry:\n  enabled: false\n")
-
-
-def prepare() -> str:
-    """Idempotent setup shared by `init` and every command that needs the databases."""
-    from transactional.migrate import upgrade
-
-    configure_environment()
-    for folder in (db.coopcast_home(), settings.exports_dir(), settings.serving_path().parent):
-        folder.mkdir(parents=True, exist_ok=True)
-    uri = db.database_url()
-    upgrade(uri)
-    conn = duck.connect(settings.warehouse_path())
-    try:
-        duck.create_schemas(conn)
-        duck.create_ml_tables(conn)
-    finally:
-        conn.close()
-    return uri
 
 
 @app.command()
@@ -116,29 +63,18 @@ def simulate(
     from transactional.simulator import simulate as run_simulation
 
     uri = prepare()
-    with _progress() as progress, db.connect(uri) as conn:
-        task = progress.add_task(f"Simulating {scale} network, seed {seed}", total=None)
+    with progress() as bar, db.connect(uri) as conn:
+        task = bar.add_task(f"Simulating {scale} network, seed {seed}", total=None)
         summary = run_simulation(
             conn,
             scale=scale,
             seed=seed,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     console.print(
         f"Simulated {summary.first_date} → {summary.last_date}: {summary.merchants} merchants, "
         f"{summary.skus} SKUs, {summary.customers} customers, {summary.orders} orders "
         f"({summary.order_lines} lines) in {summary.seconds:.1f} s"
-    )
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
     )
 
 

@@ -1,0 +1,89 @@
+"""What every `coopcast` command shares: consoles, one-line errors, environment and setup.
+
+Command groups live in their own modules (`pipelines/commands/`) and import from here, so
+`pipelines/cli.py` can register them without import cycles.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pipelines import settings
+from pipelines import warehouse as duck
+from transactional import db
+
+console = Console()
+error_console = Console(stderr=True)
+
+Command = TypeVar("Command", bound=Callable[..., None])
+
+
+class CommandFailed(Exception):
+    """A failure whose message is already the one line to show."""
+
+
+def one_line_errors(command: Command) -> Command:
+    """Every command exits non-zero with a one-line reason instead of a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as error:  # every failure is reported as one line, then exit code 1
+            reason = " ".join(str(error).split()) or type(error).__name__
+            error_console.print(f"[bold red]error:[/] {reason}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from error
+
+    return wrapper  # type: ignore[return-value]
+
+
+def configure_environment() -> None:
+    """Make every path absolute and shared with child processes (dbt, Dagster, Streamlit)."""
+    home = db.coopcast_home()
+    os.environ["COOPCAST_HOME"] = str(home)
+    os.environ["COOPCAST_WAREHOUSE"] = str(settings.warehouse_path())
+    dagster_home = settings.dagster_home()
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    dagster_config = dagster_home / "dagster.yaml"
+    if not dagster_config.exists():
+        # Telemetry would try to reach the internet; this platform runs offline.
+        dagster_config.write_text("telemetry:\n  enabled: false\n")
+
+
+def prepare() -> str:
+    """Idempotent setup shared by `init` and every command that needs the databases."""
+    from transactional.migrate import upgrade
+
+    configure_environment()
+    for folder in (db.coopcast_home(), settings.exports_dir(), settings.serving_path().parent):
+        folder.mkdir(parents=True, exist_ok=True)
+    uri = db.database_url()
+    upgrade(uri)
+    conn = duck.connect(settings.warehouse_path())
+    try:
+        duck.create_schemas(conn)
+        duck.create_ml_tables(conn)
+    finally:
+        conn.close()
+    return uri
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )

@@ -1,0 +1,1 @@
+"""`coopcast` command groups, each registered in pipelines/cli.py."""
