@@ -18,6 +18,12 @@ class PostgresResource(dg.ConfigurableResource):
     def uri(self) -> str:
         return self.url or db.database_url()
 
+    def ingest_uri(self) -> str:
+        """The read-only role that may bypass row security: ingestion sees every merchant."""
+        if self.url:
+            return db.as_role(self.url, db.INGEST_ROLE)
+        return db.ingest_database_url()
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse; empty path means COOPCAST_WAREHOUSE or $COOPCAST_HOME/warehouse.duckdb."""

@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, urlparse
 import psycopg
 
 EMBEDDED_DATABASE = "coopcast"
+APP_ROLE = "coopcast_app"
+INGEST_ROLE = "coopcast_ingest"
 
 
 def coopcast_home() -> Path:
@@ -57,6 +59,24 @@ def database_url() -> str:
     return with_database(server_uri, EMBEDDED_DATABASE)
 
 
+def as_role(uri: str, role: str) -> str:
+    """The same server and database, logging in as another role (no password: trust or a
+    password file; set COOPCAST_APP_DATABASE_URL / COOPCAST_INGEST_DATABASE_URL otherwise)."""
+    parts = urlparse(uri)
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{role}@{host}").geturl()
+
+
+def app_database_url() -> str:
+    """Where the API and the dashboards' write path connect: a role subject to row security."""
+    return os.environ.get("COOPCAST_APP_DATABASE_URL") or as_role(database_url(), APP_ROLE)
+
+
+def ingest_database_url() -> str:
+    """Where ingestion reads: a read-only role that may bypass row security."""
+    return os.environ.get("COOPCAST_INGEST_DATABASE_URL") or as_role(database_url(), INGEST_ROLE)
+
+
 def describe(uri: str) -> str:
     """A one-line, password-free description of where a URI points."""
     parts = urlparse(uri)
@@ -72,3 +92,12 @@ def connect(uri: str | None = None) -> Iterator[psycopg.Connection]:
     """A connection whose transaction commits on success and rolls back on error."""
     with psycopg.connect(uri or database_url()) as conn:
         yield conn
+
+
+def act_for_merchant(conn: psycopg.Connection, merchant_id: int) -> None:
+    """Name the merchant whose rows this transaction may see and write (row security).
+
+    Transaction-local (`SET LOCAL`), so a pooled connection never carries one merchant's
+    identity into the next request.
+    """
+    conn.execute("SELECT set_config('coopcast.merchant_id', %s, true)", [str(merchant_id)])

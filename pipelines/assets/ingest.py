@@ -22,7 +22,7 @@ RAW_ASSET_KEYS = {table: dg.AssetKey(["raw", table]) for table in CORE_TABLES}
 )
 def ingest_core_tables(postgres: PostgresResource, warehouse: WarehouseResource):
     """Full refresh of every core table (and the simulator's sim.* ground truth) in one transaction."""
-    result = ingest_full(postgres.uri(), warehouse.warehouse_path())
+    result = ingest_full(postgres.ingest_uri(), warehouse.warehouse_path())
     for table, key in RAW_ASSET_KEYS.items():
         yield dg.MaterializeResult(
             asset_key=key,
