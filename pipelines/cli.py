@@ -25,6 +25,7 @@ from pipelines.cli_common import (
     prepare,
     progress,
 )
+from pipelines.commands import backup as backup_commands
 from transactional import db
 
 app = typer.Typer(
@@ -35,6 +36,8 @@ app = typer.Typer(
 )
 export_app = typer.Typer(help="Write files for procurement.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+app.command()(backup_commands.backup)
+app.command()(backup_commands.restore)
 DEMO_SCALE = "small"
 DEMO_SEED = 7
 DASHBOARD_PORT = 8501

@@ -6,6 +6,8 @@ Revises: 0008
 
 from alembic import op
 
+from transactional.roles import CREATE_ROLES_SQL
+
 revision = "0009"
 down_revision = "0008"
 
@@ -15,22 +17,6 @@ down_revision = "0008"
 # for the warehouse and may bypass row security. Roles are cluster-wide, so several databases
 # on one server (tests, staging) share them; creating them tolerates a concurrent creator.
 UPGRADE = """
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'coopcast_app') THEN
-        BEGIN
-            CREATE ROLE coopcast_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-        END;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'coopcast_ingest') THEN
-        BEGIN
-            CREATE ROLE coopcast_ingest LOGIN NOSUPERUSER BYPASSRLS NOCREATEDB NOCREATEROLE;
-        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-        END;
-    END IF;
-END $$;
-
 -- An unset or empty setting is NULL, which matches no row: a connection that forgot to name
 -- its merchant sees nothing rather than everything.
 CREATE FUNCTION core.current_merchant_id() RETURNS bigint
@@ -95,6 +81,7 @@ DROP FUNCTION core.current_merchant_id();
 
 
 def upgrade() -> None:
+    op.execute(CREATE_ROLES_SQL)
     op.execute(UPGRADE)
 
 
