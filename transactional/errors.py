@@ -23,3 +23,8 @@ class InsufficientStock(DomainError):
 
 class InvalidTransition(DomainError):
     pass
+
+
+class StockOperationRefused(DomainError):
+    """A stock operation the ledger's rules refuse (unfreezing more than is frozen, a count below
+    the reserved units, a transfer to the same warehouse, ...)."""

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import psycopg
 
-from transactional.errors import InsufficientStock, InvalidTransition, NotFound
-from transactional.stock import business_date, record_movement
+from transactional.errors import InvalidTransition, NotFound
+from transactional.stock import Allocation, allocate_batches, record_movement
 
 CANCELLABLE_STATUSES = ("received", "reviewed", "confirmed", "picked")
 
@@ -23,48 +23,11 @@ class OrderLineRequest:
     discount_amount: Decimal = Decimal("0")
 
 
-@dataclass(frozen=True)
-class Allocation:
-    batch_id: int
-    quantity: int
-
-
 def _allocate_fefo(
     conn: psycopg.Connection, warehouse_id: int, product_id: int, quantity: int, at: datetime
 ) -> list[Allocation]:
-    """Lock the product's sellable batches, earliest expiry first, and take `quantity` from them.
-
-    Expired batches are never sold; empty ones are skipped so the scan stays short as history
-    grows. Rows are locked in one deterministic order so concurrent orders for the same SKU
-    queue instead of deadlocking.
-    """
-    rows = conn.execute(
-        """SELECT s.batch_id, s.on_hand - s.reserved AS available
-           FROM core.stock s JOIN core.batches b USING (batch_id)
-           WHERE s.warehouse_id = %s AND s.product_id = %s AND s.on_hand > s.reserved
-             AND (b.expiry_date IS NULL OR b.expiry_date >= %s)
-           ORDER BY b.expiry_date NULLS LAST, b.received_at, s.batch_id
-           FOR UPDATE OF s""",
-        [warehouse_id, product_id, business_date(at)],
-    ).fetchall()
-    available = sum(row[1] for row in rows)
-    if available < quantity:
-        sku_code, warehouse_code = conn.execute(
-            """SELECT p.sku_code, w.warehouse_code FROM core.products p, core.warehouses w
-               WHERE p.product_id = %s AND w.warehouse_id = %s""",
-            [product_id, warehouse_id],
-        ).fetchone() or (str(product_id), str(warehouse_id))
-        raise InsufficientStock(sku_code, warehouse_code, quantity, available)
-    allocations = []
-    remaining = quantity
-    for batch_id, batch_available in rows:
-        if remaining == 0:
-            break
-        take = min(remaining, batch_available)
-        if take > 0:
-            allocations.append(Allocation(batch_id, take))
-            remaining -= take
-    return allocations
+    """Lock and choose the SKU's batches for `quantity` units (FEFO, or FIFO where the SKU says so)."""
+    return allocate_batches(conn, warehouse_id=warehouse_id, product_id=product_id, quantity=quantity, at=at)
 
 
 def place_order(
