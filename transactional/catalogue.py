@@ -1,11 +1,27 @@
-"""Merchants, warehouses, the category tree, suppliers, products and customers."""
+"""Merchants, warehouses, the category tree, suppliers, products and customers.
+
+A product (SKU) may belong to a product group, the base product whose variants differ in pack
+size or spec (复合肥 25kg and 50kg); it has a brand, an origin (产地) and tags. The standard tags
+are 新品 (new), 热销 (hot) and 限时促销 (time-limited promotion); merchants may add their own.
+Prices live in `transactional.prices`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 import psycopg
+
+from transactional.errors import InvalidRequest, NotFound
+
+TAG_NEW = "新品"
+TAG_HOT = "热销"
+TAG_PROMOTION = "限时促销"
+STANDARD_TAGS = (TAG_NEW, TAG_HOT, TAG_PROMOTION)
+MAX_TAG_LENGTH = 32
 
 
 def _returning_id(conn: psycopg.Connection, sql: str, params: list) -> int:
@@ -70,12 +86,26 @@ def create_supplier(
     name: str,
     lead_time_days: int,
     at: datetime,
+    *,
+    qualification_grade: str | None = None,
 ) -> int:
+    """A supplier; its qualification grade (A-D) may be left unset until it is assessed."""
     return _returning_id(
         conn,
-        """INSERT INTO core.suppliers (merchant_id, supplier_code, name, lead_time_days, created_at, updated_at)
-           VALUES (%s, %s, %s, %s, %s, %s) RETURNING supplier_id""",
-        [merchant_id, supplier_code, name, lead_time_days, at, at],
+        """INSERT INTO core.suppliers (merchant_id, supplier_code, name, lead_time_days, qualification_grade,
+               created_at, updated_at)
+           VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING supplier_id""",
+        [merchant_id, supplier_code, name, lead_time_days, qualification_grade, at, at],
+    )
+
+
+def create_product_group(conn: psycopg.Connection, merchant_id: int, group_code: str, name: str, at: datetime) -> int:
+    """The base product that relates a merchant's variants (pack sizes, specs) of one product."""
+    return _returning_id(
+        conn,
+        """INSERT INTO core.product_groups (merchant_id, group_code, name, created_at)
+           VALUES (%s, %s, %s, %s) RETURNING product_group_id""",
+        [merchant_id, group_code, name, at],
     )
 
 
@@ -97,33 +127,134 @@ def create_product(
     min_order_qty: int = 1,
     order_multiple: int = 1,
     low_stock_threshold: int = 0,
+    product_group_id: int | None = None,
+    brand: str | None = None,
+    origin: str | None = None,
+    pack_size: Decimal | None = None,
+    pack_unit: str | None = None,
+    min_sale_qty: int = 1,
+    tags: Iterable[str] = (),
 ) -> int:
+    """A SKU. `price` is its national retail list price and `unit_cost` its purchase cost, both
+    recorded as the first rows of its price and cost history at `at`.
+
+    `min_order_qty` and `order_multiple` are what the supplier requires (replenishment rounds to
+    them); `min_sale_qty` is the least a customer may buy.
+    """
+    with conn.transaction():
+        product_id = _insert_product(
+            conn,
+            [
+                merchant_id,
+                sku_code,
+                name,
+                spec,
+                unit,
+                category_id,
+                supplier_id,
+                shelf_life_days,
+                unit_cost,
+                price,
+                lead_time_days,
+                min_order_qty,
+                order_multiple,
+                low_stock_threshold,
+                product_group_id,
+                brand,
+                origin,
+                pack_size,
+                pack_unit,
+                min_sale_qty,
+                at,
+                at,
+            ],
+        )
+        for tag in tags:
+            _insert_tag(conn, product_id, tag, at)
+    return product_id
+
+
+def _insert_product(conn: psycopg.Connection, values: list) -> int:
     return _returning_id(
         conn,
         """INSERT INTO core.products (merchant_id, sku_code, name, spec, unit, category_id, supplier_id,
                shelf_life_days, unit_cost, price, lead_time_days, min_order_qty, order_multiple,
-               low_stock_threshold, created_at, updated_at)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               low_stock_threshold, product_group_id, brand, origin, pack_size, pack_unit, min_sale_qty,
+               created_at, updated_at)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            RETURNING product_id""",
-        [
-            merchant_id,
-            sku_code,
-            name,
-            spec,
-            unit,
-            category_id,
-            supplier_id,
-            shelf_life_days,
-            unit_cost,
-            price,
-            lead_time_days,
-            min_order_qty,
-            order_multiple,
-            low_stock_threshold,
-            at,
-            at,
-        ],
+        values,
     )
+
+
+def _clean_tag(tag: str) -> str:
+    cleaned = tag.strip()
+    if not 1 <= len(cleaned) <= MAX_TAG_LENGTH:
+        raise InvalidRequest(f"a tag has 1 to {MAX_TAG_LENGTH} characters, not {tag!r}")
+    return cleaned
+
+
+def _insert_tag(conn: psycopg.Connection, product_id: int, tag: str, at: datetime) -> None:
+    conn.execute(
+        """INSERT INTO core.product_tags (product_id, merchant_id, tag, tagged_at)
+           SELECT product_id, merchant_id, %s, %s FROM core.products WHERE product_id = %s
+           ON CONFLICT (product_id, tag) DO NOTHING""",
+        [_clean_tag(tag), at, product_id],
+    )
+
+
+def tag_product(conn: psycopg.Connection, product_id: int, tag: str, at: datetime) -> None:
+    """Give a SKU a tag (a standard one or the merchant's own); tagging twice changes nothing."""
+    with conn.transaction():
+        _require_product(conn, product_id)
+        _insert_tag(conn, product_id, tag, at)
+
+
+def untag_product(conn: psycopg.Connection, product_id: int, tag: str) -> None:
+    with conn.transaction():
+        _require_product(conn, product_id)
+        conn.execute("DELETE FROM core.product_tags WHERE product_id = %s AND tag = %s", [product_id, tag.strip()])
+
+
+def product_tags(conn: psycopg.Connection, product_id: int) -> list[str]:
+    rows = conn.execute("SELECT tag FROM core.product_tags WHERE product_id = %s ORDER BY tag", [product_id]).fetchall()
+    return [row[0] for row in rows]
+
+
+def products_tagged(conn: psycopg.Connection, merchant_id: int, tag: str) -> list[str]:
+    """The SKU codes of a merchant's products carrying a tag."""
+    rows = conn.execute(
+        """SELECT p.sku_code FROM core.product_tags t JOIN core.products p USING (product_id)
+           WHERE t.merchant_id = %s AND t.tag = %s ORDER BY p.sku_code""",
+        [merchant_id, tag.strip()],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+@dataclass(frozen=True)
+class Variant:
+    product_id: int
+    sku_code: str
+    name: str
+    spec: str | None
+    pack_size: Decimal | None
+    pack_unit: str | None
+    price: Decimal
+
+
+def group_variants(conn: psycopg.Connection, product_group_id: int) -> list[Variant]:
+    """The SKUs of one product group, smallest pack first (packs without a size last)."""
+    rows = conn.execute(
+        """SELECT product_id, sku_code, name, spec, pack_size, pack_unit, price FROM core.products
+           WHERE product_group_id = %s ORDER BY pack_unit, pack_size NULLS LAST, sku_code""",
+        [product_group_id],
+    ).fetchall()
+    return [Variant(*row) for row in rows]
+
+
+def _require_product(conn: psycopg.Connection, product_id: int) -> None:
+    if conn.execute("SELECT 1 FROM core.products WHERE product_id = %s", [product_id]).fetchone() is None:
+        raise NotFound(f"product {product_id} does not exist")
 
 
 def set_product_active(conn: psycopg.Connection, product_id: int, is_active: bool, at: datetime) -> None:

@@ -28,3 +28,23 @@ class InvalidTransition(DomainError):
 class StockOperationRefused(DomainError):
     """A stock operation the ledger's rules refuse (unfreezing more than is frozen, a count below
     the reserved units, a transfer to the same warehouse, ...)."""
+
+
+class InvalidRequest(DomainError):
+    """A request whose values the catalogue, price or purchasing rules refuse (an unknown tier, a
+    negative price, a promotion that ends before it starts, ...)."""
+
+
+class BelowMinimumQuantity(DomainError):
+    def __init__(self, sku_code: str, requested: int, minimum: int) -> None:
+        self.sku_code = sku_code
+        self.requested = requested
+        self.minimum = minimum
+        super().__init__(f"SKU {sku_code} is sold in quantities of at least {minimum}: requested {requested}")
+
+
+class SupplierBlacklisted(DomainError):
+    def __init__(self, supplier_code: str, reason: str) -> None:
+        self.supplier_code = supplier_code
+        self.reason = reason
+        super().__init__(f"supplier {supplier_code} is blacklisted ({reason}): no purchase order may go to it")
