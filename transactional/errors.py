@@ -48,3 +48,17 @@ class SupplierBlacklisted(DomainError):
         self.supplier_code = supplier_code
         self.reason = reason
         super().__init__(f"supplier {supplier_code} is blacklisted ({reason}): no purchase order may go to it")
+
+
+class CreditLimitExceeded(DomainError):
+    """A credit order its customer's credit line cannot carry (or a customer without one)."""
+
+
+class CouponRefused(DomainError):
+    """A coupon that does not apply to this order: unknown, expired, used up, below its threshold,
+    or a new-customer coupon on a later order."""
+
+
+class ReturnRefused(DomainError):
+    """An after-sales return the rules refuse: outside its window, a category without no-reason
+    returns, more units than were shipped and not yet returned, or a step out of order."""

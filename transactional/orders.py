@@ -1,18 +1,49 @@
-"""Sales orders: place (reserve stock FEFO by batch), ship, cancel."""
+"""Sales orders through their lifecycle, each step a function with an explicit time:
+
+received → reviewed (credit checked, stock reserved) → confirmed → picked → shipped
+→ [in_transit →] delivered → completed, or cancelled before shipment (reservations released).
+
+The database enforces the same moves (core.order_transitions) and records each one, with its
+time and actor, in core.order_events; core.order_sla turns the times into confirm and ship
+breach flags. Pricing and discounts follow transactional.promotions.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
 import psycopg
 
-from transactional.errors import InvalidTransition, NotFound
+from transactional import prices, promotions
+from transactional.errors import CreditLimitExceeded, InvalidRequest, InvalidTransition, NotFound
 from transactional.stock import Allocation, allocate_batches, record_movement
 
 CANCELLABLE_STATUSES = ("received", "reviewed", "confirmed", "picked")
+PAYMENT_METHODS = ("online", "credit", "prepaid", "cod")
+CREDIT_TERM_DAYS = (7, 15, 30)
+_ALLOWED_FROM: dict[str, tuple[str, ...]] = {
+    "reviewed": ("received",),
+    "confirmed": ("reviewed",),
+    "picked": ("confirmed",),
+    "shipped": ("picked",),
+    "in_transit": ("shipped",),
+    "delivered": ("shipped", "in_transit"),
+    "completed": ("delivered",),
+    "cancelled": CANCELLABLE_STATUSES,
+}
+_STEP_TIME_COLUMN = {
+    "reviewed": "reviewed_at",
+    "confirmed": "confirmed_at",
+    "picked": "picked_at",
+    "shipped": "shipped_at",
+    "in_transit": "in_transit_at",
+    "delivered": "delivered_at",
+    "completed": "completed_at",
+    "cancelled": "cancelled_at",
+}
 
 
 @dataclass(frozen=True)
@@ -21,6 +52,28 @@ class OrderLineRequest:
     quantity: int
     unit_price: Decimal | None = None
     discount_amount: Decimal = Decimal("0")
+
+
+@dataclass(frozen=True)
+class _Order:
+    """An order row locked by this transaction."""
+
+    order_id: int
+    merchant_id: int
+    order_no: str
+    status: str
+    customer_id: int
+    warehouse_id: int | None
+    payment_method: str
+    total_amount: Decimal
+    last_step_at: datetime
+
+
+@dataclass(frozen=True)
+class _LineToReserve:
+    order_line_id: int
+    product_id: int
+    quantity: int
 
 
 def _allocate_fefo(
@@ -39,53 +92,211 @@ def place_order(
     lines: list[OrderLineRequest],
     at: datetime,
     order_no: str | None = None,
+    payment_method: str = "online",
+    credit_term_days: int | None = None,
+    coupon_code: str | None = None,
+    reviewed_at: datetime | None = None,
+    confirmed_at: datetime | None = None,
+    actor: str | None = None,
 ) -> int:
-    """Create a confirmed order and reserve its stock; all or nothing.
+    """Receive, review and confirm an order in one transaction; all or nothing.
 
-    Lines for the same SKU are reserved together, so two lines can never each see the same
-    free units. Raises InsufficientStock naming the SKU when any line cannot be covered.
+    The order is received at `at`, reviewed (stock reserved, credit checked) at `reviewed_at`
+    and confirmed at `confirmed_at`, both defaulting to the step before. Lines for the same SKU
+    are reserved together, so two lines can never each see the same free units. Raises
+    InsufficientStock naming the SKU when any line cannot be covered, CreditLimitExceeded or
+    CouponRefused.
     """
+    review_time = reviewed_at or at
+    with conn.transaction():
+        order, order_lines = _receive(
+            conn,
+            merchant_id=merchant_id,
+            customer_id=customer_id,
+            warehouse_id=warehouse_id,
+            lines=lines,
+            at=at,
+            order_no=order_no,
+            payment_method=payment_method,
+            credit_term_days=credit_term_days,
+            coupon_code=coupon_code,
+            actor=actor,
+        )
+        order = _review(conn, order, review_time, actor, order_lines)
+        _move(conn, order, "confirmed", confirmed_at or review_time, actor)
+    return order.order_id
+
+
+def receive_order(
+    conn: psycopg.Connection,
+    *,
+    merchant_id: int,
+    customer_id: int,
+    warehouse_id: int,
+    lines: list[OrderLineRequest],
+    at: datetime,
+    order_no: str | None = None,
+    payment_method: str = "online",
+    credit_term_days: int | None = None,
+    coupon_code: str | None = None,
+    actor: str | None = None,
+) -> int:
+    """Record an order as received: priced with its promotions and coupon, nothing reserved yet."""
+    with conn.transaction():
+        order, _ = _receive(
+            conn,
+            merchant_id=merchant_id,
+            customer_id=customer_id,
+            warehouse_id=warehouse_id,
+            lines=lines,
+            at=at,
+            order_no=order_no,
+            payment_method=payment_method,
+            credit_term_days=credit_term_days,
+            coupon_code=coupon_code,
+            actor=actor,
+        )
+    return order.order_id
+
+
+def _require_payment_terms(payment_method: str, credit_term_days: int | None) -> None:
+    if payment_method not in PAYMENT_METHODS:
+        raise InvalidRequest(f"payment method {payment_method!r} is not one of {', '.join(PAYMENT_METHODS)}")
+    if payment_method == "credit" and credit_term_days not in CREDIT_TERM_DAYS:
+        raise InvalidRequest(f"a credit order needs credit terms of 7, 15 or 30 days, not {credit_term_days}")
+    if payment_method != "credit" and credit_term_days is not None:
+        raise InvalidRequest(f"credit terms apply only to credit orders, not to {payment_method} ones")
+
+
+def _lines_to_price(
+    conn: psycopg.Connection, merchant_id: int, customer_id: int, lines: list[OrderLineRequest], at: datetime
+) -> list[promotions.LineToPrice]:
+    """Each line at its caller's price or else the price rule's (tier retail, the customer's region)."""
+    rows = conn.execute(
+        """SELECT cu.region, p.product_id, array_remove(ARRAY[c.category_id, c.parent_id, parent.parent_id], NULL)
+           FROM core.customers cu
+           LEFT JOIN core.products p ON p.merchant_id = cu.merchant_id AND p.product_id = ANY(%s)
+           LEFT JOIN core.categories c ON c.category_id = p.category_id
+           LEFT JOIN core.categories parent ON parent.category_id = c.parent_id
+           WHERE cu.customer_id = %s AND cu.merchant_id = %s""",
+        [[line.product_id for line in lines], customer_id, merchant_id],
+    ).fetchall()
+    if not rows:
+        raise NotFound(f"customer {customer_id} does not belong to merchant {merchant_id}")
+    region = rows[0][0]
+    categories = {int(product_id): frozenset(int(c) for c in chain) for _, product_id, chain in rows if product_id}
+    missing = {line.product_id for line in lines} - categories.keys()
+    if missing:
+        raise NotFound(f"products {sorted(missing)} do not belong to merchant {merchant_id}")
+    return [
+        promotions.LineToPrice(
+            product_id=line.product_id,
+            quantity=line.quantity,
+            unit_price=line.unit_price
+            if line.unit_price is not None
+            else prices.quote(
+                conn, product_id=line.product_id, quantity=line.quantity, at=at, region=region
+            ).unit_price,
+            manual_discount=line.discount_amount,
+            category_ids=categories[line.product_id],
+        )
+        for line in lines
+    ]
+
+
+def _receive(
+    conn: psycopg.Connection,
+    *,
+    merchant_id: int,
+    customer_id: int,
+    warehouse_id: int,
+    lines: list[OrderLineRequest],
+    at: datetime,
+    order_no: str | None,
+    payment_method: str,
+    credit_term_days: int | None,
+    coupon_code: str | None,
+    actor: str | None,
+) -> tuple[_Order, list[_LineToReserve]]:
+    """Insert the received order; returns it (locked, being new) and its lines."""
     if not lines:
         raise InvalidTransition("an order needs at least one line")
-    with conn.transaction():
-        prices = dict(
-            conn.execute(
-                "SELECT product_id, price FROM core.products WHERE merchant_id = %s AND product_id = ANY(%s)",
-                [merchant_id, [line.product_id for line in lines]],
-            ).fetchall()
-        )
-        missing = {line.product_id for line in lines} - prices.keys()
-        if missing:
-            raise NotFound(f"products {sorted(missing)} do not belong to merchant {merchant_id}")
-        priced = [(line, line.unit_price if line.unit_price is not None else prices[line.product_id]) for line in lines]
-        total = sum((price * line.quantity - line.discount_amount for line, price in priced), Decimal(0))
-        order_row = conn.execute(
-            """INSERT INTO core.orders (merchant_id, order_no, customer_id, warehouse_id, status,
-                   ordered_at, confirmed_at, total_amount, updated_at)
-               VALUES (%s, COALESCE(%s, 'SO' || lpad(nextval('core.order_no_seq')::text, 10, '0')),
-                       %s, %s, 'confirmed', %s, %s, %s, %s)
-               RETURNING order_id""",
-            [merchant_id, order_no, customer_id, warehouse_id, at, at, total, at],
+    _require_payment_terms(payment_method, credit_term_days)
+    to_price = _lines_to_price(conn, merchant_id, customer_id, lines, at)
+    offers = promotions.load_offers(
+        conn, merchant_id=merchant_id, customer_id=customer_id, product_ids=[line.product_id for line in lines], at=at
+    )
+    coupon = (
+        promotions.load_coupon(conn, merchant_id=merchant_id, customer_id=customer_id, coupon_code=coupon_code, at=at)
+        if coupon_code is not None
+        else None
+    )
+    pricing = promotions.price_order(to_price, offers, coupon)
+    total = sum(
+        (
+            line.unit_price * line.quantity - discount
+            for line, discount in zip(to_price, pricing.line_discounts, strict=True)
+        ),
+        Decimal(0),
+    )
+    _name_actor(conn, actor)
+    order_row = conn.execute(
+        """INSERT INTO core.orders (merchant_id, order_no, customer_id, warehouse_id, status, ordered_at,
+               total_amount, payment_method, credit_term_days, updated_at)
+           VALUES (%s, COALESCE(%s, 'SO' || lpad(nextval('core.order_no_seq')::text, 10, '0')),
+                   %s, %s, 'received', %s, %s, %s, %s, %s)
+           RETURNING order_id, order_no""",
+        [merchant_id, order_no, customer_id, warehouse_id, at, total, payment_method, credit_term_days, at],
+    ).fetchone()
+    assert order_row is not None
+    order_id = int(order_row[0])
+    line_ids: list[int] = []
+    for line_no, (line, discount) in enumerate(zip(to_price, pricing.line_discounts, strict=True), start=1):
+        line_row = conn.execute(
+            """INSERT INTO core.order_lines (order_id, merchant_id, line_no, product_id, quantity,
+                   unit_price, discount_amount)
+               VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING order_line_id""",
+            [order_id, merchant_id, line_no, line.product_id, line.quantity, line.unit_price, discount],
         ).fetchone()
-        assert order_row is not None
-        order_id = int(order_row[0])
+        assert line_row is not None
+        line_ids.append(int(line_row[0]))
+    promotions.record_pricing(
+        conn,
+        merchant_id=merchant_id,
+        order_id=order_id,
+        customer_id=customer_id,
+        line_ids=line_ids,
+        pricing=pricing,
+        at=at,
+    )
+    order = _Order(
+        order_id, merchant_id, order_row[1], "received", customer_id, warehouse_id, payment_method, total, at
+    )
+    return order, [
+        _LineToReserve(i, line.product_id, line.quantity) for i, line in zip(line_ids, to_price, strict=True)
+    ]
 
-        line_ids_by_product: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for line_no, (line, price) in enumerate(priced, start=1):
-            line_row = conn.execute(
-                """INSERT INTO core.order_lines (order_id, merchant_id, line_no, product_id, quantity,
-                       unit_price, discount_amount)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING order_line_id""",
-                [order_id, merchant_id, line_no, line.product_id, line.quantity, price, line.discount_amount],
-            ).fetchone()
-            assert line_row is not None
-            line_ids_by_product[line.product_id].append((int(line_row[0]), line.quantity))
 
-        for product_id in sorted(line_ids_by_product):
-            product_lines = line_ids_by_product[product_id]
-            batches = _allocate_fefo(conn, warehouse_id, product_id, sum(q for _, q in product_lines), at)
-            _reserve_for_lines(conn, merchant_id, warehouse_id, product_id, order_id, product_lines, batches, at)
-    return order_id
+def _reserve(conn: psycopg.Connection, order: _Order, at: datetime, lines: list[_LineToReserve] | None) -> None:
+    if order.warehouse_id is None:
+        raise InvalidTransition(f"order {order.order_no} has no warehouse to reserve stock in")
+    if lines is None:
+        lines = [
+            _LineToReserve(*row)
+            for row in conn.execute(
+                "SELECT order_line_id, product_id, quantity FROM core.order_lines WHERE order_id = %s ORDER BY line_no",
+                [order.order_id],
+            ).fetchall()
+        ]
+    line_ids_by_product: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for line in lines:
+        line_ids_by_product[line.product_id].append((line.order_line_id, line.quantity))
+    for product_id in sorted(line_ids_by_product):
+        product_lines = line_ids_by_product[product_id]
+        batches = _allocate_fefo(conn, order.warehouse_id, product_id, sum(q for _, q in product_lines), at)
+        _reserve_for_lines(
+            conn, order.merchant_id, order.warehouse_id, product_id, order.order_id, product_lines, batches, at
+        )
 
 
 def _reserve_for_lines(
@@ -128,13 +339,132 @@ def _reserve_for_lines(
                 queue.pop(0)
 
 
-def _lock_order(conn: psycopg.Connection, order_id: int) -> tuple[int, str]:
+def _lock_order(conn: psycopg.Connection, order_id: int) -> _Order:
     row = conn.execute(
-        "SELECT merchant_id, status FROM core.orders WHERE order_id = %s FOR UPDATE", [order_id]
+        """SELECT order_id, merchant_id, order_no, status, customer_id, warehouse_id, payment_method, total_amount,
+                  GREATEST(ordered_at, reviewed_at, confirmed_at, picked_at, shipped_at, in_transit_at, delivered_at,
+                           completed_at, cancelled_at)
+           FROM core.orders WHERE order_id = %s FOR UPDATE""",
+        [order_id],
     ).fetchone()
     if row is None:
         raise NotFound(f"order {order_id} does not exist")
-    return int(row[0]), str(row[1])
+    return _Order(*row)
+
+
+def _name_actor(conn: psycopg.Connection, actor: str | None, note: str | None = None) -> None:
+    """Who made the next status change, for its core.order_events row (read by the database trigger)."""
+    if actor or note:
+        conn.execute(
+            "SELECT set_config('coopcast.order_actor', %s, true), set_config('coopcast.order_note', %s, true)",
+            [actor or "", note or ""],
+        )
+
+
+def _require_move(order: _Order, to_status: str, at: datetime) -> None:
+    allowed = _ALLOWED_FROM[to_status]
+    if order.status not in allowed:
+        if to_status == "cancelled":
+            raise InvalidTransition(
+                f"order {order.order_no} is {order.status}; it can be cancelled only before shipment"
+            )
+        raise InvalidTransition(
+            f"order {order.order_no} is {order.status}; only an order that is {' or '.join(allowed)} can become "
+            f"{to_status}"
+        )
+    if at < order.last_step_at:
+        raise InvalidTransition(
+            f"order {order.order_no} cannot become {to_status} at {at.isoformat()}, before its last step at "
+            f"{order.last_step_at.isoformat()}"
+        )
+
+
+def _move(
+    conn: psycopg.Connection, order: _Order, to_status: str, at: datetime, actor: str | None, note: str | None = None
+) -> _Order:
+    _require_move(order, to_status, at)
+    _name_actor(conn, actor, note)
+    conn.execute(
+        f"UPDATE core.orders SET status = %s, {_STEP_TIME_COLUMN[to_status]} = %s, updated_at = %s WHERE order_id = %s",
+        [to_status, at, at, order.order_id],
+    )
+    return replace(order, status=to_status, last_step_at=at)
+
+
+def open_credit_exposure(
+    conn: psycopg.Connection, customer_id: int, *, excluding_order_id: int | None = None
+) -> Decimal:
+    """What a customer owes on credit: its credit orders not cancelled, less what was paid on them
+    (core.payments, where that table exists) and refunded by returns, each order at least zero."""
+    payments_table = conn.execute("SELECT to_regclass('core.payments') IS NOT NULL").fetchone()
+    paid = (
+        "(SELECT sum(p.amount) FROM core.payments p WHERE p.order_id = o.order_id)"
+        if payments_table and payments_table[0]
+        else "0"
+    )
+    row = conn.execute(
+        f"""SELECT COALESCE(sum(GREATEST(o.total_amount - COALESCE({paid}, 0) - COALESCE(refunded.amount, 0), 0)), 0)
+            FROM core.orders o
+            LEFT JOIN LATERAL (
+                SELECT sum(r.refund_amount) AS amount FROM core.returns r
+                WHERE r.order_id = o.order_id AND r.status = 'refunded'
+            ) refunded ON true
+            WHERE o.customer_id = %s AND o.payment_method = 'credit' AND o.status <> 'cancelled'
+              AND o.order_id IS DISTINCT FROM %s""",
+        [customer_id, excluding_order_id],
+    ).fetchone()
+    return Decimal(row[0]) if row else Decimal(0)
+
+
+def _check_credit(conn: psycopg.Connection, order: _Order) -> None:
+    """Reviews of one customer's credit orders queue on the customer's row, so two orders cannot
+    each fit under the limit that both together exceed."""
+    row = conn.execute(
+        "SELECT customer_code, credit_limit FROM core.customers WHERE customer_id = %s FOR NO KEY UPDATE",
+        [order.customer_id],
+    ).fetchone()
+    assert row is not None
+    customer_code, credit_limit = row
+    if credit_limit is None:
+        raise CreditLimitExceeded(
+            f"customer {customer_code} has no credit line: order {order.order_no} cannot be on credit"
+        )
+    exposure = open_credit_exposure(conn, order.customer_id, excluding_order_id=order.order_id)
+    if exposure + order.total_amount > credit_limit:
+        raise CreditLimitExceeded(
+            f"order {order.order_no} on credit ({order.total_amount}) would bring customer {customer_code} to "
+            f"{exposure + order.total_amount} owed, above the credit limit {credit_limit} ({exposure} open)"
+        )
+
+
+def _review(
+    conn: psycopg.Connection,
+    order: _Order,
+    at: datetime,
+    actor: str | None,
+    lines: list[_LineToReserve] | None = None,
+) -> _Order:
+    _require_move(order, "reviewed", at)
+    if order.payment_method == "credit":
+        _check_credit(conn, order)
+    _reserve(conn, order, at, lines)
+    return _move(conn, order, "reviewed", at, actor)
+
+
+def review_order(conn: psycopg.Connection, order_id: int, at: datetime, *, actor: str | None = None) -> None:
+    """Review a received order: check the customer's credit (credit orders) and reserve its stock."""
+    with conn.transaction():
+        _review(conn, _lock_order(conn, order_id), at, actor)
+
+
+def confirm_order(conn: psycopg.Connection, order_id: int, at: datetime, *, actor: str | None = None) -> None:
+    with conn.transaction():
+        _move(conn, _lock_order(conn, order_id), "confirmed", at, actor)
+
+
+def pick_order(conn: psycopg.Connection, order_id: int, at: datetime, *, actor: str | None = None) -> None:
+    with conn.transaction():
+        _move(conn, _lock_order(conn, order_id), "picked", at, actor)
 
 
 def _order_allocations(conn: psycopg.Connection, order_id: int) -> list[tuple[int, int, int, int]]:
@@ -146,16 +476,20 @@ def _order_allocations(conn: psycopg.Connection, order_id: int) -> list[tuple[in
     ).fetchall()
 
 
-def ship_order(conn: psycopg.Connection, order_id: int, at: datetime) -> None:
-    """Issue the reserved units: on-hand and reserved both fall by the allocated quantities."""
+def ship_order(conn: psycopg.Connection, order_id: int, at: datetime, *, actor: str | None = None) -> None:
+    """Issue the reserved units: on-hand and reserved both fall by the allocated quantities.
+
+    A confirmed order is picked at the same moment, for callers that do not track picking.
+    """
     with conn.transaction():
-        merchant_id, status = _lock_order(conn, order_id)
-        if status not in ("confirmed", "picked"):
-            raise InvalidTransition(f"order {order_id} is {status}; only confirmed orders can ship")
+        order = _lock_order(conn, order_id)
+        if order.status == "confirmed":
+            order = _move(conn, order, "picked", at, actor)
+        _require_move(order, "shipped", at)
         for warehouse_id, batch_id, product_id, quantity in _order_allocations(conn, order_id):
             record_movement(
                 conn,
-                merchant_id=merchant_id,
+                merchant_id=order.merchant_id,
                 warehouse_id=warehouse_id,
                 batch_id=batch_id,
                 product_id=product_id,
@@ -165,22 +499,38 @@ def ship_order(conn: psycopg.Connection, order_id: int, at: datetime) -> None:
                 at=at,
                 order_id=order_id,
             )
-        conn.execute(
-            "UPDATE core.orders SET status = 'shipped', shipped_at = %s, updated_at = %s WHERE order_id = %s",
-            [at, at, order_id],
-        )
+        _move(conn, order, "shipped", at, actor)
 
 
-def cancel_order(conn: psycopg.Connection, order_id: int, at: datetime) -> None:
-    """Cancel before shipment and release the reservation."""
+def mark_in_transit(conn: psycopg.Connection, order_id: int, at: datetime, *, actor: str | None = None) -> None:
+    """The carrier has the parcel (optional: a shipped order may be delivered directly)."""
     with conn.transaction():
-        merchant_id, status = _lock_order(conn, order_id)
-        if status not in CANCELLABLE_STATUSES:
-            raise InvalidTransition(f"order {order_id} is {status}; it can be cancelled only before shipment")
+        _move(conn, _lock_order(conn, order_id), "in_transit", at, actor)
+
+
+def deliver_order(conn: psycopg.Connection, order_id: int, at: datetime, *, actor: str | None = None) -> None:
+    """Signed for by the customer: the 7-day no-reason return window runs from here."""
+    with conn.transaction():
+        _move(conn, _lock_order(conn, order_id), "delivered", at, actor)
+
+
+def complete_order(conn: psycopg.Connection, order_id: int, at: datetime, *, actor: str | None = None) -> None:
+    with conn.transaction():
+        _move(conn, _lock_order(conn, order_id), "completed", at, actor)
+
+
+def cancel_order(
+    conn: psycopg.Connection, order_id: int, at: datetime, *, actor: str | None = None, reason: str | None = None
+) -> None:
+    """Cancel before shipment: release the reservation, the flash-sale units and the coupon use."""
+    with conn.transaction():
+        order = _lock_order(conn, order_id)
+        _require_move(order, "cancelled", at)
+        promotions.release_flash_units(conn, order_id)
         for warehouse_id, batch_id, product_id, quantity in _order_allocations(conn, order_id):
             record_movement(
                 conn,
-                merchant_id=merchant_id,
+                merchant_id=order.merchant_id,
                 warehouse_id=warehouse_id,
                 batch_id=batch_id,
                 product_id=product_id,
@@ -190,7 +540,4 @@ def cancel_order(conn: psycopg.Connection, order_id: int, at: datetime) -> None:
                 at=at,
                 order_id=order_id,
             )
-        conn.execute(
-            "UPDATE core.orders SET status = 'cancelled', cancelled_at = %s, updated_at = %s WHERE order_id = %s",
-            [at, at, order_id],
-        )
+        _move(conn, order, "cancelled", at, actor, reason)
