@@ -62,3 +62,12 @@ class CouponRefused(DomainError):
 class ReturnRefused(DomainError):
     """An after-sales return the rules refuse: outside its window, a category without no-reason
     returns, more units than were shipped and not yet returned, or a step out of order."""
+
+
+class InvalidAmount(DomainError):
+    """An amount or rate the money ledger refuses: more decimals than cents (four for rates), not
+    positive, outside 3%–8%, or more than is owed, refundable or payable."""
+
+
+class PeriodClosed(DomainError):
+    """A sale or refund dated in a day that an issued settlement statement already covers."""
