@@ -26,6 +26,7 @@ from pipelines.cli_common import (
     progress,
 )
 from pipelines.commands import backup as backup_commands
+from pipelines.commands.imports import import_app
 from transactional import db
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ export_app = typer.Typer(help="Write files for procurement.", no_args_is_help=Tr
 app.add_typer(export_app, name="export")
 app.command()(backup_commands.backup)
 app.command()(backup_commands.restore)
+app.add_typer(import_app, name="import")
 DEMO_SCALE = "small"
 DEMO_SEED = 7
 DASHBOARD_PORT = 8501

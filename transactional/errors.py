@@ -50,6 +50,19 @@ class SupplierBlacklisted(DomainError):
         super().__init__(f"supplier {supplier_code} is blacklisted ({reason}): no purchase order may go to it")
 
 
+class ImportRefused(DomainError):
+    """An import file refused as a whole (too large, a zip bomb, XML entities, too many rows, a
+    header without a required column): the message names the file and what is wrong."""
+
+
+class ImportRejected(DomainError):
+    """An import whose rows break the rules; nothing was written. `report` lists every bad row."""
+
+    def __init__(self, message: str, report: object) -> None:
+        self.report = report
+        super().__init__(message)
+
+
 class CreditLimitExceeded(DomainError):
     """A credit order its customer's credit line cannot carry (or a customer without one)."""
 

@@ -1,0 +1,146 @@
+"""The product list (`coopcast import products`): new SKUs of one merchant.
+
+A SKU already present is skipped and reported, never changed (price changes keep their history
+through the catalogue's own price services). A sku_code twice in one file is an error on both rows.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from transactional.imports import values as parse
+from transactional.imports.columns import CellNote, Column
+from transactional.imports.loading import KindImporter
+from transactional.imports.report import Status
+
+DEFAULT_LEAD_TIME_DAYS = 7
+MAX_LEAD_TIME_DAYS = 365
+
+
+class ProductListImporter(KindImporter):
+    kind = "products"
+    columns = (
+        Column("sku_code", parse.code, True, "The merchant's code for the SKU, unique per merchant", "FERT-001"),
+        Column("name", parse.text, True, "Product name", "复合肥 15-15-15 50kg"),
+        Column("category_code", parse.code, True, "Code of an existing level-3 (leaf) category", "010101"),
+        Column("unit_cost", parse.money, True, "Purchase cost per unit, CNY", Decimal("80.00")),
+        Column("price", parse.money, True, "Retail price per unit, CNY", Decimal("98.00")),
+        Column("spec", parse.text, False, "Pack size or specification", "50kg/袋"),
+        Column("unit", parse.text, False, "Sales unit (default 件)", "袋"),
+        Column("shelf_life_days", parse.whole_number, False, "Shelf life in days; empty when it does not expire", 1095),
+        Column("supplier_code", parse.code, False, "Code of an existing supplier of the merchant", "S01"),
+        Column(
+            "lead_time_days",
+            parse.whole_number,
+            False,
+            "Days from order to delivery (default: the supplier's, else 7)",
+            5,
+        ),
+        Column("min_order_qty", parse.whole_number, False, "Smallest purchase quantity (default 1)", 10),
+        Column("order_multiple", parse.whole_number, False, "Purchases in multiples of this (default 1)", 10),
+        Column("low_stock_threshold", parse.whole_number, False, "Warn below this on-hand quantity (default 0)", 20),
+    )
+    template_notes = (
+        "A SKU already present is skipped, never changed; the same sku_code twice in one file is an error.",
+        "category_code must name an existing level-3 category; supplier_code an existing supplier.",
+    )
+    staging_table = "import_product_rows"
+    staging_columns = (
+        "row_no integer",
+        "sku_code text",
+        "name text",
+        "category_code text",
+        "unit_cost numeric(14, 2)",
+        "price numeric(14, 2)",
+        "spec text",
+        "unit text",
+        "shelf_life_days integer",
+        "supplier_code text",
+        "lead_time_days integer",
+        "min_order_qty integer",
+        "order_multiple integer",
+        "low_stock_threshold integer",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows_by_sku: dict[str, list[int]] = {}
+
+    def stage(self, row: int, values: dict[str, Any], notes: list[CellNote]) -> tuple | None:
+        if values["sku_code"] is not None:
+            self.rows_by_sku.setdefault(values["sku_code"], []).append(row)
+        healthy = not notes
+        for column in ("shelf_life_days", "min_order_qty", "order_multiple"):
+            if values[column] == 0:
+                self.bad(row, column, "must be at least 1")
+                healthy = False
+        if values["lead_time_days"] is not None and values["lead_time_days"] > MAX_LEAD_TIME_DAYS:
+            self.bad(row, "lead_time_days", f"must be at most {MAX_LEAD_TIME_DAYS}")
+            healthy = False
+        if not healthy:
+            return None
+        return (row, *(values[definition.split()[0]] for definition in self.staging_columns[1:]))
+
+    def after_file(self) -> None:
+        repeated = {sku: rows for sku, rows in self.rows_by_sku.items() if len(rows) > 1}
+        for sku, rows in repeated.items():
+            shown = ", ".join(map(str, rows))
+            for row in rows:
+                self.bad(row, "sku_code", f"SKU {sku} appears on rows {shown}; each SKU once per file")
+        self.drop_rows([row for rows in repeated.values() for row in rows])
+
+    def check(self) -> None:
+        categories = self.conn.execute(
+            f"""SELECT s.row_no, s.category_code, c.level
+                FROM {self.staging_table} s LEFT JOIN core.categories c USING (category_code)
+                WHERE c.level IS DISTINCT FROM 3 ORDER BY s.row_no"""
+        ).fetchall()
+        for row, category_code, level in categories:
+            reason = (
+                f"category {category_code} does not exist"
+                if level is None
+                else f"category {category_code} is a level-{level} category; products belong in level-3 categories"
+            )
+            self.bad(row, "category_code", reason)
+        suppliers = self.conn.execute(
+            f"""SELECT s.row_no, s.supplier_code FROM {self.staging_table} s
+                WHERE s.supplier_code IS NOT NULL
+                  AND NOT EXISTS (SELECT FROM core.suppliers p
+                                  WHERE p.merchant_id = %s AND p.supplier_code = s.supplier_code)
+                ORDER BY s.row_no""",
+            [self.merchant_id],
+        ).fetchall()
+        for row, supplier_code in suppliers:
+            merchant = self.report.merchant_code
+            self.bad(row, "supplier_code", f"supplier {supplier_code} is unknown to merchant {merchant}")
+        self.drop_rows([row for row, *_ in categories + suppliers])
+        present = self.conn.execute(
+            f"""DELETE FROM {self.staging_table} s USING core.products p
+                WHERE p.merchant_id = %s AND p.sku_code = s.sku_code RETURNING s.row_no, s.sku_code""",
+            [self.merchant_id],
+        ).fetchall()
+        for row, sku_code in present:
+            self.report.add(row, None, Status.ALREADY_PRESENT, f"SKU {sku_code} already exists; skipped, not changed")
+
+    def load(self) -> None:
+        self.report.created["products"] = self.conn.execute(
+            INSERT_PRODUCTS,
+            {"merchant_id": self.merchant_id, "at": self.at, "default_lead_time_days": DEFAULT_LEAD_TIME_DAYS},
+        ).rowcount
+
+
+INSERT_PRODUCTS = """
+INSERT INTO core.products (merchant_id, sku_code, name, spec, unit, category_id, supplier_id, shelf_life_days,
+                           unit_cost, price, lead_time_days, min_order_qty, order_multiple, low_stock_threshold,
+                           created_at, updated_at)
+SELECT %(merchant_id)s, s.sku_code, s.name, s.spec, COALESCE(s.unit, '件'), c.category_id, sup.supplier_id,
+       s.shelf_life_days, s.unit_cost, s.price,
+       COALESCE(s.lead_time_days, sup.lead_time_days, %(default_lead_time_days)s),
+       COALESCE(s.min_order_qty, 1), COALESCE(s.order_multiple, 1), COALESCE(s.low_stock_threshold, 0),
+       %(at)s, %(at)s
+FROM import_product_rows s
+JOIN core.categories c ON c.category_code = s.category_code
+LEFT JOIN core.suppliers sup ON sup.merchant_id = %(merchant_id)s AND sup.supplier_code = s.supplier_code
+ORDER BY s.row_no
+"""
