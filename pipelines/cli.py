@@ -26,7 +26,9 @@ from pipelines.cli_common import (
     progress,
 )
 from pipelines.commands import backup as backup_commands
+from pipelines.commands.api import api as api_command
 from pipelines.commands.imports import import_app
+from pipelines.commands.merchant import merchant_app
 from transactional import db
 
 app = typer.Typer(
@@ -39,6 +41,8 @@ export_app = typer.Typer(help="Write files for procurement.", no_args_is_help=Tr
 app.add_typer(export_app, name="export")
 app.command()(backup_commands.backup)
 app.command()(backup_commands.restore)
+app.add_typer(merchant_app, name="merchant")
+app.command("api")(api_command)
 app.add_typer(import_app, name="import")
 DEMO_SCALE = "small"
 DEMO_SEED = 7

@@ -30,6 +30,14 @@ class StockOperationRefused(DomainError):
     the reserved units, a transfer to the same warehouse, ...)."""
 
 
+class IdempotencyKeyReused(DomainError):
+    """An idempotency key sent again with a different request than the one it first guarded."""
+
+
+class InvalidFunnelEvent(DomainError):
+    pass
+
+
 class InvalidRequest(DomainError):
     """A request whose values the catalogue, price or purchasing rules refuse (an unknown tier, a
     negative price, a promotion that ends before it starts, ...)."""

@@ -1,0 +1,324 @@
+"""Request and response bodies. Clients speak in the codes they know (sku_code, customer_code,
+warehouse_code, supplier_code, order_no, po_no), never in database ids. Money is a decimal string
+with two places; times are ISO 8601 (naive times are Asia/Shanghai, the business time zone)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from transactional.stock import BUSINESS_TIMEZONE
+
+MAX_LINES = 200
+MAX_FUNNEL_EVENTS = 10_000
+
+
+def _business_time_if_naive(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=BUSINESS_TIMEZONE)
+
+
+Moment = Annotated[datetime, AfterValidator(_business_time_if_naive)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+Quantity = Annotated[int, Field(gt=0, le=10_000_000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WriteRequest(Body):
+    at: Moment | None = Field(
+        default=None,
+        description="When the operation happens (for back-dated trading); default: the server's current time.",
+    )
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="Why the request was refused, in words meant for the user.")
+
+
+# Orders
+
+
+class OrderLineIn(Body):
+    sku_code: Code
+    quantity: Quantity
+    unit_price: Money | None = Field(default=None, description="Default: the SKU's current price.")
+    discount_amount: Money = Decimal("0.00")
+
+
+class PlaceOrder(WriteRequest):
+    customer_code: Code
+    warehouse_code: Code
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
+    order_no: Code | None = Field(default=None, description="Default: the next SO number.")
+    payment_method: Literal["online", "credit", "prepaid", "cod"] = "online"
+    credit_term_days: Literal[7, 15, 30] | None = Field(default=None, description="Required for credit orders.")
+    coupon_code: Code | None = None
+    stage: Literal["confirmed", "received"] = Field(
+        default="confirmed",
+        description="`confirmed`: received, reviewed (credit checked, stock reserved) and confirmed at once; "
+        "`received`: recorded only, to be reviewed and confirmed later.",
+    )
+
+
+class OrderTransition(WriteRequest):
+    pass
+
+
+class CancelOrder(WriteRequest):
+    reason: Text | None = None
+
+
+class AllocationOut(BaseModel):
+    lot_code: str
+    expiry_date: date | None
+    quantity: int
+
+
+class OrderLineOut(BaseModel):
+    line_no: int
+    sku_code: str
+    quantity: int
+    unit_price: Decimal
+    discount_amount: Decimal
+    line_amount: Decimal
+    allocations: list[AllocationOut]
+
+
+class DiscountOut(BaseModel):
+    source: str = Field(description="promotion, coupon or manual")
+    code: str | None = Field(description="The promotion or coupon code")
+    sku_code: str | None = Field(description="The line it applies to; null for a discount on the whole order")
+    amount: Decimal
+
+
+class OrderOut(BaseModel):
+    order_no: str
+    status: str
+    customer_code: str
+    warehouse_code: str
+    payment_method: str
+    credit_term_days: int | None
+    total_amount: Decimal
+    ordered_at: datetime
+    reviewed_at: datetime | None
+    confirmed_at: datetime | None
+    picked_at: datetime | None
+    shipped_at: datetime | None
+    in_transit_at: datetime | None
+    delivered_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    lines: list[OrderLineOut]
+    discounts: list[DiscountOut]
+
+
+# Stock
+
+
+class StockLevel(BaseModel):
+    sku_code: str
+    warehouse_code: str
+    on_hand: int
+    reserved: int
+    frozen: int
+    available: int = Field(description="on_hand - reserved - frozen: what can still be sold.")
+    batches: int = Field(description="Batches with units on hand.")
+    earliest_expiry: date | None
+
+
+class StockReceipt(WriteRequest):
+    warehouse_code: Code
+    sku_code: Code
+    quantity: Quantity
+    unit_cost: Money | None = Field(default=None, description="Default: the SKU's current unit cost.")
+    lot_code: Code | None = Field(default=None, description="Default: a generated lot code.")
+    expiry_date: date | None = Field(default=None, description="Default: receipt date plus the SKU's shelf life.")
+
+
+class BatchLevel(BaseModel):
+    sku_code: str
+    warehouse_code: str
+    lot_code: str
+    expiry_date: date | None
+    on_hand: int
+    reserved: int
+    frozen: int
+    available: int
+
+
+class BatchQuantity(WriteRequest):
+    warehouse_code: Code
+    sku_code: Code
+    lot_code: Code
+    quantity: Quantity
+
+
+class FreezeStock(BatchQuantity):
+    reason: Text
+
+
+class WriteOffStock(BatchQuantity):
+    reason: Text
+    from_frozen: bool = Field(default=False, description="Write off frozen units (a hold ending in disposal).")
+
+
+class TransferStock(WriteRequest):
+    sku_code: Code
+    from_warehouse_code: Code
+    to_warehouse_code: Code
+    quantity: Quantity
+    note: Text | None = None
+
+
+class TransferOut(BaseModel):
+    transfer_id: int
+    quantity: int
+    levels: list[StockLevel] = Field(description="The SKU in both warehouses after the transfer.")
+
+
+class CountedBatch(Body):
+    sku_code: Code
+    lot_code: Code
+    counted_quantity: Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+class Stocktake(WriteRequest):
+    warehouse_code: Code
+    counts: list[CountedBatch] = Field(min_length=1, max_length=MAX_LINES * 10)
+    note: Text | None = None
+
+
+class StocktakeOut(BaseModel):
+    stocktake_id: int
+    batches: list[BatchLevel] = Field(description="The counted batches after the adjustment.")
+
+
+class ExpiryWriteOff(WriteRequest):
+    warehouse_code: Code | None = Field(default=None, description="Default: every warehouse.")
+
+
+class ExpiredBatchOut(BaseModel):
+    sku_code: str
+    warehouse_code: str
+    lot_code: str
+    expiry_date: date | None
+    written_off: int
+    still_reserved: int = Field(description="Units left with their orders until shipped or cancelled.")
+
+
+class ExpiryWriteOffOut(BaseModel):
+    batches: list[ExpiredBatchOut]
+
+
+class BatchOut(BaseModel):
+    lot_code: str
+    sku_code: str
+    warehouse_code: str
+    quantity: int
+    unit_cost: Decimal
+    received_at: datetime
+    expiry_date: date | None
+
+
+# Purchasing
+
+
+class PurchaseLineIn(Body):
+    sku_code: Code
+    quantity: Quantity
+    unit_cost: Money | None = Field(default=None, description="Default: the supplier agreement's, else the SKU's.")
+
+
+class CreatePurchaseOrder(WriteRequest):
+    supplier_code: Code
+    warehouse_code: Code
+    lines: list[PurchaseLineIn] = Field(min_length=1, max_length=MAX_LINES)
+    expected_at: Moment | None = Field(default=None, description="Default: `at` plus the supplier's lead time.")
+
+
+class DeliveredLine(Body):
+    sku_code: Code
+    delivered_quantity: Quantity
+    rejected_quantity: Annotated[int, Field(ge=0, le=10_000_000)] = Field(
+        default=0, description="Units that failed inspection; they stay outstanding."
+    )
+    rejection_reason: Text | None = Field(default=None, description="Required when units are rejected.")
+
+
+class ReceivePurchaseOrder(WriteRequest):
+    lines: list[DeliveredLine] | None = Field(
+        default=None, max_length=MAX_LINES, description="Default: everything outstanding, all passing inspection."
+    )
+
+
+class ApprovalDecision(WriteRequest):
+    approver: Text
+    level: Annotated[int, Field(ge=1, le=9)]
+    note: Text | None = None
+
+
+class ApprovalRejection(WriteRequest):
+    approver: Text
+    level: Annotated[int, Field(ge=1, le=9)]
+    reason: Text
+
+
+class PurchaseOrderCancellation(WriteRequest):
+    pass
+
+
+class PurchaseLineOut(BaseModel):
+    sku_code: str
+    quantity: int
+    unit_cost: Decimal
+    received_quantity: int
+
+
+class PurchaseOrderOut(BaseModel):
+    po_no: str
+    status: str
+    required_approval_level: int
+    approved_level: int
+    supplier_code: str
+    warehouse_code: str
+    ordered_at: datetime
+    expected_at: datetime
+    received_at: datetime | None
+    lines: list[PurchaseLineOut]
+
+
+class PurchaseReceiptOut(BaseModel):
+    purchase_order: PurchaseOrderOut
+    on_time: bool
+    days_late: int
+    delivered_quantity: int
+    passed_quantity: int
+    rejected_quantity: int
+    batches: list[BatchOut] = Field(description="One new batch per SKU with units that passed inspection.")
+
+
+# Funnel
+
+
+class FunnelEventIn(Body):
+    occurred_at: Moment
+    session_id: Annotated[int, Field(gt=0, lt=2**63)]
+    event_type: Literal["exposure", "visit", "product_view", "cart_add", "purchase"]
+    customer_code: Code | None = Field(default=None, description="Absent for anonymous visitors.")
+    sku_code: Code | None = Field(default=None, description="Required for product_view and cart_add.")
+    order_no: Code | None = Field(default=None, description="Required for purchase.")
+
+
+class FunnelBatch(WriteRequest):
+    events: list[FunnelEventIn] = Field(min_length=1, max_length=MAX_FUNNEL_EVENTS)
+
+
+class FunnelAccepted(BaseModel):
+    accepted: int
