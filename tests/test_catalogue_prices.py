@@ -10,7 +10,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from transactional import catalogue, orders, prices, stock
+from transactional import catalogue, db, orders, prices, stock
 from transactional.errors import BelowMinimumQuantity, InvalidRequest, NotFound
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -105,8 +105,15 @@ def test_variants_of_one_product_share_a_group_with_brand_origin_pack_size_and_t
     ]
     assert catalogue.product_tags(conn, big) == sorted([catalogue.TAG_HOT, "春耕必备"])
     assert catalogue.products_tagged(conn, shop.merchant_id, catalogue.TAG_HOT) == ["NPK-25", "NPK-50"]
-    catalogue.untag_product(conn, small, catalogue.TAG_HOT)
+    catalogue.untag_product(conn, small, catalogue.TAG_HOT, T2)
     assert catalogue.products_tagged(conn, shop.merchant_id, catalogue.TAG_HOT) == ["NPK-50"]
+    carried = conn.execute(
+        "SELECT tagged_at, untagged_at FROM core.product_tags WHERE product_id = %s AND tag = %s",
+        [small, catalogue.TAG_HOT],
+    ).fetchone()
+    assert carried == (T1, T2)
+    catalogue.tag_product(conn, small, catalogue.TAG_HOT, T3)
+    assert catalogue.product_tags(conn, small) == sorted([catalogue.TAG_HOT, catalogue.TAG_NEW])
     brand, origin, group_id = conn.execute(
         "SELECT brand, origin, product_group_id FROM core.products WHERE product_id = %s", [small]
     ).fetchone()
@@ -328,3 +335,18 @@ def test_price_history_is_append_only_and_never_rewritten_backwards(conn, shop: 
     assert conn.execute("SELECT price FROM core.products WHERE product_id = %s", [shop.product_id]).fetchone() == (
         Decimal("99.00"),
     )
+
+
+def test_the_application_role_sets_prices_and_tags_under_row_security(pg_database_url: str, shop: Shop) -> None:
+    with psycopg.connect(db.as_role(pg_database_url, db.APP_ROLE)) as app, app.transaction():
+        db.act_for_merchant(app, shop.merchant_id)
+        set_price(app, shop, "96.00", T1)
+        prices.set_unit_cost(app, product_id=shop.product_id, unit_cost=Decimal("81.00"), at=T1)
+        promote(app, shop, "90.00", T2, T3)
+        catalogue.tag_product(app, shop.product_id, catalogue.TAG_PROMOTION, T2)
+        catalogue.untag_product(app, shop.product_id, catalogue.TAG_PROMOTION, T3)
+        assert (quote(app, shop, 1, at=T2).unit_price, quote(app, shop, 1, at=T3).unit_price) == (
+            Decimal("90.00"),
+            Decimal("96.00"),
+        )
+        assert catalogue.product_tags(app, shop.product_id) == []

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from transactional import catalogue, purchasing
+from transactional import catalogue, db, purchasing
 from transactional.errors import InvalidRequest, InvalidTransition, SupplierBlacklisted
 from transactional.purchasing import Inspection, PurchaseLineRequest
 
@@ -133,6 +133,15 @@ def test_large_orders_wait_for_every_approval_level_in_order(conn, shop: Shop) -
     with pytest.raises(InvalidTransition, match="is open: it awaits no approval"):
         purchasing.approve_purchase_order(conn, large, "王董", 3, ORDERED + timedelta(hours=3))
     assert purchasing.receive_purchase_order(conn, large, ORDERED + timedelta(days=4)).passed_quantity == 75
+
+    # Retiring level 2 leaves level 1 for the next large order; the orders already made keep theirs.
+    purchasing.retire_approval_rule(
+        conn, merchant_id=shop.merchant_id, required_level=2, at=ORDERED + timedelta(days=1)
+    )
+    later = order(conn, shop, PurchaseLineRequest(shop.fertiliser, 75), at=ORDERED + timedelta(days=1))
+    required = "SELECT required_approval_level FROM core.purchase_orders WHERE purchase_order_id = %s"
+    assert conn.execute(required, [later]).fetchone() == (1,)
+    assert conn.execute(required, [large]).fetchone() == (2,)
 
 
 def test_a_rejection_ends_the_order_and_must_say_why(conn, shop: Shop) -> None:
@@ -354,3 +363,18 @@ def test_supplier_grades_are_a_to_d(conn, shop: Shop) -> None:
         purchasing.set_supplier_grade(conn, shop.supplier_id, "E", ORDERED)
     grade = conn.execute("SELECT qualification_grade FROM core.suppliers WHERE supplier_id = %s", [shop.supplier_id])
     assert grade.fetchone() == ("A",)
+
+
+def test_the_application_role_runs_purchasing_under_row_security(pg_database_url: str, shop: Shop) -> None:
+    with psycopg.connect(db.as_role(pg_database_url, db.APP_ROLE)) as app, app.transaction():
+        db.act_for_merchant(app, shop.merchant_id)
+        require_approval(app, shop, 1, "1000")
+        po = order(app, shop, PurchaseLineRequest(shop.fertiliser, 20))
+        assert purchasing.approve_purchase_order(app, po, "张经理", 1, ORDERED + timedelta(hours=1)) == "open"
+        receipt = purchasing.receive_purchase_order(
+            app, po, ORDERED + timedelta(days=5), quality={shop.fertiliser: Inspection(2, "受潮")}
+        )
+        assert (receipt.passed_quantity, receipt.status) == (18, "partially_received")
+        purchasing.retire_approval_rule(app, merchant_id=shop.merchant_id, required_level=1, at=ORDERED)
+        purchasing.blacklist_supplier(app, shop.supplier_id, "资质过期", ORDERED + timedelta(days=6))
+        assert on_hand(app, shop.fertiliser) == 18

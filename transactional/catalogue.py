@@ -198,7 +198,8 @@ def _insert_tag(conn: psycopg.Connection, product_id: int, tag: str, at: datetim
     conn.execute(
         """INSERT INTO core.product_tags (product_id, merchant_id, tag, tagged_at)
            SELECT product_id, merchant_id, %s, %s FROM core.products WHERE product_id = %s
-           ON CONFLICT (product_id, tag) DO NOTHING""",
+           ON CONFLICT (product_id, tag) DO UPDATE SET tagged_at = EXCLUDED.tagged_at, untagged_at = NULL
+           WHERE product_tags.untagged_at IS NOT NULL""",
         [_clean_tag(tag), at, product_id],
     )
 
@@ -210,14 +211,21 @@ def tag_product(conn: psycopg.Connection, product_id: int, tag: str, at: datetim
         _insert_tag(conn, product_id, tag, at)
 
 
-def untag_product(conn: psycopg.Connection, product_id: int, tag: str) -> None:
+def untag_product(conn: psycopg.Connection, product_id: int, tag: str, at: datetime) -> None:
+    """Take a tag off a SKU; the row keeps when it was carried. Removing an absent tag changes nothing."""
     with conn.transaction():
         _require_product(conn, product_id)
-        conn.execute("DELETE FROM core.product_tags WHERE product_id = %s AND tag = %s", [product_id, tag.strip()])
+        conn.execute(
+            """UPDATE core.product_tags SET untagged_at = greatest(tagged_at, %s)
+               WHERE product_id = %s AND tag = %s AND untagged_at IS NULL""",
+            [at, product_id, tag.strip()],
+        )
 
 
 def product_tags(conn: psycopg.Connection, product_id: int) -> list[str]:
-    rows = conn.execute("SELECT tag FROM core.product_tags WHERE product_id = %s ORDER BY tag", [product_id]).fetchall()
+    rows = conn.execute(
+        "SELECT tag FROM core.product_tags WHERE product_id = %s AND untagged_at IS NULL ORDER BY tag", [product_id]
+    ).fetchall()
     return [row[0] for row in rows]
 
 
@@ -225,7 +233,7 @@ def products_tagged(conn: psycopg.Connection, merchant_id: int, tag: str) -> lis
     """The SKU codes of a merchant's products carrying a tag."""
     rows = conn.execute(
         """SELECT p.sku_code FROM core.product_tags t JOIN core.products p USING (product_id)
-           WHERE t.merchant_id = %s AND t.tag = %s ORDER BY p.sku_code""",
+           WHERE t.merchant_id = %s AND t.tag = %s AND t.untagged_at IS NULL ORDER BY p.sku_code""",
         [merchant_id, tag.strip()],
     ).fetchall()
     return [row[0] for row in rows]

@@ -280,7 +280,7 @@ def set_approval_rule(
     with conn.transaction():
         taken = conn.execute(
             """SELECT required_level FROM core.purchase_approval_rules
-               WHERE merchant_id = %s AND min_amount = %s AND required_level <> %s""",
+               WHERE merchant_id = %s AND min_amount = %s AND required_level <> %s AND retired_at IS NULL""",
             [merchant_id, min_amount, required_level],
         ).fetchone()
         if taken is not None:
@@ -290,25 +290,28 @@ def set_approval_rule(
                    created_at, updated_at)
                VALUES (%s, %s, %s, %s, %s)
                ON CONFLICT (merchant_id, required_level)
-               DO UPDATE SET min_amount = EXCLUDED.min_amount, updated_at = EXCLUDED.updated_at""",
+               DO UPDATE SET min_amount = EXCLUDED.min_amount, updated_at = EXCLUDED.updated_at, retired_at = NULL""",
             [merchant_id, required_level, min_amount, at, at],
         )
 
 
-def remove_approval_rule(conn: psycopg.Connection, *, merchant_id: int, required_level: int) -> None:
+def retire_approval_rule(conn: psycopg.Connection, *, merchant_id: int, required_level: int, at: datetime) -> None:
     """Orders created from now on no longer need this level for their amount; existing ones keep theirs."""
     with conn.transaction():
-        conn.execute(
-            "DELETE FROM core.purchase_approval_rules WHERE merchant_id = %s AND required_level = %s",
-            [merchant_id, required_level],
+        retired = conn.execute(
+            """UPDATE core.purchase_approval_rules SET retired_at = %s, updated_at = %s
+               WHERE merchant_id = %s AND required_level = %s AND retired_at IS NULL""",
+            [at, at, merchant_id, required_level],
         )
+        if retired.rowcount == 0:
+            raise NotFound(f"merchant {merchant_id} has no approval rule for level {required_level}")
 
 
 def required_approval_level(conn: psycopg.Connection, merchant_id: int, amount: Decimal) -> int:
     """The approval level an order of `amount` CNY needs (0: none)."""
     row = conn.execute(
         """SELECT coalesce(max(required_level), 0) FROM core.purchase_approval_rules
-           WHERE merchant_id = %s AND min_amount <= %s""",
+           WHERE merchant_id = %s AND retired_at IS NULL AND min_amount <= %s""",
         [merchant_id, amount],
     ).fetchone()
     assert row is not None

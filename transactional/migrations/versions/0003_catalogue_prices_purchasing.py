@@ -46,15 +46,17 @@ ALTER TABLE core.products
         REFERENCES core.product_groups (product_group_id, merchant_id);
 CREATE INDEX products_group_idx ON core.products (product_group_id) WHERE product_group_id IS NOT NULL;
 
+-- A removed tag keeps its row with untagged_at, so how long a SKU carried 限时促销 stays known.
 CREATE TABLE core.product_tags (
     product_id      bigint NOT NULL,
     merchant_id     bigint NOT NULL,
     tag             text NOT NULL CHECK (char_length(tag) BETWEEN 1 AND 32 AND tag = btrim(tag)),
     tagged_at       timestamptz NOT NULL,
+    untagged_at     timestamptz CHECK (untagged_at >= tagged_at),
     PRIMARY KEY (product_id, tag),
     FOREIGN KEY (product_id, merchant_id) REFERENCES core.products (product_id, merchant_id)
 );
-CREATE INDEX product_tags_merchant_tag_idx ON core.product_tags (merchant_id, tag);
+CREATE INDEX product_tags_merchant_tag_idx ON core.product_tags (merchant_id, tag) WHERE untagged_at IS NULL;
 
 -- Prices: one row per change of one key (tier, region, quantity break). region NULL is the
 -- national price; unit_price NULL withdraws that key from then on (never the list price).
@@ -242,16 +244,18 @@ CREATE TABLE core.supplier_agreement_prices (
 );
 
 -- Approval: a purchase order of at least min_amount needs every level up to required_level,
--- signed in order. A merchant without rules needs no approval.
+-- signed in order. A merchant without rules in force (retired_at NULL) needs no approval.
 CREATE TABLE core.purchase_approval_rules (
     merchant_id     bigint NOT NULL REFERENCES core.merchants,
     required_level  smallint NOT NULL CHECK (required_level BETWEEN 1 AND 9),
     min_amount      numeric(14, 2) NOT NULL CHECK (min_amount > 0),
     created_at      timestamptz NOT NULL,
     updated_at      timestamptz NOT NULL,
-    PRIMARY KEY (merchant_id, required_level),
-    UNIQUE (merchant_id, min_amount)
+    retired_at      timestamptz,
+    PRIMARY KEY (merchant_id, required_level)
 );
+CREATE UNIQUE INDEX purchase_approval_rules_one_level_per_amount
+    ON core.purchase_approval_rules (merchant_id, min_amount) WHERE retired_at IS NULL;
 
 -- 'open' keeps its meaning (approved and sent, nothing received yet), so do 'received' (nothing
 -- more expected) and 'cancelled'.
@@ -348,13 +352,16 @@ DECLARE
 BEGIN
     SELECT purchase_order_id, merchant_id, po_no, required_approval_level INTO po
       FROM core.purchase_orders WHERE purchase_order_id = NEW.purchase_order_id;
-    IF NOT EXISTS (SELECT 1 FROM core.purchase_approval_rules WHERE merchant_id = po.merchant_id) THEN
+    IF NOT EXISTS (
+        SELECT 1 FROM core.purchase_approval_rules WHERE merchant_id = po.merchant_id AND retired_at IS NULL
+    ) THEN
         RETURN NULL;
     END IF;
     SELECT coalesce(sum(quantity * unit_cost), 0) INTO amount
       FROM core.purchase_order_lines WHERE purchase_order_id = po.purchase_order_id;
     SELECT coalesce(max(required_level), 0) INTO needed
-      FROM core.purchase_approval_rules WHERE merchant_id = po.merchant_id AND min_amount <= amount;
+      FROM core.purchase_approval_rules
+     WHERE merchant_id = po.merchant_id AND retired_at IS NULL AND min_amount <= amount;
     IF po.required_approval_level < needed THEN
         RAISE EXCEPTION 'purchase order % of % CNY needs approval up to level %, not %',
             po.po_no, amount, needed, po.required_approval_level
