@@ -844,22 +844,24 @@ def assert_journal_matches_the_trade(
 
 
 def assert_statements_cover_every_trade_once(conn: psycopg.Connection, shops: list[Shop]) -> None:
+    """Monthly and weekly statements over the whole run: each sale and refund in exactly one of
+    each kind, and the statements' net payable is the journal's payable before payouts."""
     at = shanghai(2027, 1, 5)
+    months = [date(2026, month, 1) for month in (9, 10, 11, 12)]
+    weeks = [date(2026, 8, 31) + timedelta(weeks=n) for n in range(18)]  # Mondays to 2026-12-28
     for shop in shops:
-        monthly = [
-            settlements.generate_statement(conn, shop.merchant_id, "monthly", date(2026, month, 1), at)
-            for month in (9, 10, 11, 12)
-        ]
-        net = sum(s.net_payable_cents for s in monthly)
+        trades = conn.execute(
+            """SELECT count(*) FROM core.journal_entries
+               WHERE merchant_id = %s AND entry_type IN ('sale', 'refund')""",
+            [shop.merchant_id],
+        ).fetchone()
         paid_out = conn.execute(
             "SELECT sum(amount_cents) FROM core.payouts WHERE merchant_id = %s", [shop.merchant_id]
         ).fetchone()
-        assert paid_out is not None
-        assert net == journal.payable_balance_cents(conn, shop.merchant_id, at) + paid_out[0]
-        covered = sum(s.order_count + s.refund_count for s in monthly)
-        entries = conn.execute(
-            "SELECT count(*) FROM core.journal_entries WHERE merchant_id = %s AND entry_type IN ('sale', 'refund')",
-            [shop.merchant_id],
-        ).fetchone()
-        assert entries == (covered,)
+        assert trades is not None and paid_out is not None
+        for kind, starts in (("monthly", months), ("weekly", weeks)):
+            issued = [settlements.generate_statement(conn, shop.merchant_id, kind, start, at) for start in starts]
+            assert sum(len(s.order_ids) + len(s.refund_ids) for s in issued) == trades[0]
+            net = sum(s.net_payable_cents for s in issued)
+            assert net == journal.payable_balance_cents(conn, shop.merchant_id, at) + paid_out[0]
     conn.commit()

@@ -123,7 +123,6 @@ class RefundRequest:
 @dataclass(frozen=True)
 class _OrderLine:
     order_line_id: int
-    line_no: int
     category_id: int
     rate: Decimal | None  # None: no rate in force, which _refuse_unsettleable refuses
     amount_cents: int
@@ -192,7 +191,9 @@ def post_sales(conn: psycopg.Connection, requests: Sequence[SaleRequest]) -> lis
         repeated = [orders[order_id].order_no for order_id, n in Counter(order_ids).items() if n > 1]
         if repeated:
             raise InvalidTransition(f"orders {', '.join(repeated)} appear twice in one batch of sales")
-        settled = {row[0] for row in conn.execute(_SETTLED_SQL, [order_ids]).fetchall()}
+        settled = {
+            row[0] for row in conn.execute("SELECT order_id FROM core.sales WHERE order_id = ANY(%s)", [order_ids])
+        }
         if settled:
             numbers = ", ".join(orders[order_id].order_no for order_id in sorted(settled))
             raise InvalidTransition(f"orders {numbers} are already settled")
@@ -244,15 +245,11 @@ def post_sales(conn: psycopg.Connection, requests: Sequence[SaleRequest]) -> lis
     return entry_ids
 
 
-_SETTLED_SQL = "SELECT order_id FROM core.sales WHERE order_id = ANY(%s)"
-
-
 def _order_lines(conn: psycopg.Connection, order_ids: list[int]) -> dict[int, list[_OrderLine]]:
     """Each line's amount and the commission rate in force for its leaf category when its order
     was placed."""
     rows = conn.execute(
-        f"""SELECT l.order_id, l.order_line_id, l.line_no, leaf.category_id, rate.rate,
-                   (l.line_amount * 100)::bigint
+        f"""SELECT l.order_id, l.order_line_id, leaf.category_id, rate.rate, (l.line_amount * 100)::bigint
             FROM core.order_lines l
             JOIN core.orders o ON o.order_id = l.order_id
             JOIN core.products p ON p.product_id = l.product_id
@@ -263,8 +260,8 @@ def _order_lines(conn: psycopg.Connection, order_ids: list[int]) -> dict[int, li
         [order_ids],
     ).fetchall()
     lines: dict[int, list[_OrderLine]] = {}
-    for order_id, order_line_id, line_no, category_id, rate, amount_cents in rows:
-        lines.setdefault(order_id, []).append(_OrderLine(order_line_id, line_no, category_id, rate, amount_cents))
+    for order_id, *line in rows:
+        lines.setdefault(order_id, []).append(_OrderLine(*line))
     return lines
 
 
@@ -314,10 +311,10 @@ def _price_sale(order: OrderFacts, request: SaleRequest, lines: list[_OrderLine]
         _PricedLine(line.order_line_id, line.category_id, line.rate, gross, line_commission_cents(gross, line.rate))
         for line, gross in zip(lines, grosses, strict=True)
     )
-    handed_over = order.delivered_at or order.shipped_at
-    if method in ("online", "prepaid") or handed_over is None:
+    if method in ("online", "prepaid"):
         due = business_date(request.at)
-    else:
+    else:  # shipped, as _refuse_unsettleable made sure
+        handed_over = order.delivered_at or order.shipped_at
         due = business_date(handed_over) + timedelta(days=term or 0)
     return _PricedSale(order, request.at, method, term, due, priced)
 
