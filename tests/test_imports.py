@@ -5,6 +5,7 @@ is written."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 import struct
 import time
@@ -26,7 +27,7 @@ from transactional.imports import ImportLimits, ImportOptions, ImportReport, Sta
 
 AT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-MERCHANT_TABLES = ("orders", "order_lines", "customers", "products", "batches", "stock_movements")
+MERCHANT_TABLES = ("orders", "order_lines", "customers", "products", "batches", "stock_movements", "operation_log")
 merchant_numbers = itertools.count(900)
 
 
@@ -193,6 +194,14 @@ def test_order_history_from_csv_in_each_encoding(conn, shop: Shop, tmp_path: Pat
     )
     assert names == {"C0001": "张三", "C0102": "李四", "C0103": "王五合作社"}
     assert counts(conn, shop)["stock_movements"] == movements_before
+    logged = conn.execute(
+        "SELECT actor, operation, target, request FROM core.operation_log WHERE merchant_id = %s", [shop.merchant_id]
+    ).fetchall()
+    assert [(actor, operation, target) for actor, operation, target, _ in logged] == [
+        ("import", "import.orders", "history.csv")
+    ]
+    assert logged[0][3]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert logged[0][3]["created"]["orders"] == 3
 
 
 def test_order_history_from_xlsx_with_mapped_columns(conn, shop: Shop, tmp_path: Path) -> None:
@@ -452,6 +461,17 @@ def test_templates_import_as_they_are(conn, shop: Shop, tmp_path: Path) -> None:
         assert report.rows_read == 1 and report.written
     assert counts(conn, shop)["batches"] == 1
     assert imported_orders(conn, shop)["C0001"][0] == "SO-2025-0001"
+
+
+def test_import_works_under_row_security_as_the_application_role(conn, shop: Shop, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "history.csv", [ORDER_HEADER, *ORDER_ROWS])
+    # As an authenticated API caller would: the role subject to row security, its merchant named.
+    conn.execute("SET ROLE coopcast_app")
+    conn.execute("SELECT set_config('coopcast.merchant_id', %s, false)", [str(shop.merchant_id)])
+    report = run_import(conn, shop, "orders", path, create_products=True)
+    conn.execute("RESET ROLE")
+    assert report.created["orders"] == 3
+    assert counts(conn, shop)["orders"] == 3
 
 
 # --- hostile files -----------------------------------------------------------------------------

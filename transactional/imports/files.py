@@ -48,7 +48,7 @@ class ImportLimits:
     """Bounds on what an import file may make the platform read; all configurable."""
 
     max_file_bytes: int = 100 * MIB
-    max_uncompressed_bytes: int = 512 * MIB
+    max_uncompressed_bytes: int = 256 * MIB
     max_compression_ratio: int = 200
     max_zip_entries: int = 1000
     max_rows: int = 500_000
@@ -85,7 +85,6 @@ class ImportLimits:
 class Sheet:
     """The first row (the header) and a stream of (spreadsheet row number, cells) for the rest."""
 
-    name: str
     header: tuple[CellValue, ...]
     rows: Iterator[tuple[int, tuple[CellValue, ...]]]
 
@@ -175,7 +174,7 @@ def _open_workbook(path: Path, limits: ImportLimits) -> Iterator[Sheet]:
         if header is None:
             raise ImportRefused(f"{path.name}: sheet {worksheet.title!r} is empty")
         header = _within_column_bound(path, 1, header, limits)
-        yield Sheet(worksheet.title, header, _bounded_rows(path, values, limits))
+        yield Sheet(header, _bounded_rows(path, values, limits))
     finally:
         workbook.close()
 
@@ -269,7 +268,7 @@ def _open_csv(path: Path, limits: ImportLimits) -> Iterator[Sheet]:
         if header is None:
             raise ImportRefused(f"{path.name}: the file is empty")
         header = _within_column_bound(path, 1, header, limits)
-        yield Sheet(path.stem, header, _bounded_rows(path, records, limits))
+        yield Sheet(header, _bounded_rows(path, records, limits))
 
 
 def _detect_encoding(path: Path) -> tuple[str, int]:

@@ -8,6 +8,7 @@ constraints as every other write. Unless bad rows may be skipped, one bad row ro
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,14 +18,17 @@ from typing import Any, ClassVar
 
 import psycopg
 
+from transactional.db import act_for_merchant
 from transactional.errors import ImportRefused, ImportRejected, NotFound
 from transactional.imports.columns import CellNote, Column, Layout, parse_cells, parse_column_map, resolve_layout
 from transactional.imports.files import CellValue, ImportLimits, open_sheet
 from transactional.imports.report import ImportReport, Status
+from transactional.operations import Operation, log_operation
 
 # Imports of one merchant queue behind each other, so "already present" checks see every
 # earlier import's rows and two concurrent imports of one file cannot both insert them.
 IMPORT_LOCK_CLASS = 0x494D5054  # "IMPT"
+IMPORT_ACTOR = "import"
 PROGRESS_EVERY_ROWS = 10_000
 
 
@@ -119,6 +123,7 @@ def import_file(
     report = ImportReport(kind=importer_class.kind, file=path, merchant_code=merchant_code)
     column_map = parse_column_map(options.column_map, importer_class.columns)
     with open_sheet(path, options.limits) as sheet:
+        digest = _sha256(path)
         layout = resolve_layout(path.name, sheet.header, importer_class.columns, column_map)
         report.ignored_columns = layout.ignored
         with conn.transaction():
@@ -134,8 +139,41 @@ def import_file(
             if report.rows_with(Status.BAD) and not options.skip_bad_rows:
                 raise ImportRejected(report.failure_summary(), report)
             importer.load()
+            log_operation(conn, _operation(importer, path, digest))
             report.written = True
     return report
+
+
+def _operation(importer: KindImporter, path: Path, digest: str) -> Operation:
+    """The import as one entry of the operation log: the file (by content hash), options and outcome."""
+    report, options = importer.report, importer.options
+    request = {
+        "file": path.name,
+        "sha256": digest,
+        "column_map": list(options.column_map),
+        "skip_bad_rows": options.skip_bad_rows,
+        "create_products": options.create_products,
+        "rows_read": report.rows_read,
+        "created": dict(report.created),
+        "rows_already_present": len(report.rows_with(Status.ALREADY_PRESENT)),
+        "bad_rows_skipped": len(report.rows_with(Status.BAD)),
+    }
+    return Operation(
+        merchant_id=importer.merchant_id,
+        actor=IMPORT_ACTOR,
+        name=f"import.{importer.kind}",
+        request=request,
+        at=importer.at,
+        target=path.name,
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _stage_rows(
@@ -173,5 +211,7 @@ def _lock_merchant(conn: psycopg.Connection, merchant_code: str) -> int:
             f"register it first with `coopcast merchant create {merchant_code} NAME`"
         )
     merchant_id = int(row[0])
+    # Row security (for the application role) sees and writes only this merchant's rows.
+    act_for_merchant(conn, merchant_id)
     conn.execute("SELECT pg_advisory_xact_lock(%s::integer, %s::integer)", [IMPORT_LOCK_CLASS, merchant_id])
     return merchant_id
