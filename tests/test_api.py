@@ -148,6 +148,13 @@ def test_refusals_carry_the_status_and_the_message(client: TestClient, shop: Api
     assert client.get("/orders/SO9999999999", headers=headers).status_code == 404
     assert client.post("/orders", json=order_body(0), headers=headers).status_code == 422
     assert client.post("/orders", json=order_body(1, surprise=True), headers=headers).status_code == 422
+    oversized = b'{"events": [' + b" " * (9 * 1024 * 1024) + b"]}"
+    assert (
+        client.post(
+            "/funnel-events", content=oversized, headers={**headers, "Content-Type": "application/json"}
+        ).status_code
+        == 413
+    )
 
     with psycopg.connect(shop.owner_url) as conn:
         orders = conn.execute(

@@ -11,6 +11,9 @@ from transactional.api import funnel, orders, purchasing, stock
 from transactional.api.errors import install_error_handlers
 from transactional.api.pool import ConnectionPool
 
+# A full batch of funnel events is about 1.5 MB; anything far larger is refused (413) unread.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
 DESCRIPTION = """
 Write and read a merchant's trading data: orders, stock, purchase orders and funnel events.
 
@@ -24,7 +27,8 @@ Write and read a merchant's trading data: orders, stock, purchase orders and fun
 * **Time**: writes take an optional `at` (ISO 8601; naive times are Asia/Shanghai); the default
   is the server's current time.
 * **Errors**: `{"detail": "..."}` with 401, 404 (unknown code), 409 (not enough stock, wrong
-  order status), 422 (invalid request).
+  order status), 413 (body over 8 MB), 422 (invalid request), 503 with `Retry-After` (a
+  concurrent write conflicted or the database is unavailable: nothing was written, retry).
 """
 
 
@@ -37,7 +41,9 @@ def create_app(database_url: str, *, pool_size: int = 10) -> FastAPI:
         yield
         pool.close()
 
-    app = FastAPI(title="coopcast API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="coopcast API", version="1", description=DESCRIPTION, lifespan=lifespan, max_body_size=MAX_BODY_BYTES
+    )
     app.state.pool = pool
     install_error_handlers(app)
     for module in (orders, stock, purchasing, funnel):

@@ -46,8 +46,11 @@ def status_for(error: DomainError) -> int:
     return next(status for error_type, status in STATUS_BY_ERROR if isinstance(error, error_type))
 
 
-def _problem(status: int, detail: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"detail": detail})
+RETRY_AFTER_SECONDS = "1"
+
+
+def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"detail": detail}, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -62,6 +65,20 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = f" ({error.diag.message_detail})" if error.diag.message_detail else ""
         return _problem(409, f"refused by the database: {error.diag.message_primary}{detail}")
 
+    # Nothing was written (the transaction rolled back), so a retry, with the same
+    # Idempotency-Key, is safe.
+    @app.exception_handler(psycopg.errors.SerializationFailure)
+    @app.exception_handler(psycopg.errors.DeadlockDetected)
+    def concurrent_conflict(request: Request, error: psycopg.OperationalError) -> JSONResponse:
+        detail = (
+            f"the request collided with a concurrent write and was rolled back; retry it ({error.diag.message_primary})"
+        )
+        return _problem(503, detail, {"Retry-After": RETRY_AFTER_SECONDS})
+
+    @app.exception_handler(psycopg.OperationalError)
+    def database_unavailable(request: Request, error: psycopg.OperationalError) -> JSONResponse:
+        return _problem(503, "the database is unavailable; retry later", {"Retry-After": RETRY_AFTER_SECONDS})
+
     @app.exception_handler(PoolExhausted)
     def pool_exhausted(request: Request, error: PoolExhausted) -> JSONResponse:
-        return _problem(503, f"the service is busy: {error}")
+        return _problem(503, f"the service is busy: {error}", {"Retry-After": RETRY_AFTER_SECONDS})
