@@ -376,3 +376,34 @@ def test_a_large_purchase_order_waits_for_approval_and_may_arrive_in_parts(clien
     cancelled = client.post(f"/purchase-orders/{po_no}/cancel", headers=headers)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert stock_of(client, headers)["on_hand"] == 16
+
+
+def test_a_return_is_requested_by_line_and_refunded(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    client.post("/stock/receipts", json=receipt_body(5, at="2026-03-02T09:00:00+08:00"), headers=headers)
+    order_no = client.post("/orders", json=order_body(3, at="2026-03-02T10:00:00+08:00"), headers=headers).json()[
+        "order_no"
+    ]
+    for hour, step in ((11, "ship"), (12, "deliver")):
+        client.post(f"/orders/{order_no}/{step}", json={"at": f"2026-03-02T{hour}:00:00+08:00"}, headers=headers)
+
+    no_reason = {"lines": [{"line_no": 1, "quantity": 1}], "reason": "no_reason", "at": "2026-03-03T09:00:00+08:00"}
+    refused = client.post(f"/orders/{order_no}/returns", json=no_reason, headers=headers)
+    assert refused.status_code == 409, refused.text
+    unknown_line = client.post(
+        f"/orders/{order_no}/returns", json={**no_reason, "lines": [{"line_no": 2, "quantity": 1}]}, headers=headers
+    )
+    assert unknown_line.status_code == 404 and unknown_line.json()["detail"] == f"order {order_no} has no line 2"
+
+    defect = client.post(f"/orders/{order_no}/returns", json={**no_reason, "reason": "quality_defect"}, headers=headers)
+    assert defect.status_code == 201, defect.text
+    return_no = defect.json()["return_no"]
+    for hour, step in ((10, "approve"), (11, "receive"), (12, "refund")):
+        moved = client.post(
+            f"/returns/{return_no}/{step}", json={"at": f"2026-03-03T{hour}:00:00+08:00"}, headers=headers
+        )
+        assert moved.status_code == 200, (step, moved.text)
+    refunded = client.get(f"/returns/{return_no}", headers=headers).json()
+    assert (refunded["status"], refunded["refund_amount"]) == ("refunded", "98.00")
+    assert refunded["lines"] == [{"line_no": 1, "sku_code": SKU, "quantity": 1, "refund_amount": "98.00"}]
+    assert client.get(f"/returns/{return_no}", headers=shop.other.headers).status_code == 404

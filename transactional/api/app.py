@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from transactional.api import funnel, orders, purchasing, stock
+from transactional.api import funnel, orders, purchasing, returns, stock
 from transactional.api.errors import install_error_handlers
 from transactional.api.pool import ConnectionPool
 
@@ -15,7 +15,7 @@ from transactional.api.pool import ConnectionPool
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
 DESCRIPTION = """
-Write and read a merchant's trading data: orders, stock, purchase orders and funnel events.
+Write and read a merchant's trading data: orders and their returns, stock, purchase orders and funnel events.
 
 * **Authentication**: every route except `/openapi.json` and `/docs` needs the merchant's API key
   (printed by `coopcast merchant create`, replaced by `coopcast merchant rotate-key`) in the
@@ -46,6 +46,6 @@ def create_app(database_url: str, *, pool_size: int = 10) -> FastAPI:
     )
     app.state.pool = pool
     install_error_handlers(app)
-    for module in (orders, stock, purchasing, funnel):
+    for module in (orders, returns, stock, purchasing, funnel):
         app.include_router(module.router)
     return app

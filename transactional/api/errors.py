@@ -15,6 +15,7 @@ from transactional.errors import (
     InsufficientStock,
     InvalidTransition,
     NotFound,
+    ReturnRefused,
     StockOperationRefused,
     SupplierBlacklisted,
 )
@@ -27,6 +28,7 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (StockOperationRefused, 409),
     (CreditLimitExceeded, 409),
     (SupplierBlacklisted, 409),
+    (ReturnRefused, 409),
     (IdempotencyKeyReused, 422),
     (DomainError, 422),
 )

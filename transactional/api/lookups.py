@@ -27,6 +27,7 @@ WAREHOUSE = Kind("warehouse", "warehouses", "warehouse_id", "warehouse_code")
 SUPPLIER = Kind("supplier", "suppliers", "supplier_id", "supplier_code")
 ORDER = Kind("order", "orders", "order_id", "order_no")
 PURCHASE_ORDER = Kind("purchase order", "purchase_orders", "purchase_order_id", "po_no")
+RETURN = Kind("return", "returns", "return_id", "return_no")
 
 
 def ids(conn: psycopg.Connection, merchant_id: int, kind: Kind, codes: Iterable[str]) -> dict[str, int]:

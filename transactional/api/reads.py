@@ -14,6 +14,8 @@ from transactional.api.schemas import (
     OrderOut,
     PurchaseLineOut,
     PurchaseOrderOut,
+    ReturnLineOut,
+    ReturnOut,
     StockLevel,
 )
 from transactional.errors import NotFound
@@ -155,3 +157,26 @@ def purchase_order(conn: psycopg.Connection, purchase_order_id: int) -> Purchase
         [purchase_order_id],
     )
     return PurchaseOrderOut(**header[0], lines=[PurchaseLineOut(**line) for line in lines])
+
+
+def order_return(conn: psycopg.Connection, return_id: int) -> ReturnOut:
+    header = _rows(
+        conn,
+        """SELECT r.return_no, o.order_no, r.reason, r.note, r.status, r.requested_at, r.approved_at, r.rejected_at,
+                  r.received_at, r.refunded_at, r.refund_amount
+           FROM core.returns r JOIN core.orders o ON o.order_id = r.order_id
+           WHERE r.return_id = %s""",
+        [return_id],
+    )
+    if not header:
+        raise NotFound(f"return {return_id} does not exist")
+    lines = _rows(
+        conn,
+        """SELECT l.line_no, p.sku_code, rl.quantity, rl.refund_amount
+           FROM core.return_lines rl
+           JOIN core.order_lines l ON l.order_line_id = rl.order_line_id
+           JOIN core.products p ON p.product_id = l.product_id
+           WHERE rl.return_id = %s ORDER BY l.line_no""",
+        [return_id],
+    )
+    return ReturnOut(**header[0], lines=[ReturnLineOut(**line) for line in lines])

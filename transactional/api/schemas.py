@@ -119,6 +119,48 @@ class OrderOut(BaseModel):
     discounts: list[DiscountOut]
 
 
+# Returns
+
+
+class ReturnLineIn(Body):
+    line_no: Annotated[int, Field(ge=1)]
+    quantity: Quantity
+
+
+class RequestReturn(WriteRequest):
+    lines: list[ReturnLineIn] = Field(min_length=1, max_length=MAX_LINES)
+    reason: Literal["no_reason", "quality_defect"] = Field(
+        description="no_reason: within 7 days of delivery, not for food and farm inputs; quality_defect: 15 days."
+    )
+    note: Text | None = None
+
+
+class ReturnStep(WriteRequest):
+    pass
+
+
+class ReturnLineOut(BaseModel):
+    line_no: int
+    sku_code: str
+    quantity: int
+    refund_amount: Decimal | None
+
+
+class ReturnOut(BaseModel):
+    return_no: str
+    order_no: str
+    reason: str
+    note: str | None
+    status: str
+    requested_at: datetime
+    approved_at: datetime | None
+    rejected_at: datetime | None
+    received_at: datetime | None
+    refunded_at: datetime | None
+    refund_amount: Decimal | None
+    lines: list[ReturnLineOut]
+
+
 # Stock
 
 
