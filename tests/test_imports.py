@@ -366,10 +366,24 @@ def test_skip_bad_rows_imports_whole_good_orders_only(conn, shop: Shop, tmp_path
 
 
 def test_products_from_xlsx_and_csv(conn, shop: Shop, tmp_path: Path) -> None:
-    header = ["sku_code", "name", "category_code", "unit_cost", "price", "spec", "supplier_code", "shelf_life_days"]
+    header = [
+        "sku_code",
+        "name",
+        "category_code",
+        "unit_cost",
+        "price",
+        "spec",
+        "supplier_code",
+        "shelf_life_days",
+        "brand",
+    ]
     workbook = write_xlsx(
         tmp_path / "products.xlsx",
-        [header, ["UREA-1", "尿素 40kg", "010102", 60, 75.5, "40kg/袋", "S01", 720], ["FERT-001", "x", "010101", 1, 2]],
+        [
+            header,
+            ["UREA-1", "尿素 40kg", "010102", 60, 75.5, "40kg/袋", "S01", 720, "沃野"],
+            ["FERT-001", "x", "010101", 1, 2],
+        ],
     )
     report = run_import(conn, shop, "products", workbook)
     assert report.created["products"] == 1
@@ -378,20 +392,20 @@ def test_products_from_xlsx_and_csv(conn, shop: Shop, tmp_path: Path) -> None:
     ]
     text = write_csv(
         tmp_path / "products.csv",
-        [header, ["SEED-1", "玉米种子", "010101", "30.00", "42.00", "", "", ""]],
+        [header, ["SEED-1", "玉米种子", "010101", "30.00", "42.00", "", "", "", ""]],
         "gb18030",
     )
     run_import(conn, shop, "products", text)
     products = conn.execute(
         """SELECT p.sku_code, p.name, c.category_code, p.unit_cost, p.price, p.spec, p.lead_time_days,
-                  p.shelf_life_days, p.unit
+                  p.shelf_life_days, p.unit, p.brand
            FROM core.products p JOIN core.categories c USING (category_id)
            WHERE sku_code <> 'FERT-001' AND merchant_id = %s ORDER BY sku_code""",
         [shop.merchant_id],
     ).fetchall()
     assert products == [
-        ("SEED-1", "玉米种子", "010101", Decimal("30.00"), Decimal("42.00"), None, 7, None, "件"),
-        ("UREA-1", "尿素 40kg", "010102", Decimal("60.00"), Decimal("75.50"), "40kg/袋", 5, 720, "件"),
+        ("SEED-1", "玉米种子", "010101", Decimal("30.00"), Decimal("42.00"), None, 7, None, "件", None),
+        ("UREA-1", "尿素 40kg", "010102", Decimal("60.00"), Decimal("75.50"), "40kg/袋", 5, 720, "件", "沃野"),
     ]
 
 
@@ -570,6 +584,34 @@ def test_formula_cells_in_a_workbook_are_refused(conn, shop: Shop, tmp_path: Pat
     ]
 
 
+def test_rows_are_numbered_as_a_spreadsheet_shows_them(conn, shop: Shop, tmp_path: Path) -> None:
+    """A quoted cell spanning two lines is still one row; blank rows keep their number."""
+    path = write_csv(
+        tmp_path / "lines.csv",
+        [
+            ["customer_code", "customer_name", "ordered_at", "amount"],
+            ["C0101", "王五\n李庄", "2025-03-01", "1.00"],
+            [],
+            ["C0102", "", "2025-03-01", "x"],
+        ],
+    )
+    assert rejected(conn, shop, "orders", path) == [
+        "lines.csv: row 4, column amount (D): is 'x', expected an amount like 1234.50 "
+        "(no currency sign or thousands separator)"
+    ]
+
+
+def test_files_that_are_not_what_they_claim_are_refused(conn, shop: Shop, tmp_path: Path) -> None:
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_text("customer_code,ordered_at,amount\n", encoding="utf-16")
+    assert refused(conn, shop, "orders", utf16) == "utf16.csv: UTF-16 text; save the CSV as UTF-8"
+    old_excel = tmp_path / "old.xlsx"
+    old_excel.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512))
+    assert "old.xlsx: an old-format (.xls) or password-protected workbook" in refused(conn, shop, "orders", old_excel)
+    header_only = write_csv(tmp_path / "empty.csv", [["customer_code", "ordered_at", "amount"]])
+    assert refused(conn, shop, "orders", header_only) == "empty.csv: no data rows below the header"
+
+
 def test_header_problems_are_refused_by_name(conn, shop: Shop, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "header.csv", [["Customer ID", "ordered_at", "amount"], ["C1", "2025-03-01", "1"]])
     assert "header.csv: row 1 lacks the required column(s) customer_code" in refused(conn, shop, "orders", path)
@@ -599,7 +641,10 @@ def test_cli_imports_and_refuses_with_a_one_line_reason(shop: Shop, database_url
     assert result.returncode == 1
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1
-    assert "bad.csv: 30 of 30 rows are bad (30 problems); nothing was imported." in error_lines[0]
+    assert (
+        "bad.csv: 30 bad rows of 30 (30 problems); nothing was imported. First: row 2, column amount (C)"
+        in (error_lines[0])
+    )
     assert "bad.csv: row 2, column amount (C): has more than two decimals: '0.001'" in result.stderr
     (report,) = (pipeline.home / "imports").glob(f"*_{shop.code}_orders_bad.csv")
     with report.open(encoding="utf-8-sig") as handle:

@@ -63,8 +63,8 @@ def import_products(
 
     Required columns: sku_code, name, category_code (a level-3 category), unit_cost, price.
 
-    Optional: spec, unit, shelf_life_days, supplier_code, lead_time_days, min_order_qty, order_multiple,
-    low_stock_threshold.
+    Optional: spec, brand, origin, unit, shelf_life_days, supplier_code, lead_time_days, min_order_qty,
+    order_multiple, low_stock_threshold.
     """
     _import(Kind.products, file, merchant, map_, skip_bad_rows)
 

@@ -27,6 +27,8 @@ class ProductListImporter(KindImporter):
         Column("unit_cost", parse.money, True, "Purchase cost per unit, CNY", Decimal("80.00")),
         Column("price", parse.money, True, "Retail price per unit, CNY", Decimal("98.00")),
         Column("spec", parse.text, False, "Pack size or specification", "50kg/袋"),
+        Column("brand", parse.text, False, "Brand", "丰收"),
+        Column("origin", parse.text, False, "Place of origin", "山东临沂"),
         Column("unit", parse.text, False, "Sales unit (default 件)", "袋"),
         Column("shelf_life_days", parse.whole_number, False, "Shelf life in days; empty when it does not expire", 1095),
         Column("supplier_code", parse.code, False, "Code of an existing supplier of the merchant", "S01"),
@@ -54,6 +56,8 @@ class ProductListImporter(KindImporter):
         "unit_cost numeric(14, 2)",
         "price numeric(14, 2)",
         "spec text",
+        "brand text",
+        "origin text",
         "unit text",
         "shelf_life_days integer",
         "supplier_code text",
@@ -131,10 +135,11 @@ class ProductListImporter(KindImporter):
 
 
 INSERT_PRODUCTS = """
-INSERT INTO core.products (merchant_id, sku_code, name, spec, unit, category_id, supplier_id, shelf_life_days,
-                           unit_cost, price, lead_time_days, min_order_qty, order_multiple, low_stock_threshold,
-                           created_at, updated_at)
-SELECT %(merchant_id)s, s.sku_code, s.name, s.spec, COALESCE(s.unit, '件'), c.category_id, sup.supplier_id,
+INSERT INTO core.products (merchant_id, sku_code, name, spec, brand, origin, unit, category_id, supplier_id,
+                           shelf_life_days, unit_cost, price, lead_time_days, min_order_qty, order_multiple,
+                           low_stock_threshold, created_at, updated_at)
+SELECT %(merchant_id)s, s.sku_code, s.name, s.spec, s.brand, s.origin, COALESCE(s.unit, '件'), c.category_id,
+       sup.supplier_id,
        s.shelf_life_days, s.unit_cost, s.price,
        COALESCE(s.lead_time_days, sup.lead_time_days, %(default_lead_time_days)s),
        COALESCE(s.min_order_qty, 1), COALESCE(s.order_multiple, 1), COALESCE(s.low_stock_threshold, 0),

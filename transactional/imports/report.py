@@ -51,25 +51,37 @@ class ImportReport:
 
     def failure_summary(self) -> str:
         bad = self.with_status(Status.BAD)
-        first = bad[0].line(self.file.name) if bad else ""
+        first = f" First: {bad[0].line(self.file.name).removeprefix(self.file.name + ': ')}" if bad else ""
         return (
-            f"{self.file.name}: {len(self.rows_with(Status.BAD))} of {self.rows_read} rows are bad "
-            f"({len(bad)} problems); nothing was imported. First: {first}"
+            f"{self.file.name}: {_counted(len(self.rows_with(Status.BAD)), 'bad row')} of {self.rows_read:,} "
+            f"({_counted(len(bad), 'problem')}); nothing was imported.{first}"
         )
 
     def summary(self) -> str:
-        made = ", ".join(f"{count:,} {what}" for what, count in self.created.items() if count) or "nothing new"
-        parts = [f"{self.file.name}: {self.rows_read:,} rows read; created {made}"]
+        made = ", ".join(_counted(count, what) for what, count in self.created.items() if count) or "nothing new"
+        parts = [f"{self.file.name}: {_counted(self.rows_read, 'row')} read; created {made}"]
         present = len(self.rows_with(Status.ALREADY_PRESENT))
         if present:
-            parts.append(f"{present:,} rows already present, skipped")
+            parts.append(f"{_counted(present, 'row')} already present, skipped")
         bad = len(self.rows_with(Status.BAD))
         if bad:
-            parts.append(f"{bad:,} bad rows skipped")
+            parts.append(f"{_counted(bad, 'bad row')} skipped")
         left_out = len(self.rows_with(Status.NOT_IMPORTED))
         if left_out:
-            parts.append(f"{left_out:,} rows left out with them")
+            parts.append(f"{_counted(left_out, 'row')} left out with them")
         return "; ".join(parts)
+
+
+IRREGULAR_SINGULARS = {"batches": "batch"}
+
+
+def _counted(count: int, noun: str) -> str:
+    """'1 bad row', '3 bad rows'; the created counters are named in the plural ('orders', 'batches')."""
+    if noun.endswith("s"):
+        singular, plural = IRREGULAR_SINGULARS.get(noun, noun[:-1]), noun
+    else:
+        singular, plural = noun, noun + "s"
+    return f"{count:,} {singular if count == 1 else plural}"
 
 
 def _neutralised(text: str) -> str:
