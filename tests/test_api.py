@@ -42,6 +42,17 @@ def stock_of(client: TestClient, headers: dict, sku_code: str = SKU) -> dict:
     return levels[0]
 
 
+def logged_operations(shop: ApiShop) -> list[str]:
+    """The operation log of the first merchant's API writes, in order."""
+    with psycopg.connect(shop.owner_url) as conn:
+        rows = conn.execute(
+            """SELECT operation FROM core.operation_log
+               WHERE merchant_id = %s AND actor = %s ORDER BY operation_log_id""",
+            [shop.merchant.merchant_id, merchants.key_prefix(shop.merchant.api_key)],
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
 def test_the_schema_and_docs_need_no_key(client: TestClient) -> None:
     schema = client.get("/openapi.json")
     assert schema.status_code == 200
@@ -296,6 +307,8 @@ def test_an_order_walks_its_whole_lifecycle(client: TestClient, shop: ApiShop) -
     order = client.get(f"/orders/{order_no}", headers=headers).json()
     assert datetime.fromisoformat(order["completed_at"]) == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     assert client.post(f"/orders/{order_no}/cancel", headers=headers).status_code == 409
+    steps = ["review", "confirm", "pick", "ship", "in_transit", "deliver", "complete"]
+    assert logged_operations(shop) == ["stock.receive", "order.place", *(f"order.{step}" for step in steps)]
 
 
 def test_stock_operations_by_sku_and_lot(client: TestClient, shop: ApiShop) -> None:
@@ -342,6 +355,14 @@ def test_stock_operations_by_sku_and_lot(client: TestClient, shop: ApiShop) -> N
         ("WH01", "LOT-1", 9),
         ("WH02", "LOT-1", 8),
     ]
+    assert logged_operations(shop) == [
+        "stock.receive",
+        "stock.freeze",
+        "stock.write_off",
+        "stock.unfreeze",
+        "stock.transfer",
+        "stock.stocktake",
+    ]
 
 
 def test_a_large_purchase_order_waits_for_approval_and_may_arrive_in_parts(client: TestClient, shop: ApiShop) -> None:
@@ -376,6 +397,12 @@ def test_a_large_purchase_order_waits_for_approval_and_may_arrive_in_parts(clien
     cancelled = client.post(f"/purchase-orders/{po_no}/cancel", headers=headers)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert stock_of(client, headers)["on_hand"] == 16
+    assert logged_operations(shop) == [
+        "purchase_order.create",
+        "purchase_order.approve",
+        "purchase_order.receive",
+        "purchase_order.cancel",
+    ]
 
 
 def test_a_return_is_requested_by_line_and_refunded(client: TestClient, shop: ApiShop) -> None:
@@ -407,3 +434,5 @@ def test_a_return_is_requested_by_line_and_refunded(client: TestClient, shop: Ap
     assert (refunded["status"], refunded["refund_amount"]) == ("refunded", "98.00")
     assert refunded["lines"] == [{"line_no": 1, "sku_code": SKU, "quantity": 1, "refund_amount": "98.00"}]
     assert client.get(f"/returns/{return_no}", headers=shop.other.headers).status_code == 404
+    returned = ["return.request", "return.approve", "return.receive", "return.refund"]
+    assert logged_operations(shop) == ["stock.receive", "order.place", "order.ship", "order.deliver", *returned]
