@@ -317,6 +317,13 @@ class OrderHistoryImporter(KindImporter):
         self.report.created["amount-only orders"] = amount_only
 
     def _create_unknown_products(self, parameters: dict[str, Any]) -> None:
+        unknown = self.conn.execute(
+            f"""SELECT EXISTS (SELECT sku_code FROM {self.staging_table} WHERE sku_code IS NOT NULL
+                               EXCEPT SELECT sku_code FROM core.products WHERE merchant_id = %s)""",
+            [self.merchant_id],
+        ).fetchone()[0]
+        if not unknown:
+            return
         category_id = imported_leaf_category(self.conn, self.at)
         self.report.created["products"] = self.conn.execute(
             CREATE_PLACEHOLDER_PRODUCTS,
