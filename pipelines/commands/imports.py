@@ -11,7 +11,14 @@ from typing import Annotated
 import typer
 
 from pipelines import settings
-from pipelines.cli_common import CommandFailed, console, error_console, one_line_errors, prepare, progress
+from pipelines.cli_common import (
+    CommandFailed,
+    configure_environment,
+    console,
+    error_console,
+    one_line_errors,
+    progress,
+)
 from transactional import db
 from transactional.errors import ImportRejected
 from transactional.imports import (
@@ -23,6 +30,7 @@ from transactional.imports import (
     write_report,
     write_template,
 )
+from transactional.migrate import upgrade
 
 import_app = typer.Typer(
     help="Import products, stock or order history from .xlsx or .csv files (all or nothing by default).",
@@ -131,7 +139,7 @@ def _import(
     create_products: bool = False,
 ) -> None:
     options = ImportOptions(tuple(column_map or ()), skip_bad_rows, create_products, ImportLimits.from_environment())
-    uri = prepare()
+    uri = _prepared_postgres()
     at = datetime.now(UTC)
     report_path = _report_path(kind, merchant, file, at)
     try:
@@ -155,6 +163,15 @@ def _import(
         console.print(f"Ignored columns: {', '.join(report.ignored_columns)}")
     console.print(f"Imported {kind.value} for merchant {merchant}. {report.summary()}")
     console.print(f"Report: {report_path}")
+
+
+def _prepared_postgres() -> str:
+    """PostgreSQL, migrated; unlike `prepare`, the DuckDB warehouse is left alone, so an import
+    never waits for (or fails on) a pipeline run holding the warehouse's write lock."""
+    configure_environment()
+    uri = db.database_url()
+    upgrade(uri)
+    return uri
 
 
 def _report_path(kind: Kind, merchant: str, file: Path, at: datetime) -> Path:
