@@ -16,6 +16,7 @@ from datetime import datetime
 import psycopg
 
 from transactional import catalogue
+from transactional.db import act_for_merchant
 from transactional.errors import DomainError, NotFound
 from transactional.operations import Operation, Performed, log_operation, perform
 
@@ -81,6 +82,7 @@ def register_merchant(
         if conn.execute("SELECT 1 FROM core.merchants WHERE merchant_code = %s", [merchant_code]).fetchone():
             raise DomainError(f"merchant {merchant_code} already exists")
         merchant_id = catalogue.create_merchant(conn, merchant_code, name, at, merchant_type, region)
+        act_for_merchant(conn, merchant_id)
         api_key, prefix = _new_api_key()
         _store_key(conn, merchant_id, api_key, at)
         request = {"merchant_code": merchant_code, "name": name, "merchant_type": merchant_type, "region": region}
