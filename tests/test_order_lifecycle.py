@@ -3,6 +3,7 @@ refusals, service-level breach flags, credit review and cancellation before ship
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,8 +12,9 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from transactional import catalogue, orders, stock
+from transactional import catalogue, db, orders, promotions, returns, stock
 from transactional.errors import CreditLimitExceeded, InsufficientStock, InvalidRequest, InvalidTransition
+from transactional.money.payments import record_payment
 
 AT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -87,22 +89,29 @@ class Shop:
     customer_id: int
 
 
+@pytest.fixture(scope="module")
+def database_url(database_factory) -> str:
+    """One migrated database for the module; each test trades as a merchant of its own."""
+    return database_factory()
+
+
 @pytest.fixture
-def conn(pg_database_url: str):
-    with psycopg.connect(pg_database_url) as connection:
+def conn(database_url: str):
+    with psycopg.connect(database_url) as connection:
         yield connection
 
 
 @pytest.fixture
 def shop(conn: psycopg.Connection) -> Shop:
-    merchant = catalogue.create_merchant(conn, "M901", "城关供销社", AT)
+    tag = uuid.uuid4().hex[:8]
+    merchant = catalogue.create_merchant(conn, f"M{tag}", "城关供销社", AT)
     warehouse = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", AT)
-    farm = catalogue.create_category(conn, "L1", "农资", 1, AT)
-    fertiliser_group = catalogue.create_category(conn, "L1-1", "化肥", 2, AT, farm)
-    compound = catalogue.create_category(conn, "L1-1-1", "复合肥", 3, AT, fertiliser_group)
-    food = catalogue.create_category(conn, "L2", "食品", 1, AT)
-    fresh = catalogue.create_category(conn, "L2-1", "生鲜", 2, AT, food)
-    greens = catalogue.create_category(conn, "L2-1-1", "蔬菜", 3, AT, fresh)
+    farm = catalogue.create_category(conn, f"{tag}-1", "农资", 1, AT)
+    fertiliser_group = catalogue.create_category(conn, f"{tag}-1-1", "化肥", 2, AT, farm)
+    compound = catalogue.create_category(conn, f"{tag}-1-1-1", "复合肥", 3, AT, fertiliser_group)
+    food = catalogue.create_category(conn, f"{tag}-2", "食品", 1, AT)
+    fresh = catalogue.create_category(conn, f"{tag}-2-1", "生鲜", 2, AT, food)
+    greens = catalogue.create_category(conn, f"{tag}-2-1-1", "蔬菜", 3, AT, fresh)
     conn.execute("UPDATE core.categories SET is_fresh = true WHERE category_id = %s", [fresh])
     fertiliser = catalogue.create_product(
         conn, merchant, "FERT-001", "复合肥 50kg", compound, Decimal("80.00"), Decimal("100.00"), AT
@@ -354,7 +363,9 @@ def test_review_refuses_a_credit_order_above_the_customers_credit_limit(conn, sh
     with pytest.raises(CreditLimitExceeded, match=r"to 600\.00 owed, above the credit limit 500\.00 \(300\.00 open\)"):
         place_on_credit(conn, shop, 3, AT + HOUR)
     conn.rollback()
-    assert conn.execute("SELECT count(*) FROM core.orders").fetchone() == (1,)
+    assert conn.execute("SELECT count(*) FROM core.orders WHERE merchant_id = %s", [shop.merchant_id]).fetchone() == (
+        1,
+    )
     assert reserved_units(conn, shop.fertiliser) == 3
 
     # Cash orders never count against credit, and the limit is inclusive.
@@ -385,6 +396,16 @@ def test_a_received_credit_order_that_does_not_fit_stays_received(conn, shop: Sh
     conn.rollback()
     assert status_of(conn, order_id) == "received"
     assert reserved_units(conn, shop.fertiliser) == 0
+
+
+def test_payments_recorded_on_a_credit_order_lower_the_exposure(conn, shop: Shop) -> None:
+    conn.execute("UPDATE core.customers SET credit_limit = 500 WHERE customer_id = %s", [shop.customer_id])
+    first = place_on_credit(conn, shop, 4)
+    record_payment(conn, first, Decimal("250.00"), AT + HOUR)
+    assert orders.open_credit_exposure(conn, shop.customer_id) == Decimal("150.00")
+    place_on_credit(conn, shop, 3, AT + 2 * HOUR)
+    with pytest.raises(CreditLimitExceeded, match=r"\(450\.00 open\)"):
+        place_on_credit(conn, shop, 1, AT + 3 * HOUR)
 
 
 def test_credit_terms_go_with_credit_orders_only(conn, shop: Shop) -> None:
@@ -421,3 +442,65 @@ def test_cancel_after_shipment_is_refused(conn, shop: Shop, status: str) -> None
         orders.cancel_order(conn, order_id, AT + 10 * HOUR)
     conn.rollback()
     assert status_of(conn, order_id) == status
+
+
+def test_the_application_role_walks_an_order_under_row_security_and_sees_only_its_merchant(
+    database_url: str, conn, shop: Shop
+) -> None:
+    other_merchant = catalogue.create_merchant(conn, f"N{uuid.uuid4().hex[:8]}", "邻县供销社", AT)
+    other_warehouse = catalogue.create_warehouse(conn, other_merchant, "WH01", "主仓", AT)
+    leaf = conn.execute("SELECT category_id FROM core.products WHERE product_id = %s", [shop.fertiliser]).fetchone()[0]
+    other_product = catalogue.create_product(
+        conn, other_merchant, "FERT-001", "复合肥", leaf, Decimal("80"), Decimal("100"), AT
+    )
+    other_customer = catalogue.create_customer(conn, other_merchant, "C0001", "赵六", AT)
+    stock.receive_stock(conn, warehouse_id=other_warehouse, product_id=other_product, quantity=5, at=AT)
+    orders.place_order(
+        conn,
+        merchant_id=other_merchant,
+        customer_id=other_customer,
+        warehouse_id=other_warehouse,
+        lines=[orders.OrderLineRequest(other_product, 1)],
+        at=AT,
+    )
+    promotions.create_coupon(
+        conn,
+        merchant_id=shop.merchant_id,
+        coupon_code="WELCOME10",
+        name="新人券",
+        amount_off=Decimal("10"),
+        valid_from=AT,
+        valid_until=AT + 24 * HOUR,
+        at=AT,
+        new_customers_only=True,
+    )
+    conn.commit()
+
+    with psycopg.connect(db.as_role(database_url, db.APP_ROLE)) as app, app.transaction():
+        db.act_for_merchant(app, shop.merchant_id)
+        order_id = orders.place_order(
+            app,
+            merchant_id=shop.merchant_id,
+            customer_id=shop.customer_id,
+            warehouse_id=shop.warehouse_id,
+            lines=[orders.OrderLineRequest(shop.fertiliser, 2)],
+            at=AT,
+            coupon_code="WELCOME10",
+            actor="api",
+        )
+        orders.ship_order(app, order_id, AT + HOUR)
+        orders.deliver_order(app, order_id, AT + 30 * HOUR)
+        seen = app.execute("SELECT merchant_id, count(*) FROM core.order_sla GROUP BY 1").fetchall()
+        assert seen == [(shop.merchant_id, 1)]
+        assert app.execute("SELECT count(*) FROM core.order_events").fetchone() == (6,)
+        line_id = app.execute("SELECT order_line_id FROM core.order_lines WHERE order_id = %s", [order_id]).fetchone()
+        return_id = returns.request_return(
+            app,
+            order_id=order_id,
+            lines=[returns.ReturnLineRequest(line_id[0], 1)],
+            reason="quality_defect",
+            at=AT + 40 * HOUR,
+        )
+        returns.approve_return(app, return_id, AT + 41 * HOUR)
+        returns.receive_return(app, return_id, AT + 42 * HOUR)
+        assert returns.refund_return(app, return_id, AT + 43 * HOUR) == Decimal("95.00")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -31,21 +32,28 @@ class Shop:
     customers: tuple[int, ...]
 
 
+@pytest.fixture(scope="module")
+def database_url(database_factory) -> str:
+    """One migrated database for the module; each test trades as a merchant of its own."""
+    return database_factory()
+
+
 @pytest.fixture
-def conn(pg_database_url: str):
-    with psycopg.connect(pg_database_url) as connection:
+def conn(database_url: str):
+    with psycopg.connect(database_url) as connection:
         yield connection
 
 
 @pytest.fixture
 def shop(conn: psycopg.Connection) -> Shop:
-    merchant = catalogue.create_merchant(conn, "M902", "乡镇供销社", AT - DAY)
+    tag = uuid.uuid4().hex[:8]
+    merchant = catalogue.create_merchant(conn, f"M{tag}", "乡镇供销社", AT - DAY)
     warehouse = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", AT - DAY)
 
     def leaf(code: str, names: tuple[str, str, str]) -> tuple[int, int]:
-        top = catalogue.create_category(conn, code, names[0], 1, AT - DAY)
-        middle = catalogue.create_category(conn, f"{code}-1", names[1], 2, AT - DAY, top)
-        return top, catalogue.create_category(conn, f"{code}-1-1", names[2], 3, AT - DAY, middle)
+        top = catalogue.create_category(conn, f"{tag}-{code}", names[0], 1, AT - DAY)
+        middle = catalogue.create_category(conn, f"{tag}-{code}-1", names[1], 2, AT - DAY, top)
+        return top, catalogue.create_category(conn, f"{tag}-{code}-1-1", names[2], 3, AT - DAY, middle)
 
     food, grain = leaf("F", ("食品", "粮油", "大米"))
     _, cleaning = leaf("D", ("日用品", "清洁", "洗衣粉"))
@@ -252,7 +260,7 @@ def test_flash_sale_sells_within_its_cap_and_per_customer_limit(conn, shop: Shop
         conn.execute("UPDATE core.promotions SET sold_quantity = 4 WHERE promotion_id = %s", [flash])
 
 
-def test_flash_sale_cap_holds_under_twenty_concurrent_buyers(pg_database_url: str, conn, shop: Shop) -> None:
+def test_flash_sale_cap_holds_under_twenty_concurrent_buyers(database_url: str, conn, shop: Shop) -> None:
     flash = promotions.create_flash_sale(
         conn,
         merchant_id=shop.merchant_id,
@@ -271,7 +279,7 @@ def test_flash_sale_cap_holds_under_twenty_concurrent_buyers(pg_database_url: st
 
     def buy(customer: int) -> None:
         try:
-            with psycopg.connect(pg_database_url) as own:
+            with psycopg.connect(database_url) as own:
                 start.wait()
                 placed.append(place(own, shop, [(shop.kettle, 1)], customer=customer))
                 own.commit()
@@ -323,7 +331,9 @@ def test_new_customer_coupon_only_on_a_first_order_that_stands(conn, shop: Shop)
         place(conn, shop, [(shop.rice, 1)], customer=1, coupon="WELCOME10", at=AT + DAY)
     conn.rollback()
     second = place(conn, shop, [(shop.rice, 1)], customer=1, at=AT + DAY)
-    coupon_id = conn.execute("SELECT coupon_id FROM core.coupons WHERE coupon_code = 'WELCOME10'").fetchone()
+    coupon_id = conn.execute(
+        "SELECT coupon_id FROM core.coupons WHERE merchant_id = %s AND coupon_code = 'WELCOME10'", [shop.merchant_id]
+    ).fetchone()
     conn.commit()
     with pytest.raises(psycopg.errors.CheckViolation, match="first order only"):
         conn.execute(
@@ -373,7 +383,10 @@ def test_coupon_validity_threshold_and_use_limits(conn, shop: Shop) -> None:
     with pytest.raises(CouponRefused, match="SPRING5 is used up"):
         place(conn, shop, [(shop.rice, 1)], customer=2, coupon="SPRING5")
     conn.rollback()
-    assert conn.execute("SELECT count(*) FROM core.coupon_redemptions").fetchone() == (2,)
+    redemptions = conn.execute(
+        "SELECT count(*) FROM core.coupon_redemptions WHERE merchant_id = %s", [shop.merchant_id]
+    )
+    assert redemptions.fetchone() == (2,)
 
 
 def test_the_combination_rule_to_the_cent(conn, shop: Shop) -> None:
@@ -462,4 +475,6 @@ def test_discounts_never_exceed_what_they_apply_to(conn, shop: Shop) -> None:
     with pytest.raises(CouponRefused, match="outside flash sales"):
         place(conn, shop, [(shop.kettle, 1)], coupon="BIG30")
     conn.rollback()
-    assert conn.execute("SELECT count(*) FROM core.orders").fetchone() == (1,)
+    assert conn.execute("SELECT count(*) FROM core.orders WHERE merchant_id = %s", [shop.merchant_id]).fetchone() == (
+        1,
+    )

@@ -4,6 +4,7 @@ that add up to the net line amount, and received goods back in their batches."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -32,21 +33,28 @@ class Shop:
     customer_id: int
 
 
+@pytest.fixture(scope="module")
+def database_url(database_factory) -> str:
+    """One migrated database for the module; each test trades as a merchant of its own."""
+    return database_factory()
+
+
 @pytest.fixture
-def conn(pg_database_url: str):
-    with psycopg.connect(pg_database_url) as connection:
+def conn(database_url: str):
+    with psycopg.connect(database_url) as connection:
         yield connection
 
 
 @pytest.fixture
 def shop(conn: psycopg.Connection) -> Shop:
-    merchant = catalogue.create_merchant(conn, "M903", "村级供销点", AT)
+    tag = uuid.uuid4().hex[:8]
+    merchant = catalogue.create_merchant(conn, f"M{tag}", "村级供销点", AT)
     warehouse = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", AT)
 
     def leaf(code: str, names: tuple[str, str, str]) -> tuple[int, int]:
-        top = catalogue.create_category(conn, code, names[0], 1, AT)
-        middle = catalogue.create_category(conn, f"{code}-1", names[1], 2, AT, top)
-        return middle, catalogue.create_category(conn, f"{code}-1-1", names[2], 3, AT, middle)
+        top = catalogue.create_category(conn, f"{tag}-{code}", names[0], 1, AT)
+        middle = catalogue.create_category(conn, f"{tag}-{code}-1", names[1], 2, AT, top)
+        return middle, catalogue.create_category(conn, f"{tag}-{code}-1-1", names[2], 3, AT, middle)
 
     cleaning, powder = leaf("D", ("日用品", "清洁", "洗衣粉"))
     _, grain = leaf("F", ("食品", "粮油", "大米"))
@@ -116,7 +124,7 @@ def test_no_reason_returns_close_after_the_seventh_day_from_delivery(conn, shop:
         ask(conn, order_id, line, 1, at=shanghai(20, 0), reason="quality_defect")
     conn.rollback()
     ask(conn, order_id, line, 1, at=shanghai(19, 23), reason="quality_defect")
-    assert conn.execute("SELECT count(*) FROM core.returns").fetchone() == (2,)
+    assert conn.execute("SELECT count(*) FROM core.returns WHERE order_id = %s", [order_id]).fetchone() == (2,)
 
 
 def test_a_return_needs_a_delivered_order(conn, shop: Shop) -> None:
@@ -214,7 +222,8 @@ def test_refunds_are_the_net_line_amount_pro_rata_and_add_up_to_it_exactly(conn,
         [order_id],
     ).fetchall()
     assert lines == [(Decimal("10.00"), Decimal("10.00"), 3), (Decimal("9.99"), Decimal("9.99"), 2)]
-    assert conn.execute("SELECT sum(refund_amount) FROM core.returns").fetchone() == (Decimal("19.99"),)
+    refunded = conn.execute("SELECT sum(refund_amount) FROM core.returns WHERE order_id = %s", [order_id])
+    assert refunded.fetchone() == (Decimal("19.99"),)
 
 
 def on_hand(conn: psycopg.Connection, batch_id: int) -> int:
@@ -237,12 +246,16 @@ def test_received_goods_go_back_to_the_batches_they_were_shipped_from(conn, shop
     assert (on_hand(conn, shop.early_batch), on_hand(conn, shop.late_batch)) == (2, 9)
     movements = conn.execute(
         """SELECT batch_id, on_hand_delta, reason FROM core.stock_movements
-           WHERE movement_type = 'return' ORDER BY batch_id"""
+           WHERE movement_type = 'return' AND order_id = %s ORDER BY batch_id""",
+        [order_id],
     ).fetchall()
     return_no = conn.execute("SELECT return_no FROM core.returns WHERE return_id = %s", [back]).fetchone()[0]
     assert movements == [(shop.early_batch, 2, f"return {return_no}"), (shop.late_batch, 1, f"return {return_no}")]
-    totals = conn.execute("SELECT sum(on_hand), sum(reserved) FROM core.stock").fetchone()
-    ledger = conn.execute("SELECT sum(on_hand_delta), sum(reserved_delta) FROM core.stock_movements").fetchone()
+    mine = [shop.merchant_id]
+    totals = conn.execute("SELECT sum(on_hand), sum(reserved) FROM core.stock WHERE merchant_id = %s", mine).fetchone()
+    ledger = conn.execute(
+        "SELECT sum(on_hand_delta), sum(reserved_delta) FROM core.stock_movements WHERE merchant_id = %s", mine
+    ).fetchone()
     assert totals == ledger
 
 
