@@ -15,6 +15,7 @@ from transactional.errors import InsufficientStock, NotFound, StockOperationRefu
 
 AT = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, business date 2026-03-02
 TODAY = date(2026, 3, 2)
+OPENED = AT - timedelta(days=30)  # the shop and its catalogue exist well before any order
 
 
 @dataclass(frozen=True)
@@ -33,18 +34,18 @@ def conn(pg_database_url: str):
 
 
 def open_shop(conn: psycopg.Connection, code: str) -> Shop:
-    merchant = catalogue.create_merchant(conn, code, f"{code} 供销社", AT)
-    main = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", AT)
-    branch = catalogue.create_warehouse(conn, merchant, "WH02", "乡镇仓", AT)
+    merchant = catalogue.create_merchant(conn, code, f"{code} 供销社", OPENED)
+    main = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", OPENED)
+    branch = catalogue.create_warehouse(conn, merchant, "WH02", "乡镇仓", OPENED)
     leaf = conn.execute("SELECT category_id FROM core.categories WHERE category_code = 'F1-1-1'").fetchone()
     if leaf is None:
-        top = catalogue.create_category(conn, "F1", "食品", 1, AT)
-        middle = catalogue.create_category(conn, "F1-1", "粮油", 2, AT, top)
-        leaf = (catalogue.create_category(conn, "F1-1-1", "食用油", 3, AT, middle),)
+        top = catalogue.create_category(conn, "F1", "食品", 1, OPENED)
+        middle = catalogue.create_category(conn, "F1-1", "粮油", 2, OPENED, top)
+        leaf = (catalogue.create_category(conn, "F1-1-1", "食用油", 3, OPENED, middle),)
     product = catalogue.create_product(
-        conn, merchant, "OIL-5L", "花生油 5L", leaf[0], Decimal("60.00"), Decimal("79.00"), AT, shelf_life_days=365
+        conn, merchant, "OIL-5L", "花生油 5L", leaf[0], Decimal("60.00"), Decimal("79.00"), OPENED, shelf_life_days=365
     )
-    customer = catalogue.create_customer(conn, merchant, "C0001", "李四", AT)
+    customer = catalogue.create_customer(conn, merchant, "C0001", "李四", OPENED)
     conn.commit()
     return Shop(merchant, main, branch, product, customer)
 
