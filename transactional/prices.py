@@ -136,6 +136,20 @@ def _listed_rule(price: ListedPrice) -> str:
     return "quantity_break" if price.min_quantity > 1 else "base"
 
 
+# The newest row of every key at %(at)s, for tiers %(tiers)s, national or %(region)s's; a key
+# whose newest row withdrew it is left out.
+_NEWEST_PRICES = """
+    SELECT tier, region, min_quantity, unit_price FROM (
+        SELECT DISTINCT ON (tier, region, min_quantity) tier, region, min_quantity, unit_price
+        FROM core.product_price_history
+        WHERE product_id = %(product_id)s AND valid_from <= %(at)s AND tier = ANY(%(tiers)s)
+          AND (region IS NULL OR region = %(region)s)
+        ORDER BY tier, region, min_quantity, valid_from DESC
+    ) newest_of_each_key
+    WHERE unit_price IS NOT NULL
+"""
+
+
 def quote(
     conn: psycopg.Connection,
     *,
@@ -145,23 +159,52 @@ def quote(
     tier: str = LIST_TIER,
     region: str | None = None,
 ) -> Quote:
-    """The unit price of `quantity` units of a SKU sold at `at` to a customer of `tier` in `region`."""
+    """The unit price of `quantity` units of a SKU sold at `at` to a customer of `tier` in `region`.
+
+    One round trip (orders price every line through it): the SKU, its prices in force and its
+    active promotions come back as one row.
+    """
     _check_tier(tier)
     if quantity < 1:
         raise InvalidRequest(f"a quantity is at least 1, not {quantity}")
     region = _clean_region(region)
-    with conn.transaction():
-        sku_code, min_sale_qty = _product(conn, product_id)
-        return resolve_price(
-            product_id=product_id,
-            sku_code=sku_code,
-            quantity=quantity,
-            tier=tier,
-            region=region,
-            min_sale_qty=min_sale_qty,
-            in_force=prices_in_force(conn, product_id, at, tiers=(tier, LIST_TIER), region=region),
-            promotions=_active_promotions(conn, product_id, at, tier, region),
-        )
+    row = conn.execute(
+        f"""SELECT p.sku_code, p.min_sale_qty, listed.tiers, listed.regions, listed.breaks, listed.prices,
+                   promoted.ids, promoted.prices, promoted.ends, promoted.labels
+            FROM core.products p
+            CROSS JOIN LATERAL (
+                SELECT array_agg(tier) AS tiers, array_agg(region) AS regions, array_agg(min_quantity) AS breaks,
+                       array_agg(unit_price) AS prices
+                FROM ({_NEWEST_PRICES}) newest
+            ) listed
+            CROSS JOIN LATERAL (
+                SELECT array_agg(promotion_price_id) AS ids, array_agg(promotion_price) AS prices,
+                       array_agg(valid_until) AS ends, array_agg(label) AS labels
+                FROM core.product_promotion_prices
+                WHERE product_id = p.product_id AND valid_from <= %(at)s AND %(at)s < valid_until
+                  AND (tier IS NULL OR tier = %(tier)s) AND (region IS NULL OR region = %(region)s)
+            ) promoted
+            WHERE p.product_id = %(product_id)s""",
+        {"product_id": product_id, "at": at, "tiers": [tier, LIST_TIER], "tier": tier, "region": region},
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"product {product_id} does not exist")
+    sku_code, min_sale_qty, tiers, regions, breaks, unit_prices, ids, promotion_prices, ends, labels = row
+    return resolve_price(
+        product_id=product_id,
+        sku_code=sku_code,
+        quantity=quantity,
+        tier=tier,
+        region=region,
+        min_sale_qty=min_sale_qty,
+        in_force=[ListedPrice(*listed) for listed in _rows(tiers, regions, breaks, unit_prices)],
+        promotions=[ActivePromotion(*active) for active in _rows(ids, promotion_prices, ends, labels)],
+    )
+
+
+def _rows(*columns: list | None) -> list[tuple]:
+    """Aggregated columns back into rows (array_agg over no rows is NULL)."""
+    return list(zip(*(column or [] for column in columns), strict=True))
 
 
 def prices_in_force(
@@ -174,29 +217,10 @@ def prices_in_force(
 ) -> list[ListedPrice]:
     """The newest price of every key at `at` (national keys, and `region`'s), withdrawn keys left out."""
     rows = conn.execute(
-        """SELECT tier, region, min_quantity, unit_price FROM (
-               SELECT DISTINCT ON (tier, region, min_quantity) tier, region, min_quantity, unit_price
-               FROM core.product_price_history
-               WHERE product_id = %s AND valid_from <= %s AND tier = ANY(%s) AND (region IS NULL OR region = %s)
-               ORDER BY tier, region, min_quantity, valid_from DESC
-           ) newest
-           WHERE unit_price IS NOT NULL
-           ORDER BY tier, region NULLS FIRST, min_quantity""",
-        [product_id, at, list(tiers), region],
+        f"{_NEWEST_PRICES} ORDER BY tier, region NULLS FIRST, min_quantity",
+        {"product_id": product_id, "at": at, "tiers": list(tiers), "region": _clean_region(region)},
     ).fetchall()
     return [ListedPrice(*row) for row in rows]
-
-
-def _active_promotions(
-    conn: psycopg.Connection, product_id: int, at: datetime, tier: str, region: str | None
-) -> list[ActivePromotion]:
-    rows = conn.execute(
-        """SELECT promotion_price_id, promotion_price, valid_until, label FROM core.product_promotion_prices
-           WHERE product_id = %s AND valid_from <= %s AND %s < valid_until
-             AND (tier IS NULL OR tier = %s) AND (region IS NULL OR region = %s)""",
-        [product_id, at, at, tier, region],
-    ).fetchall()
-    return [ActivePromotion(*row) for row in rows]
 
 
 def set_price(
@@ -361,15 +385,6 @@ def set_min_sale_qty(conn: psycopg.Connection, *, product_id: int, min_sale_qty:
             "UPDATE core.products SET min_sale_qty = %s, updated_at = greatest(updated_at, %s) WHERE product_id = %s",
             [min_sale_qty, at, product_id],
         )
-
-
-def _product(conn: psycopg.Connection, product_id: int) -> tuple[str, int]:
-    row = conn.execute(
-        "SELECT sku_code, min_sale_qty FROM core.products WHERE product_id = %s", [product_id]
-    ).fetchone()
-    if row is None:
-        raise NotFound(f"product {product_id} does not exist")
-    return str(row[0]), int(row[1])
 
 
 def _lock_product(conn: psycopg.Connection, product_id: int) -> tuple[int, str]:
