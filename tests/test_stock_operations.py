@@ -3,6 +3,7 @@ stocktake, write-offs, returns; each refusal; and the invariants the database en
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -226,6 +227,48 @@ def test_transfer_refusals(conn, shop: Shop) -> None:
             conn, from_warehouse_id=shop.main, to_warehouse_id=other.main, product_id=shop.product_id, quantity=1, at=AT
         )
     assert conn.execute("SELECT count(*) FROM core.stock_transfers").fetchone() == (0,)
+
+
+def test_two_transfers_bringing_one_batch_to_a_new_warehouse_queue_instead_of_failing(
+    conn, shop: Shop, pg_database_url: str
+) -> None:
+    batch = receive(conn, shop, 10, date(2026, 12, 1))
+    stock.transfer_stock(
+        conn, from_warehouse_id=shop.main, to_warehouse_id=shop.branch, product_id=shop.product_id, quantity=4, at=AT
+    )
+    depot = catalogue.create_warehouse(conn, shop.merchant_id, "WH03", "县城仓", OPENED)
+    conn.commit()
+    conn.execute("SELECT 1")  # hold the first transfer's transaction open
+    stock.transfer_stock(
+        conn, from_warehouse_id=shop.main, to_warehouse_id=depot, product_id=shop.product_id, quantity=2, at=AT
+    )
+    second: list[BaseException | None] = []
+
+    def transfer_from_the_branch() -> None:
+        try:
+            with psycopg.connect(pg_database_url, autocommit=True) as other:
+                stock.transfer_stock(
+                    other,
+                    from_warehouse_id=shop.branch,
+                    to_warehouse_id=depot,
+                    product_id=shop.product_id,
+                    quantity=3,
+                    at=AT,
+                )
+            second.append(None)
+        except BaseException as error:  # judged below, in the test's own thread
+            second.append(error)
+
+    thread = threading.Thread(target=transfer_from_the_branch)
+    thread.start()
+    thread.join(timeout=0.5)
+    assert thread.is_alive(), "the second transfer should wait for the first to commit"
+    conn.commit()
+    thread.join(timeout=30)
+    assert second == [None]
+    assert levels(conn, depot, batch) == (5, 0, 0)
+    assert levels(conn, shop.main, batch) == (4, 0, 0)
+    assert levels(conn, shop.branch, batch) == (1, 0, 0)
 
 
 # --- stocktake ----------------------------------------------------------------------------------
