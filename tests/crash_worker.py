@@ -3,7 +3,7 @@
 `python -m tests.crash_worker URL MERCHANT_ID CUSTOMER_ID WAREHOUSE_ID PRODUCT_ID...` places,
 ships and cancels orders in a loop and prints `committed <order_id>` only after each commit, so
 the test knows exactly which orders must survive a crash. With `--hold` it places one order,
-prints `holding <order_id>` and waits inside the open transaction until it is killed.
+prints `holding <order_id> <backend pid>` and waits inside the open transaction until it is killed.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def hold_open_transaction(
             lines=[OrderLineRequest(product_id, 1) for product_id in product_ids],
             at=START,
         )
-        print(f"holding {order_id}", flush=True)
+        print(f"holding {order_id} {conn.info.backend_pid}", flush=True)
         time.sleep(600)
 
 

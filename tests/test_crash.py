@@ -69,17 +69,22 @@ def start_worker(url: str, shop: Shop, *extra: str) -> subprocess.Popen:
     )
 
 
-def read_until(worker: subprocess.Popen, prefix: str, count: int) -> list[int]:
-    """Order ids the worker announced with `prefix`, once it has announced `count` of them."""
+def read_announcements(worker: subprocess.Popen, prefix: str, count: int) -> list[list[int]]:
+    """The numbers on each line the worker announced with `prefix`, once there are `count`."""
     assert worker.stdout is not None
-    announced: list[int] = []
+    announced: list[list[int]] = []
     while len(announced) < count:
         line = worker.stdout.readline()
         if not line:
             raise AssertionError(f"the worker stopped after announcing {announced}")
         if line.startswith(prefix):
-            announced.append(int(line.split()[1]))
+            announced.append([int(number) for number in line.split()[1:]])
     return announced
+
+
+def read_until(worker: subprocess.Popen, prefix: str, count: int) -> list[int]:
+    """Order ids the worker announced with `prefix`, once it has announced `count` of them."""
+    return [numbers[0] for numbers in read_announcements(worker, prefix, count)]
 
 
 def drain(worker: subprocess.Popen, prefix: str) -> list[int]:
@@ -126,16 +131,15 @@ def order_ids(conn: psycopg.Connection) -> set[int]:
 def test_a_writer_killed_inside_its_transaction_leaves_nothing_behind(pg_database_url: str) -> None:
     shop = open_shop(pg_database_url)
     worker = start_worker(pg_database_url, shop, "--hold")
-    [held_order] = read_until(worker, "holding", 1)
+    [[held_order, backend_pid]] = read_announcements(worker, "holding", 1)
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=30)
 
     with psycopg.connect(pg_database_url) as conn:
         # The server notices the dead client, ends its backend and rolls its transaction back.
         deadline = time.monotonic() + 30
-        others = """SELECT count(*) FROM pg_stat_activity
-                    WHERE datname = current_database() AND pid <> pg_backend_pid()"""
-        while conn.execute(others).fetchone() != (0,):
+        backend_alive = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s"
+        while conn.execute(backend_alive, [backend_pid]).fetchone() != (0,):
             assert time.monotonic() < deadline, "the killed worker's backend is still running"
             time.sleep(0.1)
             conn.rollback()

@@ -123,3 +123,11 @@ def test_the_ingest_role_reads_every_merchant_but_writes_nothing(owner_url: str,
         assert seen == merchant_ids
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             ingest.execute("UPDATE core.customers SET name = name")
+
+
+def test_network_wide_tables_are_read_only_to_merchants(owner_url: str, merchant_ids: list[int]) -> None:
+    with psycopg.connect(db.as_role(owner_url, db.APP_ROLE)) as app:
+        db.act_for_merchant(app, merchant_ids[0])
+        assert app.execute("SELECT count(*) FROM core.categories").fetchone()[0] > 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute("UPDATE core.categories SET name = name")

@@ -24,9 +24,12 @@ CREATE FUNCTION core.current_merchant_id() RETURNS bigint
     AS $$ SELECT NULLIF(current_setting('coopcast.merchant_id', true), '')::bigint $$;
 
 -- One policy shape for every merchant-owned table; later revisions call this for new tables
--- (tests/test_row_security.py fails when a table with merchant_id is left out).
+-- (tests/test_row_security.py fails when a table with merchant_id is left out). Only these
+-- tables are writable by the application: network-wide ones (categories, commission rates)
+-- are the platform's, read-only to merchants.
 CREATE FUNCTION core.isolate_by_merchant(target regclass) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
+    EXECUTE format('GRANT INSERT, UPDATE ON %s TO coopcast_app', target);
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', target);
     EXECUTE format(
         'CREATE POLICY merchant_isolation ON %s TO coopcast_app '
@@ -35,21 +38,21 @@ BEGIN
         target);
 END $$;
 
-SELECT core.isolate_by_merchant(format('%I.%I', c.table_schema, c.table_name)::regclass)
-FROM information_schema.columns c
-JOIN information_schema.tables t USING (table_schema, table_name)
-WHERE c.table_schema = 'core' AND c.column_name = 'merchant_id' AND t.table_type = 'BASE TABLE';
-
 GRANT USAGE ON SCHEMA core TO coopcast_app, coopcast_ingest;
-GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA core TO coopcast_app;
+GRANT SELECT ON ALL TABLES IN SCHEMA core TO coopcast_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA core TO coopcast_app;
 GRANT SELECT ON ALL TABLES IN SCHEMA core TO coopcast_ingest;
 GRANT USAGE ON SCHEMA sim TO coopcast_ingest;
 GRANT SELECT ON ALL TABLES IN SCHEMA sim TO coopcast_ingest;
-ALTER DEFAULT PRIVILEGES IN SCHEMA core GRANT SELECT, INSERT, UPDATE ON TABLES TO coopcast_app;
+ALTER DEFAULT PRIVILEGES IN SCHEMA core GRANT SELECT ON TABLES TO coopcast_app;
 ALTER DEFAULT PRIVILEGES IN SCHEMA core GRANT USAGE, SELECT ON SEQUENCES TO coopcast_app;
 ALTER DEFAULT PRIVILEGES IN SCHEMA core GRANT SELECT ON TABLES TO coopcast_ingest;
 ALTER DEFAULT PRIVILEGES IN SCHEMA sim GRANT SELECT ON TABLES TO coopcast_ingest;
+
+SELECT core.isolate_by_merchant(format('%I.%I', c.table_schema, c.table_name)::regclass)
+FROM information_schema.columns c
+JOIN information_schema.tables t USING (table_schema, table_name)
+WHERE c.table_schema = 'core' AND c.column_name = 'merchant_id' AND t.table_type = 'BASE TABLE';
 """
 
 DOWNGRADE = """
