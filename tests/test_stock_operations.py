@@ -459,7 +459,11 @@ def test_database_refuses_a_transfer_that_creates_stock(conn, shop: Shop) -> Non
         at=AT,
         transfer_id=transfer_id,
     )
-    with pytest.raises(psycopg.errors.CheckViolation, match=f"transfer {transfer_id} does not balance"):
+    with pytest.raises(
+        psycopg.errors.CheckViolation,
+        match=rf"transfer {transfer_id} does not balance: each batch must leave warehouse \d+ as it arrives in "
+        r"warehouse \d+, 5 units in all",
+    ):
         conn.commit()
     assert conn.execute("SELECT count(*) FROM core.stock WHERE warehouse_id = %s", [shop.branch]).fetchone() == (0,)
 

@@ -151,7 +151,8 @@ END $$;
 
 CREATE TRIGGER stock_movements_return_within_shipped
     BEFORE INSERT ON core.stock_movements
-    FOR EACH ROW WHEN (NEW.movement_type = 'return' AND NEW.order_id IS NOT NULL) EXECUTE FUNCTION core.check_return_within_shipped();
+    FOR EACH ROW WHEN (NEW.movement_type = 'return' AND NEW.order_id IS NOT NULL)
+    EXECUTE FUNCTION core.check_return_within_shipped();
 
 -- A transfer conserves stock: at commit, every batch it moved left the source warehouse in the
 -- quantity it arrived at the destination, and the batches add up to the transfer's quantity.
@@ -173,7 +174,8 @@ BEGIN
         SELECT coalesce(sum(on_hand_delta), 0) FROM core.stock_movements
          WHERE transfer_id = NEW.transfer_id AND movement_type = 'transfer_in'
     ) <> transfer.quantity THEN
-        RAISE EXCEPTION 'transfer % does not balance: each batch must leave warehouse % as it arrives in warehouse %, % units in all',
+        RAISE EXCEPTION 'transfer % does not balance: each batch must leave warehouse % as it arrives in '
+                        'warehouse %, % units in all',
             transfer.transfer_id, transfer.from_warehouse_id, transfer.to_warehouse_id, transfer.quantity
             USING ERRCODE = 'check_violation';
     END IF;
