@@ -158,6 +158,15 @@ def test_the_list_price_is_the_base_rule_and_the_customer_minimum_is_separate_fr
         quote(conn, shop, 5, tier="vip")
 
 
+def test_a_customer_buys_at_its_price_tier(conn, shop: Shop) -> None:
+    member = catalogue.create_customer(conn, shop.merchant_id, "C0002", "李四", T0, "shop", "江苏", price_tier="member")
+    catalogue.set_customer_price_tier(conn, shop.customer_id, "wholesale", T1)
+    tiers = conn.execute("SELECT customer_id, price_tier FROM core.customers ORDER BY customer_id").fetchall()
+    assert tiers == [(shop.customer_id, "wholesale"), (member, "member")]
+    with pytest.raises(InvalidRequest, match="one of retail, wholesale, member, not 'vip'"):
+        catalogue.set_customer_price_tier(conn, member, "vip", T1)
+
+
 def test_the_largest_quantity_break_not_above_the_quantity_wins(conn, shop: Shop) -> None:
     set_price(conn, shop, "95.00", T1, min_quantity=10)
     set_price(conn, shop, "90.00", T1, min_quantity=50)

@@ -16,6 +16,7 @@ from decimal import Decimal
 import psycopg
 
 from transactional.errors import InvalidRequest, NotFound
+from transactional.prices import TIERS
 
 TAG_NEW = "新品"
 TAG_HOT = "热销"
@@ -280,11 +281,31 @@ def create_customer(
     at: datetime,
     customer_type: str = "household",
     region: str | None = None,
+    *,
+    price_tier: str = "retail",
 ) -> int:
+    """A customer; `price_tier` (retail, wholesale, member) is the tier its prices are quoted at."""
+    _check_price_tier(price_tier)
     return _returning_id(
         conn,
-        """INSERT INTO core.customers (merchant_id, customer_code, name, customer_type, region,
+        """INSERT INTO core.customers (merchant_id, customer_code, name, customer_type, region, price_tier,
                created_at, updated_at)
-           VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING customer_id""",
-        [merchant_id, customer_code, name, customer_type, region, at, at],
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING customer_id""",
+        [merchant_id, customer_code, name, customer_type, region, price_tier, at, at],
     )
+
+
+def set_customer_price_tier(conn: psycopg.Connection, customer_id: int, price_tier: str, at: datetime) -> None:
+    _check_price_tier(price_tier)
+    with conn.transaction():
+        changed = conn.execute(
+            "UPDATE core.customers SET price_tier = %s, updated_at = %s WHERE customer_id = %s",
+            [price_tier, at, customer_id],
+        )
+        if changed.rowcount == 0:
+            raise NotFound(f"customer {customer_id} does not exist")
+
+
+def _check_price_tier(price_tier: str) -> None:
+    if price_tier not in TIERS:
+        raise InvalidRequest(f"a customer's price tier is one of {', '.join(TIERS)}, not {price_tier!r}")

@@ -46,6 +46,10 @@ ALTER TABLE core.products
         REFERENCES core.product_groups (product_group_id, merchant_id);
 CREATE INDEX products_group_idx ON core.products (product_group_id) WHERE product_group_id IS NOT NULL;
 
+-- The price tier a customer buys at (transactional.prices): 批发价 for shops, 会员价 for members.
+ALTER TABLE core.customers
+    ADD COLUMN price_tier text NOT NULL DEFAULT 'retail' CHECK (price_tier IN ('retail', 'wholesale', 'member'));
+
 -- A removed tag keeps its row with untagged_at, so how long a SKU carried 限时促销 stays known.
 CREATE TABLE core.product_tags (
     product_id      bigint NOT NULL,
@@ -563,6 +567,7 @@ ALTER TABLE core.products
     DROP COLUMN pack_unit,
     DROP COLUMN min_sale_qty;
 DROP TABLE core.product_groups;
+ALTER TABLE core.customers DROP COLUMN price_tier;
 DROP FUNCTION core.refuse_direct_received_quantity(), core.apply_purchase_receipt_line(),
     core.prepare_purchase_receipt(), core.apply_purchase_order_approval(),
     core.check_purchase_order_approval_level(), core.guard_purchase_order(),
