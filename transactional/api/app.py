@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from transactional.api import funnel, orders, purchasing, returns, stock
 from transactional.api.errors import install_error_handlers
-from transactional.api.pool import ConnectionPool
+from transactional.api.pool import open_pool
 
 # A full batch of funnel events is about 1.5 MB; anything far larger is refused (413) unread.
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -34,7 +34,7 @@ Write and read a merchant's trading data: orders and their returns, stock, purch
 
 def create_app(database_url: str, *, pool_size: int = 10) -> FastAPI:
     """The API over `database_url`, which should log in as the role subject to row security."""
-    pool = ConnectionPool(database_url, max_size=pool_size)
+    pool = open_pool(database_url, max_size=pool_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

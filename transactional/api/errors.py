@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 
-from transactional.api.pool import PoolExhausted
 from transactional.api.schemas import Problem
 from transactional.errors import (
     CreditLimitExceeded,
@@ -81,6 +81,8 @@ def install_error_handlers(app: FastAPI) -> None:
     def database_unavailable(request: Request, error: psycopg.OperationalError) -> JSONResponse:
         return _problem(503, "the database is unavailable; retry later", {"Retry-After": RETRY_AFTER_SECONDS})
 
-    @app.exception_handler(PoolExhausted)
-    def pool_exhausted(request: Request, error: PoolExhausted) -> JSONResponse:
-        return _problem(503, f"the service is busy: {error}", {"Retry-After": RETRY_AFTER_SECONDS})
+    @app.exception_handler(PoolTimeout)
+    def pool_exhausted(request: Request, error: PoolTimeout) -> JSONResponse:
+        return _problem(
+            503, "the service is busy: no database connection became free in time", {"Retry-After": RETRY_AFTER_SECONDS}
+        )
