@@ -408,13 +408,24 @@ def test_payments_recorded_on_a_credit_order_lower_the_exposure(conn, shop: Shop
         place_on_credit(conn, shop, 1, AT + 3 * HOUR)
 
 
-def test_credit_terms_go_with_credit_orders_only(conn, shop: Shop) -> None:
+def test_credit_terms_go_with_credit_orders_only_and_lines_need_a_quantity(conn, shop: Shop) -> None:
     with pytest.raises(InvalidRequest, match="7, 15 or 30 days"):
         receive(conn, shop, payment_method="credit", credit_term_days=10)
     with pytest.raises(InvalidRequest, match="only to credit orders"):
         receive(conn, shop, payment_method="online", credit_term_days=7)
     with pytest.raises(InvalidRequest, match="payment method 'barter'"):
         receive(conn, shop, payment_method="barter")
+    with pytest.raises(InvalidRequest, match=f"product {shop.fertiliser}: a line needs a positive quantity"):
+        receive(conn, shop, 0)
+    with pytest.raises(InvalidRequest, match=r"12\.345 has more decimals than cents"):
+        orders.receive_order(
+            conn,
+            merchant_id=shop.merchant_id,
+            customer_id=shop.customer_id,
+            warehouse_id=shop.warehouse_id,
+            lines=[orders.OrderLineRequest(shop.fertiliser, 1, unit_price=Decimal("12.345"))],
+            at=AT,
+        )
     order_id = receive(conn, shop)
     conn.commit()
     with pytest.raises(psycopg.errors.CheckViolation, match="orders_credit_term_iff_credit"):

@@ -159,6 +159,18 @@ def receive_order(
     return order.order_id
 
 
+def _require_valid_line(line: OrderLineRequest) -> None:
+    if line.quantity < 1 or line.discount_amount < 0:
+        raise InvalidRequest(
+            f"product {line.product_id}: a line needs a positive quantity and no negative discount "
+            f"(quantity {line.quantity}, discount {line.discount_amount})"
+        )
+    # Amounts are whole cents: anything finer would make the stored line differ from the one priced.
+    for amount in (line.unit_price, line.discount_amount):
+        if amount is not None and amount != amount.quantize(promotions.CENT):
+            raise InvalidRequest(f"product {line.product_id}: {amount} has more decimals than cents")
+
+
 def _require_payment_terms(payment_method: str, credit_term_days: int | None) -> None:
     if payment_method not in PAYMENT_METHODS:
         raise InvalidRequest(f"payment method {payment_method!r} is not one of {', '.join(PAYMENT_METHODS)}")
@@ -221,6 +233,8 @@ def _receive(
     """Insert the received order; returns it (locked, being new) and its lines."""
     if not lines:
         raise InvalidTransition("an order needs at least one line")
+    for line in lines:
+        _require_valid_line(line)
     _require_payment_terms(payment_method, credit_term_days)
     to_price = _lines_to_price(conn, merchant_id, customer_id, lines, at)
     offers = promotions.load_offers(
