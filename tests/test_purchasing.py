@@ -347,6 +347,15 @@ def test_lines_without_a_cost_take_the_agreement_in_force_and_the_order_records_
     ).fetchone() == (agreement,)
     in_force = purchasing.agreement_in_force(conn, shop.supplier_id, ORDERED)
     assert in_force is not None and in_force.rebate_pct == Decimal("2.50")
+    with pytest.raises(InvalidRequest, match="agreement AG-2026-01 already exists"):
+        purchasing.create_supplier_agreement(
+            conn,
+            supplier_id=shop.supplier_id,
+            agreement_code="AG-2026-01",
+            valid_from=ORDERED,
+            at=ORDERED,
+            agreed_unit_costs={},
+        )
 
     after_expiry = order(conn, shop, PurchaseLineRequest(shop.fertiliser, 10), at=ORDERED + timedelta(days=10))
     expired = conn.execute(

@@ -23,6 +23,7 @@ TAG_HOT = "热销"
 TAG_PROMOTION = "限时促销"
 STANDARD_TAGS = (TAG_NEW, TAG_HOT, TAG_PROMOTION)
 MAX_TAG_LENGTH = 32
+SUPPLIER_GRADES = ("A", "B", "C", "D")
 
 
 def _returning_id(conn: psycopg.Connection, sql: str, params: list) -> int:
@@ -90,7 +91,9 @@ def create_supplier(
     *,
     qualification_grade: str | None = None,
 ) -> int:
-    """A supplier; its qualification grade (A-D) may be left unset until it is assessed."""
+    """A supplier; its qualification grade (A best, D worst) may be left unset until it is assessed."""
+    if qualification_grade is not None:
+        check_supplier_grade(qualification_grade)
     return _returning_id(
         conn,
         """INSERT INTO core.suppliers (merchant_id, supplier_code, name, lead_time_days, qualification_grade,
@@ -98,6 +101,11 @@ def create_supplier(
            VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING supplier_id""",
         [merchant_id, supplier_code, name, lead_time_days, qualification_grade, at, at],
     )
+
+
+def check_supplier_grade(grade: str) -> None:
+    if grade not in SUPPLIER_GRADES:
+        raise InvalidRequest(f"a qualification grade is one of {', '.join(SUPPLIER_GRADES)}, not {grade!r}")
 
 
 def create_product_group(conn: psycopg.Connection, merchant_id: int, group_code: str, name: str, at: datetime) -> int:

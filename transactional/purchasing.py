@@ -36,10 +36,10 @@ from decimal import Decimal
 
 import psycopg
 
+from transactional.catalogue import check_supplier_grade
 from transactional.errors import InvalidRequest, InvalidTransition, NotFound, SupplierBlacklisted
 from transactional.stock import receive_stock
 
-GRADES = ("A", "B", "C", "D")
 MAX_APPROVAL_LEVEL = 9
 RECEIVABLE_STATUSES = ("open", "partially_received")
 CANCELLABLE_STATUSES = ("pending_approval", "open", "partially_received")
@@ -139,8 +139,7 @@ class _OrderLine:
 
 def set_supplier_grade(conn: psycopg.Connection, supplier_id: int, grade: str, at: datetime) -> None:
     """Record the supplier's qualification grade (A best, D worst)."""
-    if grade not in GRADES:
-        raise InvalidRequest(f"a qualification grade is one of {', '.join(GRADES)}, not {grade!r}")
+    check_supplier_grade(grade)
     with conn.transaction():
         _supplier(conn, supplier_id)
         conn.execute(
@@ -212,6 +211,16 @@ def create_supplier_agreement(
         raise InvalidRequest(f"agreement {agreement_code}: agreed unit costs cannot be negative")
     with conn.transaction():
         _supplier(conn, supplier_id)
+        clash = conn.execute(
+            """SELECT agreement_code FROM core.supplier_agreements
+               WHERE merchant_id = (SELECT merchant_id FROM core.suppliers WHERE supplier_id = %s)
+                 AND (agreement_code = %s OR (supplier_id = %s AND valid_from = %s))""",
+            [supplier_id, agreement_code, supplier_id, valid_from],
+        ).fetchone()
+        if clash is not None and clash[0] == agreement_code:
+            raise InvalidRequest(f"agreement {agreement_code} already exists")
+        if clash is not None:
+            raise InvalidRequest(f"agreement {clash[0]} of this supplier already starts at {valid_from.isoformat()}")
         row = conn.execute(
             """INSERT INTO core.supplier_agreements (merchant_id, supplier_id, agreement_code, rebate_pct,
                    valid_from, valid_until, created_at)
@@ -221,6 +230,16 @@ def create_supplier_agreement(
         ).fetchone()
         assert row is not None
         agreement_id, merchant_id = row
+        known = {
+            product_id
+            for (product_id,) in conn.execute(
+                "SELECT product_id FROM core.products WHERE merchant_id = %s AND product_id = ANY(%s)",
+                [merchant_id, list(agreed_unit_costs)],
+            )
+        }
+        unknown = sorted(set(agreed_unit_costs) - known)
+        if unknown:
+            raise NotFound(f"agreement {agreement_code}: products {unknown} do not belong to merchant {merchant_id}")
         for product_id, cost in agreed_unit_costs.items():
             conn.execute(
                 """INSERT INTO core.supplier_agreement_prices (agreement_id, merchant_id, product_id, agreed_unit_cost)
