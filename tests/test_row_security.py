@@ -131,3 +131,14 @@ def test_network_wide_tables_are_read_only_to_merchants(owner_url: str, merchant
         assert app.execute("SELECT count(*) FROM core.categories").fetchone()[0] > 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             app.execute("UPDATE core.categories SET name = name")
+
+
+def test_views_apply_the_callers_row_security(owner_url: str) -> None:
+    """A view runs as its owner unless told otherwise, which would bypass the policies."""
+    with psycopg.connect(owner_url) as conn:
+        definer_views = conn.execute(
+            """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'core' AND c.relkind = 'v'
+                 AND NOT coalesce('security_invoker=true' = ANY(c.reloptions), false)"""
+        ).fetchall()
+    assert definer_views == []

@@ -485,7 +485,7 @@ def _order_allocations(conn: psycopg.Connection, order_id: int) -> list[tuple[in
     return conn.execute(
         """SELECT a.warehouse_id, a.batch_id, l.product_id, a.quantity
            FROM core.order_allocations a JOIN core.order_lines l USING (order_line_id)
-           WHERE l.order_id = %s ORDER BY a.batch_id""",
+           WHERE l.order_id = %s ORDER BY l.product_id, a.batch_id, a.warehouse_id""",
         [order_id],
     ).fetchall()
 

@@ -248,34 +248,6 @@ CREATE TABLE core.order_sla_policy (
 INSERT INTO core.order_sla_policy (confirm_within, ship_within, fresh_ship_within)
 VALUES (interval '24 hours', interval '48 hours', interval '24 hours');
 
--- A clock stops when its step happens or the order is cancelled; a breach flag is NULL while
--- the clock still runs (compare the due time with your as-of time for those).
-CREATE VIEW core.order_sla WITH (security_invoker = true) AS
-SELECT o.order_id,
-       o.merchant_id,
-       o.status,
-       o.ordered_at,
-       o.confirmed_at,
-       o.shipped_at,
-       o.cancelled_at,
-       fresh.has_fresh_goods,
-       o.ordered_at + policy.confirm_within AS confirm_due_at,
-       o.ordered_at + CASE WHEN fresh.has_fresh_goods THEN policy.fresh_ship_within ELSE policy.ship_within END
-           AS ship_due_at,
-       COALESCE(o.confirmed_at, o.cancelled_at) > o.ordered_at + policy.confirm_within AS confirm_breached,
-       COALESCE(o.shipped_at, o.cancelled_at)
-           > o.ordered_at + CASE WHEN fresh.has_fresh_goods THEN policy.fresh_ship_within ELSE policy.ship_within END
-           AS ship_breached
-FROM core.orders o
-CROSS JOIN core.order_sla_policy policy
-CROSS JOIN LATERAL (
-    SELECT COALESCE(bool_or(r.is_fresh), false) AS has_fresh_goods
-    FROM core.order_lines l
-    JOIN core.products p ON p.product_id = l.product_id
-    JOIN core.category_rules r ON r.category_id = p.category_id
-    WHERE l.order_id = o.order_id
-) fresh;
-
 -- Promotions a merchant runs. Scope: one SKU, one category (any level), or NULL for the shop.
 CREATE TABLE core.promotions (
     promotion_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -575,7 +547,7 @@ DOWNGRADE = """
 DROP TABLE core.return_lines, core.returns, core.order_discounts, core.coupon_redemptions, core.coupons,
     core.promotions, core.order_events, core.order_transitions;
 DROP SEQUENCE core.return_no_seq;
-DROP VIEW core.order_sla, core.category_rules;
+DROP VIEW core.category_rules;
 DROP TABLE core.order_sla_policy;
 DROP TRIGGER orders_lifecycle ON core.orders;
 DROP TRIGGER orders_record_creation ON core.orders;
