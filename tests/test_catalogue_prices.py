@@ -167,6 +167,26 @@ def test_a_customer_buys_at_its_price_tier(conn, shop: Shop) -> None:
         catalogue.set_customer_price_tier(conn, member, "vip", T1)
 
 
+def test_an_order_is_priced_at_the_customers_tier(conn, shop: Shop) -> None:
+    member = catalogue.create_customer(conn, shop.merchant_id, "C0003", "王五", T0, price_tier="member")
+    set_price(conn, shop, "92.00", T1, tier="member")
+    stock.receive_stock(conn, warehouse_id=shop.warehouse_id, product_id=shop.product_id, quantity=10, at=T1)
+
+    def unit_price_paid(customer_id: int) -> Decimal:
+        order_id = orders.place_order(
+            conn,
+            merchant_id=shop.merchant_id,
+            customer_id=customer_id,
+            warehouse_id=shop.warehouse_id,
+            lines=[orders.OrderLineRequest(shop.product_id, 1)],
+            at=T2,
+        )
+        return conn.execute("SELECT unit_price FROM core.order_lines WHERE order_id = %s", [order_id]).fetchone()[0]
+
+    assert unit_price_paid(member) == Decimal("92.00")
+    assert unit_price_paid(shop.customer_id) == Decimal("98.00")
+
+
 def test_the_largest_quantity_break_not_above_the_quantity_wins(conn, shop: Shop) -> None:
     set_price(conn, shop, "95.00", T1, min_quantity=10)
     set_price(conn, shop, "90.00", T1, min_quantity=50)

@@ -183,9 +183,10 @@ def _require_payment_terms(payment_method: str, credit_term_days: int | None) ->
 def _lines_to_price(
     conn: psycopg.Connection, merchant_id: int, customer_id: int, lines: list[OrderLineRequest], at: datetime
 ) -> list[promotions.LineToPrice]:
-    """Each line at its caller's price or else the price rule's (tier retail, the customer's region)."""
+    """Each line at its caller's price or else the price rule's (the customer's tier and region)."""
     rows = conn.execute(
-        """SELECT cu.region, p.product_id, array_remove(ARRAY[c.category_id, c.parent_id, parent.parent_id], NULL)
+        """SELECT cu.region, cu.price_tier, p.product_id,
+                  array_remove(ARRAY[c.category_id, c.parent_id, parent.parent_id], NULL)
            FROM core.customers cu
            LEFT JOIN core.products p ON p.merchant_id = cu.merchant_id AND p.product_id = ANY(%s)
            LEFT JOIN core.categories c ON c.category_id = p.category_id
@@ -195,8 +196,8 @@ def _lines_to_price(
     ).fetchall()
     if not rows:
         raise NotFound(f"customer {customer_id} does not belong to merchant {merchant_id}")
-    region = rows[0][0]
-    categories = {int(product_id): frozenset(int(c) for c in chain) for _, product_id, chain in rows if product_id}
+    region, tier = rows[0][0], rows[0][1]
+    categories = {int(product_id): frozenset(int(c) for c in chain) for _, _, product_id, chain in rows if product_id}
     missing = {line.product_id for line in lines} - categories.keys()
     if missing:
         raise NotFound(f"products {sorted(missing)} do not belong to merchant {merchant_id}")
@@ -207,7 +208,7 @@ def _lines_to_price(
             unit_price=line.unit_price
             if line.unit_price is not None
             else prices.quote(
-                conn, product_id=line.product_id, quantity=line.quantity, at=at, region=region
+                conn, product_id=line.product_id, quantity=line.quantity, at=at, tier=tier, region=region
             ).unit_price,
             manual_discount=line.discount_amount,
             category_ids=categories[line.product_id],
