@@ -14,6 +14,7 @@ import pytest
 
 from transactional import catalogue, orders, returns, stock
 from transactional.errors import ReturnRefused
+from transactional.money import reconciliation, sales
 
 AT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 DELIVERED = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)  # 10:00 on 4 March in Asia/Shanghai
@@ -302,3 +303,39 @@ def test_return_steps_happen_in_order_and_what_was_decided_is_never_rewritten(co
         conn.execute("DELETE FROM core.return_lines")
     conn.rollback()
     assert returns.refund_return(conn, open_return, LATER + timedelta(hours=3)) == Decimal("20.00")
+
+
+def test_refunding_a_settled_order_posts_the_refund_to_the_journal(conn, shop: Shop) -> None:
+    order_id = orders.place_order(
+        conn,
+        merchant_id=shop.merchant_id,
+        customer_id=shop.customer_id,
+        warehouse_id=shop.warehouse_id,
+        lines=[orders.OrderLineRequest(shop.detergent, 3, unit_price=Decimal("20.00"))],
+        at=AT,
+        payment_method="cod",
+    )
+    orders.ship_order(conn, order_id, AT + timedelta(hours=1))
+    sales.post_sale(conn, order_id, AT + timedelta(hours=1))
+    orders.deliver_order(conn, order_id, DELIVERED)
+    [(line_id, line_no)] = conn.execute(
+        "SELECT order_line_id, line_no FROM core.order_lines WHERE order_id = %s", [order_id]
+    ).fetchall()
+    conn.commit()
+
+    return_id = ask(conn, order_id, line_id, 2)
+    assert settle(conn, return_id) == Decimal("40.00")
+    return_no = conn.execute("SELECT return_no FROM core.returns WHERE return_id = %s", [return_id]).fetchone()[0]
+    posted = conn.execute(
+        """SELECT l.order_line_id, r.amount_cents, r.reference
+           FROM core.refunds r JOIN core.refund_lines l USING (refund_id) WHERE r.order_id = %s""",
+        [order_id],
+    ).fetchall()
+    assert posted == [(line_id, 4000, f"{return_no}/{line_no}")]
+    assert reconciliation.reconcile(conn, shop.merchant_id, LATER + timedelta(days=1)).reconciles
+
+
+def test_refunding_an_unsettled_order_posts_nothing(conn, shop: Shop) -> None:
+    order_id, (line_id,) = delivered_order(conn, shop, orders.OrderLineRequest(shop.detergent, 1))
+    assert settle(conn, ask(conn, order_id, line_id, 1)) == Decimal("20.00")
+    assert conn.execute("SELECT count(*) FROM core.refunds WHERE order_id = %s", [order_id]).fetchone() == (0,)

@@ -15,6 +15,10 @@ Rules (windows configurable per call, defaults from DOMAIN):
   the cent cumulatively per line: after each refund a line's refunds add up to
   round(net × units refunded so far ÷ units), so a line returned in full is refunded exactly its
   net amount and never a cent more, whatever the split.
+- Money: when the order has been settled (a sale in the journal), the refund is posted there in
+  the same transaction, line by line, referenced `<return_no>/<line_no>`, so the merchant's
+  payable and the commission given back follow the return. An order not yet settled has
+  nothing in the journal to reverse.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import psycopg
 
 from transactional import stock
 from transactional.errors import NotFound, ReturnRefused
+from transactional.money.sales import RefundRequest, post_refunds
 from transactional.promotions import to_cents
 from transactional.stock import business_date
 
@@ -269,14 +274,15 @@ def refund_return(conn: psycopg.Connection, return_id: int, at: datetime) -> Dec
         rows = conn.execute(
             """SELECT rl.return_line_id, rl.quantity, l.quantity, l.line_amount, l.refunded_amount,
                       (SELECT COALESCE(sum(done.quantity), 0) FROM core.return_lines done
-                       WHERE done.order_line_id = l.order_line_id AND done.refund_amount IS NOT NULL)
+                       WHERE done.order_line_id = l.order_line_id AND done.refund_amount IS NOT NULL),
+                      l.order_line_id, l.line_no
                FROM core.return_lines rl JOIN core.order_lines l ON l.order_line_id = rl.order_line_id
                WHERE rl.return_id = %s ORDER BY l.line_no""",
             [return_id],
         ).fetchall()
         refunds = [
             (return_line_id, line_refund(net, units, refunded_units + returned, refunded_amount))
-            for return_line_id, returned, units, net, refunded_amount, refunded_units in rows
+            for return_line_id, returned, units, net, refunded_amount, refunded_units, _, _ in rows
         ]
         with conn.cursor() as cursor:
             cursor.executemany(
@@ -285,6 +291,22 @@ def refund_return(conn: psycopg.Connection, return_id: int, at: datetime) -> Dec
             )
         total = sum((amount for _, amount in refunds), Decimal(0))
         _move_return(conn, locked, "refunded", at, refund_amount=total)
+        if conn.execute("SELECT 1 FROM core.sales WHERE order_id = %s", [locked.order_id]).fetchone():
+            post_refunds(
+                conn,
+                [
+                    RefundRequest(
+                        locked.order_id,
+                        amount,
+                        at,
+                        order_line_id=row[6],
+                        reference=f"{locked.return_no}/{row[7]}",
+                        reason=f"return {locked.return_no}",
+                    )
+                    for (_, amount), row in zip(refunds, rows, strict=True)
+                    if amount > 0
+                ],
+            )
     return total
 
 
