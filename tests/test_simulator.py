@@ -210,3 +210,18 @@ def test_a_second_run_into_the_same_database_is_refused(simulated: Simulated, db
 def test_an_unknown_scale_names_the_allowed_ones(db: psycopg.Connection) -> None:
     with pytest.raises(ValueError, match="choose one of tiny, small"):
         simulate(db, "huge", SEED)
+
+
+def test_fresh_produce_is_held_to_the_fresh_service_level(db: psycopg.Connection) -> None:
+    fresh_divisions = db.execute(
+        """SELECT DISTINCT top.name FROM core.categories leaf
+           JOIN core.categories mid ON mid.category_id = leaf.parent_id
+           JOIN core.categories top ON top.category_id = mid.parent_id
+           WHERE leaf.is_fresh"""
+    ).fetchall()
+    assert fresh_divisions == [("生鲜",)]
+    fresh_orders, ship_due_within_a_day = db.execute(
+        """SELECT count(*), bool_and(ship_due_at - ordered_at = interval '24 hours')
+           FROM core.order_sla WHERE has_fresh_goods"""
+    ).fetchone()
+    assert fresh_orders > 0 and ship_due_within_a_day

@@ -72,12 +72,14 @@ def create_category(
     at: datetime,
     parent_id: int | None = None,
     name_en: str | None = None,
+    is_fresh: bool = False,
 ) -> int:
+    """A category; `is_fresh` marks fresh goods (生鲜), which must ship within the fresh service level."""
     return _returning_id(
         conn,
-        """INSERT INTO core.categories (category_code, name, name_en, level, parent_id, created_at)
-           VALUES (%s, %s, %s, %s, %s, %s) RETURNING category_id""",
-        [category_code, name, name_en, level, parent_id, at],
+        """INSERT INTO core.categories (category_code, name, name_en, level, parent_id, is_fresh, created_at)
+           VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING category_id""",
+        [category_code, name, name_en, level, parent_id, is_fresh, at],
     )
 
 

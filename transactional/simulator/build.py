@@ -41,9 +41,9 @@ def ensure_categories(conn: psycopg.Connection, at: datetime) -> dict[str, int]:
         ).fetchall()
     )
 
-    def ensure(code: str, name: str, name_en: str, level: int, parent: int | None) -> int:
+    def ensure(code: str, name: str, name_en: str, level: int, parent: int | None, is_fresh: bool = False) -> int:
         if code not in ids:
-            ids[code] = catalogue.create_category(conn, code, name, level, at, parent, name_en)
+            ids[code] = catalogue.create_category(conn, code, name, level, at, parent, name_en, is_fresh)
         return ids[code]
 
     leaves = {}
@@ -52,7 +52,7 @@ def ensure_categories(conn: psycopg.Connection, at: datetime) -> dict[str, int]:
         for group in division.groups:
             middle = ensure(group.code, group.name, group.name_en, 2, top)
             for leaf in group.leaves:
-                leaves[leaf.code] = ensure(leaf.code, leaf.name, leaf.name_en, 3, middle)
+                leaves[leaf.code] = ensure(leaf.code, leaf.name, leaf.name_en, 3, middle, leaf.fresh)
     return leaves
 
 
