@@ -19,12 +19,13 @@
     {{ return(text) }}
 {%- endmacro %}
 
-{#- 临期 levels: the smallest configured level at or above the days left; expired (negative) and
-    undated batches get none, expired stock being its own class. -#}
+{#- 临期 levels: the smallest configured level at or above the days left; expired batches (expiry
+    on or before the day: zero or fewer days left) and undated ones get none, expired stock
+    being its own class. -#}
 {% macro near_expiry_level(days_to_expiry) -%}
     {%- set levels = var("near_expiry_days") | map("int") | sort -%}
     case
-        when {{ days_to_expiry }} is null or {{ days_to_expiry }} < 0 then null
+        when {{ days_to_expiry }} is null or {{ days_to_expiry }} <= 0 then null
         {%- for level in levels %}
         when {{ days_to_expiry }} <= {{ level }} then {{ level }}
         {%- endfor %}

@@ -16,13 +16,13 @@ with merchants_fully_covered as (
 ),
 
 rebuilt as (
-    select warehouse_id, batch_id, on_hand, reserved
+    select warehouse_id, batch_id, on_hand, reserved, frozen
     from {{ ref('int_stock_movements_as_of') }}
     where merchant_id in (select merchant_id from merchants_fully_covered)
 ),
 
 current_stock as (
-    select warehouse_id, batch_id, on_hand, reserved
+    select warehouse_id, batch_id, on_hand, reserved, frozen
     from {{ ref('stg_postgres__stock') }}
     where merchant_id in (select merchant_id from merchants_fully_covered)
 )
@@ -33,10 +33,13 @@ select
     rebuilt.on_hand as rebuilt_on_hand,
     current_stock.on_hand as current_on_hand,
     rebuilt.reserved as rebuilt_reserved,
-    current_stock.reserved as current_reserved
+    current_stock.reserved as current_reserved,
+    rebuilt.frozen as rebuilt_frozen,
+    current_stock.frozen as current_frozen
 from rebuilt
 full outer join current_stock
     on current_stock.warehouse_id = rebuilt.warehouse_id
     and current_stock.batch_id = rebuilt.batch_id
 where rebuilt.on_hand is distinct from current_stock.on_hand
    or rebuilt.reserved is distinct from current_stock.reserved
+   or rebuilt.frozen is distinct from current_stock.frozen

@@ -88,8 +88,8 @@ stock as (
         product_id,
         warehouse_id,
         sum(on_hand) as on_hand,
-        -- Only unexpired, unreserved units can meet future demand: reserved units already
-        -- belong to orders in the sales history, expired ones are never sold.
+        -- Only unexpired, free units can meet future demand: reserved units already belong to
+        -- orders in the sales history, frozen ones are held back, expired ones are never sold.
         sum(case when not is_expired then available else 0 end) as available
     from {{ ref('int_stock_batches_classified') }}
     group by merchant_id, product_id, warehouse_id

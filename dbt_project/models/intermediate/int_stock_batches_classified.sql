@@ -1,5 +1,6 @@
 -- Each warehouse × batch at as_of with its value and expiry class: the near-expiry levels of
 -- var near_expiry_days, or expired (its own class, no level). Undated batches get neither.
+-- Available = on hand less units reserved for orders and units frozen (held back from sale).
 
 with stock as (
     select
@@ -9,7 +10,8 @@ with stock as (
         product_id,
         as_of,
         on_hand,
-        reserved
+        reserved,
+        frozen
     from {{ ref('int_stock_movements_as_of') }}
 ),
 
@@ -36,6 +38,7 @@ dated as (
         batches.unit_cost,
         stock.on_hand,
         stock.reserved,
+        stock.frozen,
         cast(datediff('day', stock.as_of, batches.expiry_date) as integer) as days_to_expiry
     from stock
     inner join batches on batches.batch_id = stock.batch_id
@@ -53,11 +56,12 @@ select
     unit_cost,
     on_hand,
     reserved,
-    on_hand - reserved as available,
+    frozen,
+    on_hand - reserved - frozen as available,
     cast(on_hand * unit_cost as decimal(18, 2)) as stock_value,
     days_to_expiry,
-    -- A batch expiring on as_of itself is still sellable that day (FEFO sells through the
-    -- expiry date), so expired means strictly past it.
-    coalesce(days_to_expiry < 0, false) as is_expired,
+    -- The source system never sells a batch on or after its expiry date, so a batch expiring
+    -- on as_of itself is already expired.
+    coalesce(days_to_expiry <= 0, false) as is_expired,
     cast({{ near_expiry_level('days_to_expiry') }} as integer) as near_expiry_level
 from dated

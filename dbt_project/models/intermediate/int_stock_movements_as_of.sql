@@ -16,6 +16,7 @@ movements as (
         movements.product_id,
         movements.on_hand_delta,
         movements.reserved_delta,
+        movements.frozen_delta,
         movements.occurred_date,
         merchants.as_of
     from {{ ref('stg_postgres__stock_movements') }} as movements
@@ -31,6 +32,7 @@ select
     as_of,
     cast(sum(on_hand_delta) as integer) as on_hand,
     cast(sum(reserved_delta) as integer) as reserved,
+    cast(sum(frozen_delta) as integer) as frozen,
     min(occurred_date) as first_movement_date,
     max(occurred_date) as last_movement_date
 from movements

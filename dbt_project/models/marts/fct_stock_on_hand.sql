@@ -33,6 +33,7 @@ select
     batches.expiry_date,
     batches.on_hand,
     batches.reserved,
+    batches.frozen,
     batches.available,
     batches.unit_cost,
     batches.stock_value,

@@ -10,5 +10,6 @@ select
     merchant_id,
     on_hand,
     reserved,
+    frozen,
     updated_at
 from source

@@ -11,6 +11,8 @@ select
     movement_type,
     on_hand_delta,
     reserved_delta,
+    frozen_delta,
+    reason,
     order_id,
     purchase_order_id,
     occurred_at,
