@@ -15,6 +15,7 @@ from transactional.errors import (
     InsufficientStock,
     InvalidTransition,
     NotFound,
+    PeriodClosed,
     ReturnRefused,
     StockOperationRefused,
     SupplierBlacklisted,
@@ -29,6 +30,7 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (CreditLimitExceeded, 409),
     (SupplierBlacklisted, 409),
     (ReturnRefused, 409),
+    (PeriodClosed, 409),
     (IdempotencyKeyReused, 422),
     (DomainError, 422),
 )

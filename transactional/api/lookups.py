@@ -58,3 +58,15 @@ def batch_id(conn: psycopg.Connection, merchant_id: int, sku_code: str, lot_code
     if row is None:
         raise NotFound(f"SKU {sku_code} has no batch {lot_code}")
     return int(row[0])
+
+
+PROMOTION = Kind("promotion", "promotions", "promotion_id", "promotion_code")
+COUPON = Kind("coupon", "coupons", "coupon_id", "coupon_code")
+
+
+def category_id(conn: psycopg.Connection, category_code: str) -> int:
+    """Categories are the platform's, shared by every merchant: the code alone names one."""
+    row = conn.execute("SELECT category_id FROM core.categories WHERE category_code = %s", [category_code]).fetchone()
+    if row is None:
+        raise NotFound(f"category {category_code} does not exist")
+    return int(row[0])

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from transactional.stock import BUSINESS_TIMEZONE
 
@@ -364,3 +364,253 @@ class FunnelBatch(WriteRequest):
 
 class FunnelAccepted(BaseModel):
     accepted: int
+
+
+# Prices
+
+Tier = Literal["retail", "wholesale", "member"]
+Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Percent = Annotated[Decimal, Field(gt=0, lt=100, max_digits=5, decimal_places=2)]
+
+
+class SetPrice(WriteRequest):
+    unit_price: Money
+    tier: Tier = "retail"
+    region: Region | None = Field(default=None, description="Default: the national price.")
+    min_quantity: Annotated[int, Field(ge=1, le=10_000_000)] = Field(
+        default=1, description="The quantity break: the price applies from this many units on."
+    )
+
+
+class PriceChangeOut(BaseModel):
+    sku_code: str
+    tier: str
+    region: str | None
+    min_quantity: int
+    unit_price: Decimal | None = Field(description="Null: the price was withdrawn from `valid_from` on.")
+    valid_from: datetime
+
+
+class SetPromotionPrice(WriteRequest):
+    promotion_price: Money
+    valid_from: Moment
+    valid_until: Moment
+    tier: Tier | None = Field(default=None, description="Default: every tier.")
+    region: Region | None = Field(default=None, description="Default: every region.")
+    label: Text | None = None
+
+
+class PromotionPriceOut(BaseModel):
+    sku_code: str
+    promotion_price: Decimal
+    valid_from: datetime
+    valid_until: datetime
+    tier: str | None
+    region: str | None
+    label: str | None
+    recorded_at: datetime
+
+
+class SetUnitCost(WriteRequest):
+    unit_cost: Money
+
+
+class UnitCostOut(BaseModel):
+    sku_code: str
+    unit_cost: Decimal
+    valid_from: datetime
+
+
+class QuoteOut(BaseModel):
+    sku_code: str
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal
+    list_price: Decimal = Field(
+        description="The national retail single-unit price: what a discount is measured against."
+    )
+    rule: str = Field(description="What gave the unit price: promotion, regional, quantity_break or base.")
+    tier: str = Field(description="The tier that applied (a tier price above retail falls back to retail).")
+    region: str | None
+    min_quantity: int
+    at: datetime
+
+
+# Promotions and coupons
+
+
+class PromotionBase(WriteRequest):
+    promotion_code: Code
+    name: Text
+    starts_at: Moment
+    ends_at: Moment
+
+
+class ScopedPromotion(PromotionBase):
+    sku_code: Code | None = Field(default=None, description="Only this SKU.")
+    category_code: Code | None = Field(default=None, description="Only this category (any level of the tree).")
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> ScopedPromotion:
+        if self.sku_code is not None and self.category_code is not None:
+            raise ValueError("a promotion applies to one SKU or one category, not both")
+        return self
+
+
+class FullReduction(ScopedPromotion):
+    kind: Literal["full_reduction"]
+    threshold_amount: Money
+    reduction_amount: Money
+    repeat_per_threshold: bool = Field(default=False, description="Once per full threshold spent.")
+
+
+class PercentageDiscount(ScopedPromotion):
+    kind: Literal["percentage"]
+    percent_off: Percent = Field(description="10 = 10 % off.")
+
+
+class FlashSale(PromotionBase):
+    kind: Literal["flash_sale"]
+    sku_code: Code
+    flash_price: Money
+    quantity_cap: Quantity
+    per_customer_limit: Quantity | None = None
+
+
+CreatePromotion = Annotated[FullReduction | PercentageDiscount | FlashSale, Field(discriminator="kind")]
+
+
+class PromotionOut(BaseModel):
+    promotion_code: str
+    name: str
+    kind: str
+    starts_at: datetime
+    ends_at: datetime
+    sku_code: str | None
+    category_code: str | None
+    threshold_amount: Decimal | None
+    reduction_amount: Decimal | None
+    repeat_per_threshold: bool
+    percent_off: Decimal | None
+    flash_price: Decimal | None
+    quantity_cap: int | None
+    sold_quantity: int | None
+    per_customer_limit: int | None
+
+
+class CreateCoupon(WriteRequest):
+    coupon_code: Code
+    name: Text
+    valid_from: Moment
+    valid_until: Moment
+    amount_off: Money | None = Field(default=None, description="Either this or percent_off.")
+    percent_off: Percent | None = None
+    threshold_amount: Money = Decimal("0.00")
+    per_customer_limit: Quantity = 1
+    total_quantity: Quantity | None = Field(default=None, description="Default: unlimited.")
+    new_customers_only: bool = False
+
+
+class CouponOut(BaseModel):
+    coupon_code: str
+    name: str
+    valid_from: datetime
+    valid_until: datetime
+    amount_off: Decimal | None
+    percent_off: Decimal | None
+    threshold_amount: Decimal
+    per_customer_limit: int
+    total_quantity: int | None
+    new_customers_only: bool
+
+
+# Money
+
+
+class RecordPayment(WriteRequest):
+    amount: Money
+    method: Literal["online", "credit", "prepaid", "cod"] | None = Field(
+        default=None, description="Default: the method the order was settled with, else the order's own."
+    )
+    reference: Text | None = None
+
+
+class PaymentOut(BaseModel):
+    order_no: str
+    method: str
+    amount: Decimal
+    paid_at: datetime
+    reference: str | None
+    still_owed: Decimal = Field(description="What the order owes after this payment.")
+
+
+class ReceivableOut(BaseModel):
+    order_no: str
+    customer_code: str
+    payment_method: str
+    credit_term_days: int | None
+    due_date: date
+    gross_amount: Decimal
+    paid_amount: Decimal
+    refunded_against_amount: Decimal
+    open_amount: Decimal
+    days_overdue: int
+
+
+StatementKind = Literal["daily", "weekly", "monthly"]
+
+
+class GenerateStatement(WriteRequest):
+    kind: StatementKind
+    period_start: date = Field(description="A day; for weekly a Monday, for monthly the 1st.")
+
+
+class StatementOut(BaseModel):
+    kind: str
+    period_start: date
+    period_end: date
+    order_count: int
+    refund_count: int
+    gross_sales: Decimal
+    commission: Decimal
+    refunds: Decimal
+    commission_refunded: Decimal
+    net_payable: Decimal = Field(description="gross_sales - commission - refunds + commission_refunded")
+    payout_working_days: int
+    payout_due_date: date
+    generated_at: datetime
+
+
+# Suppliers
+
+
+class SupplierGrade(WriteRequest):
+    grade: Literal["A", "B", "C", "D"] = Field(description="A best, D worst.")
+
+
+class BlacklistSupplier(WriteRequest):
+    reason: Text
+
+
+class LiftBlacklist(WriteRequest):
+    pass
+
+
+class SupplierOut(BaseModel):
+    supplier_code: str
+    name: str
+    lead_time_days: int
+    qualification_grade: str | None
+    is_blacklisted: bool
+    blacklist_reason: str | None
+    blacklisted_at: datetime | None
+
+
+class ApprovalRule(WriteRequest):
+    required_level: Annotated[int, Field(ge=1, le=9)]
+    min_amount: Money = Field(description="Purchase orders of at least this amount need approval up to the level.")
+
+
+class ApprovalRuleOut(BaseModel):
+    required_level: int
+    min_amount: Decimal

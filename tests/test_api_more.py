@@ -1,0 +1,147 @@
+"""The API's price, promotion, money and supplier routes against a real PostgreSQL, connected as
+the role subject to row security."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api_support import AT, SKU, ApiShop, build_shop
+from transactional import catalogue, merchants
+from transactional.api import create_app
+
+
+@pytest.fixture(scope="module")
+def owner_url(database_factory) -> str:
+    """One database for the module; each test trades as merchants of its own."""
+    return database_factory()
+
+
+@pytest.fixture
+def shop(owner_url: str) -> ApiShop:
+    return build_shop(owner_url)
+
+
+@pytest.fixture(scope="module")
+def app_client(owner_url: str) -> Iterator[TestClient]:
+    """One application for the module: every shop's merchants share the database and its app role."""
+    with TestClient(create_app(build_shop(owner_url).app_url, pool_size=4)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def client(app_client: TestClient, shop: ApiShop) -> TestClient:
+    return app_client
+
+
+def logged(shop: ApiShop) -> list[tuple]:
+    """(operation, target, idempotency key) of the first merchant's API writes, in order."""
+    with psycopg.connect(shop.owner_url) as conn:
+        return conn.execute(
+            """SELECT operation, target, idempotency_key FROM core.operation_log
+               WHERE merchant_id = %s AND actor = %s ORDER BY operation_log_id""",
+            [shop.merchant.merchant_id, merchants.key_prefix(shop.merchant.api_key)],
+        ).fetchall()
+
+
+# Prices
+
+
+def test_prices_change_by_key_and_the_quote_follows_them(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    retail = client.post(
+        f"/products/{SKU}/prices", json={"unit_price": "96.00", "at": "2026-03-03T09:00:00+08:00"}, headers=headers
+    )
+    assert retail.status_code == 201, retail.text
+    changed = retail.json()
+    assert datetime.fromisoformat(changed.pop("valid_from")) == datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
+    assert changed == {"sku_code": SKU, "tier": "retail", "region": None, "min_quantity": 1, "unit_price": "96.00"}
+    wholesale = {"unit_price": "90.00", "tier": "wholesale", "min_quantity": 10, "at": "2026-03-03T09:00:00+08:00"}
+    assert client.post(f"/products/{SKU}/prices", json=wholesale, headers=headers).status_code == 201
+    promotion = {
+        "promotion_price": "85.00",
+        "valid_from": "2026-03-05T00:00:00",
+        "valid_until": "2026-03-06T00:00:00",
+        "label": "春耕",
+        "at": "2026-03-03T10:00:00+08:00",
+    }
+    promoted = client.post(f"/products/{SKU}/promotion-prices", json=promotion, headers=headers)
+    assert promoted.status_code == 201, promoted.text
+    assert (promoted.json()["promotion_price"], promoted.json()["tier"]) == ("85.00", None)
+    cost = client.post(
+        f"/products/{SKU}/unit-costs", json={"unit_cost": "78.00", "at": "2026-03-03T09:00:00+08:00"}, headers=headers
+    )
+    assert cost.status_code == 201 and cost.json()["unit_cost"] == "78.00"
+
+    def quoted(quantity: int, at: str, tier: str = "retail") -> tuple:
+        answer = client.get(
+            f"/products/{SKU}/quote", params={"quantity": quantity, "tier": tier, "at": at}, headers=headers
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()["unit_price"], answer.json()["rule"], answer.json()["amount"]
+
+    assert quoted(1, "2026-03-03T08:59:00+08:00") == ("98.00", "base", "98.00")
+    assert quoted(2, "2026-03-04T12:00:00") == ("96.00", "base", "192.00")
+    assert quoted(10, "2026-03-04T12:00:00", tier="wholesale") == ("90.00", "quantity_break", "900.00")
+    assert quoted(10, "2026-03-05T12:00:00", tier="wholesale") == ("85.00", "promotion", "850.00")
+
+    history = client.get(f"/products/{SKU}/price-history", headers=headers).json()
+    assert [(row["tier"], row["min_quantity"], row["unit_price"]) for row in history] == [
+        ("retail", 1, "98.00"),
+        ("retail", 1, "96.00"),
+        ("wholesale", 10, "90.00"),
+    ]
+    with psycopg.connect(shop.owner_url) as conn:
+        listed = conn.execute(
+            "SELECT price, unit_cost FROM core.products WHERE merchant_id = %s AND sku_code = %s",
+            [shop.merchant.merchant_id, SKU],
+        ).fetchone()
+    assert listed == (96, 78)
+    assert [row[0] for row in logged(shop)] == [
+        "price.set",
+        "price.set",
+        "price.set_promotion",
+        "price.set_unit_cost",
+    ]
+
+
+def test_a_back_dated_price_or_an_ended_promotion_is_refused(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    client.post(f"/products/{SKU}/prices", json={"unit_price": "96.00", "at": "2026-03-04T09:00:00"}, headers=headers)
+    back_dated = client.post(
+        f"/products/{SKU}/prices", json={"unit_price": "95.00", "at": "2026-03-03T09:00:00"}, headers=headers
+    )
+    assert back_dated.status_code == 422
+    assert back_dated.json()["detail"].startswith(f"SKU {SKU}: the retail price (national, from 1 units)")
+    assert "would rewrite its history" in back_dated.json()["detail"]
+    over = {"promotion_price": "1.00", "valid_from": "2026-03-01T00:00:00", "valid_until": "2026-03-02T00:00:00"}
+    ended = client.post(
+        f"/products/{SKU}/promotion-prices", json={**over, "at": "2026-03-04T00:00:00"}, headers=headers
+    )
+    assert ended.status_code == 422 and "already over" in ended.json()["detail"]
+    below_minimum = client.get(f"/products/{SKU}/quote", params={"quantity": 0}, headers=headers)
+    assert below_minimum.status_code == 422
+    assert [row[0] for row in logged(shop)] == ["price.set"]
+
+
+def test_another_merchants_key_gets_404_for_this_merchants_sku(client: TestClient, shop: ApiShop) -> None:
+    with psycopg.connect(shop.owner_url) as conn:
+        leaf = conn.execute("SELECT category_id FROM core.categories WHERE category_code = 'T1-1-1'").fetchone()[0]
+        catalogue.create_product(
+            conn, shop.merchant.merchant_id, "SEED-9", "玉米种子", leaf, Decimal("30.00"), Decimal("45.00"), AT
+        )
+    mine, theirs = shop.merchant.headers, shop.other.headers
+    assert client.get("/products/SEED-9/price-history", headers=mine).status_code == 200
+    for answer in (
+        client.get("/products/SEED-9/price-history", headers=theirs),
+        client.get("/products/SEED-9/quote", params={"quantity": 1}, headers=theirs),
+        client.post("/products/SEED-9/prices", json={"unit_price": "1.00"}, headers=theirs),
+        client.post("/products/SEED-9/unit-costs", json={"unit_cost": "1.00"}, headers=theirs),
+    ):
+        assert answer.status_code == 404 and answer.json()["detail"] == "SKU SEED-9 does not exist"
+    assert client.get("/products/SEED-9/quote", params={"quantity": 2}, headers=mine).json()["amount"] == "90.00"
