@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api_support import AT, SKU, ApiShop, build_shop
+from tests.api_support import AT, RICE, SKU, ApiShop, build_shop, order_body, receipt_body
 from transactional import catalogue, merchants
 from transactional.api import create_app
 
@@ -145,3 +145,113 @@ def test_another_merchants_key_gets_404_for_this_merchants_sku(client: TestClien
     ):
         assert answer.status_code == 404 and answer.json()["detail"] == "SKU SEED-9 does not exist"
     assert client.get("/products/SEED-9/quote", params={"quantity": 2}, headers=mine).json()["amount"] == "90.00"
+
+
+# Promotions and coupons
+
+WINDOW = {"starts_at": "2026-03-01T00:00:00", "ends_at": "2026-04-01T00:00:00"}
+
+
+def test_promotions_and_a_coupon_discount_an_order(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    full_reduction = {
+        "kind": "full_reduction",
+        "promotion_code": "MJ-300-30",
+        "name": "满300减30",
+        "threshold_amount": "300.00",
+        "reduction_amount": "30.00",
+        **WINDOW,
+    }
+    created = client.post("/promotions", json=full_reduction, headers=headers)
+    assert created.status_code == 201, created.text
+    assert (created.json()["kind"], created.json()["sku_code"], created.json()["category_code"]) == (
+        "full_reduction",
+        None,
+        None,
+    )
+    percentage = {"kind": "percentage", "promotion_code": "ZK-10", "name": "九折", "percent_off": "10", **WINDOW}
+    by_category = client.post("/promotions", json={**percentage, "category_code": "T1-1-1"}, headers=headers)
+    assert by_category.status_code == 201 and by_category.json()["category_code"] == "T1-1-1"
+    flash = {
+        "kind": "flash_sale",
+        "promotion_code": "MS-RICE",
+        "name": "大米秒杀",
+        "sku_code": RICE,
+        "flash_price": "19.90",
+        "quantity_cap": 2,
+        **WINDOW,
+    }
+    flash_sale = client.post("/promotions", json=flash, headers=headers)
+    assert flash_sale.status_code == 201 and flash_sale.json()["quantity_cap"] == 2
+    assert client.get("/promotions/MS-RICE", headers=headers).json() == flash_sale.json()
+    coupon = {
+        "coupon_code": "NEW-10",
+        "name": "新客立减10元",
+        "amount_off": "10.00",
+        "valid_from": "2026-03-01T00:00:00",
+        "valid_until": "2026-04-01T00:00:00",
+        "new_customers_only": True,
+    }
+    issued = client.post("/coupons", json=coupon, headers=headers)
+    assert issued.status_code == 201, issued.text
+    assert (issued.json()["amount_off"], issued.json()["per_customer_limit"]) == ("10.00", 1)
+
+    client.post("/stock/receipts", json=receipt_body(10, at="2026-03-02T09:00:00"), headers=headers)
+    placed = client.post("/orders", json=order_body(4, coupon_code="NEW-10", at="2026-03-02T10:00:00"), headers=headers)
+    assert placed.status_code == 201, placed.text
+    # 4 × 98 = 392; 10 % off → 352.80; over 300 → 30 off → 322.80; the coupon → 312.80.
+    assert placed.json()["total_amount"] == "312.80"
+    assert sorted((d["source"], d["code"], d["amount"]) for d in placed.json()["discounts"]) == [
+        ("coupon", "NEW-10", "10.00"),
+        ("promotion", "MJ-300-30", "30.00"),
+        ("promotion", "ZK-10", "39.20"),
+    ]
+    assert [row[:2] for row in logged(shop)][:4] == [
+        ("promotion.create_full_reduction", "MJ-300-30"),
+        ("promotion.create_percentage", "ZK-10"),
+        ("promotion.create_flash_sale", "MS-RICE"),
+        ("coupon.create", "NEW-10"),
+    ]
+
+
+def test_promotions_the_rules_refuse(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    reduction = {
+        "kind": "full_reduction",
+        "promotion_code": "MJ-BAD",
+        "name": "满50减80",
+        "threshold_amount": "50.00",
+        "reduction_amount": "80.00",
+        **WINDOW,
+    }
+    too_much = client.post("/promotions", json=reduction, headers=headers)
+    assert too_much.status_code == 422
+    assert too_much.json()["detail"] == "a reduction of 80.00 cannot exceed its threshold 50.00"
+    both_scopes = client.post(
+        "/promotions",
+        json={**reduction, "reduction_amount": "5", "sku_code": SKU, "category_code": "T1"},
+        headers=headers,
+    )
+    assert both_scopes.status_code == 422
+    unknown_category = client.post(
+        "/promotions", json={**reduction, "reduction_amount": "5", "category_code": "NOPE"}, headers=headers
+    )
+    assert unknown_category.status_code == 404 and unknown_category.json()["detail"] == "category NOPE does not exist"
+    assert client.post("/promotions", json={**reduction, "reduction_amount": "5"}, headers=headers).status_code == 201
+    again = client.post("/promotions", json={**reduction, "reduction_amount": "6"}, headers=headers)
+    assert again.status_code == 409
+    both_offs = {
+        "coupon_code": "C-BAD",
+        "name": "x",
+        "amount_off": "5",
+        "percent_off": "5",
+        "valid_from": "2026-03-01T00:00:00",
+        "valid_until": "2026-04-01T00:00:00",
+    }
+    refused = client.post("/coupons", json=both_offs, headers=headers)
+    assert (
+        refused.status_code == 422
+        and refused.json()["detail"] == "coupon C-BAD takes either an amount or a percentage off"
+    )
+    assert client.get("/promotions/MJ-BAD", headers=shop.other.headers).status_code == 404
+    assert [row[0] for row in logged(shop)] == ["promotion.create_full_reduction"]
