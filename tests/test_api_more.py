@@ -4,7 +4,7 @@ the role subject to row security."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 from tests.api_support import AT, RICE, SKU, ApiShop, build_shop, order_body, receipt_body
 from transactional import catalogue, merchants
 from transactional.api import create_app
+from transactional.money import commission as money_commission
+from transactional.money import sales
 
 
 @pytest.fixture(scope="module")
@@ -255,3 +257,108 @@ def test_promotions_the_rules_refuse(client: TestClient, shop: ApiShop) -> None:
     )
     assert client.get("/promotions/MJ-BAD", headers=shop.other.headers).status_code == 404
     assert [row[0] for row in logged(shop)] == ["promotion.create_full_reduction"]
+
+
+# Money
+
+
+@pytest.fixture(scope="module")
+def commission(owner_url: str) -> None:
+    """A 5 % network-wide commission, so orders can be settled."""
+    with psycopg.connect(owner_url) as conn:
+        money_commission.set_commission_rate(conn, rate=Decimal("0.05"), valid_from=AT - timedelta(days=30), at=AT)
+
+
+def settle(shop: ApiShop, order_no: str, at: str) -> None:
+    """Orders are settled by the platform, not through a merchant's key."""
+    with psycopg.connect(shop.owner_url) as conn:
+        order_id = conn.execute("SELECT order_id FROM core.orders WHERE order_no = %s", [order_no]).fetchone()[0]
+        sales.post_sale(conn, order_id, datetime.fromisoformat(at))
+
+
+def test_payments_receivables_and_a_settlement_statement(client: TestClient, shop: ApiShop, commission) -> None:
+    headers = shop.merchant.headers
+    client.post("/stock/receipts", json=receipt_body(10, at="2026-03-02T09:00:00+08:00"), headers=headers)
+    online = client.post("/orders", json=order_body(3, at="2026-03-02T10:00:00+08:00"), headers=headers).json()
+    first = client.post(
+        f"/orders/{online['order_no']}/payments",
+        json={"amount": "100.00", "reference": "WX-1", "at": "2026-03-02T10:05:00+08:00"},
+        headers=headers,
+    )
+    assert first.status_code == 201, first.text
+    assert (first.json()["method"], first.json()["amount"], first.json()["still_owed"]) == (
+        "online",
+        "100.00",
+        "194.00",
+    )
+    too_much = client.post(f"/orders/{online['order_no']}/payments", json={"amount": "200.00"}, headers=headers)
+    assert too_much.status_code == 422
+    assert too_much.json()["detail"] == (
+        f"payment of 200.00 CNY for order {online['order_no']} is more than the 194.00 CNY it still owes"
+    )
+    rest = {"amount": "194.00", "at": "2026-03-02T10:06:00+08:00"}
+    keyed = {**headers, "Idempotency-Key": "pay-rest"}
+    paid = client.post(f"/orders/{online['order_no']}/payments", json=rest, headers=keyed)
+    replayed = client.post(f"/orders/{online['order_no']}/payments", json=rest, headers=keyed)
+    assert paid.json()["still_owed"] == "0.00"
+    assert replayed.status_code == 201 and replayed.json() == paid.json()
+    assert replayed.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in paid.headers
+    reused = client.post(f"/orders/{online['order_no']}/payments", json={**rest, "amount": "1.00"}, headers=keyed)
+    assert reused.status_code == 422
+    settle(shop, online["order_no"], "2026-03-02T11:00:00+08:00")
+
+    cod = client.post(
+        "/orders", json=order_body(1, payment_method="cod", at="2026-03-02T12:00:00+08:00"), headers=headers
+    ).json()
+    client.post(f"/orders/{cod['order_no']}/ship", json={"at": "2026-03-02T13:00:00+08:00"}, headers=headers)
+    settle(shop, cod["order_no"], "2026-03-02T13:00:00+08:00")
+    owed = client.get("/receivables", params={"at": "2026-03-02T14:00:00+08:00"}, headers=headers)
+    assert owed.status_code == 200, owed.text
+    assert [(r["order_no"], r["customer_code"], r["open_amount"], r["days_overdue"]) for r in owed.json()] == [
+        (cod["order_no"], "C0001", "98.00", 0)
+    ]
+
+    early = client.post(
+        "/settlement-statements",
+        json={"kind": "daily", "period_start": "2026-03-02", "at": "2026-03-02T23:00:00+08:00"},
+        headers=headers,
+    )
+    assert early.status_code == 409 and "has not ended" in early.json()["detail"]
+    daily = {"kind": "daily", "period_start": "2026-03-02", "at": "2026-03-03T01:00:00+08:00"}
+    issued = client.post("/settlement-statements", json=daily, headers=headers)
+    assert issued.status_code == 201, issued.text
+    statement = issued.json()
+    # 294.00 + 98.00 gross, 5 % commission (14.70 + 4.90).
+    assert {key: statement[key] for key in ("order_count", "gross_sales", "commission", "net_payable")} == {
+        "order_count": 2,
+        "gross_sales": "392.00",
+        "commission": "19.60",
+        "net_payable": "372.40",
+    }
+    listed = client.get("/settlement-statements", params={"kind": "daily"}, headers=headers)
+    assert listed.json() == [statement]
+    assert client.get("/settlement-statements", params={"kind": "weekly"}, headers=headers).json() == []
+    late_payment = client.post(
+        f"/orders/{cod['order_no']}/payments",
+        json={"amount": "98.00", "at": "2026-03-03T09:00:00+08:00"},
+        headers=headers,
+    )
+    assert late_payment.status_code == 201 and late_payment.json()["method"] == "cod"
+
+    other = shop.other.headers
+    assert client.get("/settlement-statements", headers=other).json() == []
+    assert client.get("/receivables", params={"at": "2026-03-02T14:00:00+08:00"}, headers=other).json() == []
+    assert client.post(f"/orders/{cod['order_no']}/payments", json={"amount": "1"}, headers=other).status_code == 404
+    with psycopg.connect(shop.owner_url) as conn:
+        log = conn.execute(
+            """SELECT operation, target, idempotency_key, request FROM core.operation_log
+               WHERE merchant_id = %s AND operation = 'payment.record' ORDER BY operation_log_id""",
+            [shop.merchant.merchant_id],
+        ).fetchall()
+    assert [row[:3] for row in log] == [
+        ("payment.record", online["order_no"], None),
+        ("payment.record", online["order_no"], "pay-rest"),
+        ("payment.record", cod["order_no"], None),
+    ]
+    assert log[1][3] == rest
+    assert ("settlement_statement.generate", "daily/2026-03-02", None) in logged(shop)
