@@ -362,3 +362,74 @@ def test_payments_receivables_and_a_settlement_statement(client: TestClient, sho
     ]
     assert log[1][3] == rest
     assert ("settlement_statement.generate", "daily/2026-03-02", None) in logged(shop)
+
+
+# Suppliers and purchasing rules
+
+PURCHASE = {"supplier_code": "S01", "warehouse_code": "WH01", "lines": [{"sku_code": SKU, "quantity": 20}]}
+
+
+def test_a_blacklisted_supplier_gets_no_purchase_order_until_lifted(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    graded = client.post("/suppliers/S01/grade", json={"grade": "B"}, headers=headers)
+    assert graded.status_code == 200, graded.text
+    assert graded.json()["qualification_grade"] == "B"
+    assert client.post("/suppliers/S01/grade", json={"grade": "E"}, headers=headers).status_code == 422
+
+    blacklisted = client.post("/suppliers/S01/blacklist", json={"reason": "以次充好"}, headers=headers)
+    assert blacklisted.status_code == 200, blacklisted.text
+    assert (blacklisted.json()["is_blacklisted"], blacklisted.json()["blacklist_reason"]) == (True, "以次充好")
+    refused = client.post("/purchase-orders", json=PURCHASE, headers=headers)
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == "supplier S01 is blacklisted (以次充好): no purchase order may go to it"
+    again = client.post("/suppliers/S01/blacklist", json={"reason": "x"}, headers=headers)
+    assert again.status_code == 409 and again.json()["detail"] == "supplier S01 is already blacklisted"
+    # The other merchant's supplier of the same code is untouched.
+    assert client.get("/suppliers/S01", headers=shop.other.headers).json()["is_blacklisted"] is False
+
+    lifted = client.post("/suppliers/S01/blacklist-lift", headers=headers)
+    assert lifted.status_code == 200 and lifted.json()["is_blacklisted"] is False
+    assert client.post("/purchase-orders", json=PURCHASE, headers=headers).status_code == 201
+    assert client.post("/suppliers/S01/blacklist-lift", headers=headers).status_code == 409
+    assert client.post("/suppliers/S99/grade", json={"grade": "A"}, headers=headers).status_code == 404
+    assert [row[:2] for row in logged(shop)] == [
+        ("supplier.grade", "S01"),
+        ("supplier.blacklist", "S01"),
+        ("supplier.lift_blacklist", "S01"),
+        ("purchase_order.create", logged(shop)[3][1]),
+    ]
+
+
+def test_approval_rules_decide_which_purchase_orders_wait(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    first = client.post(
+        "/purchase-approval-rules", json={"required_level": 1, "min_amount": "1000.00"}, headers=headers
+    )
+    assert first.status_code == 200, first.text
+    second = client.post(
+        "/purchase-approval-rules", json={"required_level": 2, "min_amount": "5000.00"}, headers=headers
+    )
+    assert second.json() == [
+        {"required_level": 1, "min_amount": "1000.00"},
+        {"required_level": 2, "min_amount": "5000.00"},
+    ]
+    clash = client.post(
+        "/purchase-approval-rules", json={"required_level": 3, "min_amount": "5000.00"}, headers=headers
+    )
+    assert clash.status_code == 422 and "level 2 already starts at 5000.00 CNY" in clash.json()["detail"]
+    assert (
+        client.post(
+            "/purchase-approval-rules", json={"required_level": 10, "min_amount": "1"}, headers=headers
+        ).status_code
+        == 422
+    )
+
+    small = client.post(
+        "/purchase-orders", json={**PURCHASE, "lines": [{"sku_code": SKU, "quantity": 5}]}, headers=headers
+    )
+    large = client.post(
+        "/purchase-orders", json={**PURCHASE, "lines": [{"sku_code": SKU, "quantity": 100}]}, headers=headers
+    )
+    assert (small.json()["status"], small.json()["required_approval_level"]) == ("open", 0)
+    assert (large.json()["status"], large.json()["required_approval_level"]) == ("pending_approval", 2)
+    assert client.get("/purchase-approval-rules", headers=shop.other.headers).json() == []

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from transactional.api import funnel, money, orders, prices, promotions, purchasing, returns, stock
+from transactional.api import funnel, money, orders, prices, promotions, purchasing, returns, stock, suppliers
 from transactional.api.errors import install_error_handlers
 from transactional.api.pool import open_pool
 
@@ -46,6 +46,6 @@ def create_app(database_url: str, *, pool_size: int = 10) -> FastAPI:
     )
     app.state.pool = pool
     install_error_handlers(app)
-    for module in (orders, returns, stock, purchasing, funnel, prices, promotions, money):
+    for module in (orders, returns, stock, purchasing, funnel, prices, promotions, money, suppliers):
         app.include_router(module.router)
     return app
