@@ -15,7 +15,8 @@ from transactional.api.pool import open_pool
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
 DESCRIPTION = """
-Write and read a merchant's trading data: orders and their returns, stock, purchase orders and funnel events.
+Write and read a merchant's trading data: orders and their returns, payments and settlement statements,
+stock, prices and promotions, suppliers and purchase orders, and funnel events.
 
 * **Authentication**: every route except `/openapi.json` and `/docs` needs the merchant's API key
   (printed by `coopcast merchant create`, replaced by `coopcast merchant rotate-key`) in the
