@@ -349,6 +349,42 @@ def test_new_customer_coupon_only_on_a_first_order_that_stands(conn, shop: Shop)
     assert applied(conn, retry) == [(None, "order", "coupon", "WELCOME10", Decimal("10.00"))]
 
 
+def test_a_new_customer_coupon_waits_for_a_racing_first_order_and_is_then_refused(
+    database_url: str, conn, shop: Shop
+) -> None:
+    promotions.create_coupon(
+        conn,
+        merchant_id=shop.merchant_id,
+        coupon_code="WELCOME20",
+        name="新人券",
+        amount_off=Decimal("20"),
+        valid_from=AT - DAY,
+        valid_until=AT + 30 * DAY,
+        at=AT - DAY,
+        new_customers_only=True,
+    )
+    conn.commit()
+    outcome: list[BaseException | int] = []
+
+    def order_with_coupon() -> None:
+        with psycopg.connect(database_url) as other:
+            try:
+                outcome.append(place(other, shop, [(shop.rice, 1)], customer=2, coupon="WELCOME20"))
+            except (CouponRefused, psycopg.errors.CheckViolation) as refusal:
+                outcome.append(refusal)
+
+    racer = threading.Thread(target=order_with_coupon)
+    # The customer's first order is placed but not yet committed when the coupon order comes.
+    with conn.transaction():
+        place(conn, shop, [(shop.rice, 1)], customer=2)
+        racer.start()
+        racer.join(timeout=1.5)
+        assert racer.is_alive(), f"the coupon order should wait for the customer's open order: {outcome}"
+    racer.join(timeout=30)
+    assert len(outcome) == 1 and isinstance(outcome[0], BaseException)
+    assert "first order only" in str(outcome[0])
+
+
 def test_coupon_validity_threshold_and_use_limits(conn, shop: Shop) -> None:
     promotions.create_coupon(
         conn,

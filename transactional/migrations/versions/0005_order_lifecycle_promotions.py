@@ -351,12 +351,17 @@ BEGIN
         RAISE EXCEPTION 'coupon % is used up (% issued)', coupon.coupon_code, coupon.total_quantity
             USING ERRCODE = 'check_violation';
     END IF;
-    IF coupon.new_customers_only AND EXISTS (
-        SELECT FROM core.orders
-        WHERE customer_id = NEW.customer_id AND order_id <> NEW.order_id AND status <> 'cancelled'
-    ) THEN
-        RAISE EXCEPTION 'coupon % is for a customer''s first order only', coupon.coupon_code
-            USING ERRCODE = 'check_violation';
+    IF coupon.new_customers_only THEN
+        -- A concurrent order of the same customer holds a key-share lock on the customer (its
+        -- foreign key): waiting for it here lets the check below see that order once committed.
+        PERFORM FROM core.customers WHERE customer_id = NEW.customer_id FOR UPDATE;
+        IF EXISTS (
+            SELECT FROM core.orders
+            WHERE customer_id = NEW.customer_id AND order_id <> NEW.order_id AND status <> 'cancelled'
+        ) THEN
+            RAISE EXCEPTION 'coupon % is for a customer''s first order only', coupon.coupon_code
+                USING ERRCODE = 'check_violation';
+        END IF;
     END IF;
     RETURN NEW;
 END $$;
