@@ -348,6 +348,40 @@ def test_a_refund_of_the_whole_order_is_spread_by_what_each_line_has_left(conn, 
     assert rows == [(33, 2), (67, 5)]
 
 
+def test_the_database_refuses_a_payment_beyond_what_the_order_owes(conn, shop) -> None:
+    spec = OrderSpec(shop, shanghai(2026, 10, 8, 9), [("AG-S-1", 2, Decimal("10.00"), Decimal("0"))])
+    [order_id] = insert_orders(conn, [spec])
+    payments.record_payment(conn, order_id, Decimal("15.00"), spec.ordered_at)
+    conn.commit()
+
+    def raw_payment(amount: str) -> None:
+        """A payment written past the service, with its balanced journal entry."""
+        cents = int(Decimal(amount) * 100)
+        entry = conn.execute(
+            """INSERT INTO core.journal_entries (merchant_id, entry_type, order_id, posted_at)
+               VALUES (%s, 'payment', %s, %s) RETURNING journal_entry_id""",
+            [shop.merchant_id, order_id, spec.ordered_at],
+        ).fetchone()[0]
+        conn.execute(
+            """INSERT INTO core.journal_lines (journal_entry_id, merchant_id, account, debit_cents, credit_cents)
+               VALUES (%s, %s, 'platform_cash', %s, 0), (%s, %s, 'customer_receivable', 0, %s)""",
+            [entry, shop.merchant_id, cents, entry, shop.merchant_id, cents],
+        )
+        conn.execute(
+            """INSERT INTO core.payments (merchant_id, order_id, method, amount, paid_at, journal_entry_id)
+               VALUES (%s, %s, 'online', %s, %s, %s)""",
+            [shop.merchant_id, order_id, Decimal(amount), spec.ordered_at, entry],
+        )
+
+    with pytest.raises(psycopg.errors.CheckViolation, match=r"more than the 5\.00 CNY it still owes"):
+        raw_payment("5.01")
+    conn.rollback()
+    raw_payment("5.00")
+    conn.commit()
+    paid = conn.execute("SELECT sum(amount) FROM core.payments WHERE order_id = %s", [order_id]).fetchone()
+    assert paid == (Decimal("20.00"),)
+
+
 def test_credit_orders_settle_at_shipment_and_fall_due_after_their_term(conn, shop) -> None:
     shipped = shanghai(2026, 10, 9, 10)
     credit = OrderSpec(

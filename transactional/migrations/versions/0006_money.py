@@ -153,6 +153,32 @@ CREATE TABLE core.refunds (
         REFERENCES core.journal_entries (journal_entry_id, merchant_id, entry_type)
 );
 CREATE INDEX refunds_order_idx ON core.refunds (order_id);
+
+-- Payments never exceed what an order owes (its total less what was paid and less refunds set
+-- against the debt). Payments on one order queue on the order's row, so two concurrent ones
+-- cannot each see room for themselves; earlier rows of a multi-row insert are visible here.
+CREATE FUNCTION core.refuse_overpayment() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    order_no text;
+    still_owed numeric;
+BEGIN
+    SELECT o.order_no,
+           o.total_amount
+           - COALESCE((SELECT sum(p.amount) FROM core.payments p WHERE p.order_id = o.order_id), 0)
+           - COALESCE((SELECT sum(r.offset_cents) FROM core.refunds r WHERE r.order_id = o.order_id), 0) / 100.0
+      INTO order_no, still_owed
+      FROM core.orders o WHERE o.order_id = NEW.order_id
+       FOR UPDATE;
+    IF NEW.amount > still_owed THEN
+        RAISE EXCEPTION 'payment of % CNY for order % is more than the % CNY it still owes',
+            NEW.amount, order_no, round(greatest(still_owed, 0), 2)
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER payments_within_what_is_owed
+    BEFORE INSERT ON core.payments
+    FOR EACH ROW EXECUTE FUNCTION core.refuse_overpayment();
 CREATE INDEX refunds_merchant_refunded_idx ON core.refunds (merchant_id, refunded_at);
 
 CREATE TABLE core.refund_lines (
@@ -379,7 +405,8 @@ DROP TABLE core.payouts, core.settlement_statement_entries, core.settlement_stat
     core.commission_rates;
 DROP FUNCTION core.check_journal_entry_balances(), core.check_sale_gross_is_sum_of_lines(),
     core.check_refund_amount_is_sum_of_lines(), core.apply_refund_line(), core.refuse_direct_sale_line_update(),
-    core.refuse_posting_into_settled_period(), core.settlement_lock_key(bigint), core.refuse_money_rewrite();
+    core.refuse_posting_into_settled_period(), core.settlement_lock_key(bigint), core.refuse_money_rewrite(),
+    core.refuse_overpayment();
 ALTER TABLE core.merchants DROP COLUMN payout_working_days;
 """
 
