@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from tests.builders import category_path
 from transactional import catalogue, db, merchants
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -65,9 +66,7 @@ def _leaf_category(conn: psycopg.Connection) -> int:
     existing = conn.execute("SELECT category_id FROM core.categories WHERE category_code = 'T1-1-1'").fetchone()
     if existing:
         return int(existing[0])
-    top = catalogue.create_category(conn, "T1", "农资", 1, AT)
-    middle = catalogue.create_category(conn, "T1-1", "化肥", 2, AT, top)
-    return catalogue.create_category(conn, "T1-1-1", "复合肥", 3, AT, middle)
+    return category_path(conn, "T1", ("农资", "化肥", "复合肥"), AT).leaf
 
 
 def build_shop(owner_url: str) -> ApiShop:

@@ -10,6 +10,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from tests.builders import category_path
 from transactional import catalogue, db, orders, prices, stock
 from transactional.errors import BelowMinimumQuantity, InvalidRequest, NotFound
 
@@ -39,9 +40,7 @@ def conn(pg_database_url: str):
 def shop(conn: psycopg.Connection) -> Shop:
     merchant = catalogue.create_merchant(conn, "M910", "价格测试社", T0)
     warehouse = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", T0)
-    top = catalogue.create_category(conn, "P1", "农资", 1, T0)
-    middle = catalogue.create_category(conn, "P1-1", "化肥", 2, T0, top)
-    leaf = catalogue.create_category(conn, "P1-1-1", "复合肥", 3, T0, middle)
+    leaf = category_path(conn, "P1", ("农资", "化肥", "复合肥"), T0).leaf
     product = catalogue.create_product(
         conn, merchant, "FERT-50", "复合肥 50kg", leaf, Decimal("80.00"), Decimal("98.00"), T0, min_order_qty=20
     )

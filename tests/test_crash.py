@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.builders import category_path
 from tests.conftest import REPO_ROOT
 from transactional import catalogue, stock
 from transactional.db import with_database
@@ -43,9 +44,7 @@ def open_shop(url: str) -> Shop:
     with psycopg.connect(url) as conn:
         merchant = catalogue.create_merchant(conn, "M-CRASH", "崩溃测试社", AT)
         warehouse = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", AT)
-        top = catalogue.create_category(conn, "C1", "日用品", 1, AT)
-        middle = catalogue.create_category(conn, "C1-1", "清洁", 2, AT, top)
-        leaf = catalogue.create_category(conn, "C1-1-1", "洗衣粉", 3, AT, middle)
+        leaf = category_path(conn, "C1", ("日用品", "清洁", "洗衣粉"), AT).leaf
         customer = catalogue.create_customer(conn, merchant, "C0001", "李四", AT)
         products = []
         for index in range(3):

@@ -9,6 +9,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from tests.builders import category_path
 from transactional import catalogue, orders, stock
 from transactional.errors import InsufficientStock, InvalidTransition
 
@@ -33,9 +34,7 @@ def conn(pg_database_url: str):
 def shop(conn: psycopg.Connection) -> Shop:
     merchant = catalogue.create_merchant(conn, "M900", "测试供销社", AT)
     warehouse = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", AT)
-    top = catalogue.create_category(conn, "T1", "农资", 1, AT)
-    middle = catalogue.create_category(conn, "T1-1", "化肥", 2, AT, top)
-    leaf = catalogue.create_category(conn, "T1-1-1", "复合肥", 3, AT, middle)
+    leaf = category_path(conn, "T1", ("农资", "化肥", "复合肥"), AT).leaf
     supplier = catalogue.create_supplier(conn, merchant, "S01", "丰收化肥厂", 5, AT)
     product = catalogue.create_product(
         conn,

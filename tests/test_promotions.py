@@ -13,6 +13,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from tests.builders import category_path
 from transactional import catalogue, orders, promotions, stock
 from transactional.errors import CouponRefused, InvalidRequest
 
@@ -51,9 +52,8 @@ def shop(conn: psycopg.Connection) -> Shop:
     warehouse = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", AT - DAY)
 
     def leaf(code: str, names: tuple[str, str, str]) -> tuple[int, int]:
-        top = catalogue.create_category(conn, f"{tag}-{code}", names[0], 1, AT - DAY)
-        middle = catalogue.create_category(conn, f"{tag}-{code}-1", names[1], 2, AT - DAY, top)
-        return top, catalogue.create_category(conn, f"{tag}-{code}-1-1", names[2], 3, AT - DAY, middle)
+        path = category_path(conn, f"{tag}-{code}", names, AT - DAY)
+        return path.top, path.leaf
 
     food, grain = leaf("F", ("食品", "粮油", "大米"))
     _, cleaning = leaf("D", ("日用品", "清洁", "洗衣粉"))

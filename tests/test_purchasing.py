@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
+from tests.builders import category_path
 from transactional import catalogue, db, purchasing
 from transactional.errors import InvalidRequest, InvalidTransition, SupplierBlacklisted
 from transactional.purchasing import Inspection, PurchaseLineRequest
@@ -40,9 +41,7 @@ def shop(conn: psycopg.Connection) -> Shop:
     at = ORDERED - timedelta(days=30)
     merchant = catalogue.create_merchant(conn, "M920", "采购测试社", at)
     warehouse = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", at)
-    top = catalogue.create_category(conn, "Q1", "农资", 1, at)
-    middle = catalogue.create_category(conn, "Q1-1", "化肥", 2, at, top)
-    leaf = catalogue.create_category(conn, "Q1-1-1", "复合肥", 3, at, middle)
+    leaf = category_path(conn, "Q1", ("农资", "化肥", "复合肥"), at).leaf
     supplier = catalogue.create_supplier(conn, merchant, "S01", "丰收化肥厂", 5, at, qualification_grade="B")
     fertiliser = catalogue.create_product(
         conn, merchant, "FERT-50", "复合肥 50kg", leaf, Decimal("80.00"), Decimal("98.00"), at, supplier_id=supplier

@@ -12,6 +12,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from tests.builders import category_path
 from transactional import catalogue, orders, returns, stock
 from transactional.errors import ReturnRefused
 from transactional.money import reconciliation, sales
@@ -53,9 +54,8 @@ def shop(conn: psycopg.Connection) -> Shop:
     warehouse = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", AT)
 
     def leaf(code: str, names: tuple[str, str, str]) -> tuple[int, int]:
-        top = catalogue.create_category(conn, f"{tag}-{code}", names[0], 1, AT)
-        middle = catalogue.create_category(conn, f"{tag}-{code}-1", names[1], 2, AT, top)
-        return middle, catalogue.create_category(conn, f"{tag}-{code}-1-1", names[2], 3, AT, middle)
+        path = category_path(conn, f"{tag}-{code}", names, AT)
+        return path.middle, path.leaf
 
     cleaning, powder = leaf("D", ("日用品", "清洁", "洗衣粉"))
     _, grain = leaf("F", ("食品", "粮油", "大米"))

@@ -14,6 +14,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from tests.builders import category_path
 from transactional import catalogue, orders, stock
 from transactional.errors import InsufficientStock
 
@@ -50,9 +51,7 @@ class Request:
 
 def stock_a_market(conn: psycopg.Connection, rng: random.Random) -> Market:
     merchant = catalogue.create_merchant(conn, "M300", "抢购测试社", AT)
-    top = catalogue.create_category(conn, "R1", "日用品", 1, AT)
-    middle = catalogue.create_category(conn, "R1-1", "洗护", 2, AT, top)
-    leaf = catalogue.create_category(conn, "R1-1-1", "洗衣粉", 3, AT, middle)
+    leaf = category_path(conn, "R1", ("日用品", "洗护", "洗衣粉"), AT).leaf
     customer = catalogue.create_customer(conn, merchant, "C0001", "王五", AT)
     warehouses = [catalogue.create_warehouse(conn, merchant, f"WH{w:02d}", f"仓{w}", AT) for w in range(WAREHOUSES)]
     products = [
