@@ -30,10 +30,13 @@ class SalesTotals:
     revenue: Decimal
     orders: int
     gross_profit: Decimal
+    amount_only_revenue: Decimal = Decimal(0)
 
     @property
     def gross_margin(self) -> Decimal | None:
-        return self.gross_profit / self.revenue if self.revenue else None
+        """Profit over the revenue it was earned on: amount-only history has no cost, so it is left out."""
+        costed_revenue = self.revenue - self.amount_only_revenue
+        return self.gross_profit / costed_revenue if costed_revenue else None
 
 
 @dataclass(frozen=True)
@@ -96,13 +99,14 @@ def trailing_window(as_of: date, days: int, periods_back: int = 0) -> tuple[date
 
 
 def sales_totals(merchant_id: int, first_day: date, last_day: date) -> SalesTotals:
-    revenue, orders, gross_profit = _query_row(
-        """SELECT coalesce(sum(revenue), 0), coalesce(sum(orders), 0), coalesce(sum(gross_profit), 0)
+    revenue, orders, gross_profit, amount_only_revenue = _query_row(
+        """SELECT coalesce(sum(revenue), 0), coalesce(sum(orders), 0), coalesce(sum(gross_profit), 0),
+                  coalesce(sum(amount_only_revenue), 0)
            FROM marts.fct_merchant_daily_sales
            WHERE merchant_id = ? AND sales_date BETWEEN ? AND ?""",
         (merchant_id, first_day, last_day),
     )
-    return SalesTotals(Decimal(revenue), int(orders), Decimal(gross_profit))
+    return SalesTotals(Decimal(revenue), int(orders), Decimal(gross_profit), Decimal(amount_only_revenue))
 
 
 def daily_revenue(merchant_id: int, as_of: date) -> pd.DataFrame:

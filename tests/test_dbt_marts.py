@@ -12,6 +12,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -24,7 +25,7 @@ import pytest
 from pipelines import warehouse
 from pipelines.ingest import ingest_full
 from tests.conftest import REPO_ROOT
-from transactional import catalogue, orders, purchasing, stock
+from transactional import catalogue, imports, orders, purchasing, stock
 
 DBT_PROJECT = REPO_ROOT / "dbt_project"
 PAST_AS_OF = date(2026, 3, 10)
@@ -41,7 +42,8 @@ class Warehouses:
 
 
 def _trade(conn: psycopg.Connection) -> None:
-    """Merchant M1 (two warehouses) trades FERT, OIL and SEED; M2 stops trading on 1 February."""
+    """Merchant M1 (two warehouses) trades FERT, OIL and SEED; M2 stops trading on 1 February,
+    and has imported amount-only history from its old system."""
     t0 = utc(2026, 1, 5)
     top = catalogue.create_category(conn, "A", "农资", 1, t0)
     middle = catalogue.create_category(conn, "A1", "化肥", 2, t0, top)
@@ -146,6 +148,17 @@ def _trade(conn: psycopg.Connection) -> None:
         at=utc(2026, 2, 1),
     )
     conn.commit()
+    with tempfile.TemporaryDirectory() as folder:
+        history = Path(folder) / "history.csv"
+        history.write_text(
+            "order_code,customer_code,ordered_at,amount\n"
+            "OLD-1,C0001,2026-01-20 10:00,500.00\n"
+            "OLD-2,C0099,2026-01-20 15:30,120.50\n"
+            "OLD-3,C0099,2026-01-21 09:00,80.00\n",
+            encoding="utf-8",
+        )
+        imports.import_file(conn, "orders", history, merchant_code="M2", at=utc(2026, 2, 2))
+    conn.commit()
 
 
 def _write_forecasts(path: Path) -> None:
@@ -220,6 +233,23 @@ def test_each_merchant_is_reported_as_of_its_own_last_order_day(warehouses: Ware
         ("M1", date(2026, 4, 10)),
         ("M2", date(2026, 2, 1)),
     ]
+
+
+def test_amount_only_history_counts_in_merchant_revenue_but_not_in_sku_marts(warehouses: Warehouses) -> None:
+    merchant_days = rows(
+        warehouses.own_as_of,
+        """SELECT sales_date, orders, order_lines, customers, revenue, gross_profit, amount_only_revenue
+           FROM marts.fct_merchant_daily_sales WHERE merchant_code = 'M2' ORDER BY sales_date""",
+    )
+    assert merchant_days == [
+        (date(2026, 1, 20), 2, 0, 2, Decimal("620.50"), Decimal("0.00"), Decimal("620.50")),
+        (date(2026, 1, 21), 1, 0, 1, Decimal("80.00"), Decimal("0.00"), Decimal("80.00")),
+        (date(2026, 2, 1), 1, 1, 1, Decimal("3.50"), Decimal("1.50"), Decimal("0.00")),
+    ]
+    sku_revenue = rows(
+        warehouses.own_as_of, "SELECT sum(revenue) FROM marts.fct_daily_sales WHERE merchant_code = 'M2'"
+    )
+    assert sku_revenue == [(Decimal("3.50"),)]
 
 
 def test_daily_sales_are_net_of_discounts_dated_in_shanghai_and_skip_cancelled_orders(

@@ -18,5 +18,7 @@ select
     cancelled_at,
     {{ business_date('cancelled_at') }} as cancelled_date,
     total_amount,
+    source as order_source,
+    external_order_code,
     updated_at
 from source
