@@ -69,6 +69,13 @@ def pg_database_url(database_factory) -> str:
     return database_factory()
 
 
+@pytest.fixture
+def conn(pg_database_url: str) -> Iterator[psycopg.Connection]:
+    """A connection to a fresh database; modules sharing one database define their own."""
+    with psycopg.connect(pg_database_url) as connection:
+        yield connection
+
+
 @dataclass(frozen=True)
 class PipelineRun:
     home: Path

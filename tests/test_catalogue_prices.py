@@ -31,12 +31,6 @@ class Shop:
 
 
 @pytest.fixture
-def conn(pg_database_url: str):
-    with psycopg.connect(pg_database_url) as connection:
-        yield connection
-
-
-@pytest.fixture
 def shop(conn: psycopg.Connection) -> Shop:
     merchant = catalogue.create_merchant(conn, "M910", "价格测试社", T0)
     warehouse = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", T0)

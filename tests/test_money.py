@@ -177,12 +177,6 @@ def unbalanced_entries(conn: psycopg.Connection) -> list[tuple[int, int, int]]:
 
 
 @pytest.fixture
-def conn(pg_database_url: str):
-    with psycopg.connect(pg_database_url) as connection:
-        yield connection
-
-
-@pytest.fixture
 def tree(conn: psycopg.Connection) -> Tree:
     tree = build_tree(
         conn,

@@ -25,12 +25,6 @@ class Shop:
 
 
 @pytest.fixture
-def conn(pg_database_url: str):
-    with psycopg.connect(pg_database_url) as connection:
-        yield connection
-
-
-@pytest.fixture
 def shop(conn: psycopg.Connection) -> Shop:
     merchant = catalogue.create_merchant(conn, "M900", "测试供销社", AT)
     warehouse = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", AT)

@@ -31,12 +31,6 @@ class Shop:
 
 
 @pytest.fixture
-def conn(pg_database_url: str):
-    with psycopg.connect(pg_database_url) as connection:
-        yield connection
-
-
-@pytest.fixture
 def shop(conn: psycopg.Connection) -> Shop:
     at = ORDERED - timedelta(days=30)
     merchant = catalogue.create_merchant(conn, "M920", "采购测试社", at)

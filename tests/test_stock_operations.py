@@ -28,12 +28,6 @@ class Shop:
     customer_id: int
 
 
-@pytest.fixture
-def conn(pg_database_url: str):
-    with psycopg.connect(pg_database_url) as connection:
-        yield connection
-
-
 def open_shop(conn: psycopg.Connection, code: str) -> Shop:
     merchant = catalogue.create_merchant(conn, code, f"{code} 供销社", OPENED)
     main = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", OPENED)

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
-import pytest
 
 from tests.builders import category_path
 from transactional import catalogue, orders, stock
@@ -127,12 +126,6 @@ def place_all(url: str, market: Market, requests: list[Request]) -> list[int | B
     for thread in threads:
         thread.join(timeout=120)
     return outcomes
-
-
-@pytest.fixture
-def conn(pg_database_url: str):
-    with psycopg.connect(pg_database_url) as connection:
-        yield connection
 
 
 def test_the_last_unit_is_sold_once_and_every_refusal_is_for_want_of_stock(pg_database_url: str, conn) -> None:
