@@ -1,29 +1,33 @@
-"""A simulated co-op network that trades day by day through the domain services.
+"""A simulated co-op network: its whole history drawn in arrays and loaded in bulk.
 
-`simulate(conn, scale, seed)` plans merchants, catalogue and customers from the seed, then trades
-every business day of the scale's history (one committed transaction per day): customers order,
-short stock turns into lost sales, orders ship or get cancelled, and each merchant reorders from
-its suppliers. What the simulator meant to happen (true demand, stopped SKUs, leaving customers)
-is written to schema `sim` for evaluation. The same seed on a fresh database gives identical rows.
+`simulate(conn, scale, seed)` plans merchants, catalogue and customers from the seed, draws each
+merchant's history (orders, stock, purchasing, returns, promotions, prices, shop traffic; see
+`bulk.history`) and loads it in one transaction per merchant through COPY and set-based SQL that
+the schema's constraints guard, while the next merchant is being drawn. What the simulator meant to
+happen (true demand, lost sales, churn, promotion effects, market prices and their shocks) is
+written to schema `sim` for evaluation. The same seed on a fresh database gives identical rows.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import psycopg
 
 from transactional.errors import DomainError
-from transactional.simulator import build, truth
+from transactional.simulator import build
+from transactional.simulator.bulk.history import IdCounters, NetworkContext, draw_history
+from transactional.simulator.bulk.load import copy_frame, load_history, next_ids
 from transactional.simulator.plan import plan_network
 from transactional.simulator.reference import CATEGORY_TREE
 from transactional.simulator.scales import SCALES, Scale, scale_named
-from transactional.simulator.seasons import Calendar, build_calendar, price_index
-from transactional.simulator.trading import MerchantTrader
+from transactional.simulator.seasons import Calendar, build_calendar, price_index, store_traffic
 
 __all__ = ["SCALES", "SimulationSummary", "simulate"]
 
@@ -39,6 +43,8 @@ class SimulationSummary:
     order_lines: int
     cancelled_orders: int
     purchase_orders: int
+    funnel_events: int
+    rows: int
     first_date: date
     last_date: date
     seconds: float
@@ -50,60 +56,68 @@ def simulate(
     seed: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> SimulationSummary:
-    """Simulate `scale` ("tiny" or "small") into an empty database; `progress(done_days, total_days)`."""
+    """Simulate `scale` into a database without its merchants; `progress(done, total merchants)`."""
     params = scale_named(scale)
     started = time.perf_counter()
     with conn.transaction():
         _refuse_to_duplicate(conn, params)
+        ids = IdCounters(next_ids(conn))
     calendar = build_calendar(params.first_date, params.last_date)
     plans = plan_network(params, seed)
-    prices = _market_prices(calendar, seed)
-    opening = build.moment(params.first_date, 5)
+    market = _market(conn, calendar, seed)
     with conn.transaction():
-        category_ids = build.ensure_categories(conn, opening)
-        traders = [
-            MerchantTrader(
-                plan,
-                build.create_merchant(conn, plan, opening),
-                calendar,
-                prices,
-                category_ids,
-                np.random.default_rng([seed, index + 1, 0]),
-                params.cancel_rate,
+        category_ids = build.ensure_categories(conn, build.moment(params.first_date, 5))
+        conn.execute(
+            "INSERT INTO sim.runs (scale, seed, first_date, last_date, merchant_codes) VALUES (%s, %s, %s, %s, %s)",
+            [params.name, seed, params.first_date, params.last_date, [plan.spec.code for plan in plans]],
+        )
+    context = NetworkContext(params, calendar, store_traffic(calendar), market, category_ids)
+    totals: dict[str, int] = {}
+    # Drawing the next merchant overlaps with loading the last one (PostgreSQL works while numpy does).
+    with ThreadPoolExecutor(max_workers=1) as loader:
+        pending: Future | None = None
+        for index, plan in enumerate(plans):
+            history = draw_history(plan, context, ids, np.random.default_rng([seed, index + 1, 1]))
+            if pending is not None:
+                pending.result()
+                _report(progress, index, len(plans))
+            for name, count in history.counts.items():
+                totals[name] = totals.get(name, 0) + count
+            totals["cancelled_orders"] = totals.get("cancelled_orders", 0) + int(
+                (history.core["orders"]["status"] == "cancelled").sum()
             )
-            for index, plan in enumerate(plans)
-        ]
-        truth.record_plan(conn, params, seed, plans)
-    for day in range(len(calendar)):
-        # One transaction per day: a crash loses at most a day, and commits stay cheap.
-        with conn.transaction():
-            with conn.pipeline():
-                tallies = [trader.trade_day(conn, day) for trader in traders]
-            truth.record_day(conn, calendar.days[day], plans, tallies)
-        if _statistics_due(day):
-            _refresh_statistics(conn)
-        if progress is not None:
-            progress(day + 1, len(calendar))
-    totals = [trader.totals for trader in traders]
+            pending = loader.submit(load_history, conn, history)
+        if pending is not None:
+            pending.result()
+    with conn.transaction():
+        conn.execute("ANALYZE")
+    _report(progress, len(plans), len(plans))
     return SimulationSummary(
         scale=params.name,
         seed=seed,
-        merchants=len(traders),
-        skus=sum(t.skus for t in totals),
-        customers=sum(t.customers for t in totals),
-        orders=sum(t.orders for t in totals),
-        order_lines=sum(t.order_lines for t in totals),
-        cancelled_orders=sum(t.cancelled_orders for t in totals),
-        purchase_orders=sum(t.purchase_orders for t in totals),
+        merchants=len(plans),
+        skus=totals.get("products", 0),
+        customers=totals.get("customers", 0),
+        orders=totals.get("orders", 0),
+        order_lines=totals.get("order_lines", 0),
+        cancelled_orders=totals.get("cancelled_orders", 0),
+        purchase_orders=totals.get("purchase_orders", 0),
+        funnel_events=totals.get("funnel_events", 0),
+        rows=sum(count for name, count in totals.items() if name != "cancelled_orders"),
         first_date=params.first_date,
         last_date=params.last_date,
         seconds=time.perf_counter() - started,
     )
 
 
+def _report(progress: Callable[[int, int], None] | None, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)
+
+
 def _refuse_to_duplicate(conn: psycopg.Connection, scale: Scale) -> None:
-    if conn.execute("SELECT to_regclass('sim.daily_demand')").fetchone() == (None,):
-        raise DomainError("schema sim is missing: migrate the database first (coopcast init)")
+    if conn.execute("SELECT to_regclass('sim.promotion_effects')").fetchone() == (None,):
+        raise DomainError("schema sim is missing or old: migrate the database first (coopcast init)")
     codes = [merchant.code for merchant in scale.merchants]
     taken = [
         row[0]
@@ -112,38 +126,44 @@ def _refuse_to_duplicate(conn: psycopg.Connection, scale: Scale) -> None:
         ).fetchall()
     ]
     if taken:
+        shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5 else "")
         raise DomainError(
-            f"the database already holds merchants {', '.join(taken)}: "
-            "simulate into an empty database instead of duplicating them"
+            f"the database already holds merchants {shown}: simulate into an empty database instead of duplicating them"
         )
 
 
-# The tables grow from nothing; without fresh statistics the planner keeps plans made for empty
-# tables (hash joins over whole tables) and every shipment gets slower. Autovacuum may be off or
-# lag behind, so the simulator analyses as it goes: often at first, then every two months.
-GROWING_TABLES = (
-    "core.batches, core.stock, core.stock_movements, core.orders, core.order_lines, core.order_allocations, "
-    "core.purchase_orders, core.purchase_order_lines, core.customers, core.products"
-)
-
-
-def _statistics_due(day: int) -> bool:
-    days_done = day + 1
-    return days_done & (days_done - 1) == 0 or days_done % 60 == 0
-
-
-def _refresh_statistics(conn: psycopg.Connection) -> None:
-    with conn.transaction():
-        conn.execute(f"ANALYZE {GROWING_TABLES}")
-
-
-def _market_prices(calendar: Calendar, seed: int) -> dict[str, np.ndarray]:
-    """One market price index per commodity category, shared by every merchant of the network."""
+def _market(conn: psycopg.Connection, calendar: Calendar, seed: int) -> dict[str, np.ndarray]:
+    """One market price index per commodity category, shared by every merchant of the network;
+    the index and its injected shocks go to schema sim."""
     rng = np.random.default_rng([seed, 0])
-    return {
-        leaf.code: price_index(leaf, calendar, rng)
-        for division in CATEGORY_TREE
-        for group in division.groups
-        for leaf in group.leaves
-        if leaf.commodity
-    }
+    market = {}
+    prices, shocks = [], []
+    dates = pd.Series(calendar.days)
+    for division in CATEGORY_TREE:
+        for group in division.groups:
+            for leaf in group.leaves:
+                if not leaf.commodity:
+                    continue
+                index, leaf_shocks = price_index(leaf, calendar, rng)
+                market[leaf.code] = index
+                prices.append(
+                    pd.DataFrame({"category_code": leaf.code, "date": dates, "price_index": index / index[0]})
+                )
+                shocks.extend(
+                    {
+                        "kind": "price_shock",
+                        "subject": leaf.code,
+                        "starts_on": calendar.days[shock.day],
+                        "ends_on": calendar.days[-1],
+                        "magnitude": shock.magnitude,
+                    }
+                    for shock in leaf_shocks
+                )
+    with conn.transaction():
+        copy_frame(conn, "sim.market_prices", pd.concat(prices, ignore_index=True))
+        copy_frame(
+            conn,
+            "sim.anomalies",
+            pd.DataFrame(shocks, columns=["kind", "subject", "starts_on", "ends_on", "magnitude"]),
+        )
+    return market

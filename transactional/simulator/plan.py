@@ -45,6 +45,7 @@ class SupplierPlan:
 class SkuPlan:
     sku_code: str
     name: str
+    brand: str
     spec: str
     leaf: Leaf
     group: Group
@@ -165,6 +166,7 @@ def _plan_group_skus(
             SkuPlan(
                 sku_code=f"{group.sku_prefix}{index + 1:03d}",
                 name=brand + item,
+                brand=brand,
                 spec=pack,
                 leaf=leaf,
                 group=group,

@@ -124,6 +124,47 @@ SCALES: dict[str, Scale] = {
 }
 
 
+# A county network: the county co-op, and around it grassroots co-ops, wholesalers and village
+# retailers in every township, each with its own customers and its own suppliers.
+COUNTY_TOWNSHIPS = TOWNSHIPS_WEST + TOWNSHIPS_EAST
+COUNTY_MIX = (  # (type, how many, name suffix, SKUs, customers, orders per day, growth per year)
+    ("grassroots_coop", 30, "基层供销社", 90, 420, 60, 0.08),
+    ("wholesaler", 20, "农资批发部", 110, 320, 60, 0.06),
+    ("retailer", 149, "便民超市", 40, 230, 31, 0.12),
+)
+
+
+def _county_network() -> tuple[MerchantSpec, ...]:
+    merchants = [_county_coop(420, 4800, 600)]
+    for merchant_type, count, suffix, skus, customers, orders_per_day, growth in COUNTY_MIX:
+        for number in range(count):
+            code = f"M{len(merchants) + 1:03d}"
+            township = COUNTY_TOWNSHIPS[(len(merchants) + number) % len(COUNTY_TOWNSHIPS)]
+            village = f"{township.removesuffix('镇')}{number // len(COUNTY_TOWNSHIPS) + 1}号"
+            neighbours = tuple(
+                COUNTY_TOWNSHIPS[(COUNTY_TOWNSHIPS.index(township) + step) % len(COUNTY_TOWNSHIPS)] for step in range(3)
+            )
+            # Sizes vary around the type's norm, the same way for every seed.
+            size = 0.6 + 0.8 * ((number * 37) % 11) / 10
+            merchants.append(
+                MerchantSpec(
+                    code,
+                    f"{village}{suffix}",
+                    merchant_type,
+                    "临泉县",
+                    (WarehouseSpec("WH01", f"{village}仓", neighbours),),
+                    max(20, round(skus * size)),
+                    max(60, round(customers * size)),
+                    orders_per_day * size,
+                    growth,
+                )
+            )
+    return tuple(merchants)
+
+
+SCALES["county"] = Scale("county", LAST_DATE, history_days=731, merchants=_county_network())
+
+
 def scale_named(name: str) -> Scale:
     try:
         return SCALES[name]

@@ -117,18 +117,37 @@ def store_traffic(calendar: Calendar) -> np.ndarray:
     return traffic
 
 
-def price_index(leaf: Leaf, calendar: Calendar, rng: np.random.Generator) -> np.ndarray:
-    """A market price multiplier: mean-reverting noise, mild inflation, produce dearer in winter,
-    fertiliser dearer just before spring top-dressing."""
+@dataclass(frozen=True)
+class PriceShock:
+    day: int  # index of the first day at the new level
+    magnitude: float  # relative step, e.g. 0.15 for 15% dearer
+
+
+def price_index(leaf: Leaf, calendar: Calendar, rng: np.random.Generator) -> tuple[np.ndarray, list[PriceShock]]:
+    """A market price multiplier and the shocks injected into it: mean-reverting noise, mild
+    inflation, a multi-year commodity cycle, one or two lasting steps (a raw-material shock),
+    produce dearer in winter, fertiliser dearer just before spring top-dressing."""
+    days = len(calendar)
     persistence, volatility = (0.97, 0.02) if leaf.fresh else (0.995, 0.006)
-    noise = rng.normal(0.0, volatility, len(calendar))
-    log_level = np.zeros(len(calendar))
-    for index in range(1, len(calendar)):
+    noise = rng.normal(0.0, volatility, days)
+    log_level = np.zeros(days)
+    for index in range(1, days):
         log_level[index] = persistence * log_level[index - 1] + noise[index]
     day_of_year = np.array([day.timetuple().tm_yday for day in calendar.days])
-    season = np.zeros(len(calendar))
+    season = np.zeros(days)
     if leaf.fresh:
         season = 0.2 * np.cos(2 * np.pi * (day_of_year - 20) / 365)
     elif leaf.code.startswith("0101"):
         season = 0.06 * np.exp(-0.5 * ((day_of_year - 60) / 25) ** 2)
-    return np.exp(log_level + 0.02 * calendar.years_since_start()) * (1 + season)
+    years = calendar.years_since_start()
+    cycle = 0.05 * np.sin(2 * np.pi * years / rng.uniform(2.0, 3.5) + rng.uniform(0, 2 * np.pi))
+    shocks = []
+    steps = np.zeros(days)
+    if days > 150:
+        for _ in range(int(rng.integers(1, 3))):
+            day = int(rng.integers(60, days - 60))
+            magnitude = float(rng.choice([-1, 1]) * rng.uniform(0.08, 0.2))
+            shocks.append(PriceShock(day, magnitude))
+            steps[day:] += np.log1p(magnitude)
+    index = np.exp(log_level + 0.02 * years + cycle + steps) * (1 + season)
+    return index, sorted(shocks, key=lambda shock: shock.day)

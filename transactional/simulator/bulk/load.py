@@ -1,0 +1,147 @@
+"""Load a drawn merchant history into PostgreSQL in one transaction, with COPY and set-based
+statements that the schema's own constraints and triggers guard: foreign keys and CHECKs on
+every row, the stock ledger applied per statement and then checked over its whole history, order
+events derived from the orders' timestamps, purchase orders and returns moved along their
+lifecycles by UPDATEs the lifecycle triggers accept.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as arrow_csv
+
+from transactional.errors import DomainError
+from transactional.simulator.bulk.history import MerchantHistory
+
+# Core tables with the identity column the simulator numbers itself.
+ID_COLUMNS = {
+    "merchants": "merchant_id",
+    "warehouses": "warehouse_id",
+    "suppliers": "supplier_id",
+    "products": "product_id",
+    "customers": "customer_id",
+    "promotions": "promotion_id",
+    "purchase_orders": "purchase_order_id",
+    "purchase_order_lines": "purchase_order_line_id",
+    "purchase_receipts": "receipt_id",
+    "batches": "batch_id",
+    "purchase_receipt_lines": "receipt_line_id",
+    "orders": "order_id",
+    "order_lines": "order_line_id",
+    "order_discounts": "order_discount_id",
+    "stock_movements": "movement_id",
+    "returns": "return_id",
+    "return_lines": "return_line_id",
+}
+
+
+def next_ids(conn: psycopg.Connection) -> dict[str, int]:
+    """The first free id of every numbered table (and of funnel sessions)."""
+    result = {}
+    for table, column in ID_COLUMNS.items():
+        row = conn.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM core.{table}").fetchone()
+        assert row is not None
+        result[table] = int(row[0])
+    row = conn.execute("SELECT coalesce(max(session_id), 0) + 1 FROM core.funnel_events").fetchone()
+    assert row is not None
+    result["funnel_sessions"] = int(row[0])
+    return result
+
+
+def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
+    """COPY a frame into `table` (columns by name) as CSV written by Arrow."""
+    if frame.empty:
+        return
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    for position, column in enumerate(arrow.schema):
+        if pa.types.is_timestamp(column.type):
+            arrow = arrow.set_column(position, column.name, arrow.column(position).cast(pa.timestamp("us", tz="UTC")))
+    buffer = io.BytesIO()
+    arrow_csv.write_csv(arrow, buffer)
+    columns = ", ".join(frame.columns)
+    with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, HEADER true)") as copy:
+        view = buffer.getbuffer()
+        for start in range(0, len(view), 1 << 20):
+            copy.write(view[start : start + (1 << 20)])
+
+
+def load_history(conn: psycopg.Connection, history: MerchantHistory) -> None:
+    """Everything of one merchant, or nothing."""
+    core, post_updates = history.core, history.updates
+    with conn.transaction():
+        for table in ("merchants", "warehouses", "suppliers", "products"):
+            copy_frame(conn, f"core.{table}", core[table])
+        for table in ("product_cost_history", "product_price_history"):
+            _copy_changes_in_waves(conn, table, core[table])
+        for table in (
+            "customers",
+            "promotions",
+            "purchase_orders",
+            "purchase_order_lines",
+            "purchase_receipts",
+            "batches",
+            "purchase_receipt_lines",
+        ):
+            copy_frame(conn, f"core.{table}", core[table])
+        _apply(conn, "purchase_orders", "purchase_order_id", post_updates["purchase_orders"])
+        for table in ("orders", "order_lines", "order_discounts", "stock_movements", "order_allocations"):
+            copy_frame(conn, f"core.{table}", core[table])
+        copy_frame(conn, "core.returns", core["returns"])
+        copy_frame(conn, "core.return_lines", core["return_lines"])
+        returns = post_updates["returns"]
+        approved = returns[returns["status"] != "requested"]
+        _apply(conn, "returns", "return_id", approved.assign(status="approved", received_at=pd.NaT))
+        _apply(conn, "returns", "return_id", returns[returns["status"] == "received"])
+        copy_frame(conn, "core.stock_movements", post_updates["return_movements"])
+        copy_frame(conn, "core.funnel_events", core["funnel_events"])
+        for table, frame in history.truth.items():
+            copy_frame(conn, f"sim.{table}", frame)
+        _refuse_broken_ledger(conn, history)
+        _advance_sequences(conn)
+
+
+def _copy_changes_in_waves(conn: psycopg.Connection, table: str, changes: pd.DataFrame) -> None:
+    """Price and cost changes, the n-th change of every product in the n-th statement: the
+    triggers that keep core.products in step with its newest change fire at the end of each
+    statement, so one statement may hold only one change per product."""
+    wave = changes.groupby("product_id").cumcount()
+    for number in range(int(wave.max()) + 1 if len(changes) else 0):
+        copy_frame(conn, f"core.{table}", changes[wave == number])
+
+
+def _apply(conn: psycopg.Connection, table: str, key: str, changes: pd.DataFrame) -> None:
+    """One UPDATE from a staged copy of `changes` (key plus the columns to set)."""
+    if changes.empty:
+        return
+    staging = f"pg_temp.{table}_changes"
+    columns = ", ".join(changes.columns)
+    conn.execute(f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT {columns} FROM core.{table} WITH NO DATA")
+    copy_frame(conn, staging, changes)
+    assignments = ", ".join(f"{column} = c.{column}" for column in changes.columns if column != key)
+    conn.execute(f"UPDATE core.{table} t SET {assignments} FROM {staging} c WHERE t.{key} = c.{key}")
+    conn.execute(f"DROP TABLE {staging}")
+
+
+def _refuse_broken_ledger(conn: psycopg.Connection, history: MerchantHistory) -> None:
+    merchant_id = int(history.core["merchants"]["merchant_id"].iloc[0])
+    broken = conn.execute(
+        "SELECT warehouse_id, batch_id, occurred_at FROM core.stock_history_violations(%s) LIMIT 1", [merchant_id]
+    ).fetchone()
+    if broken is not None:
+        raise DomainError(
+            f"simulated stock history of merchant {history.merchant_code} goes negative in warehouse {broken[0]}, "
+            f"batch {broken[1]} at {broken[2]}: nothing of it was loaded"
+        )
+
+
+def _advance_sequences(conn: psycopg.Connection) -> None:
+    """Identity sequences continue after the ids the simulator gave out."""
+    for table, column in ID_COLUMNS.items():
+        conn.execute(
+            f"""SELECT setval(pg_get_serial_sequence('core.{table}', '{column}'), max({column}))
+                FROM core.{table} HAVING max({column}) IS NOT NULL"""
+        )
