@@ -67,8 +67,26 @@ def init() -> None:
 def simulate(
     scale: Annotated[str, typer.Option(help="tiny (seconds, tests) or small (the demo)")] = "tiny",
     seed: Annotated[int, typer.Option(help="Same seed, same data")] = 1,
+    live: Annotated[
+        bool, typer.Option("--live", help="Keep the simulated network trading now, through the HTTP API")
+    ] = False,
+    rate: Annotated[float, typer.Option(help="With --live: orders launched per second")] = 5.0,
+    clients: Annotated[int, typer.Option(help="With --live: concurrent API clients")] = 8,
+    duration: Annotated[
+        float | None, typer.Option(help="With --live: seconds to trade (default: until Ctrl+C)")
+    ] = None,
+    api_url: Annotated[
+        str | None, typer.Option("--api-url", help="With --live: the API to trade through (default: one in-process)")
+    ] = None,
 ) -> None:
-    """Create a simulated co-op network and trade day by day through the services."""
+    """Create a simulated co-op network and trade day by day through the services; with --live,
+    keep it trading through the HTTP API at --rate orders per second."""
+    if live:
+        from pipelines.commands.live import trade_live_until_stopped
+        from transactional.simulator.live import LiveSettings
+
+        trade_live_until_stopped(LiveSettings(rate, clients, duration, seed), api_url)
+        return
     from transactional.simulator import simulate as run_simulation
 
     uri = prepare()

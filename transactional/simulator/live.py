@@ -129,7 +129,6 @@ class Browsing:
     """A session that buys nothing: seen, maybe visited, maybe a look at products or a cart."""
 
     customer_code: str | None
-    warehouse_code: str
     viewed: list[str]
     carted: list[str]
     visited: bool
@@ -388,21 +387,25 @@ class LiveTrader:
         try:
             await self._launch_orders(started)
             elapsed = loop.time() - started
-            self._stopping = True
-            for timer in self._timers:
-                timer.cancel()
-            for _ in workers:
-                self._queue.put_nowait(None)
-            await asyncio.gather(*workers)
+            await self._drain(workers)
         finally:
-            for task in helpers:
+            for task in (*workers, *helpers):
                 task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            await asyncio.gather(*workers, *helpers, return_exceptions=True)
             for client in clients:
                 await client.aclose()
             for signal_number in handled:
                 loop.remove_signal_handler(signal_number)
         return self._summary(elapsed)
+
+    async def _drain(self, workers: list[asyncio.Task]) -> None:
+        """Let the requests under way finish; what is still queued or timed for later is dropped."""
+        self._stopping = True
+        for timer in self._timers:
+            timer.cancel()
+        for _ in workers:
+            self._queue.put_nowait(None)
+        await asyncio.gather(*workers)
 
     async def _require_api(self) -> None:
         try:
@@ -489,14 +492,13 @@ class LiveTrader:
 
     def _plan_browsing(self, shop: Shop) -> Browsing:
         rng = self._rng
-        warehouse = str(rng.choice(shop.warehouses_in_stock()))
-        stocked = shop.stocked(warehouse) or sorted(shop.products)
+        in_stock = sorted({sku for (_, sku), units in shop.available.items() if units > 0}) or sorted(shop.products)
         visited = bool(rng.random() < 0.6)
-        viewed = sorted(str(sku) for sku in rng.choice(stocked, size=min(len(stocked), 3), replace=False))
+        viewed = sorted(str(sku) for sku in rng.choice(in_stock, size=min(len(in_stock), 3), replace=False))
         viewed = viewed[: int(rng.integers(0, len(viewed) + 1))] if visited else []
         carted = viewed[:1] if viewed and rng.random() < 0.25 else []
         customer = None if rng.random() < ANONYMOUS_SHARE else shop.customers[rng.integers(len(shop.customers))]
-        return Browsing(customer, warehouse, viewed, carted, visited, timedelta(seconds=float(rng.uniform(5, 900))))
+        return Browsing(customer, viewed, carted, visited, timedelta(seconds=float(rng.uniform(5, 900))))
 
     # Jobs: what the clients send.
 
