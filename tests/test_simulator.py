@@ -12,32 +12,24 @@ from transactional.errors import DomainError
 from transactional.simulator import SimulationSummary, simulate
 
 SEED = 11
+# Parts of the schema a simulated history does not use (money is posted by the services only,
+# and the tiny network has no transfers, stocktakes, coupons, agreements or approval rules).
+UNTOUCHED_TABLES = {
+    "core.api_keys", "core.idempotency_keys", "core.operation_log", "core.journal_entries", "core.journal_lines",
+    "core.payments", "core.payouts", "core.refunds", "core.refund_lines", "core.sales", "core.sale_lines",
+    "core.settlement_statements", "core.settlement_statement_entries", "core.coupons", "core.coupon_redemptions",
+    "core.stock_transfers", "core.stocktakes", "core.stocktake_lines", "core.supplier_agreements",
+    "core.supplier_agreement_prices", "core.purchase_approval_rules", "core.purchase_order_approvals",
+    "core.product_groups", "core.product_tags", "core.product_promotion_prices",
+}  # fmt: skip
 
-FINGERPRINTS = {
-    "orders": """
-        SELECT count(*), md5(string_agg(concat_ws(',', o.order_id, m.merchant_code, o.order_no, c.customer_code,
-                   w.warehouse_code, o.status, o.ordered_at, o.shipped_at, o.cancelled_at, o.total_amount,
-                   l.order_line_id, l.line_no, p.product_id, p.sku_code, l.quantity, l.unit_price),
-                   '|' ORDER BY l.order_line_id))
-        FROM core.orders o JOIN core.order_lines l USING (order_id)
-        JOIN core.merchants m ON m.merchant_id = o.merchant_id
-        JOIN core.customers c ON c.customer_id = o.customer_id
-        JOIN core.warehouses w ON w.warehouse_id = o.warehouse_id
-        JOIN core.products p ON p.product_id = l.product_id""",
-    "purchase_orders": """
-        SELECT count(*), md5(string_agg(concat_ws(',', po.purchase_order_id, po.po_no, po.status, po.ordered_at,
-                   po.expected_at, po.received_at, l.product_id, l.quantity, l.unit_cost), '|'
-                   ORDER BY po.purchase_order_id, l.product_id))
-        FROM core.purchase_orders po JOIN core.purchase_order_lines l USING (purchase_order_id)""",
-    "batches": """
-        SELECT count(*), md5(string_agg(concat_ws(',', b.batch_id, b.lot_code, b.expiry_date, b.unit_cost,
-                   s.warehouse_id, s.on_hand, s.reserved), '|' ORDER BY b.batch_id))
-        FROM core.batches b JOIN core.stock s USING (batch_id)""",
-    "daily_demand": """
-        SELECT count(*), md5(string_agg(concat_ws(',', merchant_code, sku_code, date, expected, demand, sold, lost,
-                   cancelled), '|' ORDER BY merchant_code, sku_code, date))
-        FROM sim.daily_demand""",
-}
+# Every table the simulator writes, in both schemas: a run is identical when all of them are.
+TABLE_HASH = """
+    SELECT format('SELECT count(*), md5(coalesce(string_agg(t::text, %L ORDER BY t::text), %L)) FROM %I.%I t',
+                  '|', '', table_schema, table_name), table_schema || '.' || table_name
+    FROM information_schema.tables
+    WHERE table_schema IN ('core', 'sim') AND table_type = 'BASE TABLE'
+    ORDER BY 2"""
 
 
 @dataclass(frozen=True)
@@ -64,15 +56,26 @@ def db(simulated: Simulated):
 
 
 def fingerprint(url: str) -> dict[str, tuple]:
+    """Row count and a hash of every row (ids and timestamps included) of every table, sorted."""
     with psycopg.connect(url) as conn:
-        return {name: conn.execute(sql).fetchone() for name, sql in FINGERPRINTS.items()}
+        queries = conn.execute(TABLE_HASH).fetchall()
+        return {table: conn.execute(query).fetchone() for query, table in queries}
 
 
 def test_the_same_seed_on_a_fresh_database_gives_identical_rows(simulated: Simulated, pg_database_url: str) -> None:
     with psycopg.connect(pg_database_url) as conn:
         again = simulate(conn, "tiny", SEED)
     assert again.orders == simulated.summary.orders
-    assert fingerprint(pg_database_url) == fingerprint(simulated.url)
+    first, second = fingerprint(simulated.url), fingerprint(pg_database_url)
+    assert first["core.funnel_events"][0] > 0 and first["sim.daily_demand"][0] > 0
+    assert {table for table, (rows, _) in first.items() if rows == 0} <= UNTOUCHED_TABLES
+    assert second == first
+
+
+def test_another_seed_gives_other_data(simulated: Simulated, pg_database_url: str) -> None:
+    with psycopg.connect(pg_database_url) as conn:
+        simulate(conn, "tiny", SEED + 1)
+    assert fingerprint(pg_database_url)["core.order_lines"] != fingerprint(simulated.url)["core.order_lines"]
 
 
 def test_the_summary_counts_what_is_in_the_tables(simulated: Simulated, db: psycopg.Connection) -> None:
@@ -102,9 +105,8 @@ def test_the_summary_counts_what_is_in_the_tables(simulated: Simulated, db: psyc
     assert summary.orders > 1000
 
 
-def test_progress_is_reported_day_by_day(simulated: Simulated) -> None:
-    total = (simulated.summary.last_date - simulated.summary.first_date).days + 1
-    assert simulated.progress == [(done, total) for done in range(1, total + 1)]
+def test_progress_is_reported_merchant_by_merchant(simulated: Simulated) -> None:
+    assert simulated.progress == [(1, 2), (2, 2)]
 
 
 def test_stopped_skus_sell_nothing_after_their_stop_date_and_keep_their_stock(db: psycopg.Connection) -> None:
@@ -225,3 +227,178 @@ def test_fresh_produce_is_held_to_the_fresh_service_level(db: psycopg.Connection
            FROM core.order_sla WHERE has_fresh_goods"""
     ).fetchone()
     assert fresh_orders > 0 and ship_due_within_a_day
+
+
+def test_no_rule_of_the_schema_is_broken_at_any_point_of_the_history(db: psycopg.Connection) -> None:
+    """Every row passed the constraints on the way in; the stock ledger is also replayed in time."""
+    violations = db.execute(
+        "SELECT count(*) FROM core.merchants m, core.stock_history_violations(m.merchant_id)"
+    ).fetchone()
+    assert violations == (0,)
+    ledger_mismatch = db.execute(
+        """SELECT count(*) FROM core.stock s FULL JOIN (
+               SELECT warehouse_id, batch_id, sum(on_hand_delta) AS on_hand, sum(reserved_delta) AS reserved
+               FROM core.stock_movements GROUP BY 1, 2) l USING (warehouse_id, batch_id)
+           WHERE (s.on_hand, s.reserved) IS DISTINCT FROM (l.on_hand, l.reserved)"""
+    ).fetchone()
+    assert ledger_mismatch == (0,)
+    unbalanced = db.execute(
+        """SELECT count(*) FROM core.orders o JOIN (
+               SELECT order_id, sum(quantity * unit_price - discount_amount) AS net FROM core.order_lines GROUP BY 1
+           ) l USING (order_id) WHERE o.total_amount <> l.net"""
+    ).fetchone()
+    assert unbalanced == (0,)
+
+
+def test_customers_shop_more_at_weekend_markets_than_midweek(db: psycopg.Connection) -> None:
+    per_weekday = dict(
+        db.execute(
+            """SELECT extract(isodow FROM ordered_at AT TIME ZONE 'Asia/Shanghai')::int,
+                      count(*)::float / count(DISTINCT (ordered_at AT TIME ZONE 'Asia/Shanghai')::date)
+               FROM core.orders GROUP BY 1"""
+        ).fetchall()
+    )
+    assert per_weekday[6] > 1.1 * per_weekday[2]
+
+
+def test_spring_fertiliser_sales_exceed_autumn_sales(db: psycopg.Connection) -> None:
+    spring, autumn = db.execute(
+        """SELECT sum(d.sold) FILTER (WHERE d.date BETWEEN '2026-03-01' AND '2026-04-15'),
+                  sum(d.sold) FILTER (WHERE d.date BETWEEN '2026-09-15' AND '2026-10-30')
+           FROM sim.daily_demand d JOIN sim.sku_lifecycle l USING (merchant_code, sku_code)
+           WHERE l.season_profile = 'fertiliser'"""
+    ).fetchone()
+    assert spring > 1.3 * autumn
+
+
+def test_the_long_tail_sells_on_few_days(db: psycopg.Connection) -> None:
+    """Intermittent demand: most SKUs have many days without a sale while on the shelf."""
+    zero_day_shares = [
+        share
+        for (share,) in db.execute(
+            """SELECT avg((d.sold = 0)::int)::float FROM sim.daily_demand d
+               WHERE d.expected > 0 GROUP BY d.merchant_code, d.sku_code"""
+        ).fetchall()
+    ]
+    zero_day_shares.sort()
+    median = zero_day_shares[len(zero_day_shares) // 2]
+    assert median >= 0.3
+    assert sum(share >= 0.7 for share in zero_day_shares) >= 3
+    assert zero_day_shares[0] < 0.3  # and a few sell on most days
+
+
+def test_churned_customers_fade_then_stop_buying(db: psycopg.Connection) -> None:
+    rows = db.execute(
+        """SELECT l.customer_code, l.churned_on,
+                  count(o.order_id) FILTER (WHERE (o.ordered_at AT TIME ZONE 'Asia/Shanghai')::date >= l.churned_on),
+                  count(o.order_id) FILTER (WHERE (o.ordered_at AT TIME ZONE 'Asia/Shanghai')::date
+                                            BETWEEN l.churned_on - 120 AND l.churned_on - 61),
+                  count(o.order_id) FILTER (WHERE (o.ordered_at AT TIME ZONE 'Asia/Shanghai')::date
+                                            BETWEEN l.churned_on - 60 AND l.churned_on - 1)
+           FROM sim.customer_lifecycle l
+           JOIN core.merchants m USING (merchant_code)
+           JOIN core.customers c ON c.merchant_id = m.merchant_id AND c.customer_code = l.customer_code
+           LEFT JOIN core.orders o ON o.customer_id = c.customer_id
+           WHERE l.churned_on IS NOT NULL
+           GROUP BY 1, 2"""
+    ).fetchall()
+    assert len(rows) >= 5
+    assert all(after == 0 for _, _, after, _, _ in rows)
+    assert sum(fading for *_, fading in rows) < sum(before for *_, before, _ in rows)
+
+
+def test_promotions_lift_sales_then_dip(db: psycopg.Connection) -> None:
+    """Against the four weeks before: the demand process rises while a promotion runs and sags
+    after it; the drawn demand follows in total (one promotion's few days are noisy)."""
+    rows = db.execute(
+        """SELECT (avg(d.expected) FILTER (WHERE d.date BETWEEN p.starts_on - 28 AND p.starts_on - 1))::float,
+                  (avg(d.expected) FILTER (WHERE d.date BETWEEN p.starts_on AND p.ends_on))::float,
+                  (avg(d.expected) FILTER (WHERE d.date BETWEEN p.ends_on + 1 AND p.ends_on + p.dip_days))::float,
+                  (avg(d.demand) FILTER (WHERE d.date BETWEEN p.starts_on - 28 AND p.starts_on - 1))::float,
+                  (avg(d.demand) FILTER (WHERE d.date BETWEEN p.starts_on AND p.ends_on))::float
+           FROM sim.promotion_effects p
+           JOIN sim.daily_demand d USING (merchant_code, sku_code)
+           GROUP BY p.merchant_code, p.promotion_code
+           HAVING avg(d.expected) FILTER (WHERE d.date BETWEEN p.starts_on - 28 AND p.starts_on - 1) > 0"""
+    ).fetchall()
+    assert len(rows) >= 5
+    assert sum(during > 1.2 * before for before, during, *_ in rows) >= 0.8 * len(rows)
+    assert sum(after < during for _, during, after, *_ in rows if after is not None) >= 0.8 * len(rows)
+    assert sum(row[4] for row in rows) > 1.2 * sum(row[3] for row in rows)
+    discounted = db.execute(
+        """SELECT count(*) FROM core.order_discounts x JOIN core.promotions p USING (promotion_id)
+           WHERE x.source = 'promotion' AND p.kind = 'percentage'"""
+    ).fetchone()
+    assert discounted is not None and discounted[0] > 0
+
+
+def test_commodity_prices_follow_the_market_with_its_shocks(db: psycopg.Connection) -> None:
+    shocks = db.execute("SELECT count(*) FROM sim.anomalies WHERE kind = 'price_shock'").fetchone()
+    assert shocks is not None and shocks[0] > 0
+    changes = db.execute(
+        """SELECT count(DISTINCT h.product_id), count(*) FROM core.product_price_history h
+           JOIN core.products p USING (product_id) JOIN core.categories c ON c.category_id = p.category_id
+           WHERE c.category_code IN (SELECT DISTINCT category_code FROM sim.market_prices)
+             AND h.valid_from > p.created_at"""
+    ).fetchone()
+    assert changes is not None and changes[0] > 0 and changes[1] > changes[0]
+
+
+def test_operations_show_stockouts_late_suppliers_failed_inspections_expiry_returns_and_breaches(
+    db: psycopg.Connection,
+) -> None:
+    facts = db.execute(
+        """SELECT (SELECT sum(lost) FROM sim.daily_demand),
+                  (SELECT count(*) FROM core.purchase_receipts WHERE NOT on_time),
+                  (SELECT count(*) FROM core.purchase_receipt_lines WHERE rejected_quantity > 0),
+                  (SELECT count(*) FROM core.stock_movements WHERE movement_type = 'write_off'),
+                  (SELECT count(*) FROM core.returns WHERE status = 'received'),
+                  (SELECT count(*) FROM core.order_sla WHERE confirm_breached OR ship_breached)"""
+    ).fetchone()
+    assert facts is not None and all(value > 0 for value in facts), facts
+
+
+def test_shop_traffic_converts_12_to_20_percent_of_visits(db: psycopg.Connection) -> None:
+    visits, buying = db.execute(
+        """SELECT count(*) FILTER (WHERE event_type = 2), count(DISTINCT session_id) FILTER (WHERE event_type = 5)
+           FROM core.funnel_events"""
+    ).fetchone()
+    orders = db.execute("SELECT count(*) FROM core.orders").fetchone()
+    assert (buying,) == orders
+    assert 0.12 <= buying / visits <= 0.20
+
+
+def foreign_keys(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        """SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint
+           WHERE contype = 'f' AND connamespace = 'core'::regnamespace ORDER BY 1, 2"""
+    ).fetchall()
+
+
+def test_a_failure_mid_load_leaves_the_database_as_it_was(pg_database_url: str) -> None:
+    """The second merchant's returns are refused: nothing of the first stays, every key is back."""
+    with psycopg.connect(pg_database_url, autocommit=True) as conn:
+        keys_before = foreign_keys(conn)
+        conn.execute(
+            """CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN
+                   IF (SELECT count(*) FROM core.merchants) > 1 THEN
+                       RAISE EXCEPTION 'disk full' USING ERRCODE = 'disk_full';
+                   END IF;
+                   RETURN NULL;
+               END $$"""
+        )
+        conn.execute(
+            """CREATE TRIGGER refuse_second AFTER INSERT ON core.returns
+               FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.refuse()"""
+        )
+        with pytest.raises(psycopg.errors.DiskFull):
+            simulate(conn, "tiny", SEED)
+        conn.execute("DROP TRIGGER refuse_second ON core.returns")
+        counts = conn.execute(
+            """SELECT (SELECT count(*) FROM core.merchants), (SELECT count(*) FROM core.orders),
+                      (SELECT count(*) FROM core.funnel_events), (SELECT count(*) FROM sim.runs)"""
+        ).fetchone()
+        assert counts == (0, 0, 0, 0)
+        assert foreign_keys(conn) == keys_before
+        assert all(validated for *_, validated in keys_before)

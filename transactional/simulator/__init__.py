@@ -23,7 +23,7 @@ import psycopg
 from transactional.errors import DomainError
 from transactional.simulator import build
 from transactional.simulator.bulk.history import IdCounters, NetworkContext, draw_history
-from transactional.simulator.bulk.load import copy_frame, load_history, next_ids
+from transactional.simulator.bulk.load import copy_frame, foreign_keys_checked_at_the_end, load_history, next_ids
 from transactional.simulator.plan import plan_network
 from transactional.simulator.reference import CATEGORY_TREE
 from transactional.simulator.scales import SCALES, Scale, scale_named
@@ -59,36 +59,36 @@ def simulate(
     """Simulate `scale` into a database without its merchants; `progress(done, total merchants)`."""
     params = scale_named(scale)
     started = time.perf_counter()
-    with conn.transaction():
-        _refuse_to_duplicate(conn, params)
-        ids = IdCounters(next_ids(conn))
     calendar = build_calendar(params.first_date, params.last_date)
     plans = plan_network(params, seed)
-    market = _market(conn, calendar, seed)
-    with conn.transaction():
+    totals: dict[str, int] = {}
+    # The network goes in as one transaction: all of it, or nothing.
+    with conn.transaction(), foreign_keys_checked_at_the_end(conn):
+        _refuse_to_duplicate(conn, params)
+        ids = IdCounters(next_ids(conn))
+        market = _market(conn, calendar, seed)
         category_ids = build.ensure_categories(conn, build.moment(params.first_date, 5))
         conn.execute(
             "INSERT INTO sim.runs (scale, seed, first_date, last_date, merchant_codes) VALUES (%s, %s, %s, %s, %s)",
             [params.name, seed, params.first_date, params.last_date, [plan.spec.code for plan in plans]],
         )
-    context = NetworkContext(params, calendar, store_traffic(calendar), market, category_ids)
-    totals: dict[str, int] = {}
-    # Drawing the next merchant overlaps with loading the last one (PostgreSQL works while numpy does).
-    with ThreadPoolExecutor(max_workers=1) as loader:
-        pending: Future | None = None
-        for index, plan in enumerate(plans):
-            history = draw_history(plan, context, ids, np.random.default_rng([seed, index + 1, 1]))
+        context = NetworkContext(params, calendar, store_traffic(calendar), market, category_ids)
+        # Drawing the next merchant overlaps with loading the last one (PostgreSQL works while numpy does).
+        with ThreadPoolExecutor(max_workers=1) as loader:
+            pending: Future | None = None
+            for index, plan in enumerate(plans):
+                history = draw_history(plan, context, ids, np.random.default_rng([seed, index + 1, 1]))
+                if pending is not None:
+                    pending.result()
+                    _report(progress, index, len(plans))
+                for name, count in history.counts.items():
+                    totals[name] = totals.get(name, 0) + count
+                totals["cancelled_orders"] = totals.get("cancelled_orders", 0) + int(
+                    (history.core["orders"]["status"] == "cancelled").sum()
+                )
+                pending = loader.submit(load_history, conn, history)
             if pending is not None:
                 pending.result()
-                _report(progress, index, len(plans))
-            for name, count in history.counts.items():
-                totals[name] = totals.get(name, 0) + count
-            totals["cancelled_orders"] = totals.get("cancelled_orders", 0) + int(
-                (history.core["orders"]["status"] == "cancelled").sum()
-            )
-            pending = loader.submit(load_history, conn, history)
-        if pending is not None:
-            pending.result()
     with conn.transaction():
         conn.execute("ANALYZE")
     _report(progress, len(plans), len(plans))
