@@ -65,7 +65,9 @@ def init() -> None:
 @app.command()
 @one_line_errors
 def simulate(
-    scale: Annotated[str, typer.Option(help="tiny (seconds, tests) or small (the demo)")] = "tiny",
+    scale: Annotated[
+        str, typer.Option(help="tiny (seconds, tests), small (the demo) or county (200 merchants, 2 years)")
+    ] = "tiny",
     seed: Annotated[int, typer.Option(help="Same seed, same data")] = 1,
     live: Annotated[
         bool, typer.Option("--live", help="Keep the simulated network trading now, through the HTTP API")
@@ -79,8 +81,8 @@ def simulate(
         str | None, typer.Option("--api-url", help="With --live: the API to trade through (default: one in-process)")
     ] = None,
 ) -> None:
-    """Create a simulated co-op network and trade day by day through the services; with --live,
-    keep it trading through the HTTP API at --rate orders per second."""
+    """Create a simulated co-op network's whole history (loaded in bulk under the schema's
+    constraints); with --live, keep it trading through the HTTP API at --rate orders per second."""
     if live:
         from pipelines.commands.live import trade_live_until_stopped
         from transactional.simulator.live import LiveSettings
@@ -91,7 +93,7 @@ def simulate(
 
     uri = prepare()
     with progress() as bar, db.connect(uri) as conn:
-        task = bar.add_task(f"Simulating {scale} network, seed {seed}", total=None)
+        task = bar.add_task(f"Simulating {scale} network, seed {seed} (merchants drawn and loaded)", total=None)
         summary = run_simulation(
             conn,
             scale=scale,
@@ -101,7 +103,8 @@ def simulate(
     console.print(
         f"Simulated {summary.first_date} → {summary.last_date}: {summary.merchants} merchants, "
         f"{summary.skus} SKUs, {summary.customers} customers, {summary.orders} orders "
-        f"({summary.order_lines} lines) in {summary.seconds:.1f} s"
+        f"({summary.order_lines} lines), {summary.funnel_events} funnel events; "
+        f"{summary.rows} rows in {summary.seconds:.1f} s ({summary.rows / summary.seconds:,.0f} rows/s)"
     )
 
 

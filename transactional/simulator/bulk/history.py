@@ -44,6 +44,8 @@ PRICE_REVIEW_WEEKDAY = 0  # commodity prices are reviewed on Mondays…
 PRICE_REVIEW_THRESHOLD = 0.03  # …and changed when the market moved more than 3%
 RETAIL_PRICE_LAG_DAYS = 14  # shelf prices follow the purchase cost two weeks late
 CREDIT_TERMS = np.array([7, 15, 30])
+WHOLESALE_PRICE_SHARE = 0.92  # shops and canteens buy at the wholesale tier, 8% under the shelf price
+DISRUPTED_MERCHANT_SHARE = 0.3  # merchants one of whose suppliers delivers late for weeks
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class _MerchantDraw:
         # Like most co-op shops, the merchant orders from each supplier on one weekday (produce daily).
         self.order_weekday = self.supplier_of % 7
         self.weekday = np.array([day.weekday() for day in context.calendar.days])
+        self.disruption = _plan_disruption(len(plan.suppliers), self.days, rng)
 
     def at(self, day: np.ndarray | int, seconds: np.ndarray | int) -> np.ndarray:
         """Epoch microseconds of business-local `seconds` after midnight of day index `day`."""
@@ -249,6 +252,7 @@ class _MerchantDraw:
                 "updated_at": joined,
             }
         )
+        self.price_tier_wholesale = business
         # Businesses buy on credit at a fixed term, households pay online or on delivery.
         self.credit_term = np.where(business, CREDIT_TERMS[self.rng.integers(0, 3, len(customers))], 0)
         self.pays_on_delivery = self.rng.random(len(customers)) < 0.25
@@ -266,31 +270,38 @@ class _MerchantDraw:
         self.price_ratio = _reviewed(lagged[:, : self.days], self.weekday, self.launch_day)
         self.cost = _money(self.list_cost[:, None] * self.cost_ratio)
         self.price = _money(self.list_price[:, None] * self.price_ratio)
-        changes = []
-        for table, values, column in (
-            ("product_cost_history", self.cost, "unit_cost"),
-            ("product_price_history", self.price, "unit_price"),
-        ):
-            changed = np.diff(values, axis=1) != 0
-            sku, day = np.nonzero(changed)
-            day = day + 1
-            keep = day > self.launch_day[sku]
-            sku, day = sku[keep], day[keep]
-            order = np.lexsort((day, sku))
-            sku, day = sku[order], day[order]
-            frame = pd.DataFrame(
-                {
-                    "merchant_id": self.merchant_id,
-                    "product_id": self.product_ids[sku],
-                    column: values[sku, day],
-                    "valid_from": _timestamps(self.at(day, 5 * 3600 + 30 * 60)),
-                }
-            )
-            if table == "product_price_history":
-                frame.insert(2, "tier", "retail")
-                frame.insert(3, "min_quantity", 1)
-            changes.append((table, frame))
-        self.price_changes = dict(changes)
+        self.wholesale_price = _money(self.price * WHOLESALE_PRICE_SHARE)
+        launched = np.arange(self.skus), self.launch_day
+        products = self.core["products"]
+        products["unit_cost"], products["price"] = self.cost[launched], self.price[launched]
+        retail = self._changes(self.price, first=False).assign(tier="retail")
+        wholesale = self._changes(self.wholesale_price, first=True).assign(tier="wholesale")
+        prices = pd.concat([retail, wholesale]).sort_values(["product_id", "valid_from", "tier"], kind="stable")
+        self.price_changes = {
+            "product_cost_history": self._changes(self.cost, first=False).rename(columns={"value": "unit_cost"}),
+            "product_price_history": prices.assign(min_quantity=1).rename(columns={"value": "unit_price"}),
+        }
+
+    def _changes(self, values: np.ndarray, first: bool) -> pd.DataFrame:
+        """The days a price series changes after launch (and its launch value when `first`)."""
+        changed = np.diff(values, axis=1) != 0
+        sku, day = np.nonzero(changed)
+        day = day + 1
+        keep = day > self.launch_day[sku]
+        sku, day = sku[keep], day[keep]
+        if first:
+            sku = np.concatenate([np.arange(self.skus), sku])
+            day = np.concatenate([self.launch_day, day])
+        order = np.lexsort((day, sku))
+        sku, day = sku[order], day[order]
+        return pd.DataFrame(
+            {
+                "merchant_id": self.merchant_id,
+                "product_id": self.product_ids[sku],
+                "value": values[sku, day],
+                "valid_from": _timestamps(self.at(day, 5 * 3600 + 30 * 60)),
+            }
+        )
 
     # ---- trading day by day ------------------------------------------------------------------
 
@@ -423,9 +434,13 @@ class _MerchantDraw:
             sku = members % self.skus
             self.po_lines.append((day, members, quantity[members], self.cost[sku, day], np.arange(len(members))))
             self.on_order[members] += quantity[members]
-            plan = self.plan.suppliers[int(supplier[group == key][0])]
+            supplier_index = int(supplier[group == key][0])
+            plan = self.plan.suppliers[supplier_index]
             late = self.rng.random() >= plan.on_time_rate
             arrival = day + plan.lead_time_days + (1 + int(self.rng.poisson(1.5)) if late else 0)
+            disruption = self.disruption
+            if disruption is not None and disruption.supplier == supplier_index and disruption.covers(day):
+                arrival += disruption.days_late
             self.po_arrival_day.append(arrival)
             self.arrivals.setdefault(arrival, []).append(po)
 
@@ -473,9 +488,11 @@ class _MerchantDraw:
         self.order_shipped_us = np.where(np.isin(status, ["shipped", "delivered"]), shipped, 0)
         self.order_delivered_us = np.where(status == "delivered", delivered, 0)
         self.order_ordered_us = ordered
-        net_share = np.ones(len(drawn.line_qty))
         line_day = drawn.day[drawn.line_order]
-        line_price = self.price[drawn.line_sku, line_day]
+        wholesale = self.price_tier_wholesale[drawn.customer[drawn.line_order]]
+        line_price = np.where(
+            wholesale, self.wholesale_price[drawn.line_sku, line_day], self.price[drawn.line_sku, line_day]
+        )
         percent = np.zeros(len(drawn.line_qty))
         self.line_promotion = np.full(len(drawn.line_qty), -1)
         for number, promotion in enumerate(self.promotions):
@@ -542,10 +559,7 @@ class _MerchantDraw:
                 "promotion_id": self.promotion_ids,
                 "merchant_id": self.merchant_id,
                 "promotion_code": [p.code for p in self.promotions],
-                "name": [
-                    f"{self.plan.skus[p.sku].name} 限时{100 - p.percent_off:g}折".replace("折", "%")
-                    for p in self.promotions
-                ],
+                "name": [f"{self.plan.skus[p.sku].name} 限时直降{p.percent_off:g}%" for p in self.promotions],
                 "kind": "percentage",
                 "starts_at": _timestamps(self.at(np.array([p.first_day for p in self.promotions], dtype=np.int64), 0)),
                 "ends_at": _timestamps(self.at(np.array([p.last_day + 1 for p in self.promotions], dtype=np.int64), 0)),
@@ -588,17 +602,15 @@ class _MerchantDraw:
         """Purchase orders, their receipts, and every batch with its id."""
         po_count = len(self.po_lines)
         self.po_ids = self.ids.take("purchase_orders", po_count)
-        end_day = self.days
         po_day = np.array([line[0] for line in self.po_lines], dtype=np.int64)
         arrival = np.array(self.po_arrival_day, dtype=np.int64)
         warehouse = np.array([line[1][0] // self.skus for line in self.po_lines], dtype=np.int64)
         supplier = np.array([self.supplier_of[line[1][0] % self.skus] for line in self.po_lines], dtype=np.int64)
         lead = np.array([self.plan.suppliers[s].lead_time_days for s in supplier], dtype=np.int64)
-        arrived = arrival < end_day
+        arrived = arrival < self.days
         rejected_any = np.array([bool(self.po_line_rejected.get(po, np.zeros(1)).any()) for po in range(po_count)])
         ordered = self.at(po_day, 20 * 3600 + 30 * 60) + np.arange(po_count) % 50 * 10 * SECOND_US
         received = self.at(arrival, 6 * 3600) + np.arange(po_count) % 100 * 30 * SECOND_US
-        self.po_received_us = received
         self.core["purchase_orders"] = pd.DataFrame(
             {
                 "purchase_order_id": self.po_ids,
@@ -722,7 +734,6 @@ class _MerchantDraw:
                 ).where(line_batch >= 0),
             }
         )
-        self.po_ordered_us = ordered
 
     def _returns(self) -> None:
         """A few delivered lines come back (most for no reason, some faulty); the goods go back
@@ -960,6 +971,17 @@ class _MerchantDraw:
                 "activity": [c.activity for c in customers],
             }
         )
+        disruption = self.disruption
+        self.truth["anomalies"] = pd.DataFrame(
+            {
+                "kind": "supplier_disruption",
+                "merchant_code": code,
+                "subject": [self.plan.suppliers[disruption.supplier].code] if disruption else [],
+                "starts_on": dates[[disruption.first_day]] if disruption else [],
+                "ends_on": dates[[disruption.last_day]] if disruption else [],
+                "magnitude": [disruption.days_late] if disruption else [],
+            }
+        )
         promotions = self.promotions
         self.truth["promotion_effects"] = pd.DataFrame(
             {
@@ -974,6 +996,28 @@ class _MerchantDraw:
                 "dip_days": PROMOTION_DIP_DAYS,
             }
         )
+
+
+@dataclass(frozen=True)
+class Disruption:
+    """A supplier that delivers everything ordered in a window days late (a flood, a strike)."""
+
+    supplier: int
+    first_day: int
+    last_day: int
+    days_late: int
+
+    def covers(self, day: int) -> bool:
+        return self.first_day <= day <= self.last_day
+
+
+def _plan_disruption(suppliers: int, days: int, rng: np.random.Generator) -> Disruption | None:
+    if rng.random() >= DISRUPTED_MERCHANT_SHARE or days < 120:
+        return None
+    first = int(rng.integers(30, days - 60))
+    return Disruption(
+        int(rng.integers(0, suppliers)), first, first + int(rng.integers(20, 41)), int(rng.integers(5, 13))
+    )
 
 
 def _reviewed(ratio: np.ndarray, weekday: np.ndarray, launch_day: np.ndarray) -> np.ndarray:
