@@ -145,7 +145,7 @@ def _county_network() -> tuple[MerchantSpec, ...]:
                 COUNTY_TOWNSHIPS[(COUNTY_TOWNSHIPS.index(township) + step) % len(COUNTY_TOWNSHIPS)] for step in range(3)
             )
             # Sizes vary around the type's norm, the same way for every seed.
-            size = 0.6 + 0.8 * ((number * 37) % 11) / 10
+            size = 0.25 + 1.5 * ((number * 37) % 11) / 10
             merchants.append(
                 MerchantSpec(
                     code,

@@ -406,7 +406,7 @@ class _MerchantDraw:
     def _replenish(self, day: int) -> None:
         """One purchase order per warehouse and supplier for everything below its reorder point."""
         lead = np.tile(self.lead, self.warehouses)
-        usable = self.stock.sellable(day, self.slots, ahead=np.tile(self.lead, self.warehouses))
+        usable = self.stock.sellable(day, self.slots, ahead=lead)
         recent = [(day - back) % MEMORY_DAYS for back in range(RECENT_DAYS)]
         usual = self.asked.mean(axis=1)
         fresh = np.tile(self.fresh, self.warehouses)
