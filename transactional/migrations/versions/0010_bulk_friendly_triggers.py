@@ -23,9 +23,9 @@ DROP FUNCTION core.apply_stock_movement();
 -- Rows that do not exist yet are created empty first: an INSERT ... ON CONFLICT DO UPDATE would
 -- test the CHECKs on the summed deltas alone (a reservation on its own has reserved > on_hand),
 -- and ON CONFLICT lets two statements creating the same row queue instead of one failing. Rows
--- are created and locked in key order, so concurrent writers touching several rows never deadlock
--- on each other within a statement. The locks and the update run as the invoker, so row security
--- applies to them as it does to the movements.
+-- are created and locked in key order, so concurrent statements sharing several rows wait for one
+-- another in one order rather than deadlock. The locks and the update run as the invoker, so row
+-- security applies to them as it does to the movements.
 CREATE FUNCTION core.apply_stock_movements() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO core.stock (warehouse_id, batch_id, product_id, merchant_id, on_hand, reserved, frozen, updated_at)
