@@ -1,4 +1,4 @@
-"""Ingestion copies every core table and is all-or-nothing."""
+"""Ingestion copies every core table, is all-or-nothing, and knows when there is something new."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_raw_tables_have_the_names_and_columns_of_core(pg_database_url: str, tmp
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         raw_columns = conn.execute(
             "SELECT table_name, column_name FROM information_schema.columns"
-            " WHERE table_schema = 'raw' ORDER BY 1, ordinal_position"
+            " WHERE table_schema = 'raw' AND table_name <> '_ingest_state' ORDER BY 1, ordinal_position"
         ).fetchall()
     assert raw_columns == core_columns
 
@@ -56,16 +56,16 @@ def test_a_failed_ingestion_leaves_the_previous_warehouse_intact(
     with psycopg.connect(pg_database_url) as pg:
         catalogue.create_merchant(pg, "M002", "惠农农资批发部", AT)
 
-    copy_table = ingest._replace
+    copy_table = ingest._copy_whole
     copied: list[str] = []
 
-    def crash_after_three_tables(conn, source_schema: str, target_schema: str, table: str) -> int:
+    def crash_after_three_tables(conn, source):
         if len(copied) == 3:
             raise RuntimeError("connection to PostgreSQL lost")
-        copied.append(table)
-        return copy_table(conn, source_schema, target_schema, table)
+        copied.append(source.name)
+        return copy_table(conn, source)
 
-    monkeypatch.setattr(ingest, "_replace", crash_after_three_tables)
+    monkeypatch.setattr(ingest, "_copy_whole", crash_after_three_tables)
     with pytest.raises(RuntimeError, match="connection to PostgreSQL lost"):
         ingest.ingest_full(pg_database_url, warehouse)
     assert "merchants" in copied, "the crash should come after raw.merchants was replaced"
@@ -74,3 +74,48 @@ def test_a_failed_ingestion_leaves_the_previous_warehouse_intact(
     monkeypatch.undo()
     ingest.ingest_full(pg_database_url, warehouse)
     assert merchant_codes(warehouse) == ["M001", "M002"]
+
+
+def test_every_ingested_table_records_the_transaction_of_each_change(pg_database_url: str) -> None:
+    with psycopg.connect(pg_database_url) as pg:
+        tracked = {
+            row[0]
+            for row in pg.execute(
+                """SELECT c.table_name FROM information_schema.columns c
+                   WHERE c.table_schema = 'core' AND c.column_name = 'change_txid' AND c.data_type = 'xid8'
+                   AND EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = format('core.%I', c.table_name)::regclass
+                               AND t.tgname = 'stamp_change_txid')
+                   AND EXISTS (SELECT FROM pg_indexes i WHERE i.schemaname = 'core' AND i.tablename = c.table_name
+                               AND i.indexdef LIKE '%(change_txid)')"""
+            )
+        }
+        keyed_without_delete_log = [
+            row[0]
+            for row in pg.execute(
+                """SELECT c.relname FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
+                   WHERE c.relnamespace = 'core'::regnamespace AND c.relname = ANY(%s)
+                   AND NOT EXISTS (
+                       SELECT FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'log_deleted_rows')""",
+                [list(ingest.CORE_TABLES)],
+            )
+        ]
+    assert set(ingest.CORE_TABLES) <= tracked
+    assert keyed_without_delete_log == []
+
+
+def test_source_has_changes_until_they_are_ingested(pg_database_url: str, tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    assert ingest.source_has_changes(pg_database_url, warehouse), "an empty warehouse needs a first load"
+    ingest.ingest(pg_database_url, warehouse)
+    assert not ingest.source_has_changes(pg_database_url, warehouse)
+
+    with psycopg.connect(pg_database_url) as pg:
+        catalogue.create_merchant(pg, "M001", "城关供销社", AT)
+    assert ingest.source_has_changes(pg_database_url, warehouse)
+    ingest.ingest(pg_database_url, warehouse)
+    assert not ingest.source_has_changes(pg_database_url, warehouse)
+    assert merchant_codes(warehouse) == ["M001"]
+
+    with psycopg.connect(pg_database_url) as pg:
+        pg.execute("UPDATE core.merchants SET name = '城关供销社（总店）'")
+    assert ingest.source_has_changes(pg_database_url, warehouse), "an update is a change"

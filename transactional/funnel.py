@@ -40,7 +40,7 @@ def record_events(conn: psycopg.Connection, events: Iterable[FunnelEvent]) -> in
     problem (an unknown type, a naive time, or a row the database's constraints refuse)."""
     try:
         with conn.transaction(), conn.cursor() as cursor:
-            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE core.funnel_events)")
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (LIKE core.funnel_events INCLUDING DEFAULTS)")
             with cursor.copy(f"COPY {_STAGING} ({_COLUMNS}) FROM STDIN") as copy:
                 for number, event in enumerate(events, start=1):
                     copy.write_row(_row(number, event))
