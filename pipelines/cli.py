@@ -174,7 +174,7 @@ def ingest(full: Annotated[bool, typer.Option("--full", help="Reload every table
 @one_line_errors
 def build() -> None:
     """Build the dbt models (staging, intermediate, marts) and run their tests."""
-    _materialize("dbt build", ("dbt",))
+    _materialize("dbt build", ("staging", "intermediate", "marts"))
 
 
 @app.command()

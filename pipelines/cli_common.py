@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipelines import settings
 from pipelines import warehouse as duck
+from pipelines.ops.instance import ensure_instance
 from transactional import db
 
 console = Console()
@@ -53,11 +54,7 @@ def configure_environment() -> None:
     os.environ["COOPCAST_WAREHOUSE"] = str(settings.warehouse_path())
     dagster_home = settings.dagster_home()
     os.environ["DAGSTER_HOME"] = str(dagster_home)
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    dagster_config = dagster_home / "dagster.yaml"
-    if not dagster_config.exists():
-        # Telemetry would try to reach the internet; this platform runs offline.
-        dagster_config.write_text("telemetry:\n  enabled: false\n")
+    ensure_instance(dagster_home)
 
 
 def prepare() -> str:

@@ -8,16 +8,19 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from pipelines.assets.dbt import build_dbt_assets, prepared_dbt_project
+from pipelines.assets.dbt import ML_TAG, build_dbt_assets, prepared_dbt_project
 from pipelines.assets.exports import build_serving_asset, replenishment_workbooks
 from pipelines.assets.ingest import ingest_core_tables
 from pipelines.assets.ml import demand_forecasts
+from pipelines.ops.schedules import FULL_RUN_JOB, build_jobs, build_schedules
+from pipelines.ops.sensors import new_data_sensor, run_failure_alerts
+from pipelines.ops.settlements import weekly_settlement_job
 from pipelines.resources import PostgresResource, RunSettings, WarehouseResource
 
-FULL_RUN_JOB = "coopcast_full_run"
+__all__ = ["FULL_RUN_JOB", "build_definitions", "defs"]
+
 # The dbt installed beside this interpreter, so nothing depends on PATH or an activated venv.
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
-BUSINESS_TIMEZONE = "Asia/Shanghai"
 
 
 def build_definitions() -> dg.Definitions:
@@ -27,27 +30,16 @@ def build_definitions() -> dg.Definitions:
         demand_forecasts.key
     ]
     serving_warehouse = build_serving_asset(published)
+    ml_marts = dg.AssetSelection.tag(ML_TAG, "")
 
-    # One writer at a time: DuckDB allows a single read-write process, so the whole graph runs
-    # in one process, step after step.
-    full_run = dg.define_asset_job(
-        FULL_RUN_JOB,
-        selection=dg.AssetSelection.all(),
-        executor_def=dg.in_process_executor,
-        description="Ingest, dbt build, forecast, replenishment marts, workbooks, then publish the serving copy.",
-    )
     return dg.Definitions(
         assets=[ingest_core_tables, *dbt_definitions, demand_forecasts, replenishment_workbooks, serving_warehouse],
-        jobs=[full_run],
-        schedules=[
-            dg.ScheduleDefinition(
-                name="coopcast_daily",
-                job=full_run,
-                cron_schedule="30 1 * * *",
-                execution_timezone=BUSINESS_TIMEZONE,
-                description="Every night at 01:30 Beijing time, after the business day has closed.",
-            )
-        ],
+        jobs=[*build_jobs(ml_marts), weekly_settlement_job],
+        schedules=build_schedules(),
+        sensors=[new_data_sensor, run_failure_alerts],
+        # Steps run one after the other in the run's process: most of them hold the warehouse's
+        # single write lock anyway, and one process loads the dbt manifest once.
+        executor=dg.in_process_executor,
         resources={
             "postgres": PostgresResource(),
             "warehouse": WarehouseResource(),

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from pipelines import settings
 from transactional import db
+
+# DuckDB lets one process open a file for writing, and then no other process may open it, not
+# even read-only: every asset that opens the warehouse takes a slot of this pool, and the
+# instance (dagster.yaml, see pipelines/ops/instance.py) gives the pool a single slot.
+DUCKDB_WRITER_POOL = "duckdb_writer"
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -46,5 +53,7 @@ class RunSettings(dg.ConfigurableResource):
 
     as_of: str = ""
 
-    def dbt_vars(self) -> list[str]:
-        return ["--vars", f'{{"as_of": "{self.as_of}"}}'] if self.as_of else []
+    def dbt_vars(self, extra: dict[str, Any] | None = None) -> list[str]:
+        """`--vars` for dbt: the run's as_of and any extra vars (a partition's window)."""
+        variables = {**({"as_of": self.as_of} if self.as_of else {}), **(extra or {})}
+        return ["--vars", json.dumps(variables)] if variables else []

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from tests.conftest import REPO_ROOT
+
+ASSET_GRAPH_SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
+# Set to write the snapshot again after an intended change of the graph; review its diff.
+UPDATE_SNAPSHOTS = os.environ.get("COOPCAST_UPDATE_SNAPSHOTS") == "1"
 
 
 @pytest.fixture
@@ -19,31 +25,138 @@ def isolated_home(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_asset_graph_has_every_layer_in_its_group(isolated_home) -> None:
-    from pipelines.definitions import FULL_RUN_JOB, build_definitions
+@pytest.fixture
+def definitions(isolated_home) -> dg.Definitions:
+    from pipelines.definitions import build_definitions
 
-    definitions = build_definitions()
+    return build_definitions()
+
+
+def _key(text: str) -> dg.AssetKey:
+    return dg.AssetKey.from_user_string(text)
+
+
+def test_every_asset_has_a_group_and_a_kind(definitions) -> None:
     graph = definitions.resolve_asset_graph()
-    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    materializable = [graph.get(key) for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
+    assert len(materializable) > 40
+    for node in materializable:
+        assert node.group_name and node.group_name != "default", node.key
+        assert node.kinds, node.key
+    groups = {node.key.to_user_string(): node.group_name for node in materializable}
     assert groups["raw/orders"] == "ingest"
-    assert groups["marts/fct_daily_sales"] == "dbt"
-    assert groups["marts/fct_inventory_flags"] == "dbt"
+    assert groups["staging/stg_postgres__orders"] == "staging"
+    assert groups["intermediate/int_order_lines_enriched"] == "intermediate"
+    assert groups["marts/fct_daily_sales"] == "marts"
     assert groups["ml/demand_forecasts"] == "ml"
-    assert groups["marts/fct_replenishment_suggestions"] == "dbt"
     assert groups["exports/replenishment_workbooks"] == "exports"
     assert groups["serving/warehouse"] == "serving"
+    assert graph.get(_key("marts/fct_inventory_flags")).kinds == {"dbt", "duckdb"}
 
-    forecast_parents = {key.to_user_string() for key in graph.get(dg.AssetKey(["ml", "demand_forecasts"])).parent_keys}
-    assert "marts/fct_daily_sales" in forecast_parents
-    replenishment = graph.get(dg.AssetKey(["marts", "fct_replenishment_suggestions"]))
-    assert dg.AssetKey(["ml", "demand_forecasts"]) in replenishment.parent_keys
 
-    check_targets = {check.asset_key.to_user_string() for check in graph.asset_check_keys}
-    assert "marts/fct_inventory_flags" in check_targets, "dbt tests should appear as asset checks"
+def test_dbt_tests_show_as_asset_checks(definitions) -> None:
+    check_targets = {check.asset_key.to_user_string() for check in definitions.resolve_asset_graph().asset_check_keys}
+    assert {"marts/fct_inventory_flags", "marts/fct_daily_sales", "marts/dim_merchants"} <= check_targets
 
-    schedule = definitions.resolve_schedule_def("coopcast_daily")
-    assert schedule.execution_timezone == "Asia/Shanghai"
-    assert schedule.job_name == FULL_RUN_JOB
+
+def test_large_facts_have_daily_partitions_backfilled_in_one_run(definitions) -> None:
+    graph = definitions.resolve_asset_graph()
+    partitioned = {key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).partitions_def}
+    assert partitioned == {"marts/fct_daily_sales", "marts/fct_merchant_daily_sales"}
+    facts = definitions.get_assets_def(_key("marts/fct_daily_sales"))
+    assert facts.partitions_def.timezone == "Asia/Shanghai"
+    assert isinstance(facts.partitions_def, dg.DailyPartitionsDefinition)
+    assert facts.backfill_policy == dg.BackfillPolicy.single_run()
+
+
+def test_marts_carry_freshness_policies(definitions) -> None:
+    graph = definitions.resolve_asset_graph()
+    marts = [key for key in graph.get_all_asset_keys() if key.path[0] == "marts"]
+    assert marts
+    for key in marts:
+        assert graph.get(key).freshness_policy is not None, key
+    nightly = graph.get(_key("marts/fct_daily_sales")).freshness_policy
+    weekly = graph.get(_key("marts/fct_replenishment_suggestions")).freshness_policy
+    assert nightly.fail_window.to_timedelta() < weekly.fail_window.to_timedelta()
+
+
+def test_every_warehouse_asset_takes_the_single_writer_pool(definitions) -> None:
+    from pipelines.resources import DUCKDB_WRITER_POOL
+
+    graph = definitions.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.is_materializable and "duckdb" in node.kinds and node.group_name != "ingest":
+            assert definitions.get_assets_def(key).node_def.pool == DUCKDB_WRITER_POOL, key
+
+
+def test_schedules_run_in_beijing_time_and_target_their_jobs(definitions) -> None:
+    from pipelines.ops.schedules import NIGHTLY_JOB, WEEKLY_FORECAST_JOB
+    from pipelines.ops.settlements import SETTLEMENT_JOB
+
+    expected = {
+        "coopcast_nightly_schedule": (NIGHTLY_JOB, "30 1 * * *"),
+        "coopcast_weekly_forecast_schedule": (WEEKLY_FORECAST_JOB, "0 4 * * 1"),
+        "coopcast_weekly_settlement_schedule": (SETTLEMENT_JOB, "0 6 * * 1"),
+    }
+    for name, (job_name, cron) in expected.items():
+        schedule = definitions.resolve_schedule_def(name)
+        assert schedule.execution_timezone == "Asia/Shanghai"
+        assert (schedule.job_name, schedule.cron_schedule) == (job_name, cron)
+
+    nightly = {key.to_user_string() for key in definitions.resolve_job_def(NIGHTLY_JOB).asset_layer.selected_asset_keys}
+    weekly = {
+        key.to_user_string() for key in definitions.resolve_job_def(WEEKLY_FORECAST_JOB).asset_layer.selected_asset_keys
+    }
+    assert {"raw/orders", "marts/fct_daily_sales", "marts/fct_inventory_flags", "serving/warehouse"} <= nightly
+    assert not nightly & {"ml/demand_forecasts", "marts/fct_replenishment_suggestions"}
+    assert weekly == {
+        "ml/demand_forecasts",
+        "marts/fct_replenishment_suggestions",
+        "exports/replenishment_workbooks",
+        "serving/warehouse",
+    }
+
+
+def test_sensors_watch_new_data_and_failed_runs(definitions) -> None:
+    from pipelines.ops.schedules import NIGHTLY_JOB
+    from pipelines.ops.sensors import FAILURE_SENSOR, NEW_DATA_SENSOR
+
+    new_data = definitions.resolve_sensor_def(NEW_DATA_SENSOR)
+    assert new_data.job_name == NIGHTLY_JOB
+    failures = definitions.resolve_sensor_def(FAILURE_SENSOR)
+    assert isinstance(failures, dg.RunStatusSensorDefinition)
+    assert failures.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def _graph_snapshot(definitions: dg.Definitions) -> dict:
+    graph = definitions.resolve_asset_graph()
+    return {
+        "assets": {
+            key.to_user_string(): sorted(parent.to_user_string() for parent in graph.get(key).parent_keys)
+            for key in sorted(graph.get_all_asset_keys(), key=lambda key: key.to_user_string())
+            if graph.get(key).is_materializable
+        },
+        "schedules": {
+            schedule.name: schedule.job_name
+            for schedule in sorted(definitions.schedules or [], key=lambda schedule: schedule.name)
+        },
+        "sensors": sorted(sensor.name for sensor in definitions.sensors or []),
+    }
+
+
+def test_asset_graph_matches_its_snapshot(definitions) -> None:
+    snapshot = _graph_snapshot(definitions)
+    if UPDATE_SNAPSHOTS:
+        ASSET_GRAPH_SNAPSHOT.parent.mkdir(exist_ok=True)
+        ASSET_GRAPH_SNAPSHOT.write_text(json.dumps(snapshot, indent=2, ensure_ascii=False) + "\n")
+    assert snapshot == json.loads(ASSET_GRAPH_SNAPSHOT.read_text()), (
+        "the asset graph changed: if intended, rerun with COOPCAST_UPDATE_SNAPSHOTS=1 and review the diff"
+    )
+
+
+def test_definitions_are_loadable(definitions) -> None:
+    dg.Definitions.validate_loadable(definitions)
 
 
 def test_dagster_cli_loads_the_code_location(isolated_home) -> None:

@@ -1,27 +1,40 @@
-"""dbt group: staging, intermediate and marts, with dbt tests as Dagster asset checks.
+"""dbt assets: staging, intermediate and marts (one group per folder), dbt tests as asset checks.
 
-Two definitions split the project at the `ml` source: the marts that read ML outputs back
-(tag `ml`) run after the forecast asset, everything else before it.
+Three definitions split the project: the large daily facts (tag `daily_partitioned`, daily
+partitions in Asia/Shanghai so ops can backfill days from the UI), the marts that read ML outputs
+back (tag `ml`, after the forecast asset), and everything else.
 """
 
 import os
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
-from dbt.cli.main import dbtRunner
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from pipelines import settings
-from pipelines.resources import RunSettings, WarehouseResource
+from pipelines import warehouse as duck
+from pipelines.ops import freshness
+from pipelines.resources import DUCKDB_WRITER_POOL, RunSettings, WarehouseResource
 
 DBT_SOURCE_SUFFIXES = (".sql", ".yml", ".yaml", ".csv")
+PARTITIONED_TAG = "daily_partitioned"
+ML_TAG = "ml"
+BUSINESS_TIMEZONE = "Asia/Shanghai"
+# The first business day a backfill can ask for; runs without a partition cover all history.
+DAILY_PARTITIONS_START = "2024-01-01"
+DAILY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=DAILY_PARTITIONS_START, timezone=BUSINESS_TIMEZONE)
+PREVIEW_ROWS = 5
 
 
 class CoopcastDbtTranslator(DagsterDbtTranslator):
     """Asset keys are [schema, name], so raw.orders from ingestion is the dbt source raw.orders
-    and ml.demand_forecasts from the ML group is the source ml.demand_forecasts."""
+    and ml.demand_forecasts from the ML group is the source ml.demand_forecasts. Groups are the
+    model's folder; kinds stay dagster-dbt's own ({"dbt", "duckdb"})."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -29,10 +42,23 @@ class CoopcastDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey([dbt_resource_props["config"]["schema"], dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return "dbt"
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if spec.group_name != "marts":
+            return spec
+        weekly = ML_TAG in self.get_resource_props(manifest, unique_id).get("tags", [])
+        return spec.replace_attributes(freshness_policy=freshness.WEEKLY if weekly else freshness.NIGHTLY)
 
 
-def _manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
+def packaged_manifest_dir() -> Path:
+    """Where `make install` writes the manifest: inside the checkout, next to the models it describes."""
+    return settings.DBT_PROJECT_DIR / "target"
+
+
+def manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
@@ -43,13 +69,16 @@ def _manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
     )
 
 
-def prepared_dbt_project() -> DbtProject:
-    """The dbt project with a manifest that matches its files, parsing again when they changed."""
-    target_dir = settings.dbt_target_dir()
-    project = DbtProject(
-        project_dir=settings.DBT_PROJECT_DIR, target_path=target_dir, profiles_dir=settings.DBT_PROJECT_DIR
-    )
-    if _manifest_is_stale(settings.DBT_PROJECT_DIR, project.manifest_path):
+def prepare_manifest() -> Path:
+    """Parse the project once into the packaged target (`make install` runs this). The manifest
+    is written beside and renamed into place, so a process loading the code location meanwhile
+    reads the old or the new one, never half."""
+    from dbt.cli.main import dbtRunner
+
+    target = packaged_manifest_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
+    try:
         os.environ.setdefault("COOPCAST_WAREHOUSE", str(settings.warehouse_path()))
         result = dbtRunner().invoke(
             [
@@ -59,14 +88,30 @@ def prepared_dbt_project() -> DbtProject:
                 "--profiles-dir",
                 str(settings.DBT_PROJECT_DIR),
                 "--target-path",
-                str(target_dir),
+                str(scratch),
                 "--log-path",
-                str(target_dir.parent / "logs"),
+                str(scratch / "logs"),
                 "--quiet",
             ]
         )
         if not result.success:
             raise RuntimeError(f"dbt parse failed: {result.exception}")
+        os.replace(scratch / "manifest.json", target / "manifest.json")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target / "manifest.json"
+
+
+def prepared_dbt_project() -> DbtProject:
+    """The dbt project with the manifest `make install` prepared. Only a checkout whose models
+    were edited since (development) is parsed again here."""
+    project = DbtProject(
+        project_dir=settings.DBT_PROJECT_DIR,
+        target_path=packaged_manifest_dir(),
+        profiles_dir=settings.DBT_PROJECT_DIR,
+    )
+    if manifest_is_stale(settings.DBT_PROJECT_DIR, project.manifest_path):
+        prepare_manifest()
     return project
 
 
@@ -74,37 +119,126 @@ def _invocation_target(context: dg.AssetExecutionContext) -> Path:
     return settings.dbt_target_dir() / "runs" / f"{context.run_id}-{context.op_handle}"
 
 
+def table_metadata(conn, relation: dg.AssetKey) -> dict[str, Any]:
+    """Row count, column schema and the first rows of a built model, as the warehouse holds them."""
+    schema, name = relation.path
+    columns = conn.execute(
+        "SELECT column_name, data_type FROM information_schema.columns"
+        " WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, name],
+    ).fetchall()
+    if not columns:
+        return {}
+    count = conn.execute(f'SELECT count(*) FROM {schema}."{name}"').fetchone()
+    preview = conn.execute(f'SELECT * FROM {schema}."{name}" LIMIT {PREVIEW_ROWS}').df()
+    return {
+        "dagster/row_count": int(count[0]) if count else 0,
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(column, data_type) for column, data_type in columns]
+        ),
+        "preview": dg.MetadataValue.md(preview.to_markdown(index=False)),
+    }
+
+
+def _with_table_metadata(
+    context: dg.AssetExecutionContext, events: Iterable[Any], warehouse_path: Path
+) -> Iterator[Any]:
+    """dbt's events, each model's materialization carrying its table's metadata.
+
+    dbt holds the warehouse's only write lock until it exits, and DuckDB refuses any other
+    connection meanwhile (dagster-dbt's fetch_row_counts would fail), so the events are held
+    until dbt is done, then read from the warehouse and passed on, also when dbt failed.
+    """
+    received: list[Any] = []
+    failure: DagsterDbtCliRuntimeError | None = None
+    try:
+        received.extend(events)
+    except DagsterDbtCliRuntimeError as error:
+        failure = error
+    conn = duck.connect(warehouse_path, read_only=True)
+    try:
+        for event in received:
+            if isinstance(event, dg.Output):
+                key = context.asset_key_for_output(event.output_name)
+                yield event.with_metadata({**event.metadata, **table_metadata(conn, key)})
+            else:
+                yield event
+    finally:
+        conn.close()
+    if failure is not None:
+        raise failure
+
+
+def _partition_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The run's window as business dates [start, end), or nothing for an unpartitioned run."""
+    if not context.has_partition_key_range:
+        return {}
+    window = context.partition_time_window
+    return {"partition_start": window.start.date().isoformat(), "partition_end": window.end.date().isoformat()}
+
+
+def _partition_options(context: dg.AssetExecutionContext) -> tuple[tuple[str, ...], dict[str, str]]:
+    """dbt options and vars of a partitioned definition's run.
+
+    A backfill of days rebuilds those days in one dbt run; a run without partitions (the nightly
+    run, `coopcast run`) rebuilds the facts whole. Unit tests check the SQL, not the days: they
+    run with whole builds, where no window filters out their fixtures.
+    """
+    window = _partition_vars(context)
+    if window:
+        return ("--exclude-resource-type", "unit_test"), window
+    return ("--full-refresh",), {}
+
+
+def _run_dbt(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    run_settings: RunSettings,
+    warehouse: WarehouseResource,
+    extra_args: Iterable[str] = (),
+    extra_vars: dict[str, str] | None = None,
+) -> Iterator[Any]:
+    os.environ["COOPCAST_WAREHOUSE"] = str(warehouse.warehouse_path())
+    invocation = dbt.cli(
+        ["build", *run_settings.dbt_vars(extra_vars), *extra_args],
+        context=context,
+        target_path=_invocation_target(context),
+    )
+    yield from _with_table_metadata(context, invocation.stream(), warehouse.warehouse_path())
+
+
+def _define_dbt_assets(
+    project: DbtProject,
+    name: str,
+    select: str = "fqn:*",
+    exclude: str = "",
+    partitions_def: dg.PartitionsDefinition | None = None,
+) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        select=select,
+        exclude=exclude,
+        name=name,
+        dagster_dbt_translator=CoopcastDbtTranslator(),
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions_def else None,
+        pool=DUCKDB_WRITER_POOL,
+    )
+    def models(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, run_settings: RunSettings, warehouse: WarehouseResource
+    ):
+        options, window = _partition_options(context) if partitions_def else ((), {})
+        yield from _run_dbt(context, dbt, run_settings, warehouse, options, window)
+
+    return models
+
+
 def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
-    translator = CoopcastDbtTranslator()
-
-    def build(context, dbt: DbtCliResource, run_settings: RunSettings, warehouse: WarehouseResource):
-        os.environ["COOPCAST_WAREHOUSE"] = str(warehouse.warehouse_path())
-        yield from dbt.cli(
-            ["build", *run_settings.dbt_vars()], context=context, target_path=_invocation_target(context)
-        ).stream()
-
-    @dbt_assets(
-        manifest=project.manifest_path,
-        project=project,
-        exclude="tag:ml",
-        name="dbt_warehouse_models",
-        dagster_dbt_translator=translator,
-    )
-    def dbt_warehouse_models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, run_settings: RunSettings, warehouse: WarehouseResource
-    ):
-        yield from build(context, dbt, run_settings, warehouse)
-
-    @dbt_assets(
-        manifest=project.manifest_path,
-        project=project,
-        select="tag:ml",
-        name="dbt_ml_marts",
-        dagster_dbt_translator=translator,
-    )
-    def dbt_ml_marts(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, run_settings: RunSettings, warehouse: WarehouseResource
-    ):
-        yield from build(context, dbt, run_settings, warehouse)
-
-    return [dbt_warehouse_models, dbt_ml_marts]
+    return [
+        _define_dbt_assets(project, "dbt_warehouse_models", exclude=f"tag:{ML_TAG} tag:{PARTITIONED_TAG}"),
+        _define_dbt_assets(
+            project, "dbt_daily_facts", select=f"tag:{PARTITIONED_TAG}", partitions_def=DAILY_PARTITIONS
+        ),
+        _define_dbt_assets(project, "dbt_ml_marts", select=f"tag:{ML_TAG}"),
+    ]

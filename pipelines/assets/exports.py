@@ -5,7 +5,7 @@ from collections.abc import Iterable
 import dagster as dg
 
 from pipelines.exports import export_replenishment
-from pipelines.resources import WarehouseResource
+from pipelines.resources import DUCKDB_WRITER_POOL, WarehouseResource
 from pipelines.serving import publish
 
 REPLENISHMENT_SUGGESTIONS = dg.AssetKey(["marts", "fct_replenishment_suggestions"])
@@ -16,6 +16,7 @@ REPLENISHMENT_WORKBOOKS = dg.AssetKey(["exports", "replenishment_workbooks"])
     key=REPLENISHMENT_WORKBOOKS,
     group_name="exports",
     kinds={"excel"},
+    pool=DUCKDB_WRITER_POOL,
     deps=[REPLENISHMENT_SUGGESTIONS],
     description="exports/replenishment_<merchant>_<as_of>.xlsx: a summary sheet and one sheet per supplier.",
 )
@@ -33,6 +34,7 @@ def build_serving_asset(published_upstream: Iterable[dg.AssetKey]) -> dg.AssetsD
         key=["serving", "warehouse"],
         group_name="serving",
         kinds={"duckdb"},
+        pool=DUCKDB_WRITER_POOL,
         deps=[*sorted(published_upstream, key=lambda key: key.to_user_string()), REPLENISHMENT_WORKBOOKS],
         description="Read-only copy of marts.* and ml.* at $COOPCAST_HOME/serving/warehouse.duckdb, "
         "replaced atomically after each successful run.",

@@ -5,13 +5,16 @@ import pandas as pd
 
 from models.forecasting.seasonal_naive import forecast_seasonal_naive
 from pipelines import warehouse as duck
-from pipelines.resources import WarehouseResource
+from pipelines.ops import freshness
+from pipelines.resources import DUCKDB_WRITER_POOL, WarehouseResource
 
 
 @dg.asset(
     key=["ml", "demand_forecasts"],
     group_name="ml",
     kinds={"python", "statsforecast", "duckdb"},
+    pool=DUCKDB_WRITER_POOL,
+    freshness_policy=freshness.WEEKLY,
     deps=[dg.AssetKey(["marts", "fct_daily_sales"]), dg.AssetKey(["marts", "dim_merchants"])],
     description="Daily demand forecast per merchant × SKU (all warehouses), 90 days after as_of, "
     "with 80% and 95% intervals.",

@@ -1,5 +1,16 @@
 -- Sales per merchant × SKU × business day, days with sales only. Revenue is the net line
 -- amount of orders not cancelled, dated by order date; nothing after the merchant's as_of.
+-- Daily partitions: a run with a partition window rebuilds only those days (see macros/partitions.sql).
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ replace_partition_window('sales_date') }}",
+        tags=['daily_partitioned'],
+    )
+}}
 
 with lines as (
     select
@@ -11,6 +22,7 @@ with lines as (
         revenue,
         cost
     from {{ ref('int_order_lines_enriched') }}
+    where {{ in_partition_window('ordered_date') }}
 ),
 
 merchants as (

@@ -2,6 +2,17 @@
 -- overview shows. Orders are counted once each here, which summing fct_daily_sales.orders
 -- over SKUs cannot do. Amount-only history (imported orders without SKU lines) adds to orders,
 -- customers and revenue; it has no cost, so gross profit covers the SKU lines only.
+-- Daily partitions: a run with a partition window rebuilds only those days (see macros/partitions.sql).
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ replace_partition_window('sales_date') }}",
+        tags=['daily_partitioned'],
+    )
+}}
 
 with lines as (
     select
@@ -12,11 +23,13 @@ with lines as (
         revenue,
         cost
     from {{ ref('int_order_lines_enriched') }}
+    where {{ in_partition_window('ordered_date') }}
 ),
 
 amount_only as (
     select merchant_id, order_id, customer_id, ordered_date, revenue
     from {{ ref('int_orders_amount_only') }}
+    where {{ in_partition_window('ordered_date') }}
 ),
 
 merchants as (

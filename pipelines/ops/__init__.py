@@ -1,0 +1,1 @@
+"""Operations: schedules, sensors, alerts, freshness and the Dagster instance ops run."""

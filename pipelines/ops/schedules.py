@@ -1,0 +1,80 @@
+"""Jobs and schedules, in Asia/Shanghai time.
+
+01:30 every night  coopcast_nightly             ingest, dbt build, publish the serving copy
+04:00 Monday       coopcast_weekly_forecast     forecasts, replenishment marts, workbooks, publish
+06:00 Monday       coopcast_weekly_settlement   every merchant's statement of last week
+
+The forecasts run before the settlement so procurement has Monday's workbooks when the week's
+money is settled; both run after the nightly build of Sunday's data.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.ops.settlements import settlement_run_config, weekly_settlement_job
+
+BUSINESS_TIMEZONE = "Asia/Shanghai"
+FULL_RUN_JOB = "coopcast_full_run"
+NIGHTLY_JOB = "coopcast_nightly"
+WEEKLY_FORECAST_JOB = "coopcast_weekly_forecast"
+WEEKLY_GROUPS = ("ml", "exports")
+
+
+def build_jobs(ml_marts: dg.AssetSelection) -> list[dg.UnresolvedAssetJobDefinition]:
+    """`ml_marts`: the dbt marts that read forecasts back, which belong to the weekly run."""
+    weekly = dg.AssetSelection.groups(*WEEKLY_GROUPS) | ml_marts
+    serving = dg.AssetSelection.groups("serving")
+    return [
+        dg.define_asset_job(
+            FULL_RUN_JOB,
+            selection=dg.AssetSelection.all(),
+            description="Ingest, dbt build, forecast, replenishment marts, workbooks, then publish the serving copy.",
+        ),
+        dg.define_asset_job(
+            NIGHTLY_JOB,
+            selection=dg.AssetSelection.all() - weekly,
+            description="Ingest what changed, rebuild the dbt models (not the ML marts), publish the serving copy.",
+        ),
+        dg.define_asset_job(
+            WEEKLY_FORECAST_JOB,
+            selection=weekly | serving,
+            description="Demand forecasts, replenishment suggestions and workbooks, then publish the serving copy.",
+        ),
+    ]
+
+
+def build_schedules() -> list[dg.ScheduleDefinition]:
+    return [
+        dg.ScheduleDefinition(
+            name="coopcast_nightly_schedule",
+            job_name=NIGHTLY_JOB,
+            cron_schedule="30 1 * * *",
+            execution_timezone=BUSINESS_TIMEZONE,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Every night at 01:30 Beijing time, after the business day has closed.",
+        ),
+        dg.ScheduleDefinition(
+            name="coopcast_weekly_forecast_schedule",
+            job_name=WEEKLY_FORECAST_JOB,
+            cron_schedule="0 4 * * 1",
+            execution_timezone=BUSINESS_TIMEZONE,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Mondays at 04:00 Beijing time: forecasts and replenishment before the settlement.",
+        ),
+        weekly_settlement_schedule,
+    ]
+
+
+@dg.schedule(
+    name="coopcast_weekly_settlement_schedule",
+    job=weekly_settlement_job,
+    cron_schedule="0 6 * * 1",
+    execution_timezone=BUSINESS_TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Mondays at 06:00 Beijing time: every merchant's settlement statement of last week.",
+)
+def weekly_settlement_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    # The tick's time, not the clock's: a tick run late (daemon down) still settles its own week.
+    at = context.scheduled_execution_time
+    return dg.RunRequest(run_key=at.isoformat(), run_config=settlement_run_config(at))

@@ -1,0 +1,68 @@
+"""Sensors: run the nightly pipeline when PostgreSQL has new data; alert when a run fails."""
+
+import dagster as dg
+import duckdb
+
+from pipelines import ingest
+from pipelines.ops.alerts import Alert, raise_alert
+from pipelines.ops.schedules import NIGHTLY_JOB
+from pipelines.resources import PostgresResource, WarehouseResource
+
+NEW_DATA_SENSOR = "coopcast_new_data_sensor"
+FAILURE_SENSOR = "coopcast_run_failure_alerts"
+NEW_DATA_POLL_SECONDS = 120
+ACTIVE_RUN_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+@dg.sensor(
+    name=NEW_DATA_SENSOR,
+    job_name=NIGHTLY_JOB,
+    minimum_interval_seconds=NEW_DATA_POLL_SECONDS,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Every 2 minutes: when PostgreSQL holds committed changes the warehouse has not "
+    "ingested, run the incremental pipeline (ingest, dbt build, publish). Off until ops turn it on.",
+)
+def new_data_sensor(
+    context: dg.SensorEvaluationContext, postgres: PostgresResource, warehouse: WarehouseResource
+) -> dg.RunRequest | dg.SkipReason:
+    # A running pipeline holds the warehouse, and it will ingest what is there anyway: asking
+    # now would only queue a second run behind it.
+    active = context.instance.get_run_records(dg.RunsFilter(statuses=ACTIVE_RUN_STATUSES), limit=1)
+    if active:
+        return dg.SkipReason(f"run {active[0].dagster_run.run_id} is in progress")
+    try:
+        changed = ingest.source_has_changes(postgres.ingest_uri(), warehouse.warehouse_path())
+    except duckdb.IOException as error:
+        return dg.SkipReason(f"the warehouse is busy: {error}")
+    if not changed:
+        return dg.SkipReason("no new data in PostgreSQL")
+    return dg.RunRequest(tags={"coopcast/trigger": "new data"})
+
+
+@dg.run_failure_sensor(
+    name=FAILURE_SENSOR,
+    monitor_all_code_locations=False,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Any failed run: an alert in the log, in $COOPCAST_HOME/alerts.sqlite, and by email "
+    "when COOPCAST_SMTP_HOST and COOPCAST_SMTP_TO are set.",
+)
+def run_failure_alerts(context: dg.RunFailureSensorContext) -> None:
+    raise_alert(failure_alert(context))
+
+
+def failure_alert(context: dg.RunFailureSensorContext) -> Alert:
+    """The failed step and its error's first line name the cause; the rest is in the UI."""
+    run = context.dagster_run
+    reason = context.failure_event.message or "the run failed"
+    for step_failure in context.get_step_failure_events():
+        error = step_failure.step_failure_data.error
+        first_line = next((line.strip() for line in (error.message if error else "").splitlines() if line.strip()), "")
+        reason = f"step {step_failure.step_key} failed: {first_line or reason}"
+        break
+    return Alert(kind="run failed", message=reason, job_name=run.job_name, run_id=run.run_id)
