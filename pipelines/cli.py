@@ -28,6 +28,7 @@ from pipelines.cli_common import (
 from pipelines.commands import backup as backup_commands
 from pipelines.commands.api import api as api_command
 from pipelines.commands.imports import import_app
+from pipelines.commands.ingest import ingest as ingest_command
 from pipelines.commands.merchant import merchant_app
 from transactional import db
 
@@ -44,6 +45,7 @@ app.command()(backup_commands.restore)
 app.add_typer(merchant_app, name="merchant")
 app.command("api")(api_command)
 app.add_typer(import_app, name="import")
+app.command("ingest")(ingest_command)
 DEMO_SCALE = "small"
 DEMO_SEED = 7
 DASHBOARD_PORT = 8501
@@ -157,17 +159,6 @@ def _first_failure(result) -> str:
             cause = next((line for line in lines if "Error:" in line and "dagster" not in line), lines[0])
             return f"step {event.step_key}: {cause[:300]}"
     return "see the run in the Dagster UI"
-
-
-@app.command()
-@one_line_errors
-def ingest(full: Annotated[bool, typer.Option("--full", help="Reload every table from scratch")] = False) -> None:
-    """Copy PostgreSQL core tables into DuckDB raw.* (a full, atomic refresh).
-
-    Every ingestion is a full refresh today; --full is accepted so scripts written for the
-    incremental ingestion to come keep working.
-    """
-    _materialize("Ingest", ("ingest",))
 
 
 @app.command()

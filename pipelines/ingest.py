@@ -190,7 +190,7 @@ def ingest(pg_uri: str, warehouse_path: Path, full: bool = False) -> IngestResul
                 for table in CORE_TABLES
             }
             _write_state(conn, snapshot, sources, tables)
-            sim_row_counts = _refresh_simulation_truth(conn, force=full)
+            sim_row_counts = _refresh_simulation_truth(conn, force=not previous)
     finally:
         conn.close()
     return IngestResult(snapshot, {table: result for table, (result, _) in tables.items()}, sim_row_counts)
@@ -198,6 +198,15 @@ def ingest(pg_uri: str, warehouse_path: Path, full: bool = False) -> IngestResul
 
 def ingest_full(pg_uri: str, warehouse_path: Path) -> IngestResult:
     return ingest(pg_uri, warehouse_path, full=True)
+
+
+def forget_state(warehouse_path: Path) -> None:
+    """Make the next ingestion copy every table whole; the data stays until then."""
+    if not warehouse_path.exists():
+        return
+    with duckdb.connect(str(warehouse_path)) as conn:
+        if "_ingest_state" in _warehouse_tables(conn, "raw"):
+            conn.execute(f"DELETE FROM {STATE_TABLE}")
 
 
 def source_has_changes(pg_uri: str, warehouse_path: Path) -> bool:
@@ -319,7 +328,8 @@ def _source_tables(conn: duckdb.DuckDBPyConnection) -> dict[str, SourceTable]:
     rows = conn.execute(
         _postgres_query(
             """SELECT c.relname::text, a.attname::text, format_type(a.atttypid, NULL),
-                      coalesce(array_position(k.indkey::int2[], a.attnum), 0)
+                      coalesce((SELECT key_column.position FROM unnest(k.indkey::int2[]) WITH ORDINALITY
+                                AS key_column(attnum, position) WHERE key_column.attnum = a.attnum), 0)
                FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace
                JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
