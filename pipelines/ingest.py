@@ -105,9 +105,42 @@ CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
     rows_merged   BIGINT NOT NULL,
     rows_deleted  BIGINT NOT NULL,
     pg_row_count  BIGINT NOT NULL,
-    pg_checksum   VARCHAR NOT NULL    -- JSON {{column: sum}} over key, id and amount columns
+    pg_checksum   VARCHAR NOT NULL,   -- JSON {{column: sum}} over key, id and amount columns
+    -- Append-only tables: count and sums of the rows below a transaction id all of whose
+    -- writers had finished, which never change again; later runs add the rows since.
+    settled_below_txid  BIGINT,
+    settled_row_count   BIGINT,
+    settled_checksum    VARCHAR
 )
 """
+
+# Tables PostgreSQL refuses to UPDATE or DELETE (tests/test_ingest.py checks that it does). Their
+# reconciliation numbers are kept up to date from the recent rows alone, read through the
+# change_txid index, so an incremental run never scans a whole ledger or the funnel events.
+APPEND_ONLY_TABLES = (
+    "stock_movements",
+    "product_price_history",
+    "product_promotion_prices",
+    "product_cost_history",
+    "purchase_order_approvals",
+    "purchase_receipts",
+    "purchase_receipt_lines",
+    "order_events",
+    "order_discounts",
+    "coupon_redemptions",
+    "commission_rates",
+    "journal_entries",
+    "journal_lines",
+    "payments",
+    "sales",
+    "refunds",
+    "refund_lines",
+    "settlement_statements",
+    "settlement_statement_entries",
+    "payouts",
+    "funnel_events",
+    "operation_log",
+)
 
 # Columns whose sums make the reconciliation checksum: keys, ids, quantities and amounts.
 SUMMED_TYPES = ("smallint", "integer", "bigint", "numeric")
@@ -134,6 +167,37 @@ class Snapshot:
         """PostgreSQL condition: the row version was written by a transaction this snapshot did not see."""
         running = ",".join(str(txid) for txid in self.running)
         return f"({column} >= '{self.xmax}'::xid8 OR {column} = ANY('{{{running}}}'::xid8[]))"
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """Row count and per-column sums (exact decimal text; None over no rows)."""
+
+    rows: int
+    sums: dict[str, str | None]
+
+    def __add__(self, other: Aggregates) -> Aggregates:
+        return Aggregates(
+            self.rows + other.rows,
+            {column: _sum_text(self.sums[column], other.sums[column]) for column in self.sums},
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.sums)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Aggregates of an append-only table's rows with change_txid below `below_txid`."""
+
+    below_txid: int
+    aggregates: Aggregates
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    total: Aggregates
+    settled: Settled | None
 
 
 @dataclass(frozen=True)
@@ -177,19 +241,22 @@ def ingest(pg_uri: str, warehouse_path: Path, full: bool = False) -> IngestResul
         warehouse.attach_postgres(conn, pg_uri)
         with warehouse.transaction(conn):
             warehouse.create_schemas(conn)
-            conn.execute(STATE_DDL)
+            _create_state_table(conn)
             snapshot = Snapshot.parse(_postgres_value(conn, "SELECT pg_current_snapshot()::text"))
             sources = _source_tables(conn)
             missing = sorted(set(CORE_TABLES) - set(sources))
             if missing:
                 raise RuntimeError(f"PostgreSQL schema core lacks tables {missing}: run `coopcast init`")
             previous = {} if full else _stored_snapshots(conn)
+            settled = _stored_settled(conn, previous)
             deleted_in = _tables_with_deletes(conn, previous)
             tables = {
-                table: _ingest_table(conn, sources[table], previous.get(table), table in deleted_in)
+                table: _ingest_table(
+                    conn, sources[table], snapshot, previous.get(table), settled.get(table), table in deleted_in
+                )
                 for table in CORE_TABLES
             }
-            _write_state(conn, snapshot, sources, tables)
+            _write_state(conn, snapshot, tables)
             sim_row_counts = _refresh_simulation_truth(conn, force=not previous)
     finally:
         conn.close()
@@ -257,14 +324,38 @@ def reconcile(conn: duckdb.DuckDBPyConnection, table: str) -> tuple[bool, dict]:
 
 
 def _ingest_table(
-    conn: duckdb.DuckDBPyConnection, source: SourceTable, previous: Snapshot | None, has_deletes: bool
-) -> tuple[TableIngest, tuple[int, dict[str, str | None]]]:
+    conn: duckdb.DuckDBPyConnection,
+    source: SourceTable,
+    snapshot: Snapshot,
+    previous: Snapshot | None,
+    settled: Settled | None,
+    has_deletes: bool,
+) -> tuple[TableIngest, Reconciliation]:
     if previous is None:
         ingested = _copy_whole(conn, source)
     else:
         deleted = _apply_deletes(conn, source, previous) if has_deletes else 0
         ingested = _merge_changes(conn, source, previous, deleted)
-    return ingested, _postgres_aggregates(conn, source)
+    return ingested, _reconciliation(conn, source, snapshot, settled)
+
+
+def _reconciliation(
+    conn: duckdb.DuckDBPyConnection, source: SourceTable, snapshot: Snapshot, settled: Settled | None
+) -> Reconciliation:
+    """PostgreSQL's count and sums at `snapshot`. For an append-only table, rows written by
+    transactions below the snapshot's xmin are settled for good: their aggregates are added to
+    the settled ones of the previous run, so only the rows since are read."""
+    if source.name not in APPEND_ONLY_TABLES:
+        return Reconciliation(_postgres_aggregates(conn, source, "true"), None)
+    bound = f"'{snapshot.xmin}'::xid8"
+    if settled is None:
+        newly_settled = _postgres_aggregates(conn, source, f"change_txid < {bound}")
+    else:
+        newly_settled = settled.aggregates + _postgres_aggregates(
+            conn, source, f"change_txid >= '{settled.below_txid}'::xid8 AND change_txid < {bound}"
+        )
+    recent = _postgres_aggregates(conn, source, f"change_txid >= {bound}")
+    return Reconciliation(newly_settled + recent, Settled(snapshot.xmin, newly_settled))
 
 
 def _copy_whole(conn: duckdb.DuckDBPyConnection, source: SourceTable) -> TableIngest:
@@ -352,11 +443,13 @@ def _source_tables(conn: duckdb.DuckDBPyConnection) -> dict[str, SourceTable]:
     }
 
 
-def _postgres_aggregates(conn: duckdb.DuckDBPyConnection, source: SourceTable) -> tuple[int, dict[str, str | None]]:
+def _postgres_aggregates(conn: duckdb.DuckDBPyConnection, source: SourceTable, condition: str) -> Aggregates:
     sums = "".join(f", sum({_quoted(column)})::text AS sum_{number}" for number, column in enumerate(source.summed))
-    row = conn.execute(_postgres_query(f"SELECT count(*){sums} FROM core.{_quoted(source.name)}")).fetchone()
+    row = conn.execute(
+        _postgres_query(f"SELECT count(*){sums} FROM core.{_quoted(source.name)} WHERE {condition}")
+    ).fetchone()
     assert row is not None
-    return int(row[0]), dict(zip(source.summed, row[1:], strict=True))
+    return Aggregates(int(row[0]), dict(zip(source.summed, row[1:], strict=True)))
 
 
 def _duckdb_aggregates(
@@ -371,12 +464,11 @@ def _duckdb_aggregates(
 def _write_state(
     conn: duckdb.DuckDBPyConnection,
     snapshot: Snapshot,
-    sources: dict[str, SourceTable],
-    tables: dict[str, tuple[TableIngest, tuple[int, dict[str, str | None]]]],
+    tables: dict[str, tuple[TableIngest, Reconciliation]],
 ) -> None:
     conn.execute(f"DELETE FROM {STATE_TABLE}")
     conn.executemany(
-        f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?, now(), ?, ?, ?, ?, ?)",
+        f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             [
                 table,
@@ -385,12 +477,41 @@ def _write_state(
                 ingested.mode,
                 ingested.rows_merged,
                 ingested.rows_deleted,
-                pg_row_count,
-                json.dumps(pg_sums),
+                reconciliation.total.rows,
+                reconciliation.total.to_json(),
+                reconciliation.settled.below_txid if reconciliation.settled else None,
+                reconciliation.settled.aggregates.rows if reconciliation.settled else None,
+                reconciliation.settled.aggregates.to_json() if reconciliation.settled else None,
             ]
-            for table, (ingested, (pg_row_count, pg_sums)) in tables.items()
+            for table, (ingested, reconciliation) in tables.items()
         ],
     )
+
+
+def _create_state_table(conn: duckdb.DuckDBPyConnection) -> None:
+    """A state table of an older shape is dropped: the run then copies every table whole."""
+    conn.execute(STATE_DDL)
+    columns = conn.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database()"
+        " AND schema_name = 'raw' AND table_name = '_ingest_state' AND column_name = 'settled_checksum'"
+    ).fetchone()
+    if not columns or not columns[0]:
+        conn.execute(f"DROP TABLE {STATE_TABLE}")
+        conn.execute(STATE_DDL)
+
+
+def _stored_settled(conn: duckdb.DuckDBPyConnection, previous: dict[str, Snapshot]) -> dict[str, Settled]:
+    if not previous:
+        return {}
+    rows = conn.execute(
+        f"SELECT table_name, settled_below_txid, settled_row_count, settled_checksum FROM {STATE_TABLE}"
+        " WHERE settled_below_txid IS NOT NULL"
+    ).fetchall()
+    return {
+        table: Settled(below_txid, Aggregates(row_count, json.loads(checksum)))
+        for table, below_txid, row_count, checksum in rows
+        if table in previous
+    }
 
 
 def _stored_snapshots(conn: duckdb.DuckDBPyConnection) -> dict[str, Snapshot]:
@@ -464,3 +585,10 @@ def _quoted(identifier: str) -> str:
 
 def _as_decimal(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
+
+
+def _sum_text(left: str | None, right: str | None) -> str | None:
+    """SQL's sum over two parts: None (no rows) adds nothing."""
+    if left is None or right is None:
+        return right if left is None else left
+    return str(Decimal(left) + Decimal(right))

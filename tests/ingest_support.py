@@ -46,15 +46,15 @@ def failed_reconciliations(warehouse_path: Path) -> dict[str, dict]:
         conn.close()
 
 
-def trade(conn: psycopg.Connection, shop: Shop, product_id: int, at: datetime, rng: random.Random) -> int:
-    """One order of `product_id`, then shipped, cancelled or left open; commits unless the caller
-    holds an enclosing transaction."""
+def trade(conn: psycopg.Connection, shop: Shop, product_ids: list[int], at: datetime, rng: random.Random) -> int:
+    """One order of `product_ids`, then 40 % shipped, 20 % cancelled, the rest left open; commits
+    unless the caller holds an enclosing transaction."""
     order_id = place_order(
         conn,
         merchant_id=shop.merchant_id,
         customer_id=shop.customer_id,
         warehouse_id=shop.warehouse_id,
-        lines=[OrderLineRequest(product_id, rng.randint(1, 3))],
+        lines=[OrderLineRequest(product_id, rng.randint(1, 3)) for product_id in product_ids],
         at=at,
     )
     roll = rng.random()

@@ -119,3 +119,34 @@ def test_source_has_changes_until_they_are_ingested(pg_database_url: str, tmp_pa
     with psycopg.connect(pg_database_url) as pg:
         pg.execute("UPDATE core.merchants SET name = '城关供销社（总店）'")
     assert ingest.source_has_changes(pg_database_url, warehouse), "an update is a change"
+
+
+@pytest.mark.parametrize("statement", ["UPDATE core.{table} SET change_txid = change_txid", "DELETE FROM core.{table}"])
+def test_tables_reconciled_as_append_only_refuse_updates_and_deletes(conn: psycopg.Connection, statement: str) -> None:
+    """Their settled rows' sums are kept, never recomputed, so PostgreSQL must never change them."""
+    refused = []
+    for table in ingest.APPEND_ONLY_TABLES:
+        try:
+            with conn.transaction():
+                conn.execute(statement.format(table=table) + " WHERE false")
+        except psycopg.Error:
+            refused.append(table)
+    assert refused == list(ingest.APPEND_ONLY_TABLES)
+
+
+def test_reconciliation_fails_when_the_warehouse_lost_or_changed_a_row(pg_database_url: str, tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    with psycopg.connect(pg_database_url) as pg:
+        for code in ("M001", "M002"):
+            catalogue.create_merchant(pg, code, f"供销社 {code}", AT)
+    ingest.ingest(pg_database_url, warehouse)
+    with duckdb.connect(str(warehouse)) as conn:
+        assert ingest.reconcile(conn, "merchants")[0]
+        conn.execute("UPDATE raw.merchants SET merchant_id = merchant_id + 100 WHERE merchant_code = 'M002'")
+        passed, details = ingest.reconcile(conn, "merchants")
+        assert not passed
+        assert set(details["differing_sums"]) == {"merchant_id"}
+        conn.execute("DELETE FROM raw.merchants WHERE merchant_code = 'M002'")
+        passed, details = ingest.reconcile(conn, "merchants")
+        assert not passed
+        assert (details["postgres_rows"], details["duckdb_rows"]) == (2, 1)

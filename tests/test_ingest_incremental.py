@@ -45,8 +45,8 @@ def test_an_order_committed_after_an_ingestion_is_copied_by_the_next(
     with psycopg.connect(url) as late, psycopg.connect(url) as prompt:
         with late.transaction():
             # Placed (and stamped with its transaction id) first, committed last.
-            late_order = trade(late, shop, shop.product_ids[0], AT, rng)
-            prompt_order = trade(prompt, shop, shop.product_ids[1], AT + timedelta(minutes=1), rng)
+            late_order = trade(late, shop, shop.product_ids[:1], AT, rng)
+            prompt_order = trade(prompt, shop, shop.product_ids[1:2], AT + timedelta(minutes=1), rng)
             ingest.ingest(url, warehouse)
             copied = raw_order_ids(warehouse)
             assert prompt_order in copied
@@ -78,7 +78,7 @@ def test_repeated_ingestions_under_concurrent_writers_copy_every_row_exactly_onc
                     if stop.is_set():
                         return
                     with conn.transaction():
-                        order_id = trade(conn, shop, product_id, AT + timedelta(minutes=step, seconds=writer), rng)
+                        order_id = trade(conn, shop, [product_id], AT + timedelta(minutes=step, seconds=writer), rng)
                         time.sleep(rng.uniform(0, 0.4))
                     placed.append(order_id)
         except BaseException as error:

@@ -56,7 +56,7 @@ def test_ingestions_killed_at_random_points_never_leave_half_a_run(pg_database_u
     with psycopg.connect(url) as writer:
         for run in range(KILLED_RUNS):
             for step in range(5):
-                trade(writer, shop, shop.product_ids[step % 3], AT + timedelta(hours=run, minutes=step), rng)
+                trade(writer, shop, [shop.product_ids[step % 3]], AT + timedelta(hours=run, minutes=step), rng)
             full = run % 4 == 0
             worker = start_ingestion(url, warehouse, full)
             time.sleep(rng.uniform(0, durations[full]))

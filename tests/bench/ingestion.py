@@ -1,0 +1,193 @@
+"""Ingestion speed: the full refresh against pandas and PostgreSQL's own COPY, a poll and an
+incremental run with nothing new, and the incremental run after one county day of trading.
+
+    python -m tests.bench.ingestion [--scale small] [--database URL] [--day-orders 9300]
+                                    [--day-funnel-events 157000] [--output bench/ingestion.json]
+
+All figures come from one run on the same data. Baselines, on the largest tables (order_lines and
+funnel_events): `pandas.read_sql` of the table, and the server writing the table with
+`COPY (SELECT ...) TO '/dev/null' (FORMAT binary)` (no network, no client: the ceiling of any
+extraction; it needs a superuser, which the test server's trust login is). The ratios are what
+to compare across machines.
+
+The data: by default a database the benchmark creates and simulates at `--scale`, then drops.
+`--database` reads an existing one instead (the county database, say) and never writes it, so
+the trading day is then skipped. A county day is ~9,300 orders and ~157,000 funnel events (6.8 M
+orders and 115 M events over 731 days); they are written through the services (orders placed,
+40 % shipped, 20 % cancelled) and the funnel event API, then one incremental ingestion copies them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import psycopg
+
+from pipelines import ingest
+from pipelines import warehouse as duck
+from tests.bench.order_placement import bench_database, server_url
+from tests.ingest_support import trade
+from tests.test_crash import Shop, open_shop
+from transactional.funnel import FunnelEvent, record_events
+from transactional.simulator import simulate
+
+BASELINE_TABLES = ("order_lines", "funnel_events")
+DAY = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
+REPEATS = 3
+
+
+def seconds(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def median_seconds(action: Callable[[], object], repeats: int = REPEATS) -> float:
+    return statistics.median(seconds(action) for _ in range(repeats))
+
+
+def row_count(url: str, table: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(f"SELECT count(*) FROM core.{table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def scanner_copy(conn: duckdb.DuckDBPyConnection, table: str) -> None:
+    """What the full refresh does per table: the postgres scanner into the warehouse file (the
+    extension is loaded and PostgreSQL attached once per ingestion, so not timed here)."""
+    conn.execute(
+        f"CREATE OR REPLACE TABLE copied AS SELECT * REPLACE (CAST(change_txid AS BIGINT) AS change_txid)"
+        f" FROM pg.core.{table}"
+    )
+
+
+def pandas_read(url: str, table: str) -> None:
+    with psycopg.connect(url) as conn, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pandas prefers SQLAlchemy; a DBAPI connection works
+        pd.read_sql(f"SELECT * FROM core.{table}", conn)
+
+
+def server_copy(url: str, table: str) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute(f"COPY (SELECT * FROM core.{table}) TO '/dev/null' (FORMAT binary)")
+
+
+def baseline(url: str, table: str, workdir: Path) -> dict:
+    rows = row_count(url, table)
+    conn = duck.connect(workdir / "scanner.duckdb")
+    try:
+        duck.attach_postgres(conn, url)
+        scanner_seconds = median_seconds(lambda: scanner_copy(conn, table))
+    finally:
+        conn.close()
+    rates = {
+        "scanner_rows_per_s": rows / scanner_seconds,
+        "pandas_read_sql_rows_per_s": rows / median_seconds(lambda: pandas_read(url, table)),
+        "server_copy_rows_per_s": rows / median_seconds(lambda: server_copy(url, table)),
+    }
+    return {
+        "table": table,
+        "rows": rows,
+        **{name: round(rate) for name, rate in rates.items()},
+        "scanner_vs_pandas": round(rates["scanner_rows_per_s"] / rates["pandas_read_sql_rows_per_s"], 2),
+        "scanner_vs_server_copy": round(rates["scanner_rows_per_s"] / rates["server_copy_rows_per_s"], 2),
+    }
+
+
+def trade_one_day(url: str, shop: Shop, orders: int, funnel_events: int) -> dict[str, int]:
+    rng = random.Random(1)
+    with psycopg.connect(url) as conn:
+        for number in range(orders):
+            chosen = rng.sample(shop.product_ids, k=rng.randint(1, len(shop.product_ids)))
+            trade(conn, shop, chosen, DAY + timedelta(seconds=number * 86_400 // max(orders, 1)), rng)
+        events = [
+            FunnelEvent(
+                merchant_id=shop.merchant_id,
+                occurred_at=DAY + timedelta(seconds=number * 86_400 // max(funnel_events, 1)),
+                session_id=1 + number // 5,
+                event_type="visit",
+                customer_id=shop.customer_id,
+            )
+            for number in range(funnel_events)
+        ]
+        record_events(conn, events)
+    return {"orders": orders, "funnel_events": funnel_events}
+
+
+def measure(url: str, writable: bool, day_orders: int, day_funnel_events: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="coopcast-bench-ingest-") as tmp:
+        workdir = Path(tmp)
+        warehouse = workdir / "warehouse.duckdb"
+        started = time.perf_counter()
+        full_rows = sum(ingest.ingest(url, warehouse, full=True).row_counts.values())
+        full_seconds = time.perf_counter() - started
+        figures: dict = {
+            "full_refresh": {
+                "rows": full_rows,
+                "seconds": round(full_seconds, 2),
+                "rows_per_s": round(full_rows / full_seconds),
+            },
+            "baselines": [baseline(url, table, workdir) for table in BASELINE_TABLES],
+            "no_change": {
+                "source_has_changes_seconds": round(
+                    median_seconds(lambda: ingest.source_has_changes(url, warehouse), repeats=5), 3
+                ),
+                "incremental_seconds": round(median_seconds(lambda: ingest.ingest(url, warehouse)), 2),
+            },
+        }
+        if writable:
+            written = trade_one_day(url, open_shop(url), day_orders, day_funnel_events)
+            started = time.perf_counter()
+            result = ingest.ingest(url, warehouse)
+            figures["county_day"] = {
+                "written": written,
+                "rows_merged": sum(table.rows_merged for table in result.tables.values()),
+                "incremental_seconds": round(time.perf_counter() - started, 2),
+            }
+        return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", default="small")
+    parser.add_argument("--database", help="an existing database to read (never written)")
+    parser.add_argument("--day-orders", type=int, default=9_300)
+    parser.add_argument("--day-funnel-events", type=int, default=157_000)
+    parser.add_argument("--output", type=Path, default=Path("bench/ingestion.json"))
+    arguments = parser.parse_args()
+
+    if arguments.database:
+        data = f"existing database {arguments.database.rsplit('/', 1)[-1]} (read only; no trading day)"
+        figures = measure(arguments.database, False, arguments.day_orders, arguments.day_funnel_events)
+    else:
+        data = f"simulated {arguments.scale} network, seed 1"
+        with server_url() as server, bench_database(server) as url:
+            with psycopg.connect(url) as conn:
+                simulate(conn, arguments.scale, seed=1)
+            figures = measure(url, True, arguments.day_orders, arguments.day_funnel_events)
+    report = {
+        "benchmark": "ingestion",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "processor": platform.machine()},
+        "data": data,
+        **figures,
+    }
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    arguments.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
