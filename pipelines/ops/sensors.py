@@ -57,11 +57,14 @@ def run_failure_alerts(context: dg.RunFailureSensorContext) -> None:
 
 
 def failure_alert(context: dg.RunFailureSensorContext) -> Alert:
-    """The failed step and its error's first line name the cause; the rest is in the UI."""
+    """The failed step and the first line of its root error name the cause; the rest is in the UI."""
     run = context.dagster_run
     reason = context.failure_event.message or "the run failed"
     for step_failure in context.get_step_failure_events():
         error = step_failure.step_failure_data.error
+        # Dagster wraps the asset's own exception; the innermost cause is the one ops can act on.
+        while error is not None and error.cause is not None:
+            error = error.cause
         first_line = next((line.strip() for line in (error.message if error else "").splitlines() if line.strip()), "")
         reason = f"step {step_failure.step_key} failed: {first_line or reason}"
         break

@@ -1,0 +1,217 @@
+"""What ops rely on: failed runs raise an alert (log, table, email), the weekly settlement job,
+and one warehouse writer at a time across runs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+
+from pipelines.ops.alerts import recent_alerts
+from pipelines.ops.instance import ensure_instance
+from tests.conftest import REPO_ROOT
+
+
+class RecordingSmtpHandler(socketserver.StreamRequestHandler):
+    """Speaks enough SMTP (RFC 5321) for smtplib to deliver one message, and keeps it."""
+
+    def reply(self, line: str) -> None:
+        self.wfile.write(f"{line}\r\n".encode())
+
+    def handle(self) -> None:
+        self.reply("220 localhost test SMTP")
+        envelope: dict = {"to": []}
+        while line := self.rfile.readline().decode():
+            command = line.strip().upper()
+            if command.startswith(("EHLO", "HELO")):
+                self.reply("250 localhost")
+            elif command.startswith("MAIL FROM:"):
+                envelope["from"] = line.strip()[10:]
+                self.reply("250 OK")
+            elif command.startswith("RCPT TO:"):
+                envelope["to"].append(line.strip()[8:])
+                self.reply("250 OK")
+            elif command == "DATA":
+                self.reply("354 End data with <CR><LF>.<CR><LF>")
+                body = []
+                while (data := self.rfile.readline().decode()).rstrip("\r\n") != ".":
+                    body.append(data)
+                envelope["data"] = "".join(body)
+                self.server.messages.append(dict(envelope))
+                self.reply("250 OK queued")
+            elif command == "QUIT":
+                self.reply("221 Bye")
+                return
+            else:
+                self.reply("250 OK")
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[socketserver.ThreadingTCPServer]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), RecordingSmtpHandler)
+    server.messages = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def ops_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("COOPCAST_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    ensure_instance(tmp_path / "dagster")
+    return tmp_path
+
+
+@dg.asset(group_name="test", kinds={"python"})
+def shelf_count() -> None:
+    raise ValueError("shelf count does not add up: 3 missing")
+
+
+def test_a_failed_run_raises_an_alert_in_the_log_the_table_and_by_email(ops_home, smtp_server, monkeypatch, caplog):
+    from pipelines.ops.sensors import run_failure_alerts
+
+    monkeypatch.setenv("COOPCAST_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("COOPCAST_SMTP_PORT", str(smtp_server.server_address[1]))
+    monkeypatch.setenv("COOPCAST_SMTP_TO", "ops@coop.example, duty@coop.example")
+    with dg.DagsterInstance.get() as instance:
+        result = dg.materialize([shelf_count], instance=instance, raise_on_error=False)
+        assert not result.success
+        failure_event = next(
+            event for event in result.all_events if event.event_type == dg.DagsterEventType.RUN_FAILURE
+        )
+        context = dg.build_run_status_sensor_context(
+            sensor_name=run_failure_alerts.name,
+            dagster_event=failure_event,
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+        ).for_run_failure()
+        run_failure_alerts(context)
+
+    [alert] = recent_alerts()
+    assert alert["run_id"] == result.run_id
+    assert alert["kind"] == "run failed"
+    assert "shelf_count" in alert["message"] and "3 missing" in alert["message"]
+    assert alert["emailed_to"] == "ops@coop.example, duty@coop.example"
+    assert any("3 missing" in record.getMessage() for record in caplog.records if record.name == "coopcast.alerts")
+
+    [message] = smtp_server.messages
+    assert message["to"] == ["<ops@coop.example>", "<duty@coop.example>"]
+    assert "3 missing" in message["data"] and result.run_id in message["data"]
+
+
+def test_an_unreachable_mail_server_still_leaves_the_alert_in_the_table(ops_home, monkeypatch):
+    from pipelines.ops.alerts import Alert, raise_alert
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("COOPCAST_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("COOPCAST_SMTP_PORT", str(closed_port))
+    monkeypatch.setenv("COOPCAST_SMTP_TO", "ops@coop.example")
+    raise_alert(Alert(kind="run failed", message="dbt build failed", job_name="coopcast_nightly", run_id="r1"))
+    [alert] = recent_alerts()
+    assert alert["message"] == "dbt build failed"
+    assert alert["emailed_to"].startswith("failed:")
+
+
+def test_the_instance_gives_the_warehouse_pool_one_slot(ops_home):
+    from pipelines.resources import DUCKDB_WRITER_POOL
+
+    with dg.DagsterInstance.get() as instance:
+        config = instance.event_log_storage.get_pool_config()
+        assert config.default_pool_limit == 1
+        assert config.pool_granularity.value == "op"
+        # The limit applies to the named pool as soon as a step asks for it.
+        instance.event_log_storage.initialize_concurrency_limit_to_default(DUCKDB_WRITER_POOL)
+        assert instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL).slot_count == 1
+
+
+WAREHOUSE_WRITER_RUN = """
+import os, sys, time, duckdb, dagster as dg
+from pathlib import Path
+from pipelines.resources import DUCKDB_WRITER_POOL
+
+warehouse, arrivals = sys.argv[1], Path(sys.argv[2])
+
+@dg.asset(pool=DUCKDB_WRITER_POOL)
+def ledger() -> None:
+    conn = duckdb.connect(warehouse)
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS writes (n INTEGER)")
+        conn.execute("INSERT INTO writes VALUES (1)")
+        # Hold the write lock until both runs have started, and a while after, so the other
+        # run asks for the warehouse while this one holds it.
+        deadline = time.monotonic() + 120
+        while len(list(arrivals.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(3)
+    finally:
+        conn.close()
+
+with dg.DagsterInstance.get() as instance:
+    (arrivals / str(os.getpid())).touch()
+    sys.exit(0 if dg.materialize([ledger], instance=instance, raise_on_error=False).success else 1)
+"""
+
+
+def test_two_runs_writing_the_warehouse_take_turns(ops_home):
+    """Two runs started together in two processes: the pool makes the second wait for the
+    first's step, so they never meet on the DuckDB file lock (either would fail otherwise)."""
+    import duckdb
+
+    warehouse = ops_home / "warehouse.duckdb"
+    arrivals = ops_home / "arrivals"
+    arrivals.mkdir()
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WAREHOUSE_WRITER_RUN, str(warehouse), str(arrivals)],
+            cwd=REPO_ROOT,
+            env=os.environ.copy(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], "\n".join(outputs)
+    assert any("blocked by limit for pool" in output for output in outputs)
+    assert duckdb.connect(str(warehouse), read_only=True).execute("SELECT count(*) FROM writes").fetchone() == (2,)
+
+
+def test_the_weekly_settlement_job_issues_last_weeks_statement_for_every_merchant(ops_home, pg_database_url):
+    from pipelines.definitions import build_definitions
+    from pipelines.ops.settlements import SETTLEMENT_JOB, settlement_run_config
+    from transactional import db
+    from transactional.simulator import simulate
+
+    with db.connect(pg_database_url) as conn:
+        simulate(conn, "tiny", 3)
+        merchants = conn.execute("SELECT count(*) FROM core.merchants").fetchone()[0]
+    monday = datetime(2026, 11, 2, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    job = build_definitions().resolve_job_def(SETTLEMENT_JOB)
+    resources_config = {"resources": {"postgres": {"config": {"url": pg_database_url}}}}
+    with dg.DagsterInstance.get() as instance:
+        for _ in range(2):
+            result = job.execute_in_process(
+                run_config={**settlement_run_config(monday), **resources_config}, instance=instance
+            )
+            assert result.success
+    with db.connect(pg_database_url) as conn:
+        statements = conn.execute(
+            "SELECT merchant_id, period_start, period_end FROM core.settlement_statements WHERE kind = 'weekly'"
+        ).fetchall()
+    assert len(statements) == merchants, "one statement per merchant, and a rerun issues none twice"
+    assert {(str(start), str(end)) for _, start, end in statements} == {("2026-10-26", "2026-11-01")}
