@@ -10,7 +10,14 @@ PYTEST_ARGS ?=
 
 .PHONY: install demo test lint lock
 
-install: $(STAMP)
+# The dbt manifest the Dagster code location loads, parsed here once rather than at import.
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
+
+install: $(STAMP) $(MANIFEST)
+
+$(MANIFEST): $(STAMP) $(DBT_SOURCES)
+	$(BIN)/python -c "from pipelines.assets.dbt import prepare_manifest; prepare_manifest()"
 
 $(STAMP): requirements.lock pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "coopcast needs Python 3.11 or 3.12 (pgserver has no wheel for 3.13)"; exit 1; fi
