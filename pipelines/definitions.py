@@ -10,7 +10,7 @@ from dagster_dbt import DbtCliResource
 
 from pipelines.assets.dbt import ML_TAG, build_dbt_assets, prepared_dbt_project
 from pipelines.assets.exports import build_serving_asset, replenishment_workbooks
-from pipelines.assets.ingest import ingest_core_tables
+from pipelines.assets.ingest import INGEST_ASSETS, INGEST_CHECKS
 from pipelines.assets.ml import demand_forecasts
 from pipelines.ops.schedules import FULL_RUN_JOB, build_jobs, build_schedules
 from pipelines.ops.sensors import new_data_sensor, run_failure_alerts
@@ -33,7 +33,8 @@ def build_definitions() -> dg.Definitions:
     ml_marts = dg.AssetSelection.tag(ML_TAG, "")
 
     return dg.Definitions(
-        assets=[ingest_core_tables, *dbt_definitions, demand_forecasts, replenishment_workbooks, serving_warehouse],
+        assets=[*INGEST_ASSETS, *dbt_definitions, demand_forecasts, replenishment_workbooks, serving_warehouse],
+        asset_checks=INGEST_CHECKS,
         jobs=[*build_jobs(ml_marts), weekly_settlement_job],
         schedules=build_schedules(),
         sensors=[new_data_sensor, run_failure_alerts],

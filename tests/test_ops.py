@@ -215,3 +215,33 @@ def test_the_weekly_settlement_job_issues_last_weeks_statement_for_every_merchan
         ).fetchall()
     assert len(statements) == merchants, "one statement per merchant, and a rerun issues none twice"
     assert {(str(start), str(end)) for _, start, end in statements} == {("2026-10-26", "2026-11-01")}
+
+
+def test_the_new_data_sensor_asks_for_a_run_only_when_postgres_has_changes(pipeline_run):
+    import psycopg
+
+    from pipelines.ops.sensors import new_data_sensor
+    from pipelines.resources import PostgresResource, WarehouseResource
+
+    def evaluate():
+        with dg.DagsterInstance.ephemeral() as instance:
+            context = dg.build_sensor_context(
+                instance=instance,
+                resources={
+                    "postgres": PostgresResource(url=pipeline_run.database_url),
+                    "warehouse": WarehouseResource(path=str(pipeline_run.home / "warehouse.duckdb")),
+                },
+            )
+            return new_data_sensor(context)
+
+    assert isinstance(evaluate(), dg.SkipReason), "the run ingested everything there was"
+    # The session's shared database: the renamed customer gets its name back afterwards.
+    rename = "UPDATE core.customers SET name = %s WHERE customer_id = (SELECT min(customer_id) FROM core.customers)"
+    with psycopg.connect(pipeline_run.database_url) as conn:
+        original = conn.execute("SELECT name FROM core.customers ORDER BY customer_id LIMIT 1").fetchone()[0]
+        conn.execute(rename, [f"{original} (moved)"])
+    try:
+        assert isinstance(evaluate(), dg.RunRequest)
+    finally:
+        with psycopg.connect(pipeline_run.database_url) as conn:
+            conn.execute(rename, [original])
