@@ -7,11 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from datetime import date
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipelines import settings
@@ -51,6 +54,7 @@ DEMO_SEED = 7
 DASHBOARD_PORT = 8501
 DAGSTER_PORT = 3000
 SHUTDOWN_GRACE_SECONDS = 20
+PROGRESS_POLL_SECONDS = 0.5
 
 
 @app.command()
@@ -121,33 +125,67 @@ def _materialize(description: str, groups: tuple[str, ...] | None, as_of: date |
     run_log = db.coopcast_home() / "logs" / "runs.log"
     run_log.parent.mkdir(parents=True, exist_ok=True)
     # dbt's progress lines (which dagster-dbt writes to stdout) go to a log file; the terminal
-    # keeps a spinner on stderr and the summary.
+    # keeps a progress bar on stderr (assets materialized of those selected) and the summary.
     with (
-        error_console.status(f"{description}…"),
+        _run_progress() as bar,
         run_log.open("a", encoding="utf-8") as log,
         contextlib.redirect_stdout(log),
     ):
+        task = bar.add_task(f"{description}: loading the asset graph", total=None)
         definitions = build_definitions()
         job = definitions.resolve_job_def(FULL_RUN_JOB)
+        graph = definitions.resolve_asset_graph()
         selection = None
         if groups is not None:
-            graph = definitions.resolve_asset_graph()
             selection = [key for key in graph.get_all_asset_keys() if graph.get(key).group_name in groups]
+        selected = len(selection) if selection is not None else len(job.asset_layer.selected_asset_keys)
         run_config = {
             "resources": {"run_settings": {"config": {"as_of": as_of.isoformat() if as_of else ""}}},
             # The full event log is in the Dagster UI; the terminal gets one line either way.
             "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
         }
+        run_id = str(uuid.uuid4())
+        outcome: list = []
         with dg.DagsterInstance.get() as instance:
-            result = job.execute_in_process(
-                run_config=run_config, instance=instance, asset_selection=selection, raise_on_error=False
+            execution = threading.Thread(
+                target=lambda: outcome.append(
+                    job.execute_in_process(
+                        run_config=run_config,
+                        instance=instance,
+                        asset_selection=selection,
+                        run_id=run_id,
+                        raise_on_error=False,
+                    )
+                )
             )
+            execution.start()
+            bar.update(task, description=description, total=selected)
+            while execution.is_alive():
+                execution.join(PROGRESS_POLL_SECONDS)
+                if instance.has_run(run_id):
+                    bar.update(task, completed=instance.get_run_stats(run_id).materializations)
+        if not outcome:
+            raise CommandFailed(f"{description} failed to start: see {run_log}")
+        result = outcome[0]
+        if result.success:
+            bar.update(task, completed=selected)
     if not result.success:
         raise CommandFailed(f"{description} failed: {_first_failure(result)} (Dagster run {result.run_id}; {run_log})")
     materialized = sum(1 for event in result.all_events if event.is_step_materialization)
     console.print(
         f"{description}: {materialized} assets materialized in {time.monotonic() - started:.1f} s "
         f"(Dagster run {result.run_id})"
+    )
+
+
+def _run_progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("assets"),
+        TimeElapsedColumn(),
+        console=error_console,
     )
 
 
@@ -313,15 +351,33 @@ def status() -> None:
 
     workbooks = sorted(settings.exports_dir().glob("replenishment_*.xlsx"))
     console.print(f"Exports     {len(workbooks)} workbooks in {settings.exports_dir()}")
+    from pipelines.definitions import build_definitions
+    from pipelines.ops.status import failed_checks, group_freshness
+
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs(limit=1)
-    if runs:
+        if not runs:
+            console.print("Last run    none yet")
+            return
         last = runs[0]
         stats = instance.get_run_stats(last.run_id)
-        ended = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stats.end_time)) if stats.end_time else "-"
-        console.print(f"Last run    {last.status.value} {last.run_id} (ended {ended})")
-    else:
-        console.print("Last run    none yet")
+        ended = _local_time(stats.end_time)
+        console.print(f"Last run    {last.status.value} {last.job_name} {last.run_id} (ended {ended})")
+        with error_console.status("Reading the asset graph…"):
+            definitions = build_definitions()
+        freshness = Table("group", "assets", "oldest materialization", "past their freshness policy")
+        for group in group_freshness(instance, definitions):
+            oldest = _local_time(group.oldest_materialization.timestamp()) if group.oldest_materialization else "-"
+            if group.never_materialized:
+                oldest = f"{oldest} ({group.never_materialized} never)"
+            freshness.add_row(group.group, str(group.assets), oldest, ", ".join(group.stale) or "none")
+        console.print(freshness)
+        failing = failed_checks(instance, definitions)
+    console.print(f"Failed checks {len(failing)}" + "".join(f"\n  {check}" for check in failing))
+
+
+def _local_time(timestamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else "-"
 
 
 SERVING_STATUS_SQL = """
