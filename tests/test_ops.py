@@ -133,8 +133,6 @@ def test_the_instance_gives_the_warehouse_pool_one_slot(ops_home):
         config = instance.event_log_storage.get_pool_config()
         assert config.default_pool_limit == 1
         assert config.pool_granularity.value == "op"
-        # The limit applies to the named pool as soon as a step asks for it.
-        instance.event_log_storage.initialize_concurrency_limit_to_default(DUCKDB_WRITER_POOL)
         assert instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL).slot_count == 1
 
 

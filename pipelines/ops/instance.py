@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.resources import DUCKDB_WRITER_POOL
+
 WAREHOUSE_WRITERS_AT_ONCE = 1
 
 
@@ -30,8 +32,8 @@ def ensure_instance(dagster_home: Path) -> None:
     """Write dagster.yaml and create the instance's storage once, under a file lock.
 
     Two processes creating a fresh SQLite storage at the same time can both stamp its schema
-    version, which leaves it unusable; doing it here, serialized, keeps later processes to
-    opening an existing storage.
+    version, which leaves it unusable, and two runs starting together could both create the
+    pool's slots; doing both here, serialized, leaves later processes an existing storage.
     """
     from dagster import DagsterInstance
 
@@ -43,4 +45,5 @@ def ensure_instance(dagster_home: Path) -> None:
         if not config_file.exists() or config_file.read_text() != wanted:
             config_file.write_text(wanted)
         with DagsterInstance.from_config(str(dagster_home)) as instance:
-            instance.event_log_storage.get_pool_limits()
+            # The pool's slot row, created here rather than by the first two runs racing for it.
+            instance.event_log_storage.initialize_concurrency_limit_to_default(DUCKDB_WRITER_POOL)
