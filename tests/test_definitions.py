@@ -86,8 +86,10 @@ def test_every_warehouse_asset_takes_the_single_writer_pool(definitions) -> None
     graph = definitions.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        if node.is_materializable and "duckdb" in node.kinds and node.group_name != "ingest":
+        if node.is_materializable and "duckdb" in node.kinds:
             assert definitions.get_assets_def(key).node_def.pool == DUCKDB_WRITER_POOL, key
+    for checks in definitions.asset_checks or []:
+        assert checks.node_def.pool == DUCKDB_WRITER_POOL, checks.node_def.name
 
 
 def test_schedules_run_in_beijing_time_and_target_their_jobs(definitions) -> None:

@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines import warehouse as duck
 from pipelines.ingest import CORE_TABLES, ingest, reconcile
-from pipelines.resources import PostgresResource, WarehouseResource
+from pipelines.resources import DUCKDB_WRITER_POOL, PostgresResource, WarehouseResource
 
 RAW_ASSET_KEYS = {table: dg.AssetKey(["raw", table]) for table in CORE_TABLES}
 RECONCILIATION_CHECK = "matches_postgres_at_snapshot"
@@ -27,6 +27,7 @@ class IngestConfig(dg.Config):
         for table, key in RAW_ASSET_KEYS.items()
     ],
     name="ingest_core_tables",
+    pool=DUCKDB_WRITER_POOL,
 )
 def ingest_core_tables(config: IngestConfig, postgres: PostgresResource, warehouse: WarehouseResource):
     """Incremental copy of every core table (and the simulator's sim.* ground truth) at one
@@ -59,6 +60,7 @@ def ingest_core_tables(config: IngestConfig, postgres: PostgresResource, warehou
         )
         for key in RAW_ASSET_KEYS.values()
     ],
+    pool=DUCKDB_WRITER_POOL,
 )
 def reconcile_raw_tables(warehouse: WarehouseResource):
     conn = duck.connect(warehouse.warehouse_path())
