@@ -20,6 +20,13 @@ def instance_config() -> dict:
     return {
         # Telemetry would try to reach the internet; this platform runs offline.
         "telemetry": {"enabled": False},
+        # Capturing a step's stdout/stderr makes Dagster start a `tail -F` and a watcher process
+        # per step; a tail left behind (seen once: it ignored SIGTERM) keeps the caller's pipes
+        # open forever. Steps report through the event log, and dbt's lines go to logs/runs.log.
+        "compute_logs": {
+            "module": "dagster._core.storage.noop_compute_log_manager",
+            "class": "NoOpComputeLogManager",
+        },
         "concurrency": {
             # Op granularity: a run waits for the slot at each warehouse step, never fails on
             # the file lock; every pool (there is one, the warehouse's) gets one slot.
