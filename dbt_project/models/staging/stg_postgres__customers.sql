@@ -9,6 +9,8 @@ select
     name as customer_name,
     customer_type,
     region,
+    price_tier,
+    credit_limit,
     created_at,
     {{ business_date('created_at') }} as created_date,
     updated_at

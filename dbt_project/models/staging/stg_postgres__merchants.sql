@@ -8,6 +8,7 @@ select
     name as merchant_name,
     merchant_type,
     region,
+    payout_working_days,
     created_at,
     updated_at
 from source

@@ -12,5 +12,7 @@ select
     unit_price,
     discount_amount,
     -- quantity × unit_price − discount_amount, generated in PostgreSQL: the net revenue of the line
-    line_amount
+    line_amount,
+    returned_quantity,
+    refunded_amount
 from source

@@ -15,6 +15,8 @@ select
     reason,
     order_id,
     purchase_order_id,
+    transfer_id,
+    stocktake_id,
     occurred_at,
     {{ business_date('occurred_at') }} as occurred_date
 from source

@@ -1,0 +1,11 @@
+with source as (
+    select * from {{ source('raw', 'product_cost_history') }}
+)
+
+select
+    cost_change_id,
+    merchant_id,
+    product_id,
+    unit_cost,
+    valid_from
+from source

@@ -1,0 +1,14 @@
+with source as (
+    select * from {{ source('raw', 'product_price_history') }}
+)
+
+select
+    price_change_id,
+    merchant_id,
+    product_id,
+    tier,
+    region,
+    min_quantity,
+    unit_price,
+    valid_from
+from source
