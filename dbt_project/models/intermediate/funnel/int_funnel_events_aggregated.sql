@@ -1,0 +1,105 @@
+-- Shop traffic per merchant × business day, once for the whole shop (product_id NULL) and once
+-- per SKU, from one read of the events: every funnel mart reads this, never the raw events.
+-- A session is counted at a stage when it has at least one event of that stage. A purchase
+-- event names an order, not a product: per SKU it counts for each product on the order's lines.
+-- Daily partitions: a run with a partition window rebuilds only those days (macros/partitions.sql).
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ replace_partition_window('event_date') }}",
+        tags=['daily_partitioned'],
+    )
+}}
+
+with merchants as (
+    select merchant_id, as_of
+    from {{ ref('int_merchants_as_of') }}
+    where as_of is not null
+),
+
+-- Materialized so the business date (a time-zone conversion per event) is computed once for
+-- both aggregates below.
+events as materialized (
+    select
+        events.merchant_id,
+        events.occurred_date,
+        events.session_id,
+        events.product_id,
+        events.order_id,
+        events.event_type
+    from {{ ref('stg_postgres__funnel_events') }} as events
+    inner join merchants on merchants.merchant_id = events.merchant_id
+    where events.occurred_date <= merchants.as_of
+      and {{ in_partition_window('events.occurred_date') }}
+),
+
+order_products as (
+    select distinct order_id, product_id
+    from {{ ref('stg_postgres__order_lines') }}
+),
+
+-- Product events as they are, and each purchase once per product on its order's lines.
+product_events as (
+    select merchant_id, occurred_date, session_id, product_id, order_id, event_type
+    from events
+    where product_id is not null
+    union all
+    select
+        events.merchant_id,
+        events.occurred_date,
+        events.session_id,
+        order_products.product_id,
+        events.order_id,
+        events.event_type
+    from events
+    inner join order_products on order_products.order_id = events.order_id
+    where events.event_type = 5
+),
+
+shop as (
+    select
+        merchant_id,
+        occurred_date,
+        cast(null as bigint) as product_id,
+        true as is_shop_total,
+        {{ funnel_stage_counts() }}
+    from events
+    group by merchant_id, occurred_date
+),
+
+products as (
+    select
+        merchant_id,
+        occurred_date,
+        product_id,
+        false as is_shop_total,
+        {{ funnel_stage_counts() }}
+    from product_events
+    group by merchant_id, occurred_date, product_id
+),
+
+aggregated as (
+    select * from shop
+    union all
+    select * from products
+)
+
+select
+    merchant_id,
+    occurred_date as event_date,
+    product_id,
+    is_shop_total,
+    cast(exposures as integer) as exposures,
+    cast(visits as integer) as visits,
+    cast(product_views as integer) as product_views,
+    cast(cart_adds as integer) as cart_adds,
+    cast(purchases as integer) as purchases,
+    cast(exposure_sessions as integer) as exposure_sessions,
+    cast(visit_sessions as integer) as visit_sessions,
+    cast(product_view_sessions as integer) as product_view_sessions,
+    cast(cart_add_sessions as integer) as cart_add_sessions,
+    cast(purchase_sessions as integer) as purchase_sessions
+from aggregated
