@@ -75,6 +75,7 @@ flagged as (
         positions.on_hand,
         positions.available,
         positions.stock_value,
+        sku_first_received.first_received_date,
         sku_last_sale.last_sale_date,
         cast(datediff('day', sku_last_sale.last_sale_date, positions.as_of) as integer) as days_since_last_sale,
         positions.on_hand > 0
@@ -109,9 +110,12 @@ select
     cast(flagged.on_hand as integer) as on_hand,
     cast(flagged.available as integer) as available,
     cast(flagged.stock_value as decimal(18, 2)) as stock_value,
+    flagged.first_received_date,
     flagged.last_sale_date,
     flagged.days_since_last_sale,
     coalesce(flagged.is_slow_moving, false) as is_slow_moving,
+    -- 滞销 capital tied up: what the idle stock cost.
+    cast(case when flagged.is_slow_moving then flagged.stock_value else 0 end as decimal(18, 2)) as slow_moving_value,
     flagged.nearest_expiry_date,
     flagged.near_expiry_level,
     cast(flagged.expired_quantity as integer) as expired_quantity,
