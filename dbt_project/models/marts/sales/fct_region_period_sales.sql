@@ -1,0 +1,57 @@
+-- Regional distribution: sales per merchant × customer region × period (day, ISO week from
+-- Monday, month, quarter), periods with sales only, with each region's share of the merchant's
+-- revenue in the period. Revenue includes amount-only history, as the merchant's does, so the
+-- shares of a period add up to 1.
+
+with merchants as (
+    select merchant_id, merchant_code, as_of
+    from {{ ref('int_merchants_as_of') }}
+    where as_of is not null
+),
+
+customer_periods as (
+    select
+        merchant_id,
+        customer_id,
+        period,
+        period_start,
+        orders,
+        sku_revenue + amount_only_revenue as revenue
+    from {{ ref('int_customer_period_sales_aggregated') }}
+),
+
+customers as (
+    select customer_id, region
+    from {{ ref('stg_postgres__customers') }}
+),
+
+period_sales as (
+    select
+        customer_periods.merchant_id,
+        customers.region,
+        customer_periods.period,
+        customer_periods.period_start,
+        sum(customer_periods.orders) as orders,
+        count(distinct customer_periods.customer_id) as customers,
+        sum(customer_periods.revenue) as revenue
+    from customer_periods
+    inner join customers on customers.customer_id = customer_periods.customer_id
+    group by customer_periods.merchant_id, customers.region, customer_periods.period, customer_periods.period_start
+)
+
+select
+    period_sales.merchant_id,
+    merchants.merchant_code,
+    period_sales.region,
+    {{ sales_period_columns('period_sales.period', 'period_sales.period_start', 'merchants.as_of') }},
+    cast(period_sales.orders as integer) as orders,
+    cast(period_sales.customers as integer) as customers,
+    cast(period_sales.revenue as decimal(18, 2)) as revenue,
+    cast(round(period_sales.revenue / period_sales.orders, 2) as decimal(18, 2)) as average_order_value,
+    cast(
+        period_sales.revenue / nullif(sum(period_sales.revenue) over (
+            partition by period_sales.merchant_id, period_sales.period, period_sales.period_start
+        ), 0) as double
+    ) as revenue_share
+from period_sales
+inner join merchants on merchants.merchant_id = period_sales.merchant_id
