@@ -1,0 +1,149 @@
+-- Cancellations per merchant × month of order placement × category (each of the three levels)
+-- × cancellation reason × the status the order was cancelled from, over platform and
+-- imported orders placed up to as_of and cancelled by then. The reason is the note recorded
+-- with the cancellation (the API's reason field), 'unspecified' when none was given; who
+-- cancelled (the actor) is too fine a key, so it is not a column. Each merchant × month ×
+-- category also has a row with reason and stage 'all': its totals, present even when nothing
+-- was cancelled, so the rate of a category without cancellations reads 0, not missing. An
+-- order counts in a category when any of its lines is in it.
+
+with merchants as (
+    select
+        merchant_id,
+        merchant_code,
+        as_of,
+        {{ business_day_end('as_of') }} as as_of_end
+    from {{ ref('int_merchants_as_of') }}
+    where as_of is not null
+),
+
+orders as (
+    select
+        orders.order_id,
+        orders.merchant_id,
+        cast(date_trunc('month', orders.ordered_date) as date) as order_month,
+        orders.cancelled_at is not null and orders.cancelled_at < merchants.as_of_end as is_cancelled
+    from {{ ref('stg_postgres__orders') }} as orders
+    inner join merchants on merchants.merchant_id = orders.merchant_id
+    where orders.ordered_date <= merchants.as_of
+),
+
+-- The last move into cancelled is the cancellation (an order is cancelled at most once).
+cancellations as (
+    select
+        order_id,
+        coalesce(nullif(trim(note), ''), 'unspecified') as cancel_reason,
+        from_status as cancelled_stage
+    from {{ ref('stg_postgres__order_events') }}
+    where to_status = 'cancelled'
+    qualify row_number() over (partition by order_id order by occurred_at desc, order_event_id desc) = 1
+),
+
+lines as (
+    select
+        lines.order_id,
+        lines.order_line_id,
+        lines.line_amount,
+        categories.category_l1_id,
+        categories.category_l2_id,
+        categories.category_l3_id
+    from {{ ref('stg_postgres__order_lines') }} as lines
+    inner join {{ ref('stg_postgres__products') }} as products on products.product_id = lines.product_id
+    inner join {{ ref('int_categories_flattened') }} as categories on categories.category_id = products.category_id
+),
+
+category_lines as (
+    select
+        orders.merchant_id,
+        orders.order_month,
+        orders.order_id,
+        orders.is_cancelled,
+        lines.order_line_id,
+        lines.line_amount,
+        unnest([lines.category_l1_id, lines.category_l2_id, lines.category_l3_id]) as category_id
+    from lines
+    inner join orders on orders.order_id = lines.order_id
+),
+
+tagged as (
+    select
+        category_lines.*,
+        coalesce(cancellations.cancel_reason, 'unspecified') as cancel_reason,
+        coalesce(cancellations.cancelled_stage, 'unknown') as cancelled_stage
+    from category_lines
+    left join cancellations on cancellations.order_id = category_lines.order_id
+    where category_lines.category_id is not null
+),
+
+placed as (
+    select
+        merchant_id,
+        order_month,
+        category_id,
+        count(distinct order_id) as orders_placed,
+        count(*) as lines_placed,
+        sum(line_amount) as amount_placed
+    from tagged
+    group by merchant_id, order_month, category_id
+),
+
+by_reason as (
+    select
+        merchant_id,
+        order_month,
+        category_id,
+        cancel_reason,
+        cancelled_stage,
+        count(distinct order_id) as orders_cancelled,
+        count(*) as lines_cancelled,
+        sum(line_amount) as amount_cancelled
+    from tagged
+    where is_cancelled
+    group by merchant_id, order_month, category_id, cancel_reason, cancelled_stage
+),
+
+totals as (
+    select
+        merchant_id,
+        order_month,
+        category_id,
+        'all' as cancel_reason,
+        'all' as cancelled_stage,
+        count(distinct order_id) filter (where is_cancelled) as orders_cancelled,
+        count(*) filter (where is_cancelled) as lines_cancelled,
+        coalesce(sum(line_amount) filter (where is_cancelled), 0) as amount_cancelled
+    from tagged
+    group by merchant_id, order_month, category_id
+),
+
+combined as (
+    select * from by_reason
+    union all
+    select * from totals
+)
+
+select
+    combined.merchant_id,
+    merchants.merchant_code,
+    combined.order_month,
+    combined.category_id,
+    categories.category_code,
+    categories.category_name,
+    categories.category_level,
+    combined.cancel_reason,
+    combined.cancelled_stage,
+    cast(placed.orders_placed as integer) as orders_placed,
+    cast(placed.lines_placed as integer) as lines_placed,
+    cast(combined.orders_cancelled as integer) as orders_cancelled,
+    cast(combined.lines_cancelled as integer) as lines_cancelled,
+    cast(combined.amount_cancelled as decimal(18, 2)) as amount_cancelled,
+    cast(combined.orders_cancelled / placed.orders_placed as double) as order_cancel_rate,
+    cast(combined.lines_cancelled / placed.lines_placed as double) as line_cancel_rate,
+    merchants.as_of
+from combined
+inner join placed
+    on placed.merchant_id = combined.merchant_id
+    and placed.order_month = combined.order_month
+    and placed.category_id = combined.category_id
+inner join merchants on merchants.merchant_id = combined.merchant_id
+inner join {{ ref('stg_postgres__categories') }} as categories on categories.category_id = combined.category_id
