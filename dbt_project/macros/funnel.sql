@@ -3,7 +3,7 @@
 {#- numerator ÷ denominator as a DOUBLE, NULL when the denominator is zero or unknown: a stage
     nobody reached has no conversion, which is not the same as a conversion of 0. -#}
 {% macro safe_ratio(numerator, denominator) -%}
-    case when {{ denominator }} <> 0 then cast({{ numerator }} as double) / {{ denominator }} end
+    case when ({{ denominator }}) <> 0 then cast({{ numerator }} as double) / ({{ denominator }}) end
 {%- endmacro %}
 
 {#- The last business date a [starts_at, ends_at) window covers: ends_at is exclusive, so a
