@@ -144,6 +144,7 @@ select
     end as payout_status,
     cast(
         case
+            when is_paid_with_other_statements then 0
             when paid_date is not null then greatest(paid_date - payout_due_date, 0)
             when net_payable_cents > 0 then greatest(as_of - payout_due_date, 0)
             else 0
