@@ -58,19 +58,40 @@ payouts as (
 
 -- A merchant paid on statements of one kind (say weekly) leaves those of the other kinds
 -- unpaid although their trades were paid out: such a statement counts as paid with the others
--- once every trade it covers is in a paid statement of another kind.
+-- once every trade it covers is in a paid statement of another kind. Pivoting the paid dates by
+-- kind per entry first keeps this one row per entry, never a self-join of all entries.
+paid_entries as (
+    select
+        statement_entries.journal_entry_id,
+        max(payouts.paid_date) filter (where statement_entries.kind = 'daily') as paid_daily,
+        max(payouts.paid_date) filter (where statement_entries.kind = 'weekly') as paid_weekly,
+        max(payouts.paid_date) filter (where statement_entries.kind = 'monthly') as paid_monthly
+    from statement_entries
+    inner join payouts on payouts.settlement_statement_id = statement_entries.settlement_statement_id
+    group by statement_entries.journal_entry_id
+),
+
+entries_paid_by_others as (
+    select
+        statement_entries.settlement_statement_id,
+        -- greatest() skips NULLs: the latest payout among the statements of the other kinds.
+        case statement_entries.kind
+            when 'daily' then greatest(paid_entries.paid_weekly, paid_entries.paid_monthly)
+            when 'weekly' then greatest(paid_entries.paid_daily, paid_entries.paid_monthly)
+            else greatest(paid_entries.paid_daily, paid_entries.paid_weekly)
+        end as paid_date
+    from statement_entries
+    left join paid_entries on paid_entries.journal_entry_id = statement_entries.journal_entry_id
+),
+
 paid_elsewhere as (
     select
-        own.settlement_statement_id,
-        count(distinct own.journal_entry_id) as entries,
-        count(distinct own.journal_entry_id) filter (where payouts.payout_id is not null) as entries_paid,
-        max(payouts.paid_date) as last_paid_date
-    from statement_entries as own
-    left join statement_entries as other
-        on other.journal_entry_id = own.journal_entry_id
-        and other.kind <> own.kind
-    left join payouts on payouts.settlement_statement_id = other.settlement_statement_id
-    group by own.settlement_statement_id
+        settlement_statement_id,
+        count(*) as entries,
+        count(paid_date) as entries_paid,
+        max(paid_date) as last_paid_date
+    from entries_paid_by_others
+    group by settlement_statement_id
 ),
 
 reconciled as (
