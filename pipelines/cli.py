@@ -30,6 +30,7 @@ from pipelines.cli_common import (
 )
 from pipelines.commands import backup as backup_commands
 from pipelines.commands.api import api as api_command
+from pipelines.commands.docs import docs as docs_command
 from pipelines.commands.imports import import_app
 from pipelines.commands.ingest import ingest as ingest_command
 from pipelines.commands.merchant import merchant_app
@@ -48,6 +49,7 @@ app.command()(backup_commands.restore)
 app.add_typer(merchant_app, name="merchant")
 app.command("api")(api_command)
 app.add_typer(import_app, name="import")
+app.command("docs")(docs_command)
 app.command("ingest")(ingest_command)
 DEMO_SCALE = "small"
 DEMO_SEED = 7
@@ -114,7 +116,9 @@ def simulate(
     )
 
 
-def _materialize(description: str, groups: tuple[str, ...] | None, as_of: date | None = None) -> None:
+def _materialize(
+    description: str, groups: tuple[str, ...] | None, as_of: date | None = None, full_refresh: bool = False
+) -> None:
     """Run (part of) the asset graph through Dagster, recorded in DAGSTER_HOME for the UI."""
     import dagster as dg
 
@@ -140,7 +144,9 @@ def _materialize(description: str, groups: tuple[str, ...] | None, as_of: date |
             selection = [key for key in graph.get_all_asset_keys() if graph.get(key).group_name in groups]
         selected = len(selection) if selection is not None else len(job.asset_layer.selected_asset_keys)
         run_config = {
-            "resources": {"run_settings": {"config": {"as_of": as_of.isoformat() if as_of else ""}}},
+            "resources": {
+                "run_settings": {"config": {"as_of": as_of.isoformat() if as_of else "", "full_refresh": full_refresh}}
+            },
             # The full event log is in the Dagster UI; the terminal gets one line either way.
             "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
         }
@@ -178,6 +184,9 @@ def _materialize(description: str, groups: tuple[str, ...] | None, as_of: date |
     )
 
 
+FULL_REFRESH_HELP = "Rebuild the daily facts whole, not only the days whose rows changed since the last build"
+
+
 def _run_progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),
@@ -201,9 +210,11 @@ def _first_failure(result) -> str:
 
 @app.command()
 @one_line_errors
-def build() -> None:
+def build(
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help=FULL_REFRESH_HELP)] = False,
+) -> None:
     """Build the dbt models (staging, intermediate, marts) and run their tests."""
-    _materialize("dbt build", ("staging", "intermediate", "marts"))
+    _materialize("dbt build", ("staging", "intermediate", "marts"), full_refresh=full_refresh)
 
 
 @app.command()
@@ -228,10 +239,11 @@ def run(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Business date YYYY-MM-DD for all merchants; later data is ignored")
     ] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help=FULL_REFRESH_HELP)] = False,
 ) -> None:
     """Materialize the whole asset graph in order, then publish the serving copy."""
     as_of_date = _parse_date(as_of) if as_of else None
-    _materialize("Run", None, as_of_date)
+    _materialize("Run", None, as_of_date, full_refresh)
 
 
 def _parse_date(text: str) -> date:

@@ -52,6 +52,9 @@ class RunSettings(dg.ConfigurableResource):
     empty means each merchant's last business date in the data."""
 
     as_of: str = ""
+    # Rebuild the daily facts whole instead of only the days whose rows changed (see
+    # pipelines/assets/fact_windows.py); the Sunday nightly run does, as a safety net.
+    full_refresh: bool = False
 
     def dbt_vars(self, extra: dict[str, Any] | None = None) -> list[str]:
         """`--vars` for dbt: the run's as_of and any extra vars (a partition's window)."""

@@ -97,7 +97,8 @@ def test_schedules_run_in_beijing_time_and_target_their_jobs(definitions) -> Non
     from pipelines.ops.settlements import SETTLEMENT_JOB
 
     expected = {
-        "coopcast_nightly_schedule": (NIGHTLY_JOB, "30 1 * * *"),
+        "coopcast_nightly_schedule": (NIGHTLY_JOB, "30 1 * * 1-6"),
+        "coopcast_sunday_full_refresh_schedule": (NIGHTLY_JOB, "30 1 * * 0"),
         "coopcast_weekly_forecast_schedule": (WEEKLY_FORECAST_JOB, "0 4 * * 1"),
         "coopcast_weekly_settlement_schedule": (SETTLEMENT_JOB, "0 6 * * 1"),
     }
@@ -105,6 +106,8 @@ def test_schedules_run_in_beijing_time_and_target_their_jobs(definitions) -> Non
         schedule = definitions.resolve_schedule_def(name)
         assert schedule.execution_timezone == "Asia/Shanghai"
         assert (schedule.job_name, schedule.cron_schedule) == (job_name, cron)
+    sunday = definitions.resolve_schedule_def("coopcast_sunday_full_refresh_schedule")
+    assert sunday.run_config["resources"]["run_settings"]["config"]["full_refresh"] is True
 
     nightly = {key.to_user_string() for key in definitions.resolve_job_def(NIGHTLY_JOB).asset_layer.selected_asset_keys}
     weekly = {

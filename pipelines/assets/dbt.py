@@ -5,6 +5,7 @@ partitions in Asia/Shanghai so ops can backfill days from the UI), the marts tha
 back (tag `ml`, after the forecast asset), and everything else.
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from pipelines import settings
 from pipelines import warehouse as duck
+from pipelines.assets import fact_windows
 from pipelines.ops import freshness
 from pipelines.resources import DUCKDB_WRITER_POOL, RunSettings, WarehouseResource
 
@@ -29,6 +31,7 @@ BUSINESS_TIMEZONE = "Asia/Shanghai"
 DAILY_PARTITIONS_START = "2024-01-01"
 DAILY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=DAILY_PARTITIONS_START, timezone=BUSINESS_TIMEZONE)
 PREVIEW_ROWS = 5
+INDIRECT_SELECTION = "buildable"
 
 
 class CoopcastDbtTranslator(DagsterDbtTranslator):
@@ -178,16 +181,29 @@ def _partition_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
 
 
 def _partition_options(context: dg.AssetExecutionContext) -> tuple[tuple[str, ...], dict[str, str]]:
-    """dbt options and vars of a partitioned definition's run.
+    """dbt options and vars of a partitioned definition's run, when a backfill chose its days.
 
-    A backfill of days rebuilds those days in one dbt run; a run without partitions (the nightly
-    run, `coopcast run`) rebuilds the facts whole. Unit tests check the SQL, not the days: they
-    run with whole builds, where no window filters out their fixtures.
+    A backfill of days rebuilds those days in one dbt run. Unit tests check the SQL, not the
+    days: they run with unpartitioned builds, where no window filters out their fixtures.
     """
-    window = _partition_vars(context)
-    if window:
-        return ("--exclude-resource-type", "unit_test"), window
-    return ("--full-refresh",), {}
+    return ("--exclude-resource-type", "unit_test"), _partition_vars(context)
+
+
+def _plan_fact_window(
+    context: dg.AssetExecutionContext, project: DbtProject, run_settings: RunSettings, warehouse: WarehouseResource
+) -> tuple[fact_windows.FactWindow, str]:
+    """A run without partitions (nightly, `coopcast run`) rebuilds the days whose rows changed."""
+    checksum = fact_windows.models_checksum(json.loads(project.manifest_path.read_text()), PARTITIONED_TAG)
+    fact_tables = [(key.path[0], key.path[-1]) for key in context.selected_asset_keys]
+    conn = duck.connect(warehouse.warehouse_path(), read_only=True)
+    try:
+        window = fact_windows.plan_window(conn, fact_tables, run_settings.as_of, checksum, run_settings.full_refresh)
+    finally:
+        conn.close()
+    context.log.info(
+        f"daily facts: {'full refresh' if window.full_refresh else f'rebuilding from {window.start}'} ({window.reason})"
+    )
+    return window, checksum
 
 
 def _run_dbt(
@@ -199,6 +215,11 @@ def _run_dbt(
     extra_vars: dict[str, str] | None = None,
 ) -> Iterator[Any]:
     os.environ["COOPCAST_WAREHOUSE"] = str(warehouse.warehouse_path())
+    # The models run in several dbt invocations (the daily facts apart, and the marts built on
+    # them after). dbt's default (eager) runs a test as soon as any model it reads is selected,
+    # so a relationships test between a mart and a dimension would run with the dimension, before
+    # the mart is built; buildable runs it with the invocation that builds its last model.
+    os.environ["DBT_INDIRECT_SELECTION"] = INDIRECT_SELECTION
     invocation = dbt.cli(
         ["build", *run_settings.dbt_vars(extra_vars), *extra_args],
         context=context,
@@ -228,8 +249,20 @@ def _define_dbt_assets(
     def models(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, run_settings: RunSettings, warehouse: WarehouseResource
     ):
-        options, window = _partition_options(context) if partitions_def else ((), {})
-        yield from _run_dbt(context, dbt, run_settings, warehouse, options, window)
+        if partitions_def is None:
+            yield from _run_dbt(context, dbt, run_settings, warehouse)
+        elif context.has_partition_key_range:
+            options, window = _partition_options(context)
+            yield from _run_dbt(context, dbt, run_settings, warehouse, options, window)
+        else:
+            fact_window, checksum = _plan_fact_window(context, project, run_settings, warehouse)
+            options = ("--full-refresh",) if fact_window.full_refresh else ()
+            yield from _run_dbt(context, dbt, run_settings, warehouse, options, fact_window.dbt_vars())
+            conn = duck.connect(warehouse.warehouse_path())
+            try:
+                fact_windows.record_build(conn, fact_window, run_settings.as_of, checksum)
+            finally:
+                conn.close()
 
     return models
 

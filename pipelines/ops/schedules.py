@@ -1,6 +1,7 @@
 """Jobs and schedules, in Asia/Shanghai time.
 
-01:30 every night  coopcast_nightly             ingest, dbt build, publish the serving copy
+01:30 every night  coopcast_nightly             ingest, dbt build, publish the serving copy; the
+                                                daily facts rebuild the days that changed, whole on Sundays
 04:00 Monday       coopcast_weekly_forecast     forecasts, replenishment marts, workbooks, publish
 06:00 Monday       coopcast_weekly_settlement   every merchant's statement of last week
 
@@ -19,6 +20,7 @@ FULL_RUN_JOB = "coopcast_full_run"
 NIGHTLY_JOB = "coopcast_nightly"
 WEEKLY_FORECAST_JOB = "coopcast_weekly_forecast"
 WEEKLY_GROUPS = ("ml", "exports")
+FULL_REFRESH_RUN_CONFIG = {"resources": {"run_settings": {"config": {"full_refresh": True}}}}
 
 
 def build_jobs(ml_marts: dg.AssetSelection) -> list[dg.UnresolvedAssetJobDefinition]:
@@ -49,10 +51,21 @@ def build_schedules() -> list[dg.ScheduleDefinition]:
         dg.ScheduleDefinition(
             name="coopcast_nightly_schedule",
             job_name=NIGHTLY_JOB,
-            cron_schedule="30 1 * * *",
+            cron_schedule="30 1 * * 1-6",
             execution_timezone=BUSINESS_TIMEZONE,
             default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="Every night at 01:30 Beijing time, after the business day has closed.",
+            description="Monday to Saturday at 01:30 Beijing time, after the business day has closed:"
+            " the daily facts rebuild only the days whose rows changed.",
+        ),
+        dg.ScheduleDefinition(
+            name="coopcast_sunday_full_refresh_schedule",
+            job_name=NIGHTLY_JOB,
+            cron_schedule="30 1 * * 0",
+            execution_timezone=BUSINESS_TIMEZONE,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            run_config=FULL_REFRESH_RUN_CONFIG,
+            description="Sundays at 01:30 Beijing time, the nightly run with the daily facts rebuilt whole:"
+            " a weekly safety net under the incremental nights.",
         ),
         dg.ScheduleDefinition(
             name="coopcast_weekly_forecast_schedule",

@@ -1,0 +1,171 @@
+"""Which business days of the daily-partitioned facts a run without partitions rebuilds.
+
+The nightly run must not rebuild two years of daily facts to add one day, nor miss a day whose
+orders changed: an order cancelled, a line returned to stock, a history import reaching far back.
+Every raw row carries the PostgreSQL transaction that last wrote it (`change_txid`), so after each
+successful build of the facts the highest transaction seen is kept as a watermark; the next run
+rebuilds every business day a newer row belongs to, from the earliest such day on.
+
+Everything else is a full rebuild: the first build, a fact table missing, a model whose SQL changed
+since, a different `as_of`, rows deleted at the source by the last ingestion (a deleted row leaves
+nothing to find its day by), and every run that asks for one (the weekly schedule,
+`coopcast run --full-refresh`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+STATE_TABLE = "raw._facts_build_state"
+STATE_DDL = f"""
+CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
+    watermark_txid  BIGINT NOT NULL,   -- the newest change_txid the last build of the facts saw
+    as_of           VARCHAR NOT NULL,  -- the run's as_of var ('' = each merchant's own)
+    models_checksum VARCHAR NOT NULL,  -- the facts' SQL the build ran, from dbt's manifest
+    min_as_of       DATE,              -- the earliest merchant as_of of that build
+    rebuilt_from    DATE,              -- the first day that build rebuilt; NULL: rebuilt whole
+    reason          VARCHAR NOT NULL,  -- why it rebuilt what it did
+    built_at        TIMESTAMPTZ NOT NULL
+)
+"""
+# Everything after this day is inside an open-ended window.
+WINDOW_END = "9999-12-31"
+BUSINESS_TIMEZONE = "Asia/Shanghai"
+
+# The raw tables the daily facts are built from, and the business date each changed row moves:
+# order-level rows belong to their order's day.
+CHANGED_DAYS_SQL = {
+    "orders": "SELECT ordered_at AS at FROM raw.orders WHERE change_txid > $watermark",
+    "order_lines": (
+        "SELECT o.ordered_at AS at FROM raw.order_lines l JOIN raw.orders o USING (order_id)"
+        " WHERE l.change_txid > $watermark"
+    ),
+    "order_allocations": (
+        "SELECT o.ordered_at AS at FROM raw.order_allocations a"
+        " JOIN raw.order_lines l USING (order_line_id) JOIN raw.orders o ON o.order_id = l.order_id"
+        " WHERE a.change_txid > $watermark"
+    ),
+    "order_events": (
+        "SELECT o.ordered_at AS at FROM raw.order_events e JOIN raw.orders o USING (order_id)"
+        " WHERE e.change_txid > $watermark"
+    ),
+    "funnel_events": "SELECT occurred_at AS at FROM raw.funnel_events WHERE change_txid > $watermark",
+}
+
+
+@dataclass(frozen=True)
+class FactWindow:
+    """`start` None: rebuild the facts whole. Otherwise rebuild [start, WINDOW_END)."""
+
+    start: str | None
+    watermark_txid: int
+    reason: str
+
+    @property
+    def full_refresh(self) -> bool:
+        return self.start is None
+
+    def dbt_vars(self) -> dict[str, str]:
+        return {} if self.start is None else {"partition_start": self.start, "partition_end": WINDOW_END}
+
+
+def models_checksum(manifest: dict, tag: str) -> str:
+    """One fingerprint of every model carrying `tag`: the SQL a previous build ran."""
+    checksums = sorted(
+        (node["unique_id"], node["checksum"]["checksum"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and tag in node.get("tags", [])
+    )
+    return json.dumps(checksums)
+
+
+def _has_table(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
+            " AND schema_name = ? AND table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
+def _watermark(conn: duckdb.DuckDBPyConnection) -> int:
+    parts = [f"SELECT max(change_txid) AS txid FROM raw.{table}" for table in CHANGED_DAYS_SQL]
+    return int(conn.execute(f"SELECT coalesce(max(txid), 0) FROM ({' UNION ALL '.join(parts)})").fetchone()[0])
+
+
+def _deleted_since_last_ingest(conn: duckdb.DuckDBPyConnection) -> bool:
+    if not _has_table(conn, "raw", "_ingest_state"):
+        return True
+    tables = list(CHANGED_DAYS_SQL)
+    placeholders = ", ".join("?" for _ in tables)
+    deleted = conn.execute(
+        f"SELECT coalesce(sum(rows_deleted), 0) FROM raw._ingest_state WHERE table_name IN ({placeholders})",
+        tables,
+    ).fetchone()[0]
+    return deleted > 0
+
+
+def plan_window(
+    conn: duckdb.DuckDBPyConnection,
+    fact_tables: list[tuple[str, str]],
+    as_of: str,
+    checksum: str,
+    full_refresh_requested: bool,
+) -> FactWindow:
+    """The days to rebuild, decided from the warehouse before dbt opens it."""
+    watermark = _watermark(conn)
+
+    def full(reason: str) -> FactWindow:
+        return FactWindow(None, watermark, reason)
+
+    if full_refresh_requested:
+        return full("a full refresh was asked for")
+    missing = [f"{schema}.{name}" for schema, name in fact_tables if not _has_table(conn, schema, name)]
+    if missing:
+        return full(f"{', '.join(missing)} not built yet")
+    if not _has_table(conn, *STATE_TABLE.split(".")):
+        return full("no earlier build of the daily facts is recorded")
+    state = conn.execute(f"SELECT watermark_txid, as_of, models_checksum, min_as_of FROM {STATE_TABLE}").fetchone()
+    if state is None:
+        return full("no earlier build of the daily facts is recorded")
+    previous_watermark, previous_as_of, previous_checksum, previous_min_as_of = state
+    if previous_as_of != as_of:
+        return full(f"as_of changed from {previous_as_of or 'each merchant’s own'} to {as_of or 'each merchant’s own'}")
+    if previous_checksum != checksum:
+        return full("the daily facts' SQL changed since their last build")
+    if _deleted_since_last_ingest(conn):
+        return full("the last ingestion deleted order or funnel rows")
+    # An order cancelled after the last build's as_of counted as revenue then; once as_of moves
+    # past the cancellation it no longer does, though the order row has not changed since.
+    cancelled_after_as_of = (
+        f"SELECT ordered_at AS at FROM raw.orders WHERE cancelled_at IS NOT NULL"
+        f" AND CAST(timezone('{BUSINESS_TIMEZONE}', cancelled_at) AS DATE) > $min_as_of"
+    )
+    changed = " UNION ALL ".join([*CHANGED_DAYS_SQL.values(), cancelled_after_as_of])
+    earliest = conn.execute(
+        f"SELECT min(CAST(timezone('{BUSINESS_TIMEZONE}', at) AS DATE)) FROM ({changed})",
+        {"watermark": previous_watermark, "min_as_of": previous_min_as_of or date.min},
+    ).fetchone()[0]
+    if earliest is None:
+        return FactWindow(WINDOW_END, watermark, "nothing changed since the last build")
+    return FactWindow(earliest.isoformat(), watermark, f"rows changed on or after {earliest.isoformat()}")
+
+
+def record_build(conn: duckdb.DuckDBPyConnection, window: FactWindow, as_of: str, checksum: str) -> None:
+    """After a successful build: the next run starts from what this one saw."""
+    conn.execute(STATE_DDL)
+    min_as_of: date | None = None
+    if _has_table(conn, "intermediate", "int_merchants_as_of"):
+        min_as_of = conn.execute("SELECT min(as_of) FROM intermediate.int_merchants_as_of").fetchone()[0]
+    conn.execute("BEGIN")
+    conn.execute(f"DELETE FROM {STATE_TABLE}")
+    conn.execute(
+        f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?, ?, ?, ?, now())",
+        [window.watermark_txid, as_of, checksum, min_as_of, window.start, window.reason],
+    )
+    conn.execute("COMMIT")

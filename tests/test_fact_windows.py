@@ -1,0 +1,91 @@
+"""The nightly run rebuilds only the days of the daily facts whose rows changed, and gets the
+same numbers a full rebuild gets: a new order on the last day, and an older order cancelled."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import duckdb
+import psycopg
+import pytest
+
+from tests.conftest import PipelineRun, run_cli
+from transactional import orders
+
+FACTS_TOTALS = """
+    SELECT merchant_code, sales_date, orders, revenue, cost FROM marts.fct_merchant_daily_sales
+    ORDER BY merchant_code, sales_date
+"""
+# Revenue per merchant and business day straight from the raw copy: lines of orders placed on
+# or before the merchant's as_of and not cancelled by then.
+RAW_REVENUE = """
+    WITH as_of AS (SELECT merchant_id, as_of FROM intermediate.int_merchants_as_of),
+    live AS (
+        SELECT o.order_id, o.merchant_id, CAST(timezone('Asia/Shanghai', o.ordered_at) AS DATE) AS day
+        FROM raw.orders o JOIN as_of USING (merchant_id)
+        WHERE CAST(timezone('Asia/Shanghai', o.ordered_at) AS DATE) <= as_of.as_of
+          AND (o.cancelled_at IS NULL OR CAST(timezone('Asia/Shanghai', o.cancelled_at) AS DATE) > as_of.as_of)
+    )
+    SELECT live.merchant_id, live.day, sum(l.line_amount) AS revenue
+    FROM live JOIN raw.order_lines l USING (order_id)
+    GROUP BY ALL ORDER BY ALL
+"""
+
+
+def _query(pipeline: PipelineRun, sql: str) -> list[tuple]:
+    with duckdb.connect(str(pipeline.home / "warehouse.duckdb"), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _build_state(pipeline: PipelineRun) -> tuple:
+    return _query(pipeline, "SELECT rebuilt_from, reason FROM raw._facts_build_state")[0]
+
+
+@pytest.fixture
+def pipeline(tmp_path, database_factory) -> PipelineRun:
+    pipeline = PipelineRun(home=tmp_path / "home", database_url=database_factory())
+    run_cli(pipeline, "simulate", "--scale", "tiny", "--seed", "11")
+    run_cli(pipeline, "ingest")
+    return pipeline
+
+
+def test_nightly_build_rebuilds_the_changed_days_and_matches_a_full_rebuild(pipeline: PipelineRun) -> None:
+    run_cli(pipeline, "build")
+    assert _build_state(pipeline)[0] is None, "the first build of the facts is a full one"
+
+    with psycopg.connect(pipeline.database_url, autocommit=True) as conn:
+        # The oldest order still open, cancelled a minute after its merchant's last order (so on
+        # its last business day): the day it was ordered loses revenue, though nothing new is
+        # dated that day.
+        open_order, open_ordered_at, merchant_last_at = conn.execute(
+            "SELECT o.order_id, o.ordered_at,"
+            " (SELECT max(ordered_at) FROM core.orders WHERE merchant_id = o.merchant_id)"
+            " FROM core.orders o WHERE o.status IN ('received', 'reviewed', 'confirmed')"
+            " ORDER BY o.ordered_at LIMIT 1"
+        ).fetchone()
+        orders.cancel_order(conn, open_order, merchant_last_at + timedelta(minutes=1))
+
+    run_cli(pipeline, "ingest")
+    run_cli(pipeline, "build")
+    rebuilt_from, reason = _build_state(pipeline)
+    assert rebuilt_from is not None, f"expected an incremental build, got a full one: {reason}"
+    assert rebuilt_from <= (open_ordered_at + timedelta(hours=8)).date()
+    incremental = _query(pipeline, FACTS_TOTALS)
+
+    sku_revenue = "SELECT merchant_id, sales_date, revenue - amount_only_revenue FROM marts.fct_merchant_daily_sales"
+    merchant_revenue = {(merchant, day): revenue for merchant, day, revenue in _query(pipeline, sku_revenue)}
+    raw_revenue = {(merchant, day): revenue for merchant, day, revenue in _query(pipeline, RAW_REVENUE)}
+    assert merchant_revenue == raw_revenue
+
+    run_cli(pipeline, "build", "--full-refresh")
+    assert _build_state(pipeline) == (None, "a full refresh was asked for")
+    assert _query(pipeline, FACTS_TOTALS) == incremental
+
+
+def test_a_build_with_nothing_changed_rebuilds_no_day(pipeline: PipelineRun) -> None:
+    run_cli(pipeline, "build")
+    before = _query(pipeline, FACTS_TOTALS)
+    run_cli(pipeline, "build")
+    rebuilt_from, reason = _build_state(pipeline)
+    assert (rebuilt_from.isoformat(), reason) == ("9999-12-31", "nothing changed since the last build")
+    assert _query(pipeline, FACTS_TOTALS) == before
