@@ -1,14 +1,15 @@
 -- The stock ledger as a step function: per warehouse × batch, one row per run of days over
 -- which its end-of-day stock stayed the same, from a day the ledger moved (valid_from) to the
 -- next such day or the day after as_of (valid_to, exclusive). Turnover and stock-out days
--- integrate over these runs, so no SKU × day grid is ever built. Only runs that reach into
--- the longest trailing window are kept, and runs at zero (an emptied batch) are dropped:
--- they hold no value and no sellable unit.
+-- integrate over these runs, so no SKU × day grid is ever built. Only the longest trailing
+-- window is covered: movements before it count on its first day, which opens with the batch's
+-- balance (so the sort behind the runs skips the older history). Runs at zero (an emptied
+-- batch) are dropped: they hold no value and no sellable unit.
 
 {%- set longest_window = inventory_windows() | max %}
 
 with merchants as (
-    select merchant_id, as_of
+    select merchant_id, as_of, as_of - {{ longest_window }} + 1 as window_start
     from {{ ref('int_merchants_as_of') }}
     where as_of is not null
 ),
@@ -20,7 +21,7 @@ daily_changes as (
         movements.batch_id,
         movements.product_id,
         merchants.as_of,
-        movements.occurred_date as change_date,
+        greatest(movements.occurred_date, merchants.window_start) as change_date,
         sum(movements.on_hand_delta) as on_hand_change,
         sum(movements.reserved_delta) as reserved_change,
         sum(movements.frozen_delta) as frozen_change
@@ -28,7 +29,7 @@ daily_changes as (
     inner join merchants on merchants.merchant_id = movements.merchant_id
     where movements.occurred_date <= merchants.as_of
     group by movements.merchant_id, movements.warehouse_id, movements.batch_id, movements.product_id,
-        merchants.as_of, movements.occurred_date
+        merchants.as_of, greatest(movements.occurred_date, merchants.window_start)
 ),
 
 levels as (
@@ -71,5 +72,4 @@ select
     batches.expiry_date
 from levels
 inner join batches on batches.batch_id = levels.batch_id
-where levels.valid_to > levels.as_of - {{ longest_window }} + 1
-  and (levels.on_hand <> 0 or levels.reserved <> 0 or levels.frozen <> 0)
+where (levels.on_hand <> 0 or levels.reserved <> 0 or levels.frozen <> 0)
