@@ -5,6 +5,7 @@
 --   supplier   blacklisted_supplier: blacklisted yet delivering in the window or with open orders
 --              late_supplier: on-time delivery rate below risk_supplier_on_time_floor
 --              poor_quality_supplier: quality pass rate below risk_supplier_quality_floor
+--              (both over at least risk_supplier_min_deliveries deliveries)
 --   inventory  stock_out / low_stock: an A-class SKU (fct_product_abc_xyz) out of stock in every
 --              warehouse, or below its low-stock threshold (fct_inventory_flags)
 --              overstock: a slow-moving SKU's stock value
@@ -18,6 +19,7 @@
 {%- set urgency = var("risk_urgency") %}
 {%- set on_time_floor = var("risk_supplier_on_time_floor") | float %}
 {%- set quality_floor = var("risk_supplier_quality_floor") | float %}
+{%- set min_deliveries = var("risk_supplier_min_deliveries") | int %}
 {%- set ship_breach_floor = var("risk_ship_breach_rate_floor") | float %}
 {%- set cost_change_floor = var("risk_cost_change_floor") | float %}
 {%- set overstock_certain_days = var("risk_overstock_certain_days") | int %}
@@ -120,7 +122,7 @@ supplier_items as (
         printf('on-time delivery rate %.1f%% over %d deliveries in the last {{ window_days }} days (floor %.1f%%), up to %d days late',
             100 * on_time_rate, deliveries, {{ 100 * on_time_floor }}, days_late_max)
     from supplier_stats
-    where on_time_rate < {{ on_time_floor }}
+    where on_time_rate < {{ on_time_floor }} and deliveries >= {{ min_deliveries }}
     union all
     select
         merchant_id,
@@ -136,7 +138,7 @@ supplier_items as (
             100 * quality_pass_rate, {{ 100 * quality_floor }},
             cast(round(rejection_share * deliveries) as integer), deliveries)
     from supplier_stats
-    where quality_pass_rate < {{ quality_floor }}
+    where quality_pass_rate < {{ quality_floor }} and deliveries >= {{ min_deliveries }}
 ),
 
 sku_stock as (
