@@ -65,14 +65,22 @@ category_lines as (
     inner join orders on orders.order_id = lines.order_id
 ),
 
-tagged as (
+-- One row per order × category first, so the counts below need no count(distinct).
+order_categories as (
     select
-        category_lines.*,
+        category_lines.merchant_id,
+        category_lines.order_month,
+        category_lines.category_id,
+        category_lines.order_id,
+        category_lines.is_cancelled,
         coalesce(cancellations.cancel_reason, 'unspecified') as cancel_reason,
-        coalesce(cancellations.cancelled_stage, 'unknown') as cancelled_stage
+        coalesce(cancellations.cancelled_stage, 'unknown') as cancelled_stage,
+        count(*) as lines,
+        sum(category_lines.line_amount) as amount
     from category_lines
     left join cancellations on cancellations.order_id = category_lines.order_id
     where category_lines.category_id is not null
+    group by all
 ),
 
 placed as (
@@ -80,10 +88,9 @@ placed as (
         merchant_id,
         order_month,
         category_id,
-        count(distinct order_id) as orders_placed,
-        count(*) as lines_placed,
-        sum(line_amount) as amount_placed
-    from tagged
+        count(*) as orders_placed,
+        sum(lines) as lines_placed
+    from order_categories
     group by merchant_id, order_month, category_id
 ),
 
@@ -94,10 +101,10 @@ by_reason as (
         category_id,
         cancel_reason,
         cancelled_stage,
-        count(distinct order_id) as orders_cancelled,
-        count(*) as lines_cancelled,
-        sum(line_amount) as amount_cancelled
-    from tagged
+        count(*) as orders_cancelled,
+        sum(lines) as lines_cancelled,
+        sum(amount) as amount_cancelled
+    from order_categories
     where is_cancelled
     group by merchant_id, order_month, category_id, cancel_reason, cancelled_stage
 ),
@@ -109,10 +116,10 @@ totals as (
         category_id,
         'all' as cancel_reason,
         'all' as cancelled_stage,
-        count(distinct order_id) filter (where is_cancelled) as orders_cancelled,
-        count(*) filter (where is_cancelled) as lines_cancelled,
-        coalesce(sum(line_amount) filter (where is_cancelled), 0) as amount_cancelled
-    from tagged
+        count(*) filter (where is_cancelled) as orders_cancelled,
+        coalesce(sum(lines) filter (where is_cancelled), 0) as lines_cancelled,
+        coalesce(sum(amount) filter (where is_cancelled), 0) as amount_cancelled
+    from order_categories
     group by merchant_id, order_month, category_id
 ),
 
