@@ -31,7 +31,8 @@
 {%- endmacro %}
 
 {#- Service levels per merchant × period of order placement from fct_order_sla (the daily and
-    monthly SLA marts differ only in the period). -#}
+    monthly SLA marts differ only in the period). as_of is the merchant's current one: rows of
+    fct_order_sla keep the as_of of the run that built their partition. -#}
 {% macro merchant_sla_summary(period_expression, period_column) -%}
 with orders as (
     select
@@ -45,8 +46,7 @@ with orders as (
         ship_hours,
         confirm_breached,
         ship_breached,
-        fresh_ship_breached,
-        as_of
+        fresh_ship_breached
     from {{ ref('fct_order_sla') }}
 ),
 
@@ -55,7 +55,6 @@ counted as (
         merchant_id,
         merchant_code,
         {{ period_column }},
-        as_of,
         count(*) as orders,
         count(*) filter (where has_fresh_goods) as fresh_orders,
         count(*) filter (where cancelled_at is not null) as cancelled_orders,
@@ -67,13 +66,13 @@ counted as (
         avg(ship_hours) as avg_ship_hours,
         quantile_cont(ship_hours, 0.9) as p90_ship_hours
     from orders
-    group by merchant_id, merchant_code, {{ period_column }}, as_of
+    group by merchant_id, merchant_code, {{ period_column }}
 )
 
 select
-    merchant_id,
-    merchant_code,
-    {{ period_column }},
+    counted.merchant_id,
+    counted.merchant_code,
+    counted.{{ period_column }},
     cast(orders as integer) as orders,
     cast(fresh_orders as integer) as fresh_orders,
     cast(cancelled_orders as integer) as cancelled_orders,
@@ -87,6 +86,7 @@ select
     cast(avg_confirm_hours as double) as avg_confirm_hours,
     cast(avg_ship_hours as double) as avg_ship_hours,
     cast(p90_ship_hours as double) as p90_ship_hours,
-    as_of
+    merchants.as_of
 from counted
+inner join {{ ref('int_merchants_as_of') }} as merchants on merchants.merchant_id = counted.merchant_id
 {%- endmacro %}
