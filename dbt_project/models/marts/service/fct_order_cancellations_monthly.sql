@@ -1,11 +1,12 @@
 -- Cancellations per merchant × month of order placement × category (each of the three levels)
--- × cancellation reason × the status the order was cancelled from, over platform and
--- imported orders placed up to as_of and cancelled by then. The reason is the note recorded
--- with the cancellation (the API's reason field), 'unspecified' when none was given; who
--- cancelled (the actor) is too fine a key, so it is not a column. Each merchant × month ×
--- category also has a row with reason and stage 'all': its totals, present even when nothing
--- was cancelled, so the rate of a category without cancellations reads 0, not missing. An
--- order counts in a category when any of its lines is in it.
+-- × cancellation reason × who cancelled × the status the order was cancelled from, over
+-- orders placed up to as_of and cancelled by then. The reason is the note recorded with the
+-- cancellation (the API's reason field), 'unspecified' when none was given; who cancelled is
+-- the event's actor (the API key prefix), 'unknown' when none was recorded (the simulator
+-- records neither). Each merchant × month × category also has a row with reason, actor and
+-- stage 'all': its totals, present even when nothing was cancelled, so the rate of a category
+-- without cancellations reads 0, not missing. An order counts in a category when any of its
+-- lines is in it.
 
 with merchants as (
     select
@@ -33,6 +34,7 @@ cancellations as (
     select
         order_id,
         coalesce(nullif(trim(note), ''), 'unspecified') as cancel_reason,
+        coalesce(nullif(trim(actor), ''), 'unknown') as cancelled_by,
         from_status as cancelled_stage
     from {{ ref('stg_postgres__order_events') }}
     where to_status = 'cancelled'
@@ -74,6 +76,7 @@ order_categories as (
         category_lines.order_id,
         category_lines.is_cancelled,
         coalesce(cancellations.cancel_reason, 'unspecified') as cancel_reason,
+        coalesce(cancellations.cancelled_by, 'unknown') as cancelled_by,
         coalesce(cancellations.cancelled_stage, 'unknown') as cancelled_stage,
         count(*) as lines,
         sum(category_lines.line_amount) as amount
@@ -100,13 +103,14 @@ by_reason as (
         order_month,
         category_id,
         cancel_reason,
+        cancelled_by,
         cancelled_stage,
         count(*) as orders_cancelled,
         sum(lines) as lines_cancelled,
         sum(amount) as amount_cancelled
     from order_categories
     where is_cancelled
-    group by merchant_id, order_month, category_id, cancel_reason, cancelled_stage
+    group by merchant_id, order_month, category_id, cancel_reason, cancelled_by, cancelled_stage
 ),
 
 totals as (
@@ -115,6 +119,7 @@ totals as (
         order_month,
         category_id,
         'all' as cancel_reason,
+        'all' as cancelled_by,
         'all' as cancelled_stage,
         count(*) filter (where is_cancelled) as orders_cancelled,
         coalesce(sum(lines) filter (where is_cancelled), 0) as lines_cancelled,
@@ -138,6 +143,7 @@ select
     categories.category_name,
     categories.category_level,
     combined.cancel_reason,
+    combined.cancelled_by,
     combined.cancelled_stage,
     cast(placed.orders_placed as integer) as orders_placed,
     cast(placed.lines_placed as integer) as lines_placed,
