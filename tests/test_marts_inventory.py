@@ -23,7 +23,7 @@ import psycopg
 import pytest
 
 from pipelines.ingest import ingest_full
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, PipelineRun
 from transactional import catalogue, orders, stock
 
 DBT_PROJECT = REPO_ROOT / "dbt_project"
@@ -217,12 +217,13 @@ def test_a_sku_that_sold_nothing_turns_over_zero_and_is_told_to_clear(warehouse_
         # In stock from 1 January only: 100 of the 365 days.
         (365, Decimal("0.00"), Decimal("43.84"), 0.0, None, "复合肥", "network", True, "promote_or_clear"),
     ]
-    # Alone in its leaf, OIL is its own median: 0 is not below half of 0.
+    # Alone in its leaf, OIL is its own median, 0: stock that sold nothing is low all the same.
     oil = rows(
         warehouse_path,
-        "SELECT turnover, is_low_turnover, advice_code FROM marts.fct_inventory_turnover WHERE sku_code = 'OIL'",
+        """SELECT turnover, category_median_turnover, is_low_turnover, advice_code
+           FROM marts.fct_inventory_turnover WHERE sku_code = 'OIL'""",
     )
-    assert oil == [(0.0, False, None), (0.0, False, None)]
+    assert oil == [(0.0, 0.0, True, "promote_or_clear"), (0.0, 0.0, True, "promote_or_clear")]
 
 
 def test_category_and_merchant_turnover_divide_summed_cogs_by_summed_stock(warehouse_path: Path) -> None:
@@ -237,7 +238,7 @@ def test_category_and_merchant_turnover_divide_summed_cogs_by_summed_stock(wareh
            FROM marts.fct_category_inventory_turnover WHERE window_days = 90 ORDER BY 2""",
     )
     expected = {"A": (1, 2, 1, fert + seed), "A1": (2, 2, 1, fert + seed), "A11": (3, 2, 1, fert + seed)}
-    expected |= {"B": (1, 1, 0, oil), "B1": (2, 1, 0, oil), "B11": (3, 1, 0, oil)}
+    expected |= {"B": (1, 1, 1, oil), "B1": (2, 1, 1, oil), "B11": (3, 1, 1, oil)}
     for level, code, skus, low, cogs, turnover in categories:
         level_expected, skus_expected, low_expected, average = expected.pop(code)
         assert (level, skus, low) == (level_expected, skus_expected, low_expected)
@@ -284,3 +285,85 @@ def test_stock_out_and_low_stock_days_follow_the_ledger_and_expiry(warehouse_pat
     ]
     assert days[0][9] == pytest.approx(12 * 37 / 78), "stocked-out days at the in-stock days' average sales"
     assert days[2][9] == 0.0, "OIL sold nothing, so its stock-out lost nothing"
+
+
+def test_simulated_network_stock_and_stock_out_days_match_a_day_by_day_count(pipeline_run: PipelineRun) -> None:
+    """The marts integrate over the ledger's change points; here the same numbers come from a
+    dense SKU × day grid over the raw ledger, for the 90-day window."""
+    path = pipeline_run.home / "warehouse.duckdb"
+    dense_average = dict(
+        ((merchant, sku), value)
+        for merchant, sku, value in rows(
+            path,
+            """WITH moves AS (
+                   SELECT m.merchant_id, m.product_id, CAST(m.occurred_at AT TIME ZONE 'Asia/Shanghai' AS DATE) AS day,
+                          m.on_hand_delta * b.unit_cost AS value_delta
+                   FROM raw.stock_movements m JOIN raw.batches b USING (batch_id)),
+               days AS (
+                   SELECT merchant_id, CAST(unnest(generate_series(as_of - 89, as_of, INTERVAL 1 DAY)) AS DATE) AS day
+                   FROM marts.dim_merchants WHERE as_of IS NOT NULL)
+               SELECT days.merchant_id, moves.product_id, sum(moves.value_delta) / 90
+               FROM days JOIN moves ON moves.merchant_id = days.merchant_id AND moves.day <= days.day
+               GROUP BY 1, 2""",
+        )
+    )
+    mart_average = dict(
+        ((merchant, sku), value)
+        for merchant, sku, value in rows(
+            path,
+            """SELECT merchant_id, product_id, average_inventory_value FROM marts.fct_inventory_turnover
+               WHERE window_days = 90""",
+        )
+    )
+    assert len(mart_average) > 20
+    for key, value in mart_average.items():
+        assert float(value) == pytest.approx(float(dense_average.get(key, 0)), abs=0.006), key
+    dense_stock_out = dict(
+        ((warehouse, sku), days)
+        for warehouse, sku, days in rows(
+            path,
+            """WITH moves AS (
+                   SELECT m.merchant_id, m.warehouse_id, m.product_id,
+                          CAST(m.occurred_at AT TIME ZONE 'Asia/Shanghai' AS DATE) AS day,
+                          m.on_hand_delta - m.reserved_delta - m.frozen_delta AS sellable_delta, b.expiry_date
+                   FROM raw.stock_movements m JOIN raw.batches b USING (batch_id)),
+               pairs AS (
+                   SELECT moves.warehouse_id, moves.product_id, merchants.as_of,
+                          greatest(min(moves.day), merchants.as_of - 89) AS first_day
+                   FROM moves JOIN marts.dim_merchants merchants USING (merchant_id)
+                   GROUP BY 1, 2, 3),
+               days AS (
+                   SELECT warehouse_id, product_id,
+                          CAST(unnest(generate_series(first_day, as_of, INTERVAL 1 DAY)) AS DATE) AS day
+                   FROM pairs),
+               levels AS (
+                   SELECT days.warehouse_id, days.product_id, days.day,
+                          coalesce(sum(moves.sellable_delta), 0) AS sellable
+                   FROM days LEFT JOIN moves
+                     ON moves.warehouse_id = days.warehouse_id AND moves.product_id = days.product_id
+                    AND moves.day <= days.day AND (moves.expiry_date IS NULL OR moves.expiry_date > days.day)
+                   GROUP BY 1, 2, 3)
+               SELECT warehouse_id, product_id, count(*) FILTER (WHERE sellable <= 0) FROM levels GROUP BY 1, 2""",
+        )
+    )
+    mart_stock_out = dict(
+        ((warehouse, sku), days)
+        for warehouse, sku, days in rows(
+            path, "SELECT warehouse_id, product_id, stock_out_days FROM marts.fct_low_stock_days WHERE window_days = 90"
+        )
+    )
+    assert mart_stock_out == dense_stock_out
+    assert sum(mart_stock_out.values()) > 0, "the simulated shops do run out of stock"
+
+
+def test_skus_the_simulator_stopped_selling_turn_over_zero_and_are_told_to_clear(pipeline_run: PipelineRun) -> None:
+    stopped = rows(
+        pipeline_run.home / "warehouse.duckdb",
+        """SELECT t.sku_code, t.units_sold, t.turnover, t.turnover_days, t.is_low_turnover, t.advice_code
+           FROM marts.fct_inventory_turnover t
+           JOIN sim.sku_lifecycle s USING (merchant_code, sku_code)
+           WHERE s.stopped_selling_on <= t.window_start_date AND t.average_inventory_value > 0""",
+    )
+    assert stopped, "the simulated network has SKUs that stopped selling with stock left"
+    for sku, sold, turnover, days, low, advice in stopped:
+        assert (sold, turnover, days, low, advice) == (0, 0.0, None, True, "promote_or_clear"), sku

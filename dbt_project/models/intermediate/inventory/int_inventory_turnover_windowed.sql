@@ -9,7 +9,8 @@
 --   turnover days     = window days ÷ turnover, NULL when turnover is 0 or NULL.
 -- Each SKU is compared with the median turnover of its leaf category: the merchant's own SKUs
 -- when at least var turnover_median_min_skus of them have a turnover, else the category's
--- SKUs across the network; below var low_turnover_share_of_category_median × median is low.
+-- SKUs across the network; below var low_turnover_share_of_category_median × median is low,
+-- and so is stock that sold nothing in the window (turnover 0).
 
 {%- set low_share = var("low_turnover_share_of_category_median") | float %}
 {%- set min_skus = var("turnover_median_min_skus") | int %}
@@ -179,5 +180,6 @@ select
     category_median_scope,
     cast(category_median_skus as integer) as category_median_skus,
     category_median_turnover,
-    coalesce(turnover < {{ low_share }} * category_median_turnover, false) as is_low_turnover
+    -- Stock that sold nothing is low even where the whole category is idle (a median of 0).
+    coalesce(turnover = 0 or turnover < {{ low_share }} * category_median_turnover, false) as is_low_turnover
 from compared
