@@ -20,20 +20,48 @@ with merchants as (
     where as_of is not null
 ),
 
--- Materialized so the business date (a time-zone conversion per event) is computed once for
--- both aggregates below.
+-- The business date of each event comes from its quarter hour (every time zone's offset is a
+-- whole number of quarter hours): converting each of the county's 114 M events through the
+-- time-zone database took four times as long as the rest of this model.
+source_events as (
+    select
+        merchant_id,
+        occurred_at,
+        epoch_us(occurred_at) // {{ 15 * 60 * 1000000 }} as quarter_hour,
+        session_id,
+        product_id,
+        order_id,
+        event_type
+    from {{ ref('stg_postgres__funnel_events') }}
+    {%- set window = partition_window() %}
+    {%- if window is not none %}
+    -- A day's events lie within a day of its UTC midnight; the exact cut is on the business date.
+    where occurred_at >= cast(date '{{ window[0] }}' - 1 as timestamptz)
+      and occurred_at < cast(date '{{ window[1] }}' + 1 as timestamptz)
+    {%- endif %}
+),
+
+quarter_hours as (
+    select
+        quarter_hour,
+        {{ business_date('to_timestamp(quarter_hour * ' ~ (15 * 60) ~ ')') }} as occurred_date
+    from (select distinct quarter_hour from source_events)
+),
+
+-- Materialized: both aggregates below read it.
 events as materialized (
     select
-        events.merchant_id,
-        events.occurred_date,
-        events.session_id,
-        events.product_id,
-        events.order_id,
-        events.event_type
-    from {{ ref('stg_postgres__funnel_events') }} as events
-    inner join merchants on merchants.merchant_id = events.merchant_id
-    where events.occurred_date <= merchants.as_of
-      and {{ in_partition_window('events.occurred_date') }}
+        source_events.merchant_id,
+        quarter_hours.occurred_date,
+        source_events.session_id,
+        source_events.product_id,
+        source_events.order_id,
+        source_events.event_type
+    from source_events
+    inner join quarter_hours on quarter_hours.quarter_hour = source_events.quarter_hour
+    inner join merchants on merchants.merchant_id = source_events.merchant_id
+    where quarter_hours.occurred_date <= merchants.as_of
+      and {{ in_partition_window('quarter_hours.occurred_date') }}
 ),
 
 order_products as (
