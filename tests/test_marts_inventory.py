@@ -11,22 +11,18 @@ Merchant M1 (as_of 10 April 2026, its last order day):
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import psycopg
 import pytest
 
 from pipelines.ingest import ingest_full
-from tests.conftest import REPO_ROOT, PipelineRun
+from tests.conftest import PipelineRun
+from tests.test_dbt_marts import _dbt_build, rows
 from transactional import catalogue, orders, stock
 
-DBT_PROJECT = REPO_ROOT / "dbt_project"
 AS_OF = date(2026, 4, 10)
 
 
@@ -125,42 +121,17 @@ def warehouse_path(database_factory, tmp_path_factory: pytest.TempPathFactory) -
     tmp = tmp_path_factory.mktemp("inventory")
     path = tmp / "warehouse.duckdb"
     ingest_full(uri, path)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dbt.cli.main",
-            "build",
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(tmp / "target"),
-            "--log-path",
-            str(tmp / "logs"),
-            # Only the inventory marts, their parents and the tests of those alone.
-            "--select",
-            "+path:models/marts/inventory",
-            "+path:tests/inventory",
-            "--indirect-selection",
-            "cautious",
-        ],
-        env={**os.environ, "COOPCAST_WAREHOUSE": str(path)},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    # Only the inventory marts, their parents and the tests of those alone.
+    _dbt_build(
+        path,
+        tmp,
+        "--select",
+        "+path:models/marts/inventory",
+        "+path:tests/inventory",
+        "--indirect-selection",
+        "cautious",
     )
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     return path
-
-
-def rows(path: Path, sql: str) -> list[tuple]:
-    conn = duckdb.connect(str(path), read_only=True)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def test_positions_sum_the_batches_per_sku_and_warehouse(warehouse_path: Path) -> None:
