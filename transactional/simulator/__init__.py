@@ -24,6 +24,7 @@ from transactional.errors import DomainError
 from transactional.simulator import build
 from transactional.simulator.bulk.history import IdCounters, NetworkContext, draw_history
 from transactional.simulator.bulk.load import copy_frame, foreign_keys_checked_at_the_end, load_history, next_ids
+from transactional.simulator.bulk.money import draw_money, set_commission_rates
 from transactional.simulator.plan import plan_network
 from transactional.simulator.reference import CATEGORY_TREE
 from transactional.simulator.scales import SCALES, Scale, scale_named
@@ -55,8 +56,12 @@ def simulate(
     scale: str,
     seed: int,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    post_money: bool = True,
 ) -> SimulationSummary:
-    """Simulate `scale` into a database without its merchants; `progress(done, total merchants)`."""
+    """Simulate `scale` into a database without its merchants; `progress(done, total merchants)`.
+    `post_money` False sets commission rates and payout terms but posts nothing to the ledger (to
+    replay it through the money services)."""
     params = scale_named(scale)
     started = time.perf_counter()
     calendar = build_calendar(params.first_date, params.last_date)
@@ -68,6 +73,9 @@ def simulate(
         ids = IdCounters(next_ids(conn))
         market = _market(conn, calendar, seed)
         category_ids = build.ensure_categories(conn, build.moment(params.first_date, 5))
+        rates = set_commission_rates(
+            conn, build.moment(params.first_date, 5), build.moment(params.last_date, 23, 59), category_ids
+        )
         conn.execute(
             "INSERT INTO sim.runs (scale, seed, first_date, last_date, merchant_codes) VALUES (%s, %s, %s, %s, %s)",
             [params.name, seed, params.first_date, params.last_date, [plan.spec.code for plan in plans]],
@@ -78,6 +86,7 @@ def simulate(
             pending: Future | None = None
             for index, plan in enumerate(plans):
                 history = draw_history(plan, context, ids, np.random.default_rng([seed, index + 1, 1]))
+                draw_money(history, context, rates, ids, np.random.default_rng([seed, index + 1, 2]), post=post_money)
                 if pending is not None:
                     pending.result()
                     _report(progress, index, len(plans))

@@ -18,6 +18,7 @@ import pyarrow.csv as arrow_csv
 
 from transactional.errors import DomainError
 from transactional.simulator.bulk.history import MerchantHistory
+from transactional.simulator.bulk.money import TABLES as MONEY_TABLES
 
 # Core tables with the identity column the simulator numbers itself.
 ID_COLUMNS = {
@@ -38,6 +39,11 @@ ID_COLUMNS = {
     "stock_movements": "movement_id",
     "returns": "return_id",
     "return_lines": "return_line_id",
+    "journal_entries": "journal_entry_id",
+    "payments": "payment_id",
+    "refunds": "refund_id",
+    "settlement_statements": "settlement_statement_id",
+    "payouts": "payout_id",
 }
 
 
@@ -51,6 +57,15 @@ CHECKED_AT_THE_END = (
     "core.order_events",
     "core.stock_movements",
     "core.funnel_events",
+    "core.journal_entries",
+    "core.journal_lines",
+    "core.payments",
+    "core.sales",
+    "core.sale_lines",
+    "core.refunds",
+    "core.refund_lines",
+    "core.settlement_statement_entries",
+    "core.payouts",
 )
 
 
@@ -67,6 +82,8 @@ def foreign_keys_checked_at_the_end(conn: psycopg.Connection) -> Iterator[None]:
     for table, name, _ in keys:
         conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     yield
+    # A table with checks still deferred to the commit cannot be altered: run them now.
+    conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
     conn.execute("SET LOCAL work_mem = '256MB'")
     for table, name, definition in keys:
         conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
@@ -130,11 +147,24 @@ def load_history(conn: psycopg.Connection, history: MerchantHistory) -> None:
         _apply(conn, "returns", "return_id", approved.assign(status="approved", received_at=pd.NaT))
         _apply(conn, "returns", "return_id", returns[returns["status"] == "received"])
         copy_frame(conn, "core.stock_movements", post_updates["return_movements"])
+        _post_money(conn, history)
         copy_frame(conn, "core.funnel_events", core["funnel_events"])
         for table, frame in history.truth.items():
             copy_frame(conn, f"sim.{table}", frame)
         _refuse_broken_ledger(conn, history)
         _advance_sequences(conn)
+
+
+def _post_money(conn: psycopg.Connection, history: MerchantHistory) -> None:
+    """Refunded returns, then the ledger in the order the services write it; the statements come
+    last, so every sale and refund is in before its week closes."""
+    updates = history.updates
+    if "return_refunds" in updates:
+        _apply(conn, "return_lines", "return_line_id", updates["return_refund_lines"])
+        _apply(conn, "returns", "return_id", updates["return_refunds"])
+    for table in MONEY_TABLES:
+        if table in history.core:
+            copy_frame(conn, f"core.{table}", history.core[table])
 
 
 def _copy_changes_in_waves(conn: psycopg.Connection, table: str, changes: pd.DataFrame) -> None:
