@@ -44,12 +44,6 @@ expected as (
     left join amount_only on amount_only.merchant_id = merchants.merchant_id
 ),
 
-daily_sales as (
-    select merchant_id, sum(revenue) as revenue
-    from {{ ref('fct_daily_sales') }}
-    group by merchant_id
-),
-
 mart_totals as (
     select 'fct_merchant_period_sales' as mart, merchant_id, period as part, sum(revenue) as revenue, 'revenue' as measure
     from {{ ref('fct_merchant_period_sales') }}
@@ -67,16 +61,9 @@ mart_totals as (
     from {{ ref('fct_channel_period_sales') }}
     group by merchant_id, channel_type, period
     union all
-    select 'fct_sku_period_sales', merchant_id, period, sum(revenue), 'sku_revenue'
-    from {{ ref('fct_sku_period_sales') }}
-    group by merchant_id, period
-    union all
     select 'fct_category_period_sales', merchant_id, 'level ' || category_level || ' ' || period, sum(revenue), 'sku_revenue'
     from {{ ref('fct_category_period_sales') }}
     group by merchant_id, category_level, period
-    union all
-    select 'fct_daily_sales', merchant_id, 'day', revenue, 'sku_revenue'
-    from daily_sales
 ),
 
 -- Every check for every merchant, so a mart missing a merchant's rows shows up too.
