@@ -46,3 +46,46 @@
     {{ sales_period_end(period, period_start) }} <= {{ as_of }} as is_complete_period,
     {{ as_of }} as as_of
 {%- endmacro %}
+
+{#- The revenue every sales mart must add up to, per merchant, straight from staging: the net line
+    amount of orders placed by as_of and not cancelled by then (sku_revenue), plus imported
+    amount-only orders (revenue). CTEs ending with `expected`, for the reconciliation tests. -#}
+{% macro expected_sales_revenue_ctes() %}
+merchants as (
+    select merchant_id, as_of
+    from {{ ref('int_merchants_as_of') }}
+    where as_of is not null
+),
+
+counted_orders as (
+    select orders.order_id, orders.merchant_id, orders.total_amount
+    from {{ ref('stg_postgres__orders') }} as orders
+    inner join merchants on merchants.merchant_id = orders.merchant_id
+    where orders.ordered_date <= merchants.as_of
+      and (orders.cancelled_date is null or orders.cancelled_date > merchants.as_of)
+),
+
+line_amounts as (
+    select counted_orders.merchant_id, sum(lines.line_amount) as line_amount
+    from {{ ref('stg_postgres__order_lines') }} as lines
+    inner join counted_orders on counted_orders.order_id = lines.order_id
+    group by counted_orders.merchant_id
+),
+
+amount_only as (
+    select merchant_id, sum(total_amount) as amount
+    from counted_orders
+    where order_id not in (select order_id from {{ ref('stg_postgres__order_lines') }})
+    group by merchant_id
+),
+
+expected as (
+    select
+        merchants.merchant_id,
+        coalesce(line_amounts.line_amount, 0) as sku_revenue,
+        coalesce(line_amounts.line_amount, 0) + coalesce(amount_only.amount, 0) as revenue
+    from merchants
+    left join line_amounts on line_amounts.merchant_id = merchants.merchant_id
+    left join amount_only on amount_only.merchant_id = merchants.merchant_id
+)
+{% endmacro %}
