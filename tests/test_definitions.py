@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -62,11 +63,17 @@ def test_dbt_tests_show_as_asset_checks(definitions) -> None:
 def test_large_facts_have_daily_partitions_backfilled_in_one_run(definitions) -> None:
     graph = definitions.resolve_asset_graph()
     partitioned = {key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).partitions_def}
-    assert partitioned == {"marts/fct_daily_sales", "marts/fct_merchant_daily_sales"}
-    facts = definitions.get_assets_def(_key("marts/fct_daily_sales"))
-    assert facts.partitions_def.timezone == "Asia/Shanghai"
-    assert isinstance(facts.partitions_def, dg.DailyPartitionsDefinition)
-    assert facts.backfill_policy == dg.BackfillPolicy.single_run()
+    assert partitioned == {
+        "marts/fct_daily_sales",
+        "marts/fct_merchant_daily_sales",
+        "marts/fct_order_sla",
+        "intermediate/int_funnel_events_aggregated",
+    }
+    for key in partitioned:
+        facts = definitions.get_assets_def(_key(key))
+        assert facts.partitions_def.timezone == "Asia/Shanghai"
+        assert isinstance(facts.partitions_def, dg.DailyPartitionsDefinition)
+        assert facts.backfill_policy == dg.BackfillPolicy.single_run()
 
 
 def test_marts_carry_freshness_policies(definitions) -> None:
@@ -107,7 +114,10 @@ def test_schedules_run_in_beijing_time_and_target_their_jobs(definitions) -> Non
         assert schedule.execution_timezone == "Asia/Shanghai"
         assert (schedule.job_name, schedule.cron_schedule) == (job_name, cron)
     sunday = definitions.resolve_schedule_def("coopcast_sunday_full_refresh_schedule")
-    assert sunday.run_config["resources"]["run_settings"]["config"]["full_refresh"] is True
+    sunday_tick = sunday.evaluate_tick(
+        dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 29, 1, 30))
+    )
+    assert sunday_tick.run_requests[0].run_config["resources"]["run_settings"]["config"]["full_refresh"] is True
 
     nightly = {key.to_user_string() for key in definitions.resolve_job_def(NIGHTLY_JOB).asset_layer.selected_asset_keys}
     weekly = {

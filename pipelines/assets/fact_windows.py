@@ -39,21 +39,21 @@ BUSINESS_TIMEZONE = "Asia/Shanghai"
 # The raw tables the daily facts are built from, and the business date each changed row moves:
 # order-level rows belong to their order's day.
 CHANGED_DAYS_SQL = {
-    "orders": "SELECT ordered_at AS at FROM raw.orders WHERE change_txid > $watermark",
+    "orders": "SELECT ordered_at AS changed_at FROM raw.orders WHERE change_txid > $watermark",
     "order_lines": (
-        "SELECT o.ordered_at AS at FROM raw.order_lines l JOIN raw.orders o USING (order_id)"
+        "SELECT o.ordered_at AS changed_at FROM raw.order_lines l JOIN raw.orders o USING (order_id)"
         " WHERE l.change_txid > $watermark"
     ),
     "order_allocations": (
-        "SELECT o.ordered_at AS at FROM raw.order_allocations a"
+        "SELECT o.ordered_at AS changed_at FROM raw.order_allocations a"
         " JOIN raw.order_lines l USING (order_line_id) JOIN raw.orders o ON o.order_id = l.order_id"
         " WHERE a.change_txid > $watermark"
     ),
     "order_events": (
-        "SELECT o.ordered_at AS at FROM raw.order_events e JOIN raw.orders o USING (order_id)"
+        "SELECT o.ordered_at AS changed_at FROM raw.order_events e JOIN raw.orders o USING (order_id)"
         " WHERE e.change_txid > $watermark"
     ),
-    "funnel_events": "SELECT occurred_at AS at FROM raw.funnel_events WHERE change_txid > $watermark",
+    "funnel_events": "SELECT occurred_at AS changed_at FROM raw.funnel_events WHERE change_txid > $watermark",
 }
 
 
@@ -143,12 +143,12 @@ def plan_window(
     # An order cancelled after the last build's as_of counted as revenue then; once as_of moves
     # past the cancellation it no longer does, though the order row has not changed since.
     cancelled_after_as_of = (
-        f"SELECT ordered_at AS at FROM raw.orders WHERE cancelled_at IS NOT NULL"
+        f"SELECT ordered_at AS changed_at FROM raw.orders WHERE cancelled_at IS NOT NULL"
         f" AND CAST(timezone('{BUSINESS_TIMEZONE}', cancelled_at) AS DATE) > $min_as_of"
     )
     changed = " UNION ALL ".join([*CHANGED_DAYS_SQL.values(), cancelled_after_as_of])
     earliest = conn.execute(
-        f"SELECT min(CAST(timezone('{BUSINESS_TIMEZONE}', at) AS DATE)) FROM ({changed})",
+        f"SELECT min(CAST(timezone('{BUSINESS_TIMEZONE}', changed_at) AS DATE)) FROM ({changed})",
         {"watermark": previous_watermark, "min_as_of": previous_min_as_of or date.min},
     ).fetchone()[0]
     if earliest is None:
