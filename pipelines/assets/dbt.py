@@ -172,6 +172,11 @@ def _with_table_metadata(
         raise failure
 
 
+# Unit tests check the SQL, not the days: they run with whole builds, where no window filters out
+# their fixtures (and the SQL of the daily facts changing forces a whole build).
+WINDOWED_BUILD_OPTIONS = ("--exclude-resource-type", "unit_test")
+
+
 def _partition_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
     """The run's window as business dates [start, end), or nothing for an unpartitioned run."""
     if not context.has_partition_key_range:
@@ -183,10 +188,9 @@ def _partition_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
 def _partition_options(context: dg.AssetExecutionContext) -> tuple[tuple[str, ...], dict[str, str]]:
     """dbt options and vars of a partitioned definition's run, when a backfill chose its days.
 
-    A backfill of days rebuilds those days in one dbt run. Unit tests check the SQL, not the
-    days: they run with unpartitioned builds, where no window filters out their fixtures.
+    A backfill of days rebuilds those days in one dbt run.
     """
-    return ("--exclude-resource-type", "unit_test"), _partition_vars(context)
+    return WINDOWED_BUILD_OPTIONS, _partition_vars(context)
 
 
 def _plan_fact_window(
@@ -256,7 +260,7 @@ def _define_dbt_assets(
             yield from _run_dbt(context, dbt, run_settings, warehouse, options, window)
         else:
             fact_window, checksum = _plan_fact_window(context, project, run_settings, warehouse)
-            options = ("--full-refresh",) if fact_window.full_refresh else ()
+            options = ("--full-refresh",) if fact_window.full_refresh else WINDOWED_BUILD_OPTIONS
             yield from _run_dbt(context, dbt, run_settings, warehouse, options, fact_window.dbt_vars())
             conn = duck.connect(warehouse.warehouse_path())
             try:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
 # Everything after this day is inside an open-ended window.
 WINDOW_END = "9999-12-31"
 BUSINESS_TIMEZONE = "Asia/Shanghai"
+OPEN_ORDER_LOOKBACK_DAYS = 3
 
 # The raw tables the daily facts are built from, and the business date each changed row moves:
 # order-level rows belong to their order's day.
@@ -140,20 +142,41 @@ def plan_window(
         return full("the daily facts' SQL changed since their last build")
     if _deleted_since_last_ingest(conn):
         return full("the last ingestion deleted order or funnel rows")
-    # An order cancelled after the last build's as_of counted as revenue then; once as_of moves
-    # past the cancellation it no longer does, though the order row has not changed since.
-    cancelled_after_as_of = (
-        f"SELECT ordered_at AS changed_at FROM raw.orders WHERE cancelled_at IS NOT NULL"
-        f" AND CAST(timezone('{BUSINESS_TIMEZONE}', cancelled_at) AS DATE) > $min_as_of"
-    )
-    changed = " UNION ALL ".join([*CHANGED_DAYS_SQL.values(), cancelled_after_as_of])
-    earliest = conn.execute(
-        f"SELECT min(CAST(timezone('{BUSINESS_TIMEZONE}', changed_at) AS DATE)) FROM ({changed})",
-        {"watermark": previous_watermark, "min_as_of": previous_min_as_of or date.min},
-    ).fetchone()[0]
-    if earliest is None:
+    earliest_changed = _earliest_day(conn, list(CHANGED_DAYS_SQL.values()), {"watermark": previous_watermark})
+    if earliest_changed is None:
         return FactWindow(WINDOW_END, watermark, "nothing changed since the last build")
+    # New rows move as_of on. Facts judge orders as they stood at the end of as_of: an order
+    # confirmed, shipped or cancelled after the last build's as_of was judged open then, though its
+    # row has not changed since; an order still open is judged again each day until its service
+    # limits pass (the longest is 48 h, so a few days back covers every verdict that can move).
+    last_as_of = previous_min_as_of or date.min + timedelta(days=OPEN_ORDER_LOOKBACK_DAYS)
+    steps_after_as_of = (
+        "SELECT ordered_at AS changed_at FROM raw.orders"
+        " WHERE greatest(confirmed_at, shipped_at, cancelled_at) >= $after_as_of"
+        " OR (coalesce(shipped_at, cancelled_at) IS NULL AND ordered_at >= $open_since)"
+    )
+    earliest_judged = _earliest_day(
+        conn,
+        [steps_after_as_of],
+        {
+            "after_as_of": _business_day_start(last_as_of + timedelta(days=1)),
+            "open_since": _business_day_start(last_as_of - timedelta(days=OPEN_ORDER_LOOKBACK_DAYS)),
+        },
+    )
+    earliest = min(day for day in (earliest_changed, earliest_judged) if day is not None)
     return FactWindow(earliest.isoformat(), watermark, f"rows changed on or after {earliest.isoformat()}")
+
+
+def _business_day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(BUSINESS_TIMEZONE))
+
+
+def _earliest_day(conn: duckdb.DuckDBPyConnection, queries: list[str], parameters: dict) -> date | None:
+    """The earliest business day among the `changed_at` times the queries return."""
+    return conn.execute(
+        f"SELECT min(CAST(timezone('{BUSINESS_TIMEZONE}', changed_at) AS DATE)) FROM ({' UNION ALL '.join(queries)})",
+        parameters,
+    ).fetchone()[0]
 
 
 def record_build(conn: duckdb.DuckDBPyConnection, window: FactWindow, as_of: str, checksum: str) -> None:
