@@ -1,0 +1,176 @@
+"""Rolling-origin backtests of the candidate models, and their error metrics.
+
+Each origin (cutoff) refits every candidate on the data up to that day and forecasts the next
+`h` days, which are then compared with what was sold. Metrics per model × series × origin ×
+horizon bucket:
+
+- MASE: mean absolute error over the in-sample mean absolute seasonal (7-day) difference of the
+  training data before that cutoff, so 1 means "as good as repeating last week in the past".
+  Where that difference is always 0 (e.g. a constant series) the 1-day difference scales
+  instead; where that is 0 too there is no scale and MASE is NaN.
+- WAPE = Σ|ŷ − y| / Σy and bias = Σ(ŷ − y) / Σy: NaN when nothing was sold in the window.
+- coverage_80 / coverage_95: share of actuals inside the interval (bounds included).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.forecasting.candidates import VALUE_COLUMNS, engine_for, long_forecasts, series_by_candidates
+from models.forecasting.demand_classes import classify_demand
+from models.forecasting.seasonal_naive import INTERVAL_LEVELS, SEASON_LENGTH
+
+BACKTEST_HORIZON_DAYS = 28
+BACKTEST_STEP_DAYS = 28
+MIN_ORIGINS = 3
+# Shorter training at the first origin leaves too little for a seasonal model or a MASE scale.
+MIN_TRAINING_DAYS = 4 * SEASON_LENGTH
+HORIZON_BUCKETS = (("1-7", 1, 7), ("8-14", 8, 14), ("15-28", 15, 28))
+ALL_HORIZONS = "all"
+
+BACKTEST_ROW_COLUMNS = ["unique_id", "ds", "cutoff", "model", "y", *VALUE_COLUMNS]
+METRIC_NAMES = ["mase", "wape", "bias", "coverage_80", "coverage_95", "n_points"]
+METRIC_COLUMNS = ["unique_id", "model", "cutoff", "horizon_bucket", *METRIC_NAMES]
+
+
+def backtest_forecasts(
+    series: pd.DataFrame,
+    classes: pd.DataFrame | None = None,
+    h: int = BACKTEST_HORIZON_DAYS,
+    step_size: int = BACKTEST_STEP_DAYS,
+    n_windows: int = MIN_ORIGINS,
+) -> pd.DataFrame:
+    """Every class-appropriate candidate's forecasts at each origin, beside the actuals.
+
+    One row per series × cutoff × day × model. Series whose first origin would leave fewer than
+    MIN_TRAINING_DAYS of training data are not backtested.
+    """
+    if n_windows < MIN_ORIGINS:
+        raise ValueError(f"a rolling-origin backtest needs at least {MIN_ORIGINS} origins, got {n_windows}")
+    if classes is None:
+        classes = classify_demand(series)
+    held_out_days = h + step_size * (n_windows - 1)
+    lengths = series.groupby("unique_id")["ds"].transform("size")
+    long_enough = series[lengths >= held_out_days + MIN_TRAINING_DAYS]
+    frames = []
+    for names, members in series_by_candidates(long_enough, classes, h, held_out_days):
+        wide = engine_for(names, h).cross_validation(
+            h=h, df=members, n_windows=n_windows, step_size=step_size, level=list(INTERVAL_LEVELS)
+        )
+        frames.append(long_forecasts(wide, names, ["unique_id", "ds", "cutoff", "y"]))
+    if not frames:
+        return pd.DataFrame(columns=BACKTEST_ROW_COLUMNS)
+    rows = pd.concat(frames, ignore_index=True)[BACKTEST_ROW_COLUMNS]
+    return rows.sort_values(["unique_id", "model", "cutoff", "ds"], ignore_index=True)
+
+
+def mase_scale(training: np.ndarray) -> float:
+    """In-sample mean absolute seasonal difference, falling back to the 1-day one; NaN if both are 0."""
+    for lag in (SEASON_LENGTH, 1):
+        if training.size > lag:
+            scale = float(np.mean(np.abs(training[lag:] - training[:-lag])))
+            if scale > 0:
+                return scale
+    return float("nan")
+
+
+def mase_scales(series: pd.DataFrame, origins: pd.DataFrame) -> pd.DataFrame:
+    """The MASE scale of each (unique_id, cutoff) in `origins`, from the series up to that cutoff."""
+    rows = []
+    history = {uid: group.sort_values("ds") for uid, group in series.groupby("unique_id", sort=False)}
+    for uid, cutoff in origins[["unique_id", "cutoff"]].drop_duplicates().itertuples(index=False):
+        group = history[uid]
+        training = group.loc[group["ds"] <= cutoff, "y"].to_numpy(dtype=float)
+        rows.append((uid, cutoff, mase_scale(training)))
+    return pd.DataFrame(rows, columns=["unique_id", "cutoff", "scale"])
+
+
+def summarise_errors(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Metrics per group of `rows` (y, yhat, bounds, and a `scale` constant within each group)."""
+    error = rows["yhat"] - rows["y"]
+    parts = pd.DataFrame(
+        {
+            "abs_error": error.abs(),
+            "error": error,
+            "actual": rows["y"],
+            "inside_80": rows["y"].between(rows["yhat_lower_80"], rows["yhat_upper_80"]).astype(float),
+            "inside_95": rows["y"].between(rows["yhat_lower_95"], rows["yhat_upper_95"]).astype(float),
+            "scale": rows["scale"],
+        }
+    )
+    parts[keys] = rows[keys]
+    grouped = parts.groupby(keys, sort=True, dropna=False)
+    sums = grouped[["abs_error", "error", "actual"]].sum()
+    actual_total = sums["actual"].where(sums["actual"] > 0)
+    metrics = pd.DataFrame(
+        {
+            "mase": grouped["abs_error"].mean() / grouped["scale"].first(),
+            "wape": sums["abs_error"] / actual_total,
+            "bias": sums["error"] / actual_total,
+            "coverage_80": grouped["inside_80"].mean(),
+            "coverage_95": grouped["inside_95"].mean(),
+            "n_points": grouped.size(),
+        }
+    )
+    return metrics.reset_index()
+
+
+def forecast_metrics(
+    actual: list[float] | np.ndarray,
+    forecast: list[float] | np.ndarray,
+    lower_80: list[float] | np.ndarray,
+    upper_80: list[float] | np.ndarray,
+    lower_95: list[float] | np.ndarray,
+    upper_95: list[float] | np.ndarray,
+    scale: float,
+) -> dict[str, float]:
+    """The backtest metrics of one forecast against its actuals, given the MASE scale."""
+    rows = pd.DataFrame(
+        {
+            "y": np.asarray(actual, dtype=float),
+            "yhat": np.asarray(forecast, dtype=float),
+            "yhat_lower_80": np.asarray(lower_80, dtype=float),
+            "yhat_upper_80": np.asarray(upper_80, dtype=float),
+            "yhat_lower_95": np.asarray(lower_95, dtype=float),
+            "yhat_upper_95": np.asarray(upper_95, dtype=float),
+            "scale": float(scale),
+            "group": 0,
+        }
+    )
+    return summarise_errors(rows, ["group"]).iloc[0][METRIC_NAMES].to_dict()
+
+
+def horizon_buckets(rows: pd.DataFrame) -> pd.DataFrame:
+    """`rows` once per horizon bucket its day falls in (days after the cutoff), and once as 'all'."""
+    days_ahead = (pd.to_datetime(rows["ds"]) - pd.to_datetime(rows["cutoff"])).dt.days
+    frames = [rows.assign(horizon_bucket=ALL_HORIZONS)]
+    for label, first, last in HORIZON_BUCKETS:
+        frames.append(rows[days_ahead.between(first, last)].assign(horizon_bucket=label))
+    return pd.concat(frames, ignore_index=True)
+
+
+def with_scales(rows: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
+    """Backtest rows with the MASE scale of their series and origin."""
+    return rows.merge(mase_scales(series, rows), on=["unique_id", "cutoff"], how="left")
+
+
+def score_backtest(rows: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
+    """Metrics per model × series × origin × horizon bucket of `backtest_forecasts` rows."""
+    if rows.empty:
+        return pd.DataFrame(columns=METRIC_COLUMNS)
+    bucketed = horizon_buckets(with_scales(rows, series))
+    metrics = summarise_errors(bucketed, ["unique_id", "model", "cutoff", "horizon_bucket"])
+    return metrics[METRIC_COLUMNS]
+
+
+def backtest(
+    series: pd.DataFrame,
+    classes: pd.DataFrame | None = None,
+    h: int = BACKTEST_HORIZON_DAYS,
+    step_size: int = BACKTEST_STEP_DAYS,
+    n_windows: int = MIN_ORIGINS,
+) -> pd.DataFrame:
+    """Rolling-origin backtest metrics of the class-appropriate candidates of every series."""
+    rows = backtest_forecasts(series, classes, h=h, step_size=step_size, n_windows=n_windows)
+    return score_backtest(rows, series)

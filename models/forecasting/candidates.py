@@ -1,0 +1,165 @@
+"""Candidate statsforecast models per demand class, and forecasts of every candidate per series.
+
+Baselines run for every series, so each choice can be compared with what merchants could do by
+hand. Exponential smoothing and theta only fit demand that occurs most days (smooth, erratic);
+Croston-type models are built for the long tail of rare sales (intermittent, lumpy).
+
+Every model gives 80% and 95% intervals: SeasonalNaive, AutoETS and AutoTheta have their own;
+the others get conformal intervals from their errors on the last windows of their training data
+(statsforecast 2.1.1 takes them as `prediction_intervals=` on the model). Those windows must be
+as long as the horizon, so series with fewer than two such windows keep only the models with
+their own intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+from statsforecast import StatsForecast
+from statsforecast.models import (
+    ADIDA,
+    IMAPA,
+    TSB,
+    AutoETS,
+    AutoTheta,
+    CrostonOptimized,
+    SeasonalNaive,
+    WindowAverage,
+)
+from statsforecast.utils import ConformalIntervals
+
+from models.forecasting.demand_classes import ERRATIC, INTERMITTENT, LUMPY, SMOOTH, classify_demand
+from models.forecasting.seasonal_naive import HORIZON_DAYS, INTERVAL_LEVELS, SEASON_LENGTH
+
+MOVING_AVERAGE_DAYS = 28
+TSB_ALPHA_DEMAND = 0.2
+TSB_ALPHA_PROBABILITY = 0.2
+# More windows calibrate the intervals better; statsforecast uses fewer (at least two) when the
+# history is short.
+CONFORMAL_WINDOWS = 3
+
+BASELINE_MODELS = ("seasonal_naive", "moving_average")
+CONTINUOUS_MODELS = ("auto_ets", "auto_theta")
+INTERMITTENT_MODELS = ("croston_optimized", "adida", "imapa", "tsb")
+NATIVE_INTERVAL_MODELS = frozenset({"seasonal_naive", "auto_ets", "auto_theta"})
+
+# Simplest first: the model choice breaks ties in this order. Fixed-parameter models precede
+# fitted ones, single smoothing precedes temporal aggregation, and automatic model search last.
+MODEL_ORDER = (
+    "seasonal_naive",
+    "moving_average",
+    "tsb",
+    "croston_optimized",
+    "adida",
+    "imapa",
+    "auto_theta",
+    "auto_ets",
+)
+
+BOUND_COLUMNS = ["yhat_lower_80", "yhat_upper_80", "yhat_lower_95", "yhat_upper_95"]
+VALUE_COLUMNS = ["yhat", *BOUND_COLUMNS]
+FORECAST_COLUMNS = ["unique_id", "ds", "model", *VALUE_COLUMNS]
+
+_CLASS_MODELS = {
+    SMOOTH: CONTINUOUS_MODELS,
+    ERRATIC: CONTINUOUS_MODELS,
+    INTERMITTENT: INTERMITTENT_MODELS,
+    LUMPY: INTERMITTENT_MODELS,
+}
+
+
+def min_conformal_history(horizon: int) -> int:
+    """Observations statsforecast needs for conformal intervals: two horizon-long windows and one to fit."""
+    return 2 * horizon + 1
+
+
+def candidate_names(demand_class: str, history_days: int, horizon: int) -> tuple[str, ...]:
+    """Model names to try on a series of this class with `history_days` of training data."""
+    names = BASELINE_MODELS + _CLASS_MODELS.get(demand_class, ())
+    if history_days < min_conformal_history(horizon):
+        names = tuple(name for name in names if name in NATIVE_INTERVAL_MODELS)
+    return names
+
+
+def build_model(name: str, horizon: int):
+    """A statsforecast model whose output columns carry our snake_case `name`."""
+    conformal = ConformalIntervals(n_windows=CONFORMAL_WINDOWS, h=horizon)
+    builders = {
+        "seasonal_naive": lambda: SeasonalNaive(season_length=SEASON_LENGTH, alias=name),
+        "moving_average": lambda: WindowAverage(
+            window_size=MOVING_AVERAGE_DAYS, alias=name, prediction_intervals=conformal
+        ),
+        "auto_ets": lambda: AutoETS(season_length=SEASON_LENGTH, alias=name),
+        "auto_theta": lambda: AutoTheta(season_length=SEASON_LENGTH, alias=name),
+        "croston_optimized": lambda: CrostonOptimized(alias=name, prediction_intervals=conformal),
+        "adida": lambda: ADIDA(alias=name, prediction_intervals=conformal),
+        "imapa": lambda: IMAPA(alias=name, prediction_intervals=conformal),
+        "tsb": lambda: TSB(
+            alpha_d=TSB_ALPHA_DEMAND, alpha_p=TSB_ALPHA_PROBABILITY, alias=name, prediction_intervals=conformal
+        ),
+    }
+    return builders[name]()
+
+
+def engine_for(names: tuple[str, ...], horizon: int) -> StatsForecast:
+    """A daily StatsForecast over the named candidates, on one core (the caller decides parallelism)."""
+    return StatsForecast(models=[build_model(name, horizon) for name in names], freq="D", n_jobs=1)
+
+
+def series_by_candidates(
+    series: pd.DataFrame, classes: pd.DataFrame, horizon: int, held_out_days: int = 0
+) -> Iterator[tuple[tuple[str, ...], pd.DataFrame]]:
+    """The series split into groups that share one candidate set.
+
+    `held_out_days` is the part of each series a backtest withholds from its first fit, so the
+    conformal check counts only the training data that fit will see.
+    """
+    lengths = series.groupby("unique_id").size().rename("length")
+    frame = classes.set_index("unique_id")[["demand_class"]].join(lengths, how="inner")
+    frame["names"] = [
+        candidate_names(row.demand_class, int(row.length) - held_out_days, horizon) for row in frame.itertuples()
+    ]
+    for names, members in frame.groupby("names", sort=True):
+        yield names, series[series["unique_id"].isin(members.index)]
+
+
+def long_forecasts(wide: pd.DataFrame, names: tuple[str, ...], keys: list[str]) -> pd.DataFrame:
+    """statsforecast's one-column-per-model output as one row per model, bounds clipped at zero.
+
+    Demand cannot be negative, so a negative bound only widens an interval past what can happen.
+    """
+    frames = []
+    for name in names:
+        columns = {
+            name: "yhat",
+            f"{name}-lo-80": "yhat_lower_80",
+            f"{name}-hi-80": "yhat_upper_80",
+            f"{name}-lo-95": "yhat_lower_95",
+            f"{name}-hi-95": "yhat_upper_95",
+        }
+        frame = wide[keys + list(columns)].rename(columns=columns)
+        frame.insert(len(keys), "model", name)
+        frames.append(frame)
+    result = pd.concat(frames, ignore_index=True)
+    result[VALUE_COLUMNS] = result[VALUE_COLUMNS].astype(float).clip(lower=0.0)
+    return result
+
+
+def forecast_candidates(
+    series: pd.DataFrame, horizon: int = HORIZON_DAYS, classes: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Forecasts `horizon` days past each series' end by every candidate of its demand class.
+
+    `series` is the long zero-filled daily frame (unique_id, ds, y); `classes` defaults to
+    `classify_demand(series)`. One row per series × day × model.
+    """
+    if classes is None:
+        classes = classify_demand(series)
+    frames = []
+    for names, members in series_by_candidates(series, classes, horizon):
+        wide = engine_for(names, horizon).forecast(h=horizon, df=members, level=list(INTERVAL_LEVELS))
+        frames.append(long_forecasts(wide, names, ["unique_id", "ds"]))
+    if not frames:
+        return pd.DataFrame(columns=FORECAST_COLUMNS)
+    return pd.concat(frames, ignore_index=True).sort_values(["unique_id", "model", "ds"], ignore_index=True)
