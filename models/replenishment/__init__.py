@@ -1,0 +1,1 @@
+"""Replenishment: pure functions from stock positions and forecasts to suggested purchase quantities."""
