@@ -201,7 +201,7 @@ def suggest_replenishment(
 
     lead_time = _floats(frame["lead_time_days"])
     protection_days = lead_time + _floats(frame["review_period_days"])
-    # Additive models can forecast below zero; no demand cannot be less than none.
+    # Additive models can forecast below zero; there is no negative demand to plan for.
     lead_time_demand = np.maximum(_floats(frame["forecast_lead_time_demand"]), 0.0)
     protection_demand = np.maximum(_floats(frame["forecast_protection_demand"]), 0.0)
     has_forecast = ~np.isnan(protection_demand) & ~np.isnan(lead_time_demand)
