@@ -14,7 +14,7 @@ import pytest
 from models.forecasting.backtest import (
     backtest_forecasts,
     forecast_metrics,
-    mase_scale,
+    mase_scales,
     score_backtest,
 )
 from models.forecasting.candidates import (
@@ -182,12 +182,30 @@ def test_wape_and_bias_are_undefined_without_sales() -> None:
     assert math.isnan(metrics["wape"]) and math.isnan(metrics["bias"])
 
 
-def test_mase_scale_by_hand() -> None:
-    # Seasonal differences 8 − 1 and 10 − 2: mean 7.5.
-    assert mase_scale(np.array([1, 2, 3, 4, 5, 6, 7, 8, 10], dtype=float)) == 7.5
-    # A week repeated exactly has no seasonal error: the 1-day differences (12 × 1 and one 6) scale.
-    assert mase_scale(np.tile(np.arange(1.0, 8.0), 2)) == pytest.approx(18 / 13)
-    assert math.isnan(mase_scale(np.full(10, 3.0)))
+def test_mase_scales_by_hand() -> None:
+    series = pd.concat(
+        [
+            frame("trend", np.array([1, 2, 3, 4, 5, 6, 7, 8, 10, 50], dtype=float)),
+            frame("same_week", np.tile(np.arange(1.0, 8.0), 2)),
+            frame("constant", np.full(10, 3.0)),
+        ],
+        ignore_index=True,
+    )
+    day = pd.Timestamp(START) + pd.Timedelta(days=8)
+    origins = pd.DataFrame(
+        {
+            "unique_id": ["trend", "same_week", "same_week", "constant"],
+            "cutoff": [day, day, day + pd.Timedelta(days=5), day],
+        }
+    )
+    scales = mase_scales(series, origins).set_index(["unique_id", "cutoff"])["scale"]
+    # Up to day 9 only (the 50 after it is unseen): seasonal differences 8 − 1 and 10 − 2, mean 7.5.
+    assert scales[("trend", day)] == pytest.approx(7.5)
+    # A week repeated exactly has no seasonal error: the 1-day differences scale instead,
+    # 7 × 1 and one −6 over the first 9 days, then 12 × 1 and one −6 over all 14.
+    assert scales[("same_week", day)] == pytest.approx(13 / 8)
+    assert scales[("same_week", day + pd.Timedelta(days=5))] == pytest.approx(18 / 13)
+    assert math.isnan(scales[("constant", day)])
 
 
 def test_backtest_scores_scale_with_the_training_data_only() -> None:
@@ -293,3 +311,14 @@ def test_last_window_never_changes_the_choice(step_size: int) -> None:
     for uid, model in runner_up.items():
         assert model != chosen[uid]
         assert changed_scores.loc[(uid, model), "mase"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_never_sold_series_alone_gets_the_simplest_model_and_short_series_are_not_backtested() -> None:
+    series = pd.concat([frame("empty", np.zeros(DAYS)), frame("short", intermittent_series(5)[:60])], ignore_index=True)
+    rows = backtest_forecasts(series)
+    assert set(rows["unique_id"]) == {"empty"}
+    choices, scores = select_models(rows, series)
+    assert choices[["unique_id", "model"]].values.tolist() == [["empty", "seasonal_naive"]]
+    assert choices[["first_model", "second_model"]].isna().all().all()
+    assert set(scores["model"]) == set(BASELINE_MODELS)
+    assert scores["mase"].isna().all()
