@@ -21,6 +21,7 @@ from models.forecasting.candidates import (
     BASELINE_MODELS,
     CONTINUOUS_MODELS,
     INTERMITTENT_MODELS,
+    MOVING_AVERAGE_DAYS,
     candidate_names,
     forecast_candidates,
 )
@@ -136,14 +137,23 @@ def test_candidates_follow_the_demand_class(mixed_series: pd.DataFrame, mixed_ba
 
 
 def test_short_history_keeps_only_models_with_their_own_intervals() -> None:
-    assert candidate_names("intermittent", history_days=56, horizon=28) == ("seasonal_naive",)
-    assert candidate_names("smooth", history_days=56, horizon=28) == ("seasonal_naive", "auto_ets", "auto_theta")
-    assert set(candidate_names("lumpy", history_days=57, horizon=28)) == set(BASELINE_MODELS + INTERMITTENT_MODELS)
+    # Conformal intervals need two 28-day windows after a 28-day fit (the moving average's window).
+    assert candidate_names("intermittent", history_days=83, horizon=28) == ("seasonal_naive",)
+    assert candidate_names("smooth", history_days=83, horizon=28) == ("seasonal_naive", "auto_ets", "auto_theta")
+    assert set(candidate_names("lumpy", history_days=84, horizon=28)) == set(BASELINE_MODELS + INTERMITTENT_MODELS)
 
 
 def test_intervals_are_nested_and_never_negative(mixed_series: pd.DataFrame, mixed_backtest: pd.DataFrame) -> None:
-    forecasts = forecast_candidates(mixed_series, horizon=28)
-    for rows in (forecasts, mixed_backtest):
+    # 86 days is the longest horizon whose two conformal windows still leave the moving average its
+    # 28-day fit in 200 days; one day more and only models with their own intervals remain.
+    longest = (DAYS - MOVING_AVERAGE_DAYS) // 2
+    forecasts = forecast_candidates(mixed_series, horizon=longest)
+    too_long = forecast_candidates(mixed_series, horizon=longest + 1)
+    assert set(forecasts.loc[forecasts["unique_id"] == "intermittent", "model"]) == set(
+        BASELINE_MODELS + INTERMITTENT_MODELS
+    )
+    assert set(too_long.loc[too_long["unique_id"] == "intermittent", "model"]) == {"seasonal_naive"}
+    for rows in (forecasts, too_long, mixed_backtest):
         assert rows[["yhat", "yhat_lower_80", "yhat_upper_80", "yhat_lower_95", "yhat_upper_95"]].notna().all().all()
         assert (rows["yhat_lower_95"] >= 0).all()
         assert (rows["yhat_lower_95"] <= rows["yhat_lower_80"]).all()

@@ -7,8 +7,8 @@ Croston-type models are built for the long tail of rare sales (intermittent, lum
 Every model gives 80% and 95% intervals: SeasonalNaive, AutoETS and AutoTheta have their own;
 the others get conformal intervals from their errors on the last windows of their training data
 (statsforecast 2.1.1 takes them as `prediction_intervals=` on the model). Those windows must be
-as long as the horizon, so series with fewer than two such windows keep only the models with
-their own intervals.
+as long as the horizon, so series too short for two such windows after a fit keep only the
+models with their own intervals.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ from models.forecasting.seasonal_naive import HORIZON_DAYS, INTERVAL_LEVELS, SEA
 MOVING_AVERAGE_DAYS = 28
 TSB_ALPHA_DEMAND = 0.2
 TSB_ALPHA_PROBABILITY = 0.2
-# More windows calibrate the intervals better; statsforecast uses fewer (at least two) when the
-# history is short.
-CONFORMAL_WINDOWS = 3
+# statsforecast would use fewer windows than asked on short histories, which moves the first
+# window's fit earlier and can leave it shorter than the moving average: two windows keep the
+# history a model needs a simple bound (min_conformal_history).
+CONFORMAL_WINDOWS = 2
 
 BASELINE_MODELS = ("seasonal_naive", "moving_average")
 CONTINUOUS_MODELS = ("auto_ets", "auto_theta")
@@ -70,8 +71,11 @@ _CLASS_MODELS = {
 
 
 def min_conformal_history(horizon: int) -> int:
-    """Observations statsforecast needs for conformal intervals: two horizon-long windows and one to fit."""
-    return 2 * horizon + 1
+    """Observations conformal intervals need: the horizon-long windows, and before them enough to fit.
+
+    The moving average needs the most to fit (its window); with less it forecasts NaN.
+    """
+    return CONFORMAL_WINDOWS * horizon + MOVING_AVERAGE_DAYS
 
 
 def candidate_names(demand_class: str, history_days: int, horizon: int) -> tuple[str, ...]:
