@@ -14,6 +14,7 @@ models with their own intervals.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 from statsforecast import StatsForecast
@@ -86,7 +87,7 @@ def candidate_names(demand_class: str, history_days: int, horizon: int) -> tuple
     return names
 
 
-def build_model(name: str, horizon: int):
+def build_model(name: str, horizon: int) -> Any:
     """A statsforecast model whose output columns carry our snake_case `name`."""
     conformal = ConformalIntervals(n_windows=CONFORMAL_WINDOWS, h=horizon)
     builders = {
@@ -107,14 +108,14 @@ def build_model(name: str, horizon: int):
 
 
 def engine_for(names: tuple[str, ...], horizon: int) -> StatsForecast:
-    """A daily StatsForecast over the named candidates, on one core (the caller decides parallelism)."""
+    """A daily StatsForecast over the named candidates, in this process."""
     return StatsForecast(models=[build_model(name, horizon) for name in names], freq="D", n_jobs=1)
 
 
 def series_by_candidates(
     series: pd.DataFrame, classes: pd.DataFrame, horizon: int, held_out_days: int = 0
 ) -> Iterator[tuple[tuple[str, ...], pd.DataFrame]]:
-    """The series split into groups that share one candidate set.
+    """The series split into groups that share one candidate set; series without a class are left out.
 
     `held_out_days` is the part of each series a backtest withholds from its first fit, so the
     conformal check counts only the training data that fit will see.
