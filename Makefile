@@ -7,6 +7,9 @@ PYTHON ?= $(shell for candidate in python3.12 python3.11 python3; do \
 	if command -v $$candidate >/dev/null 2>&1 && $$candidate -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))'; then \
 	command -v $$candidate; break; fi; done)
 PYTEST_ARGS ?=
+# Most tests wait on dbt, DuckDB or PostgreSQL in another process: two workers keep two cores busy.
+# A test file stays on one worker, so its module fixtures are built once.
+PYTEST_WORKERS ?= 2
 
 .PHONY: install demo test lint lock
 
@@ -31,7 +34,7 @@ demo: install
 
 # pytest exits 5 when a selection holds no test; that is not a failure, everything else is.
 test: install
-	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 
 lint: install

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import psycopg
 import pytest
 
@@ -23,6 +24,7 @@ from transactional.db import with_database
 from transactional.migrate import upgrade
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT = REPO_ROOT / "dbt_project"
 PIPELINE_SEED = 3
 
 
@@ -103,6 +105,41 @@ def run_cli(pipeline: PipelineRun, *args: str, check: bool = True) -> subprocess
     if check and result.returncode != 0:
         raise AssertionError(f"coopcast {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def dbt(warehouse: Path, tmp: Path, command: str, *args: str) -> subprocess.CompletedProcess:
+    """One dbt command of the project on a warehouse file, with its target and logs under `tmp`."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dbt.cli.main",
+            command,
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--target-path",
+            str(tmp / "target"),
+            "--log-path",
+            str(tmp / "logs"),
+            *args,
+        ],
+        env={**os.environ, "COOPCAST_WAREHOUSE": str(warehouse)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def dbt_build(warehouse: Path, tmp: Path, *args: str) -> None:
+    result = dbt(warehouse, tmp, "build", *args)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+
+
+def warehouse_rows(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return conn.execute(sql, params or []).fetchall()
 
 
 @pytest.fixture(scope="session")

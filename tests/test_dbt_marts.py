@@ -7,11 +7,8 @@ as_of and with a fixed past as_of (a second warehouse file), so the later data m
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -24,10 +21,9 @@ import pytest
 
 from pipelines import warehouse
 from pipelines.ingest import ingest_full
-from tests.conftest import REPO_ROOT
+from tests.conftest import dbt_build, warehouse_rows
 from transactional import catalogue, imports, orders, purchasing, stock
 
-DBT_PROJECT = REPO_ROOT / "dbt_project"
 PAST_AS_OF = date(2026, 3, 10)
 
 
@@ -177,31 +173,6 @@ def _write_forecasts(path: Path) -> None:
         conn.close()
 
 
-def _dbt_build(path: Path, tmp: Path, *extra: str) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dbt.cli.main",
-            "build",
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(tmp / "target"),
-            "--log-path",
-            str(tmp / "logs"),
-            *extra,
-        ],
-        env={**os.environ, "COOPCAST_WAREHOUSE": str(path)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-
-
 @pytest.fixture(scope="module")
 def warehouses(database_factory, tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
     uri = database_factory()
@@ -215,28 +186,20 @@ def warehouses(database_factory, tmp_path_factory: pytest.TempPathFactory) -> Wa
     ingest_full(uri, own)
     _write_forecasts(own)
     shutil.copy(own, past)
-    _dbt_build(own, tmp / "own")
-    _dbt_build(past, tmp / "past", "--vars", f'{{"as_of": "{PAST_AS_OF.isoformat()}"}}')
+    dbt_build(own, tmp / "own")
+    dbt_build(past, tmp / "past", "--vars", f'{{"as_of": "{PAST_AS_OF.isoformat()}"}}')
     return Warehouses(own, past)
 
 
-def rows(path: Path, sql: str) -> list[tuple]:
-    conn = duckdb.connect(str(path), read_only=True)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
 def test_each_merchant_is_reported_as_of_its_own_last_order_day(warehouses: Warehouses) -> None:
-    assert rows(warehouses.own_as_of, "SELECT merchant_code, as_of FROM marts.dim_merchants ORDER BY 1") == [
+    assert warehouse_rows(warehouses.own_as_of, "SELECT merchant_code, as_of FROM marts.dim_merchants ORDER BY 1") == [
         ("M1", date(2026, 4, 10)),
         ("M2", date(2026, 2, 1)),
     ]
 
 
 def test_amount_only_history_counts_in_merchant_revenue_but_not_in_sku_marts(warehouses: Warehouses) -> None:
-    merchant_days = rows(
+    merchant_days = warehouse_rows(
         warehouses.own_as_of,
         """SELECT sales_date, orders, order_lines, customers, revenue, gross_profit, amount_only_revenue
            FROM marts.fct_merchant_daily_sales WHERE merchant_code = 'M2' ORDER BY sales_date""",
@@ -246,7 +209,7 @@ def test_amount_only_history_counts_in_merchant_revenue_but_not_in_sku_marts(war
         (date(2026, 1, 21), 1, 0, 1, Decimal("80.00"), Decimal("0.00"), Decimal("80.00")),
         (date(2026, 2, 1), 1, 1, 1, Decimal("3.50"), Decimal("1.50"), Decimal("0.00")),
     ]
-    sku_revenue = rows(
+    sku_revenue = warehouse_rows(
         warehouses.own_as_of, "SELECT sum(revenue) FROM marts.fct_daily_sales WHERE merchant_code = 'M2'"
     )
     assert sku_revenue == [(Decimal("3.50"),)]
@@ -255,7 +218,7 @@ def test_amount_only_history_counts_in_merchant_revenue_but_not_in_sku_marts(war
 def test_daily_sales_are_net_of_discounts_dated_in_shanghai_and_skip_cancelled_orders(
     warehouses: Warehouses,
 ) -> None:
-    sales = rows(
+    sales = warehouse_rows(
         warehouses.own_as_of,
         """SELECT sku_code, sales_date, orders, quantity, revenue, cost, gross_profit
            FROM marts.fct_daily_sales WHERE merchant_code = 'M1' ORDER BY sales_date""",
@@ -270,8 +233,10 @@ def test_daily_sales_are_net_of_discounts_dated_in_shanghai_and_skip_cancelled_o
 
 
 def test_a_past_as_of_hides_later_orders_and_cancellations(warehouses: Warehouses) -> None:
-    assert {row[0] for row in rows(warehouses.past_as_of, "SELECT as_of FROM marts.dim_merchants")} == {PAST_AS_OF}
-    sales = rows(
+    assert {row[0] for row in warehouse_rows(warehouses.past_as_of, "SELECT as_of FROM marts.dim_merchants")} == {
+        PAST_AS_OF
+    }
+    sales = warehouse_rows(
         warehouses.past_as_of,
         "SELECT sku_code, sales_date, quantity FROM marts.fct_daily_sales WHERE merchant_code = 'M1' ORDER BY 2",
     )
@@ -280,7 +245,7 @@ def test_a_past_as_of_hides_later_orders_and_cancellations(warehouses: Warehouse
 
 
 def test_stock_on_hand_is_rebuilt_for_the_past_as_of(warehouses: Warehouses) -> None:
-    stock_rows = rows(
+    stock_rows = warehouse_rows(
         warehouses.past_as_of,
         """SELECT warehouse_code, lot_code, on_hand, reserved, days_to_expiry, near_expiry_level, is_expired
            FROM marts.fct_stock_on_hand WHERE merchant_code = 'M1' ORDER BY 1, 2""",
@@ -293,7 +258,7 @@ def test_stock_on_hand_is_rebuilt_for_the_past_as_of(warehouses: Warehouses) -> 
         ("WH02", "F-W2", 5, 0, None, None, False),
         ("WH02", "S-1", 8, 0, None, None, False),
     ]
-    on_order = rows(
+    on_order = warehouse_rows(
         warehouses.past_as_of,
         "SELECT sku_code, warehouse_code, on_order FROM marts.fct_replenishment_suggestions WHERE on_order > 0",
     )
@@ -301,7 +266,7 @@ def test_stock_on_hand_is_rebuilt_for_the_past_as_of(warehouses: Warehouses) -> 
 
 
 def test_inventory_flags_at_the_merchants_as_of(warehouses: Warehouses) -> None:
-    flags = rows(
+    flags = warehouse_rows(
         warehouses.own_as_of,
         """SELECT sku_code, warehouse_code, on_hand, available, is_slow_moving, near_expiry_level,
                   nearest_expiry_date, expired_quantity, value_at_risk, is_low_stock, is_out_of_stock
@@ -319,7 +284,7 @@ def test_inventory_flags_at_the_merchants_as_of(warehouses: Warehouses) -> None:
 
 
 def test_replenishment_uses_the_current_forecast_and_open_purchase_orders(warehouses: Warehouses) -> None:
-    suggestions = rows(
+    suggestions = warehouse_rows(
         warehouses.own_as_of,
         """SELECT warehouse_code, forecast_lead_time_demand, safety_stock, available, on_order, suggested_qty,
                   forecast_model

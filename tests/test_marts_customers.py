@@ -19,8 +19,7 @@ import psycopg
 import pytest
 
 from pipelines.ingest import ingest_full
-from tests.conftest import PipelineRun
-from tests.test_dbt_marts import _dbt_build, rows
+from tests.conftest import PipelineRun, dbt_build, warehouse_rows
 from transactional import catalogue, imports, orders, stock
 
 SLEEPING_DAYS = 90
@@ -33,7 +32,7 @@ def network(pipeline_run: PipelineRun) -> Path:
 
 
 def test_about_five_percent_of_each_merchants_buying_customers_are_diamond(network: Path) -> None:
-    tiers = rows(
+    tiers = warehouse_rows(
         network,
         """SELECT merchant_code,
                   count(*) FILTER (WHERE tier_window_amount > 0),
@@ -52,7 +51,7 @@ def test_about_five_percent_of_each_merchants_buying_customers_are_diamond(netwo
 
 
 def test_a_higher_tier_never_spent_less_than_a_lower_one(network: Path) -> None:
-    bounds = rows(
+    bounds = warehouse_rows(
         network,
         """SELECT merchant_code, value_tier, min(tier_window_amount), max(tier_window_amount)
            FROM marts.dim_customers GROUP BY 1, 2""",
@@ -67,7 +66,7 @@ def test_a_higher_tier_never_spent_less_than_a_lower_one(network: Path) -> None:
 
 
 def test_customers_the_simulator_churned_long_before_as_of_are_sleeping(network: Path) -> None:
-    outcomes = rows(
+    outcomes = warehouse_rows(
         network,
         f"""SELECT lifecycle.churned_on IS NOT NULL AS churned, customers.is_sleeping, count(*)
             FROM marts.dim_customers AS customers
@@ -86,7 +85,7 @@ def test_customers_the_simulator_churned_long_before_as_of_are_sleeping(network:
 
 
 def test_sleeping_means_no_purchase_for_at_least_ninety_days(network: Path) -> None:
-    wrong = rows(
+    wrong = warehouse_rows(
         network,
         f"""SELECT count(*) FROM marts.dim_customers
             WHERE is_sleeping <> coalesce(as_of - last_purchase_date >= {SLEEPING_DAYS}, false)""",
@@ -95,7 +94,7 @@ def test_sleeping_means_no_purchase_for_at_least_ninety_days(network: Path) -> N
 
 
 def test_merchant_annual_and_trailing_sales_equal_the_sum_of_its_daily_sales(network: Path) -> None:
-    annual = rows(
+    annual = warehouse_rows(
         network,
         """SELECT annual.merchant_code, annual.sales_year, annual.sales, coalesce(sum(daily.revenue), 0)
            FROM marts.fct_merchant_annual_sales AS annual
@@ -106,7 +105,7 @@ def test_merchant_annual_and_trailing_sales_equal_the_sum_of_its_daily_sales(net
     assert annual
     for merchant, year, sales, daily in annual:
         assert sales == daily, (merchant, year)
-    trailing = rows(
+    trailing = warehouse_rows(
         network,
         """SELECT tiers.merchant_code, tiers.trailing_sales, tiers.growth_tier, sum(daily.revenue)
            FROM marts.fct_merchant_growth_tiers AS tiers
@@ -124,14 +123,14 @@ def test_merchant_annual_and_trailing_sales_equal_the_sum_of_its_daily_sales(net
 
 
 def test_rfm_scores_every_recent_buyer_and_ranks_recency_the_right_way(network: Path) -> None:
-    missing = rows(
+    missing = warehouse_rows(
         network,
         """SELECT count(*) FROM marts.dim_customers AS customers
            LEFT JOIN marts.fct_customer_rfm AS rfm ON rfm.customer_id = customers.customer_id
            WHERE customers.last_purchase_date >= customers.as_of - 364 AND rfm.customer_id IS NULL""",
     )
     assert missing == [(0,)]
-    by_score = rows(
+    by_score = warehouse_rows(
         network,
         """SELECT merchant_code, recency_score, min(recency_days), max(recency_days), count(*)
            FROM marts.fct_customer_rfm GROUP BY 1, 2 ORDER BY 1, 2""",
@@ -144,7 +143,7 @@ def test_rfm_scores_every_recent_buyer_and_ranks_recency_the_right_way(network: 
         assert scores[-1][0] == 5 and len(scores) >= 3, merchant
         for (_, older_low, _, _), (_, _, newer_high, _) in itertools.pairwise(scores):
             assert newer_high < older_low, f"{merchant}: a higher recency score is a more recent purchase"
-    champions_recency, hibernating_recency = rows(
+    champions_recency, hibernating_recency = warehouse_rows(
         network,
         """SELECT avg(recency_days) FILTER (WHERE rfm_segment = 'champions'),
                   avg(recency_days) FILTER (WHERE rfm_segment = 'hibernating')
@@ -154,7 +153,7 @@ def test_rfm_scores_every_recent_buyer_and_ranks_recency_the_right_way(network: 
 
 
 def test_segments_add_up_to_the_customers_and_their_revenue(network: Path) -> None:
-    totals = rows(
+    totals = warehouse_rows(
         network,
         """SELECT segments.merchant_code, segments.customers, segments.revenue, segments.share,
                   customers.customers, customers.revenue
@@ -172,7 +171,7 @@ def test_segments_add_up_to_the_customers_and_their_revenue(network: Path) -> No
 
 def _repurchase_from_orders(network: Path, merchant: str, month: date) -> tuple[int, int]:
     """Buyers of `month` and those who bought again within the window, from raw orders."""
-    purchases = rows(
+    purchases = warehouse_rows(
         network,
         f"""SELECT DISTINCT orders.customer_id, CAST(timezone('Asia/Shanghai', orders.ordered_at) AS DATE)
            FROM raw.orders AS orders
@@ -198,7 +197,7 @@ def _repurchase_from_orders(network: Path, merchant: str, month: date) -> tuple[
 
 
 def test_repurchase_rate_of_the_last_complete_month_matches_the_orders(network: Path) -> None:
-    latest = rows(
+    latest = warehouse_rows(
         network,
         """SELECT merchant_code, purchase_month, buyers, repurchasers, repurchase_rate, trailing_repurchase_rate
            FROM marts.fct_customer_repurchase_monthly
@@ -210,7 +209,7 @@ def test_repurchase_rate_of_the_last_complete_month_matches_the_orders(network: 
         assert (buyers, repurchasers) == _repurchase_from_orders(network, merchant, month), merchant
         assert rate == pytest.approx(repurchasers / buyers)
         assert 0 < trailing <= 1
-    incomplete = rows(
+    incomplete = warehouse_rows(
         network,
         f"""SELECT count(*) FROM marts.fct_customer_repurchase_monthly
             WHERE is_complete <> (purchase_month + INTERVAL 1 MONTH - INTERVAL 1 DAY
@@ -279,7 +278,7 @@ def shop(database_factory, tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("customers_dbt")
     path = tmp / "warehouse.duckdb"
     ingest_full(uri, path)
-    _dbt_build(
+    dbt_build(
         path,
         tmp,
         "--select",
@@ -294,7 +293,7 @@ def shop(database_factory, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_customer_known_only_from_imported_history_is_tiered_and_scored(shop: Path) -> None:
-    customers = rows(
+    customers = warehouse_rows(
         shop,
         """SELECT customer_code, orders, amount, amount_only_amount, tier_position, value_tier,
                   first_purchase_date, main_category_l1
@@ -308,12 +307,12 @@ def test_a_customer_known_only_from_imported_history_is_tiered_and_scored(shop: 
         ("C0003", 1, Decimal("294.00"), Decimal("0.00"), 3, "none", date(2026, 1, 11), "农资"),
         ("C0099", 2, Decimal("8000.00"), Decimal("8000.00"), 1, "diamond", date(2026, 2, 1), None),
     ]
-    rfm = rows(shop, "SELECT customer_code, frequency, monetary FROM marts.fct_customer_rfm ORDER BY 1")
+    rfm = warehouse_rows(shop, "SELECT customer_code, frequency, monetary FROM marts.fct_customer_rfm ORDER BY 1")
     assert ("C0099", 2, Decimal("8000.00")) in rfm
 
 
 def test_sleeping_starts_exactly_ninety_days_after_the_last_purchase(shop: Path) -> None:
-    sleeping = rows(
+    sleeping = warehouse_rows(
         shop,
         "SELECT customer_code, days_since_last_purchase, is_sleeping FROM marts.dim_customers ORDER BY 1",
     )
@@ -326,7 +325,7 @@ def test_sleeping_starts_exactly_ninety_days_after_the_last_purchase(shop: Path)
 
 
 def test_imported_history_counts_in_the_merchants_annual_and_trailing_sales(shop: Path) -> None:
-    annual = rows(
+    annual = warehouse_rows(
         shop,
         """SELECT sales_year, orders, sales, amount_only_sales, is_complete_year, comparable_previous_sales
            FROM marts.fct_merchant_annual_sales ORDER BY 1""",
@@ -336,5 +335,7 @@ def test_imported_history_counts_in_the_merchants_annual_and_trailing_sales(shop
         (2025, 1, Decimal("100.00"), Decimal("100.00"), True, None),
         (2026, 6, Decimal("8686.00"), Decimal("8000.00"), False, None),
     ]
-    tiers = rows(shop, "SELECT trailing_sales, amount_only_sales, growth_tier FROM marts.fct_merchant_growth_tiers")
+    tiers = warehouse_rows(
+        shop, "SELECT trailing_sales, amount_only_sales, growth_tier FROM marts.fct_merchant_growth_tiers"
+    )
     assert tiers == [(Decimal("8786.00"), Decimal("8100.00"), "entry")]

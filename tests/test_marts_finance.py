@@ -10,10 +10,8 @@ count), then the settlement test is run again on a statement altered to disagree
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -26,11 +24,10 @@ import psycopg
 import pytest
 
 from pipelines.ingest import ingest_full
-from tests.conftest import REPO_ROOT
+from tests.conftest import dbt, warehouse_rows
 from transactional import catalogue, orders, stock
 from transactional.money import commission, payments, sales, settlements
 
-DBT_PROJECT = REPO_ROOT / "dbt_project"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AS_OF = date(2026, 4, 20)
 RATES = {"AG-F-1": Decimal("0.03"), "FD-G-1": Decimal("0.08")}
@@ -144,34 +141,19 @@ def _trade(conn: psycopg.Connection) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def _dbt(tmp: Path, warehouse: Path, command: str, *selection: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dbt.cli.main",
-            command,
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(tmp / "target"),
-            "--log-path",
-            str(tmp / "logs"),
-            "--vars",
-            f'{{"as_of": "{AS_OF.isoformat()}"}}',
-            "--indirect-selection",
-            "cautious",
-            # Unit tests run in the project's own build; here the parents they mock are not all built.
-            "--exclude-resource-type",
-            "unit_test",
-            "--select",
-            *selection,
-        ],
-        env={**os.environ, "COOPCAST_WAREHOUSE": str(warehouse)},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    return dbt(
+        warehouse,
+        tmp,
+        command,
+        "--vars",
+        f'{{"as_of": "{AS_OF.isoformat()}"}}',
+        "--indirect-selection",
+        "cautious",
+        # Unit tests run in the project's own build; here the parents they mock are not all built.
+        "--exclude-resource-type",
+        "unit_test",
+        "--select",
+        *selection,
     )
 
 
@@ -188,21 +170,13 @@ def scenario(database_factory, tmp_path_factory: pytest.TempPathFactory) -> Scen
     return Scenario(warehouse, uri, tmp, placed, statements)
 
 
-def rows(path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    conn = duckdb.connect(str(path), read_only=True)
-    try:
-        return conn.execute(sql, params or []).fetchall()
-    finally:
-        conn.close()
-
-
 def pg_rows(scenario: Scenario, sql: str) -> list[tuple]:
     with psycopg.connect(scenario.database_url) as conn:
         return conn.execute(sql).fetchall()
 
 
 def test_settlement_statements_state_what_their_journal_entries_post(scenario: Scenario) -> None:
-    marts = rows(
+    marts = warehouse_rows(
         scenario.warehouse,
         """SELECT settlement_statement_id, order_count, refund_count, gross_sales, commission, refunds,
                   commission_refunded, net_payable, journal_order_count, journal_refund_count, journal_gross_sales,
@@ -241,7 +215,7 @@ def test_payout_status_tells_late_unpaid_and_paid_with_the_weekly_statement(scen
     ids = {statement_id: key for key, statement_id in scenario.statements.items()}
     status = {
         ids[row[0]]: row[1:]
-        for row in rows(
+        for row in warehouse_rows(
             scenario.warehouse,
             "SELECT settlement_statement_id, payout_due_date, paid_date, payout_status, days_late "
             "FROM marts.fct_settlement_statements",
@@ -297,7 +271,7 @@ def test_cash_flow_is_payments_less_cash_refunds_and_payouts_day_by_day(scenario
         posted[day]["payouts"] += Decimal(cents) / 100
     expected = {day: flows for day, flows in posted.items() if day <= AS_OF}
 
-    marts = rows(
+    marts = warehouse_rows(
         scenario.warehouse,
         """SELECT cash_date, cash_in, cash_in_online, cash_in_credit, cash_in_prepaid, cash_in_cod, refunds_paid,
                   payouts_paid, cash_out, net_cash_flow, platform_cash_balance
@@ -331,7 +305,7 @@ def test_cash_flow_is_payments_less_cash_refunds_and_payouts_day_by_day(scenario
 def test_unpaid_credit_sales_show_in_the_right_overdue_bucket(scenario: Scenario) -> None:
     open_orders = {
         row[0]: row[1:]
-        for row in rows(
+        for row in warehouse_rows(
             scenario.warehouse,
             """SELECT order_id, credit_term, receivable_due_date, open_amount, days_overdue, overdue_bucket
                FROM marts.fct_open_receivables""",
@@ -345,7 +319,7 @@ def test_unpaid_credit_sales_show_in_the_right_overdue_bucket(scenario: Scenario
         placed["O6"]: ("credit_7d", AS_OF, Decimal("200.00"), 0, "not_due"),  # due today is not overdue
         placed["O3"]: ("credit_30d", date(2026, 4, 24), Decimal("600.00"), 0, "not_due"),
     }
-    ageing = rows(
+    ageing = warehouse_rows(
         scenario.warehouse,
         """SELECT credit_term, overdue_bucket, orders, customers, open_amount, max_days_overdue
            FROM marts.fct_receivables_ageing ORDER BY 1, 2""",
@@ -359,7 +333,7 @@ def test_unpaid_credit_sales_show_in_the_right_overdue_bucket(scenario: Scenario
 
 
 def test_commission_is_the_categorys_rate_times_its_gross_sales(scenario: Scenario) -> None:
-    marts = rows(
+    marts = warehouse_rows(
         scenario.warehouse,
         """SELECT posting_month, category_code, category_l1, gross_sales, commission, refunds, commission_refunded,
                   net_commission, effective_rate, commission_rate_min, commission_rate_max
@@ -389,7 +363,7 @@ def test_commission_is_the_categorys_rate_times_its_gross_sales(scenario: Scenar
 
 
 def test_profit_by_category_adds_up_at_every_level_and_by_customer_group(scenario: Scenario) -> None:
-    by_category = rows(
+    by_category = warehouse_rows(
         scenario.warehouse,
         """SELECT sales_month, category_level, category_code, revenue, cost, gross_profit, gross_margin
            FROM marts.fct_profit_by_category ORDER BY 1, 2, 3""",
@@ -405,7 +379,7 @@ def test_profit_by_category_adds_up_at_every_level_and_by_customer_group(scenari
         (3, "AG-F-2", Decimal("650.00"), Decimal("520.00"), Decimal("130.00"), pytest.approx(0.2)),
         (3, "FD-G-1", Decimal("780.00"), Decimal("585.00"), Decimal("195.00"), pytest.approx(0.25)),
     ]
-    groups = rows(
+    groups = warehouse_rows(
         scenario.warehouse,
         """SELECT sales_month, customer_type, price_tier, orders, customers, revenue, cost, gross_profit
            FROM marts.fct_profit_by_customer_group ORDER BY 1, 2""",

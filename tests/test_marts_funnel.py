@@ -8,10 +8,7 @@ must reflect.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -20,9 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import REPO_ROOT, PipelineRun
-
-DBT_PROJECT = REPO_ROOT / "dbt_project"
+from tests.conftest import PipelineRun, dbt
 
 
 @pytest.fixture(scope="module")
@@ -282,29 +277,14 @@ def test_rebuilding_a_window_of_days_leaves_the_funnel_aggregate_as_a_full_build
             f"""UPDATE intermediate.int_funnel_events_aggregated SET exposures = exposures + 1000
                  WHERE event_date >= DATE '{start}' AND event_date < DATE '{end}'"""
         )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dbt.cli.main",
-            "run",
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-            "--select",
-            "int_funnel_events_aggregated",
-            "--vars",
-            f"{{partition_start: '{start}', partition_end: '{end}'}}",
-        ],
-        env={**os.environ, "COOPCAST_WAREHOUSE": str(copy)},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = dbt(
+        copy,
+        tmp_path,
+        "run",
+        "--select",
+        "int_funnel_events_aggregated",
+        "--vars",
+        f"{{partition_start: '{start}', partition_end: '{end}'}}",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     with duckdb.connect(str(copy), read_only=True) as conn:

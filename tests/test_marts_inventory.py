@@ -19,8 +19,7 @@ import psycopg
 import pytest
 
 from pipelines.ingest import ingest_full
-from tests.conftest import PipelineRun
-from tests.test_dbt_marts import _dbt_build, rows
+from tests.conftest import PipelineRun, dbt_build, warehouse_rows
 from transactional import catalogue, orders, stock
 
 AS_OF = date(2026, 4, 10)
@@ -122,7 +121,7 @@ def warehouse_path(database_factory, tmp_path_factory: pytest.TempPathFactory) -
     path = tmp / "warehouse.duckdb"
     ingest_full(uri, path)
     # Only the inventory marts, their parents and the tests of those alone.
-    _dbt_build(
+    dbt_build(
         path,
         tmp,
         "--select",
@@ -135,7 +134,7 @@ def warehouse_path(database_factory, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def test_positions_sum_the_batches_per_sku_and_warehouse(warehouse_path: Path) -> None:
-    positions = rows(
+    positions = warehouse_rows(
         warehouse_path,
         """SELECT sku_code, warehouse_code, as_of, on_hand, reserved, available, sellable, expired_quantity,
                   stock_value, batches_in_stock, oldest_batch_age_days
@@ -151,7 +150,7 @@ def test_positions_sum_the_batches_per_sku_and_warehouse(warehouse_path: Path) -
 
 
 def test_turnover_of_a_sku_is_its_cogs_over_its_time_weighted_average_stock(warehouse_path: Path) -> None:
-    turnover = rows(
+    turnover = warehouse_rows(
         warehouse_path,
         """SELECT window_days, units_sold, units_returned, gross_cogs, returned_cost, cogs, average_inventory_value,
                   turnover, turnover_days, is_low_turnover, advice_code
@@ -176,7 +175,7 @@ def test_turnover_of_a_sku_is_its_cogs_over_its_time_weighted_average_stock(ware
 
 
 def test_a_sku_that_sold_nothing_turns_over_zero_and_is_told_to_clear(warehouse_path: Path) -> None:
-    seed = rows(
+    seed = warehouse_rows(
         warehouse_path,
         """SELECT window_days, cogs, average_inventory_value, turnover, turnover_days, category_name,
                   category_median_scope, is_low_turnover, advice_code
@@ -189,7 +188,7 @@ def test_a_sku_that_sold_nothing_turns_over_zero_and_is_told_to_clear(warehouse_
         (365, Decimal("0.00"), Decimal("43.84"), 0.0, None, "复合肥", "network", True, "promote_or_clear"),
     ]
     # Alone in its leaf, OIL is its own median, 0: stock that sold nothing is low all the same.
-    oil = rows(
+    oil = warehouse_rows(
         warehouse_path,
         """SELECT turnover, category_median_turnover, is_low_turnover, advice_code
            FROM marts.fct_inventory_turnover WHERE sku_code = 'OIL'""",
@@ -203,7 +202,7 @@ def test_category_and_merchant_turnover_divide_summed_cogs_by_summed_stock(wareh
         average_value([(date(2026, 1, 1), Decimal("160"))], 90),
         average_value([(date(2026, 1, 1), Decimal("40"))], 90),
     )
-    categories = rows(
+    categories = warehouse_rows(
         warehouse_path,
         """SELECT category_level, category_code, skus, low_turnover_skus, cogs, turnover
            FROM marts.fct_category_inventory_turnover WHERE window_days = 90 ORDER BY 2""",
@@ -215,7 +214,7 @@ def test_category_and_merchant_turnover_divide_summed_cogs_by_summed_stock(wareh
         assert (level, skus, low) == (level_expected, skus_expected, low_expected)
         assert turnover == pytest.approx(float(cogs) / average)
     assert expected == {}
-    merchant = rows(
+    merchant = warehouse_rows(
         warehouse_path,
         "SELECT cogs, turnover FROM marts.fct_merchant_inventory_turnover WHERE window_days = 90",
     )
@@ -224,7 +223,7 @@ def test_category_and_merchant_turnover_divide_summed_cogs_by_summed_stock(wareh
 
 
 def test_ageing_buckets_hold_every_unit_on_hand(warehouse_path: Path) -> None:
-    buckets = rows(
+    buckets = warehouse_rows(
         warehouse_path,
         """SELECT sku_code, warehouse_code, bucket_label, quantity, stock_value
            FROM marts.fct_stock_ageing ORDER BY 1, 2, bucket_no""",
@@ -237,7 +236,7 @@ def test_ageing_buckets_hold_every_unit_on_hand(warehouse_path: Path) -> None:
 
 
 def test_stock_out_and_low_stock_days_follow_the_ledger_and_expiry(warehouse_path: Path) -> None:
-    days = rows(
+    days = warehouse_rows(
         warehouse_path,
         """SELECT sku_code, window_days, observed_days, stock_out_days, low_stock_days, sellable, is_low_stock,
                   is_stocked_out, units_sold, estimated_lost_units
@@ -264,7 +263,7 @@ def test_simulated_network_stock_and_stock_out_days_match_a_day_by_day_count(pip
     path = pipeline_run.home / "warehouse.duckdb"
     dense_average = dict(
         ((merchant, sku), value)
-        for merchant, sku, value in rows(
+        for merchant, sku, value in warehouse_rows(
             path,
             """WITH moves AS (
                    SELECT m.merchant_id, m.product_id, CAST(m.occurred_at AT TIME ZONE 'Asia/Shanghai' AS DATE) AS day,
@@ -280,7 +279,7 @@ def test_simulated_network_stock_and_stock_out_days_match_a_day_by_day_count(pip
     )
     mart_average = dict(
         ((merchant, sku), value)
-        for merchant, sku, value in rows(
+        for merchant, sku, value in warehouse_rows(
             path,
             """SELECT merchant_id, product_id, average_inventory_value FROM marts.fct_inventory_turnover
                WHERE window_days = 90""",
@@ -291,7 +290,7 @@ def test_simulated_network_stock_and_stock_out_days_match_a_day_by_day_count(pip
         assert float(value) == pytest.approx(float(dense_average.get(key, 0)), abs=0.006), key
     dense_stock_out = dict(
         ((warehouse, sku), days)
-        for warehouse, sku, days in rows(
+        for warehouse, sku, days in warehouse_rows(
             path,
             """WITH moves AS (
                    SELECT m.merchant_id, m.warehouse_id, m.product_id,
@@ -319,7 +318,7 @@ def test_simulated_network_stock_and_stock_out_days_match_a_day_by_day_count(pip
     )
     mart_stock_out = dict(
         ((warehouse, sku), days)
-        for warehouse, sku, days in rows(
+        for warehouse, sku, days in warehouse_rows(
             path, "SELECT warehouse_id, product_id, stock_out_days FROM marts.fct_low_stock_days WHERE window_days = 90"
         )
     )
@@ -328,7 +327,7 @@ def test_simulated_network_stock_and_stock_out_days_match_a_day_by_day_count(pip
 
 
 def test_skus_the_simulator_stopped_selling_turn_over_zero_and_are_told_to_clear(pipeline_run: PipelineRun) -> None:
-    stopped = rows(
+    stopped = warehouse_rows(
         pipeline_run.home / "warehouse.duckdb",
         """SELECT t.sku_code, t.units_sold, t.turnover, t.turnover_days, t.is_low_turnover, t.advice_code
            FROM marts.fct_inventory_turnover t

@@ -4,9 +4,6 @@ truth) and on a hand-made merchant with imported amount-only history."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -19,10 +16,9 @@ import pytest
 
 from pipelines.ingest import ingest_full
 from tests.builders import category_path
-from tests.conftest import REPO_ROOT, PipelineRun
+from tests.conftest import PipelineRun, dbt_build
 from transactional import catalogue, imports, orders, stock
 
-DBT_PROJECT = REPO_ROOT / "dbt_project"
 PERIOD_MARTS = (
     "fct_merchant_period_sales",
     "fct_sku_period_sales",
@@ -351,34 +347,17 @@ def handmade(database_factory, tmp_path_factory: pytest.TempPathFactory) -> Iter
     tmp = tmp_path_factory.mktemp("sales")
     path = tmp / "warehouse.duckdb"
     ingest_full(uri, path)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dbt.cli.main",
-            "build",
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(tmp / "target"),
-            "--log-path",
-            str(tmp / "logs"),
-            "--select",
-            "+path:models/marts/sales",
-            "--exclude",
-            "test_type:unit",
-            # Tests of other marts that merely reference dim_merchants stay out.
-            "--indirect-selection",
-            "cautious",
-        ],
-        env={**os.environ, "COOPCAST_WAREHOUSE": str(path)},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    dbt_build(
+        path,
+        tmp,
+        "--select",
+        "+path:models/marts/sales",
+        "--exclude",
+        "test_type:unit",
+        # Tests of other marts that merely reference dim_merchants stay out.
+        "--indirect-selection",
+        "cautious",
     )
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     conn = duckdb.connect(str(path), read_only=True)
     yield conn
     conn.close()

@@ -1,0 +1,282 @@
+"""The replay behind `coopcast evaluate replenishment` (models/replenishment/evaluation.py).
+
+Unless a test says otherwise a SKU is an A item costing ¥5, lead time 1 day without spread,
+reviewed daily, MOQ 1, multiple 1, no shelf life, and the replay starts on 2026-03-01.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.replenishment.evaluation import (
+    SUMMARY_COLUMNS,
+    draw_lead_times,
+    evaluate_replenishment,
+    frame_forecaster,
+    moving_average_forecaster,
+    prepare_replay,
+    replay_policy,
+    summarise,
+)
+
+START = pd.Timestamp("2026-03-01")
+
+
+def _sku(**overrides: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "sku": "S1",
+        "abc_class": "A",
+        "unit_cost": 5.0,
+        "lead_time_days": 1,
+        "lead_time_sd_days": 0.0,
+        "min_order_qty": 1,
+        "order_multiple": 1,
+        "shelf_life_days": np.nan,
+        "review_period_days": 1,
+        "initial_on_hand": 0.0,
+    }
+    row.update(overrides)
+    return row
+
+
+def _demand(sku: str, daily: list[float], history_days: int = 0, history_daily: float = 0.0) -> pd.DataFrame:
+    history = [history_daily] * history_days
+    values = history + daily
+    dates = pd.date_range(START - pd.Timedelta(days=history_days), periods=len(values), freq="D")
+    return pd.DataFrame({"sku": sku, "date": dates, "demand": values})
+
+
+def _replay(policy, skus, demand, forecaster=None, initial_batches=None, seed=0):
+    inputs = prepare_replay(pd.DataFrame(skus), demand, START, initial_batches)
+    lead_times = draw_lead_times(inputs.skus, inputs.n_days, seed)
+    totals, orders = replay_policy(policy, inputs, lead_times, forecaster)
+    return summarise(totals, inputs.n_days), totals, orders
+
+
+def _row(summary: pd.DataFrame, policy: str, abc_class: str) -> pd.Series:
+    return summary[(summary["policy"] == policy) & (summary["abc_class"] == abc_class)].iloc[0]
+
+
+def _perfect_forecaster(demand: np.ndarray):
+    """Knows the replay's true demand (SKU × day); past the end it repeats the last day."""
+
+    def forecast(day: int, seen: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        ahead = demand[:, day + 1 : day + 1 + horizon]
+        padding = np.repeat(demand[:, -1:], horizon - ahead.shape[1], axis=1)
+        return np.concatenate([ahead, padding], axis=1), np.zeros(demand.shape[0])
+
+    return forecast
+
+
+def test_constant_demand_without_variability_is_always_served_with_two_units_left_each_night():
+    # History 2/day → moving average 2: min = 2·1 = 2, max = 2 + 2·1 = 4. Start with 4: sell 2,
+    # position 2 ≤ 2 → order 2, arriving next morning: 4 again. End of day always 2 units = ¥10.
+    # The perfect forecast gives the same: reorder point 2, order-up-to 4, no safety stock.
+    skus = [_sku(initial_on_hand=4.0)]
+    demand = _demand("S1", [2.0] * 10, history_days=28, history_daily=2.0)
+    replay_demand = np.full((1, 10), 2.0)
+    for policy, forecaster in [("minmax", None), ("coopcast", _perfect_forecaster(replay_demand))]:
+        summary, totals, orders = _replay(policy, skus, demand, forecaster)
+        for abc_class in ("A", "ALL"):
+            row = _row(summary, policy, abc_class)
+            assert row["fill_rate"] == 1.0
+            assert row["avg_inventory_value"] == pytest.approx(10.0)
+            assert row["expired_value"] == 0.0
+            assert row["stockout_days"] == 0
+            assert row["orders_placed"] == 10
+            # COGS 20 units × ¥5 = ¥100 over an average of ¥10.
+            assert row["turnover"] == pytest.approx(10.0)
+        assert orders["quantity"].tolist() == [2.0] * 10
+        assert (orders["arrival_day"] - orders["order_day"]).tolist() == [1] * 10
+
+
+def test_stock_expiring_before_it_sells_is_written_off_first_expiry_first_out():
+    # Two batches: 3 units expiring on day 2, 5 units after the period. Demand 1/day takes the
+    # older batch first (days 0 and 1), so 1 unit expires on day 2: ¥5. The moving average (1/day)
+    # gives min 1: the position (8 → 1) never reaches it within 5 days, so nothing is ordered.
+    # End-of-day units: 7, 6, 4 (1 expired, 1 sold), 3, 2 → mean 4.4 units = ¥22.
+    skus = [_sku(shelf_life_days=30.0)]
+    batches = pd.DataFrame(
+        {
+            "sku": ["S1", "S1"],
+            "quantity": [3.0, 5.0],
+            "expiry_date": [START + pd.Timedelta(days=2), START + pd.Timedelta(days=20)],
+        }
+    )
+    demand = _demand("S1", [1.0] * 5, history_days=28, history_daily=1.0)
+    summary, _, orders = _replay("minmax", skus, demand, initial_batches=batches)
+    row = _row(summary, "minmax", "ALL")
+    assert row["expired_value"] == pytest.approx(5.0)
+    assert row["avg_inventory_value"] == pytest.approx(22.0)
+    assert row["fill_rate"] == 1.0
+    assert orders.empty
+
+
+def test_a_single_aged_batch_expires_after_shelf_life_minus_age():
+    # 10 units, shelf life 20, age 15 → expire on the morning of day 5; no demand, no orders.
+    # End-of-day units 10 for days 0–4, then 0 for days 5–9: mean 5 units = ¥25; expired ¥50.
+    skus = [_sku(shelf_life_days=20.0, initial_on_hand=10.0, initial_age_days=15)]
+    demand = _demand("S1", [0.0] * 10, history_days=28)
+    summary, _, _ = _replay("minmax", skus, demand)
+    row = _row(summary, "minmax", "ALL")
+    assert row["expired_value"] == pytest.approx(50.0)
+    assert row["avg_inventory_value"] == pytest.approx(25.0)
+    assert row["fill_rate"] == 1.0
+    assert row["orders_placed"] == 0
+
+
+def test_demand_without_stock_is_lost():
+    # No stock, no history, demand 3/day, lead time 2. Day 0: 3 lost; the average of the one day
+    # seen is 3 → min 6, max 9: order 9, arriving day 2. Day 1: 3 lost, position 9 > 6. From day 2
+    # on every day is served (sell 3, reorder 3). Served 9 of 15: fill rate 0.6, 2 stock-out days.
+    skus = [_sku(lead_time_days=2)]
+    demand = _demand("S1", [3.0] * 5)
+    summary, totals, orders = _replay("minmax", skus, demand)
+    row = _row(summary, "minmax", "ALL")
+    assert row["fill_rate"] == pytest.approx(0.6)
+    assert row["stockout_days"] == 2
+    assert totals["lost"].iloc[0] == 6.0
+    assert orders["quantity"].tolist() == [9.0, 3.0, 3.0, 3.0]
+
+    # A forecast of nothing never orders: everything is lost, every day is a stock-out day.
+    def nothing(day: int, seen: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros((seen.shape[0], horizon)), np.zeros(seen.shape[0])
+
+    summary, _, orders = _replay("coopcast", skus, demand, nothing)
+    row = _row(summary, "coopcast", "ALL")
+    assert row["fill_rate"] == 0.0
+    assert row["stockout_days"] == 5
+    assert orders.empty
+
+
+def test_frame_forecaster_reads_precomputed_forecasts():
+    # The same case as the first test, with the perfect forecast given as a frame.
+    skus = [_sku(initial_on_hand=4.0)]
+    demand = _demand("S1", [2.0] * 10, history_days=28, history_daily=2.0)
+    inputs = prepare_replay(pd.DataFrame(skus), demand, START)
+    decision_dates = pd.date_range(START, periods=10, freq="D")
+    forecasts = pd.DataFrame(
+        [
+            {"sku": "S1", "decision_date": decided, "ds": decided + pd.Timedelta(days=ahead), "yhat": 2.0}
+            for decided in decision_dates
+            for ahead in (1, 2)
+        ]
+    ).assign(error_sd=0.0)
+    totals, orders = replay_policy(
+        "coopcast", inputs, draw_lead_times(inputs.skus, 10, 0), frame_forecaster(forecasts, inputs)
+    )
+    assert totals["served"].iloc[0] == 20.0
+    assert orders["quantity"].tolist() == [2.0] * 10
+
+
+def _synthetic_case(n_skus: int, n_days: int, history_days: int, seed: int, review_period_days: int = 7):
+    """Stationary Poisson demand with a class-dependent rate; A items are the fast movers. Lead
+    time 2–6 days with a 1-day spread, packs of 1–6, a third with 60–200 days' shelf life, 10 days
+    of demand on hand at the start.
+    """
+    rng = np.random.default_rng(seed)
+    abc = rng.choice(["A", "B", "C"], size=n_skus, p=[0.2, 0.3, 0.5])
+    rate = np.select([abc == "A", abc == "B"], [rng.uniform(8, 20, n_skus), rng.uniform(2, 8, n_skus)])
+    rate = np.where(abc == "C", rng.uniform(0.2, 2, n_skus), rate)
+    skus = pd.DataFrame(
+        {
+            "sku": [f"S{i:04d}" for i in range(n_skus)],
+            "abc_class": abc,
+            "unit_cost": rng.uniform(2, 50, n_skus).round(2),
+            "lead_time_days": rng.integers(2, 7, n_skus),
+            "lead_time_sd_days": 1.0,
+            "min_order_qty": 1,
+            "order_multiple": rng.integers(1, 7, n_skus),
+            "shelf_life_days": np.where(rng.random(n_skus) < 1 / 3, rng.integers(60, 201, n_skus), np.nan),
+            "review_period_days": review_period_days,
+            "initial_on_hand": np.round(rate * 10),
+        }
+    )
+    total_days = history_days + n_days
+    matrix = rng.poisson(rate[:, None], size=(n_skus, total_days)).astype(float)
+    dates = pd.date_range(START - pd.Timedelta(days=history_days), periods=total_days, freq="D")
+    demand = pd.DataFrame(
+        {
+            "sku": np.repeat(skus["sku"].to_numpy(), total_days),
+            "date": np.tile(dates, n_skus),
+            "demand": matrix.ravel(),
+        }
+    )
+
+    def knows_the_rate(day: int, seen: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        # A good forecast: the true mean rate, with the Poisson spread as its daily error.
+        return np.repeat(rate[:, None], horizon, axis=1), np.sqrt(rate)
+
+    return skus, demand, knows_the_rate
+
+
+def test_same_seed_same_results_and_both_policies_see_the_same_lead_times():
+    skus, demand, forecaster = _synthetic_case(n_skus=40, n_days=60, history_days=28, seed=7)
+    first = evaluate_replenishment(skus, demand, START, forecaster, seed=3)
+    again = evaluate_replenishment(skus, demand, START, forecaster, seed=3)
+    pd.testing.assert_frame_equal(first, again)
+    assert list(first.columns) == list(SUMMARY_COLUMNS)
+    assert set(first["abc_class"]) == {"A", "B", "C", "ALL"}
+
+    inputs = prepare_replay(skus, demand, START)
+    lead_times = draw_lead_times(inputs.skus, inputs.n_days, seed=3)
+    assert not np.array_equal(lead_times, draw_lead_times(inputs.skus, inputs.n_days, seed=4))
+    sku_row = {sku: row for row, sku in enumerate(inputs.skus["sku"])}
+    logs = [replay_policy("minmax", inputs, lead_times)[1], replay_policy("coopcast", inputs, lead_times, forecaster)[1]]
+    for orders in logs:
+        drawn = lead_times[orders["sku"].map(sku_row).to_numpy(), orders["order_day"].to_numpy()]
+        assert np.array_equal(orders["arrival_day"] - orders["order_day"], drawn)
+    both = logs[0].merge(logs[1], on=["sku", "order_day"])
+    assert len(both) > 0
+    assert (both["arrival_day_x"] == both["arrival_day_y"]).all()
+
+
+def test_coopcast_with_a_good_forecast_beats_minmax_on_a_items_but_holds_more_stock():
+    """200 SKUs × 90 days, weekly review, demand seed 11, lead-time seed 0. Observed:
+
+        A fill rate       minmax 0.783   coopcast 0.910
+        stock-out days    minmax 3380    coopcast 1397   (all SKUs)
+        avg inventory     minmax ¥109 028  coopcast ¥158 999  (all SKUs, ratio 1.46)
+
+    The brief hoped for coopcast's inventory within minmax's + 10%; it is not: this min-max
+    baseline (min = m·L, max = m·(L + R)) carries no safety stock at all, so it is lean and misses
+    a fifth of the demand. The ratio is asserted below as observed, to catch a drift either way.
+    Coopcast reaches only 0.91 on A items, not its 0.99 target: policy.py's reorder point covers the
+    lead time alone, so a review that finds the position just above it orders nothing and the stock
+    must then last L + R days (see the daily-review test, where L alone is right).
+    """
+    skus, demand, forecaster = _synthetic_case(n_skus=200, n_days=90, history_days=28, seed=11)
+    summary = evaluate_replenishment(skus, demand, START, forecaster, seed=0)
+    minmax_a, coopcast_a = _row(summary, "minmax", "A"), _row(summary, "coopcast", "A")
+    minmax_all, coopcast_all = _row(summary, "minmax", "ALL"), _row(summary, "coopcast", "ALL")
+    assert minmax_a["fill_rate"] == pytest.approx(0.783, abs=0.001)
+    assert coopcast_a["fill_rate"] == pytest.approx(0.910, abs=0.001)
+    assert coopcast_all["stockout_days"] < minmax_all["stockout_days"]
+    ratio = coopcast_all["avg_inventory_value"] / minmax_all["avg_inventory_value"]
+    assert ratio == pytest.approx(1.458, abs=0.001)
+
+
+def test_with_daily_review_coopcast_meets_the_a_item_target():
+    """The same 200 SKUs reviewed daily, where a reorder point over the lead time is the right one.
+    Observed: A fill rate minmax 0.917, coopcast 0.9996 (target 0.995); all SKUs 0.907 vs 0.9965;
+    average inventory value ¥47 898 vs ¥103 587 (ratio 2.16): the safety stock costs stock.
+    """
+    skus, demand, forecaster = _synthetic_case(n_skus=200, n_days=90, history_days=28, seed=11, review_period_days=1)
+    summary = evaluate_replenishment(skus, demand, START, forecaster, seed=0)
+    assert _row(summary, "coopcast", "A")["fill_rate"] >= 0.995
+    assert _row(summary, "coopcast", "ALL")["fill_rate"] >= 0.98
+    assert _row(summary, "coopcast", "A")["fill_rate"] > _row(summary, "minmax", "A")["fill_rate"]
+
+
+def test_500_skus_over_90_days_replay_in_a_few_seconds():
+    skus, demand, forecaster = _synthetic_case(n_skus=500, n_days=90, history_days=28, seed=5)
+    began = time.perf_counter()
+    summary = evaluate_replenishment(skus, demand, START, forecaster, seed=0)
+    elapsed = time.perf_counter() - began
+    print(f"500 SKUs × 90 days, both policies: {elapsed:.2f} s")
+    assert elapsed < 10
+    assert len(summary) == 8
