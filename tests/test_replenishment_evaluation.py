@@ -17,7 +17,6 @@ from models.replenishment.evaluation import (
     draw_lead_times,
     evaluate_replenishment,
     frame_forecaster,
-    moving_average_forecaster,
     prepare_replay,
     replay_policy,
     summarise,
@@ -80,7 +79,7 @@ def test_constant_demand_without_variability_is_always_served_with_two_units_lef
     demand = _demand("S1", [2.0] * 10, history_days=28, history_daily=2.0)
     replay_demand = np.full((1, 10), 2.0)
     for policy, forecaster in [("minmax", None), ("coopcast", _perfect_forecaster(replay_demand))]:
-        summary, totals, orders = _replay(policy, skus, demand, forecaster)
+        summary, _, orders = _replay(policy, skus, demand, forecaster)
         for abc_class in ("A", "ALL"):
             row = _row(summary, policy, abc_class)
             assert row["fill_rate"] == 1.0
@@ -226,7 +225,10 @@ def test_same_seed_same_results_and_both_policies_see_the_same_lead_times():
     lead_times = draw_lead_times(inputs.skus, inputs.n_days, seed=3)
     assert not np.array_equal(lead_times, draw_lead_times(inputs.skus, inputs.n_days, seed=4))
     sku_row = {sku: row for row, sku in enumerate(inputs.skus["sku"])}
-    logs = [replay_policy("minmax", inputs, lead_times)[1], replay_policy("coopcast", inputs, lead_times, forecaster)[1]]
+    logs = [
+        replay_policy("minmax", inputs, lead_times)[1],
+        replay_policy("coopcast", inputs, lead_times, forecaster)[1],
+    ]
     for orders in logs:
         drawn = lead_times[orders["sku"].map(sku_row).to_numpy(), orders["order_day"].to_numpy()]
         assert np.array_equal(orders["arrival_day"] - orders["order_day"], drawn)
