@@ -123,13 +123,21 @@ def supplier_sheet_columns(suggestions: pd.DataFrame) -> list[Column]:
     return LINE_COLUMNS + pack + QUANTITY_COLUMNS
 
 
+# SKUs without a default supplier still need buying: they get a sheet of their own.
+NO_SUPPLIER = ("-", "未指定供应商 No supplier")
+
+
 def build_workbook(suggestions: pd.DataFrame, merchant_code: str, as_of: date) -> bytes:
     """The workbook for one merchant's suggestions with suggested_qty > 0.
 
     Text is always written as text (never a formula or link), so a product or supplier name
     starting with "=" cannot run in the buyer's Excel.
     """
-    to_order = suggestions[suggestions["suggested_qty"] > 0].sort_values(["supplier_code", "sku_code"])
+    to_order = (
+        suggestions[suggestions["suggested_qty"] > 0]
+        .fillna({"supplier_code": NO_SUPPLIER[0], "supplier_name": NO_SUPPLIER[1]})
+        .sort_values(["supplier_code", "sku_code"])
+    )
     columns = supplier_sheet_columns(to_order)
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(

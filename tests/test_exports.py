@@ -11,7 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from pipelines.exports import SUMMARY_SHEET, build_workbook, sheet_name
+from pipelines.exports import NO_SUPPLIER, SUMMARY_SHEET, build_workbook, sheet_name
 
 AS_OF = date(2026, 10, 31)
 S01 = "S01 丰收化肥厂"
@@ -168,3 +168,12 @@ def test_sheet_names_are_valid_and_unique() -> None:
     assert not set("[]:*?/\\") & set(first + second)
     assert sheet_name("S2", "\t=1+1\r", taken) == "S2 _=1+1_"
     assert not sheet_name("S1", "x" * 27 + "'tail", taken).endswith("'")
+
+
+def test_skus_without_a_supplier_get_a_sheet_of_their_own() -> None:
+    rows = pd.DataFrame([suggestion("S01", "丰收化肥厂", "A1", 6, 2.0), suggestion(None, None, "Z1", 12, 1.5)])
+    book = load(build_workbook(rows, "M001", AS_OF))
+    assert book.sheetnames == [SUMMARY_SHEET, "- 未指定供应商 No supplier", "S01 丰收化肥厂"]
+    assert book["- 未指定供应商 No supplier"]["A4"].value == "Z1"
+    summary = book[SUMMARY_SHEET]
+    assert (summary["A4"].value, summary["B4"].value) == NO_SUPPLIER
