@@ -9,8 +9,9 @@ import socketserver
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -149,6 +150,7 @@ def ledger() -> None:
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS writes (n INTEGER)")
         conn.execute("INSERT INTO writes VALUES (1)")
+        (arrivals.parent / "holding").touch()
         # Hold the write lock until both runs have started, and a while after, so the other
         # run asks for the warehouse while this one holds it.
         deadline = time.monotonic() + 120
@@ -165,15 +167,19 @@ with dg.DagsterInstance.get() as instance:
 
 
 def test_two_runs_writing_the_warehouse_take_turns(ops_home):
-    """Two runs started together in two processes: the pool makes the second wait for the
-    first's step, so they never meet on the DuckDB file lock (either would fail otherwise)."""
+    """A second run started while the first writes the warehouse: the pool makes it wait for the
+    first's step, so they never meet on the DuckDB file lock (either would fail otherwise).
+
+    The second starts once the first holds its slot: two claims in the same instant can both
+    win on Dagster's SQLite storage (its slot query's FOR UPDATE means nothing to SQLite)."""
     import duckdb
 
     warehouse = ops_home / "warehouse.duckdb"
     arrivals = ops_home / "arrivals"
     arrivals.mkdir()
-    runs = [
-        subprocess.Popen(
+
+    def start_run() -> subprocess.Popen:
+        return subprocess.Popen(
             [sys.executable, "-c", WAREHOUSE_WRITER_RUN, str(warehouse), str(arrivals)],
             cwd=REPO_ROOT,
             env=os.environ.copy(),
@@ -181,8 +187,12 @@ def test_two_runs_writing_the_warehouse_take_turns(ops_home):
             stderr=subprocess.STDOUT,
             text=True,
         )
-        for _ in range(2)
-    ]
+
+    runs = [start_run()]
+    deadline = time.monotonic() + 120
+    while not (ops_home / "holding").exists() and runs[0].poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    runs.append(start_run())
     outputs = [run.communicate(timeout=300)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], "\n".join(outputs)
     assert any("blocked by limit for pool" in output for output in outputs)
@@ -204,7 +214,9 @@ def test_the_weekly_settlement_job_issues_last_weeks_statement_for_every_merchan
     # Monday after that settles the week the history ends in.
     last_period_end = max(end for _, _, end in simulated)
     week_start, week_end = last_period_end + timedelta(days=1), last_period_end + timedelta(days=7)
-    monday = datetime.combine(week_end + timedelta(days=1), time(6, 0), tzinfo=ZoneInfo("Asia/Shanghai"))
+    monday = datetime(week_end.year, week_end.month, week_end.day, 6, tzinfo=ZoneInfo("Asia/Shanghai")) + timedelta(
+        days=1
+    )
     job = build_definitions().resolve_job_def(SETTLEMENT_JOB)
     resources_config = {"resources": {"postgres": {"config": {"url": pg_database_url}}}}
     with dg.DagsterInstance.get() as instance:
