@@ -28,6 +28,12 @@ DBT_PROJECT = REPO_ROOT / "dbt_project"
 PIPELINE_SEED = 3
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow first: with a worker per core, the longest files start at once instead of
+    running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     explicit = os.environ.get("TEST_DATABASE_URL")

@@ -24,6 +24,8 @@ from pipelines.ingest import ingest_full
 from tests.conftest import dbt_build, warehouse_rows
 from transactional import catalogue, imports, orders, purchasing, stock
 
+pytestmark = pytest.mark.slow
+
 PAST_AS_OF = date(2026, 3, 10)
 
 

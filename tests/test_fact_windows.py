@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import PipelineRun, run_cli
 from transactional import orders
 
+pytestmark = pytest.mark.slow
+
 FACTS_TOTALS = """
     SELECT merchant_code, sales_date, orders, revenue, cost FROM marts.fct_merchant_daily_sales
     ORDER BY merchant_code, sales_date

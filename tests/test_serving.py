@@ -7,8 +7,11 @@ import sys
 import threading
 
 import duckdb
+import pytest
 
 from tests.conftest import REPO_ROOT, PipelineRun
+
+pytestmark = pytest.mark.slow
 
 READERS = 3
 
