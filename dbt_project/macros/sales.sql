@@ -89,3 +89,35 @@ expected as (
     left join amount_only on amount_only.merchant_id = merchants.merchant_id
 )
 {% endmacro %}
+
+{#- The reconciliation tests' verdict: every (mart, part, measure) of the test's `mart_totals` CTE
+    (mart, part, measure, merchant_id, revenue), checked for every merchant of `expected`; a row
+    per mismatch. It follows the test's last CTE and its comma. -#}
+{% macro sales_revenue_mismatches() %}
+-- Every check for every merchant, so a mart missing a merchant's rows shows up too.
+checks as (
+    select distinct mart, part, measure
+    from mart_totals
+),
+
+compared as (
+    select
+        checks.mart,
+        checks.part,
+        checks.measure,
+        expected.merchant_id,
+        case checks.measure when 'revenue' then expected.revenue else expected.sku_revenue end as expected_revenue,
+        mart_totals.revenue as mart_revenue
+    from expected
+    cross join checks
+    left join mart_totals
+        on mart_totals.merchant_id = expected.merchant_id
+        and mart_totals.mart = checks.mart
+        and mart_totals.part = checks.part
+        and mart_totals.measure = checks.measure
+)
+
+select *
+from compared
+where coalesce(mart_revenue, 0) <> expected_revenue
+{% endmacro %}
