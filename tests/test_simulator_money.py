@@ -12,7 +12,7 @@ from itertools import groupby
 import psycopg
 import pytest
 
-from transactional.errors import PeriodClosed
+from transactional.errors import DomainError, PeriodClosed
 from transactional.money.payments import PaymentRequest, open_receivables, record_payments
 from transactional.money.periods import day_start
 from transactional.money.reconciliation import reconcile
@@ -20,6 +20,11 @@ from transactional.money.sales import SaleRequest, post_refund, post_sales
 from transactional.money.settlements import generate_statement, pay_statement
 from transactional.returns import refund_return
 from transactional.simulator import simulate
+from transactional.simulator.bulk.load import (
+    LEDGER_CHECK_TRIGGERS,
+    ledger_checked_per_merchant,
+    refuse_broken_ledger_sums,
+)
 from transactional.simulator.bulk.money import DIVISION_COMMISSION_RATES
 from transactional.simulator.scales import scale_named
 
@@ -66,6 +71,35 @@ def test_every_journal_entry_balances_and_every_table_is_written(db: psycopg.Con
     ).fetchone()
     assert counts is not None and all(count > 0 for count in counts)
     assert counts[5] == 1 + len(DIVISION_COMMISSION_RATES)
+
+
+def test_the_ledger_triggers_the_load_switched_off_are_on_again(db: psycopg.Connection) -> None:
+    states = db.execute(
+        "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname = ANY(%s) ORDER BY 1",
+        [[trigger for _, trigger in LEDGER_CHECK_TRIGGERS]],
+    ).fetchall()
+    assert states == sorted((trigger, "O") for _, trigger in LEDGER_CHECK_TRIGGERS)
+
+
+def test_the_load_refuses_an_unbalanced_entry_in_the_triggers_stead(db: psycopg.Connection) -> None:
+    entry_id, merchant_id = db.execute(
+        "SELECT journal_entry_id, merchant_id FROM core.journal_entries ORDER BY journal_entry_id LIMIT 1"
+    ).fetchone()
+    lines = "SELECT count(*) FROM core.journal_lines WHERE journal_entry_id = %s"
+    lines_before = db.execute(lines, [entry_id]).fetchone()
+    with (
+        pytest.raises(DomainError, match=f"journal entry {entry_id} does not balance: debits \\d+ cents"),
+        db.transaction(),
+        ledger_checked_per_merchant(db),
+    ):
+        refuse_broken_ledger_sums(db, merchant_id)
+        db.execute(
+            """INSERT INTO core.journal_lines (journal_entry_id, merchant_id, account, debit_cents)
+               VALUES (%s, %s, 'platform_cash', 1)""",
+            [entry_id, merchant_id],
+        )
+        refuse_broken_ledger_sums(db, merchant_id)
+    assert db.execute(lines, [entry_id]).fetchone() == lines_before
 
 
 def test_commission_follows_the_category(db: psycopg.Connection) -> None:

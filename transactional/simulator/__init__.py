@@ -23,7 +23,13 @@ import psycopg
 from transactional.errors import DomainError
 from transactional.simulator import build
 from transactional.simulator.bulk.history import IdCounters, NetworkContext, draw_history
-from transactional.simulator.bulk.load import copy_frame, foreign_keys_checked_at_the_end, load_history, next_ids
+from transactional.simulator.bulk.load import (
+    copy_frame,
+    foreign_keys_checked_at_the_end,
+    ledger_checked_per_merchant,
+    load_history,
+    next_ids,
+)
 from transactional.simulator.bulk.money import draw_money, set_commission_rates
 from transactional.simulator.plan import plan_network
 from transactional.simulator.reference import CATEGORY_TREE
@@ -68,7 +74,7 @@ def simulate(
     plans = plan_network(params, seed)
     totals: dict[str, int] = {}
     # The network goes in as one transaction: all of it, or nothing.
-    with conn.transaction(), foreign_keys_checked_at_the_end(conn):
+    with conn.transaction(), ledger_checked_per_merchant(conn), foreign_keys_checked_at_the_end(conn):
         _refuse_to_duplicate(conn, params)
         ids = IdCounters(next_ids(conn))
         market = _market(conn, calendar, seed)
