@@ -118,6 +118,24 @@ def prepared_dbt_project() -> DbtProject:
     return project
 
 
+# dbt's saved parse of the project: an invocation given it parses only the files that changed
+# since, instead of the whole project (about 5 s of each of the four dbt steps of a build). It is
+# kept per home because it holds the warehouse path, and taken only from a full parse without
+# --vars: dbt reparses in full when the vars differ (nightly runs pass none), and the state an
+# invocation writes after a partial parse is one the next invocation refuses.
+PARSE_STATE = "partial_parse.msgpack"
+
+
+def _reusable_parse_state() -> Path | None:
+    """The home's saved parse, unless a model changed or the project was installed (perhaps with
+    another dbt) since it was taken."""
+    state = settings.dbt_target_dir() / PARSE_STATE
+    if manifest_is_stale(settings.DBT_PROJECT_DIR, state):
+        return None
+    installed = packaged_manifest_dir() / "manifest.json"
+    return None if installed.exists() and installed.stat().st_mtime > state.stat().st_mtime else state
+
+
 def _invocation_target(context: dg.AssetExecutionContext) -> Path:
     return settings.dbt_target_dir() / "runs" / f"{context.run_id}-{context.op_handle}"
 
@@ -224,12 +242,22 @@ def _run_dbt(
     # so a relationships test between a mart and a dimension would run with the dimension, before
     # the mart is built; buildable runs it with the invocation that builds its last model.
     os.environ["DBT_INDIRECT_SELECTION"] = INDIRECT_SELECTION
+    dbt_vars = run_settings.dbt_vars(extra_vars)
+    parse_state = _reusable_parse_state()
+    target = _invocation_target(context)
+    saved_parse = ("--partial-parse-file-path", str(parse_state)) if parse_state else ()
     invocation = dbt.cli(
-        ["build", *run_settings.dbt_vars(extra_vars), *extra_args],
+        ["build", *dbt_vars, *extra_args, *saved_parse],
         context=context,
-        target_path=_invocation_target(context),
+        target_path=target,
     )
     yield from _with_table_metadata(context, invocation.stream(), warehouse.warehouse_path())
+    if parse_state is None and not dbt_vars and (target / PARSE_STATE).exists():
+        # Copied beside and renamed into place: a reader sees the old state or the new, never half.
+        kept = settings.dbt_target_dir() / PARSE_STATE
+        staged = kept.with_name(f".{PARSE_STATE}.{context.run_id}")
+        shutil.copyfile(target / PARSE_STATE, staged)
+        os.replace(staged, kept)
 
 
 def _define_dbt_assets(
