@@ -237,35 +237,35 @@ def test_same_seed_same_results_and_both_policies_see_the_same_lead_times():
     assert (both["arrival_day_x"] == both["arrival_day_y"]).all()
 
 
-def test_coopcast_with_a_good_forecast_beats_minmax_on_a_items_but_holds_more_stock():
+def test_with_weekly_review_coopcast_meets_the_fill_rate_targets_but_holds_more_stock():
     """200 SKUs × 90 days, weekly review, demand seed 11, lead-time seed 0. Observed:
 
-        A fill rate       minmax 0.783   coopcast 0.910
-        stock-out days    minmax 3380    coopcast 1397   (all SKUs)
-        avg inventory     minmax ¥109 028  coopcast ¥158 999  (all SKUs, ratio 1.46)
+        A fill rate       minmax 0.783   coopcast 1.000   (target 0.995)
+        all fill rate     minmax 0.784   coopcast 0.999   (target 0.98)
+        stock-out days    minmax 3380    coopcast 52      (all SKUs)
+        avg inventory     minmax ¥109 028  coopcast ¥205 276  (all SKUs, ratio 1.88)
 
-    The brief hoped for coopcast's inventory within minmax's + 10%; it is not: this min-max
-    baseline (min = m·L, max = m·(L + R)) carries no safety stock at all, so it is lean and misses
-    a fifth of the demand. The ratio is asserted below as observed, to catch a drift either way.
-    Coopcast reaches only 0.91 on A items, not its 0.99 target: policy.py's reorder point covers the
-    lead time alone, so a review that finds the position just above it orders nothing and the stock
-    must then last L + R days (see the daily-review test, where L alone is right).
+    The issue asks for inventory 30% below min-max at an equal or better fill rate; against this
+    min-max baseline (min = m·L, max = m·(L + R)) that cannot be had: it carries no safety stock
+    at all, so it is lean and misses a fifth of the demand. The ratio is asserted as observed, to
+    catch a drift either way.
     """
     skus, demand, forecaster = _synthetic_case(n_skus=200, n_days=90, history_days=28, seed=11)
     summary = evaluate_replenishment(skus, demand, START, forecaster, seed=0)
     minmax_a, coopcast_a = _row(summary, "minmax", "A"), _row(summary, "coopcast", "A")
     minmax_all, coopcast_all = _row(summary, "minmax", "ALL"), _row(summary, "coopcast", "ALL")
     assert minmax_a["fill_rate"] == pytest.approx(0.783, abs=0.001)
-    assert coopcast_a["fill_rate"] == pytest.approx(0.910, abs=0.001)
+    assert coopcast_a["fill_rate"] >= 0.995
+    assert coopcast_all["fill_rate"] >= 0.98
     assert coopcast_all["stockout_days"] < minmax_all["stockout_days"]
     ratio = coopcast_all["avg_inventory_value"] / minmax_all["avg_inventory_value"]
-    assert ratio == pytest.approx(1.458, abs=0.001)
+    assert ratio == pytest.approx(1.883, abs=0.001)
 
 
 def test_with_daily_review_coopcast_meets_the_a_item_target():
-    """The same 200 SKUs reviewed daily, where a reorder point over the lead time is the right one.
-    Observed: A fill rate minmax 0.917, coopcast 0.9996 (target 0.995); all SKUs 0.907 vs 0.9965;
-    average inventory value ¥47 898 vs ¥103 587 (ratio 2.16): the safety stock costs stock.
+    """The same 200 SKUs reviewed daily. Observed: A fill rate minmax 0.917, coopcast 0.99998
+    (target 0.995); all SKUs 0.907 vs 0.9987; average inventory value ¥47 898 vs ¥113 818
+    (ratio 2.38): the safety stock costs stock.
     """
     skus, demand, forecaster = _synthetic_case(n_skus=200, n_days=90, history_days=28, seed=11, review_period_days=1)
     summary = evaluate_replenishment(skus, demand, START, forecaster, seed=0)

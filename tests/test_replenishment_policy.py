@@ -99,8 +99,8 @@ def test_safety_stock_with_and_without_lead_time_variability() -> None:
     # Certain lead time: SS = z · √(4 · 3²) = 6z = 13.958088.
     # σL 2 days: SS = z · √(4 · 3² + 4² · 2²) = z · √(36 + 64) = 10z = 23.263479.
     assert out["safety_stock"].astype(float).tolist() == pytest.approx([6 * Z_99, 10 * Z_99], abs=1e-5)
-    # ROP = 7 + SS; S = 16 + SS.
-    assert out["reorder_point"].astype(float).tolist() == pytest.approx([7 + 6 * Z_99, 7 + 10 * Z_99], abs=1e-5)
+    # ROP = S = 16 + SS: both cover L + R.
+    assert out["reorder_point"].astype(float).tolist() == pytest.approx([16 + 6 * Z_99, 16 + 10 * Z_99], abs=1e-5)
     assert out["order_up_to"].astype(float).tolist() == pytest.approx([16 + 6 * Z_99, 16 + 10 * Z_99], abs=1e-5)
     # Position 0 ≤ ROP: need = S → 29.958 and 39.263, rounded up to whole units 30 and 40;
     # 30 / 4 = 7.5 and 40 / 4 = 10 days of cover.
@@ -111,7 +111,7 @@ def test_safety_stock_with_and_without_lead_time_variability() -> None:
 
 
 def test_pack_rounding_and_minimum_order_quantity() -> None:
-    # Position 10 ≤ ROP 30 → raw need = S 100 − 10 = 90.
+    # Position 10 ≤ ROP 100 → raw need = S 100 − 10 = 90.
     out = _suggest(
         _row(on_hand=10, order_multiple=12),  # ⌈90 / 12⌉ = 8 packs → 96
         _row(on_hand=10, order_multiple=10),  # 90 is 9 packs exactly → 90, not 100
@@ -153,25 +153,28 @@ def test_float_noise_does_not_buy_or_drop_a_pack() -> None:
 
 def test_a_position_above_the_reorder_point_orders_nothing() -> None:
     out = _suggest(
-        _row(on_hand=31),  # 31 > ROP 30, though below S 100 → nothing
-        _row(on_hand=30),  # 30 = ROP: order up to S → 70
+        _row(on_hand=101),  # 101 > ROP 100 (the forecast over L + R, no error) → nothing
+        _row(on_hand=100),  # 100 = ROP = S: at the reorder point, but nothing to bring up
+        _row(on_hand=40, on_order=60, reserved=1),  # position 99 ≤ ROP: order up to S → 1
+        _row(on_hand=31),  # covers the lead time's 30 but not the review period after it → 69
     )
-    assert out["raw_need"].astype(float).tolist() == [0.0, 70.0]
-    assert out["suggested_qty"].tolist() == [0, 70]
-    assert out["reason"].tolist() == ["covered", "below_reorder_point"]
-    assert out["reason_zh"].tolist() == [REASONS["covered"], REASONS["below_reorder_point"]]
-    # Days of cover: 31 / 10 and (30 + 70) / 10.
-    assert out["days_of_cover"].astype(float).tolist() == pytest.approx([3.1, 10.0])
+    assert out["reorder_point"].astype(float).tolist() == [100.0] * 4
+    assert out["raw_need"].astype(float).tolist() == [0.0, 0.0, 1.0, 69.0]
+    assert out["suggested_qty"].tolist() == [0, 0, 1, 69]
+    assert out["reason"].tolist() == ["covered", "covered", "below_reorder_point", "below_reorder_point"]
+    assert out["reason_zh"].tolist() == [REASONS["covered"]] * 2 + [REASONS["below_reorder_point"]] * 2
+    # Days of cover: 101 / 10, then 100 / 10 for the rest.
+    assert out["days_of_cover"].astype(float).tolist() == pytest.approx([10.1, 10.0, 10.0, 10.0])
 
 
 def test_reserved_units_reduce_the_position() -> None:
     out = _suggest(
-        _row(on_hand=40, on_order=5, reserved=15),  # 40 + 5 − 15 = 30 ≤ ROP 30 → 100 − 30 = 70
-        _row(on_hand=40, on_order=5, reserved=0),  # 45 > ROP 30 → covered
+        _row(on_hand=100, on_order=5, reserved=15),  # 100 + 5 − 15 = 90 ≤ ROP 100 → 100 − 90 = 10
+        _row(on_hand=100, on_order=5, reserved=0),  # 105 > ROP 100 → covered
     )
-    assert out["position"].tolist() == [30, 45]
-    assert out["suggested_qty"].tolist() == [70, 0]
-    assert out[["on_hand", "on_order", "reserved"]].to_numpy().tolist() == [[40, 5, 15], [40, 5, 0]]
+    assert out["position"].tolist() == [90, 105]
+    assert out["suggested_qty"].tolist() == [10, 0]
+    assert out[["on_hand", "on_order", "reserved"]].to_numpy().tolist() == [[100, 5, 15], [100, 5, 0]]
 
 
 def test_shelf_life_cap() -> None:
@@ -211,11 +214,11 @@ def test_prebuild_raises_the_order_up_to_level_and_is_capped() -> None:
         _row(on_hand=10, order_multiple=12, prebuild_qty=50),
         # The same pre-build under the 72-unit shelf-life cap of test_shelf_life_cap.
         _row(on_hand=10, order_multiple=12, prebuild_qty=50, shelf_life_days=42),
-        # The pre-build raises S, not the reorder point (30): position 31 still orders nothing.
-        _row(on_hand=31, prebuild_qty=50),
+        # The pre-build raises S, not the reorder point (100): position 101 still orders nothing.
+        _row(on_hand=101, prebuild_qty=50),
     )
     assert out["order_up_to"].astype(float).tolist() == [150.0, 150.0, 150.0]
-    assert out["reorder_point"].astype(float).tolist() == [30.0, 30.0, 30.0]
+    assert out["reorder_point"].astype(float).tolist() == [100.0, 100.0, 100.0]
     assert out["raw_need"].astype(float).tolist() == [140.0, 140.0, 0.0]
     assert out["suggested_qty"].tolist() == [144, 72, 0]
     assert out["cap_applied"].tolist() == [False, True, False]
