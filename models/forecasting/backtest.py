@@ -14,6 +14,8 @@ horizon bucket:
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 
@@ -40,11 +42,13 @@ def backtest_forecasts(
     h: int = BACKTEST_HORIZON_DAYS,
     step_size: int = BACKTEST_STEP_DAYS,
     n_windows: int = MIN_ORIGINS,
+    only: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Every class-appropriate candidate's forecasts at each origin, beside the actuals.
 
-    One row per series × cutoff × day × model. Series whose first origin would leave fewer than
-    MIN_TRAINING_DAYS of training data are not backtested.
+    One row per series × cutoff × day × model; `only` restricts the candidates to those names.
+    Series whose first origin would leave fewer than MIN_TRAINING_DAYS of training data are not
+    backtested.
     """
     if n_windows < MIN_ORIGINS:
         raise ValueError(f"a rolling-origin backtest needs at least {MIN_ORIGINS} origins, got {n_windows}")
@@ -54,7 +58,7 @@ def backtest_forecasts(
     lengths = series.groupby("unique_id")["ds"].transform("size")
     long_enough = series[lengths >= held_out_days + MIN_TRAINING_DAYS]
     frames = []
-    for names, members in series_by_candidates(long_enough, classes, h, held_out_days):
+    for names, members in series_by_candidates(long_enough, classes, h, held_out_days, only=only):
         wide = engine_for(names, h).cross_validation(
             h=h, df=members, n_windows=n_windows, step_size=step_size, level=list(INTERVAL_LEVELS)
         )

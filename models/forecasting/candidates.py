@@ -13,7 +13,7 @@ models with their own intervals.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import pandas as pd
@@ -34,6 +34,10 @@ from models.forecasting.demand_classes import ERRATIC, INTERMITTENT, LUMPY, SMOO
 from models.forecasting.seasonal_naive import HORIZON_DAYS, INTERVAL_LEVELS, SEASON_LENGTH
 
 MOVING_AVERAGE_DAYS = 28
+# Error A or M, no trend, additive weekly season: a searched trend extrapolated 90 days ahead
+# runs daily demand away, and leaving trends out makes each fit about 8x faster than the full
+# search (0.03 s instead of 0.22 s on a year of daily data).
+AUTO_ETS_SPEC = "ZNA"
 TSB_ALPHA_DEMAND = 0.2
 TSB_ALPHA_PROBABILITY = 0.2
 # statsforecast would use fewer windows than asked on short histories, which moves the first
@@ -95,7 +99,7 @@ def build_model(name: str, horizon: int) -> Any:
         "moving_average": lambda: WindowAverage(
             window_size=MOVING_AVERAGE_DAYS, alias=name, prediction_intervals=conformal
         ),
-        "auto_ets": lambda: AutoETS(season_length=SEASON_LENGTH, alias=name),
+        "auto_ets": lambda: AutoETS(season_length=SEASON_LENGTH, model=AUTO_ETS_SPEC, alias=name),
         "auto_theta": lambda: AutoTheta(season_length=SEASON_LENGTH, alias=name),
         "croston_optimized": lambda: CrostonOptimized(alias=name, prediction_intervals=conformal),
         "adida": lambda: ADIDA(alias=name, prediction_intervals=conformal),
@@ -113,19 +117,29 @@ def engine_for(names: tuple[str, ...], horizon: int) -> StatsForecast:
 
 
 def series_by_candidates(
-    series: pd.DataFrame, classes: pd.DataFrame, horizon: int, held_out_days: int = 0
+    series: pd.DataFrame,
+    classes: pd.DataFrame,
+    horizon: int,
+    held_out_days: int = 0,
+    only: Collection[str] | None = None,
 ) -> Iterator[tuple[tuple[str, ...], pd.DataFrame]]:
     """The series split into groups that share one candidate set; series without a class are left out.
 
     `held_out_days` is the part of each series a backtest withholds from its first fit, so the
-    conformal check counts only the training data that fit will see.
+    conformal check counts only the training data that fit will see. `only` keeps just those
+    candidates (a model family, to time it alone); groups left with none are skipped.
     """
     lengths = series.groupby("unique_id").size().rename("length")
     frame = classes.set_index("unique_id")[["demand_class"]].join(lengths, how="inner")
     frame["names"] = [
-        candidate_names(row.demand_class, int(row.length) - held_out_days, horizon) for row in frame.itertuples()
+        tuple(
+            name
+            for name in candidate_names(row.demand_class, int(row.length) - held_out_days, horizon)
+            if only is None or name in only
+        )
+        for row in frame.itertuples()
     ]
-    for names, members in frame.groupby("names", sort=True):
+    for names, members in frame[frame["names"].map(len) > 0].groupby("names", sort=True):
         yield names, series[series["unique_id"].isin(members.index)]
 
 
@@ -152,17 +166,21 @@ def long_forecasts(wide: pd.DataFrame, names: tuple[str, ...], keys: list[str]) 
 
 
 def forecast_candidates(
-    series: pd.DataFrame, horizon: int = HORIZON_DAYS, classes: pd.DataFrame | None = None
+    series: pd.DataFrame,
+    horizon: int = HORIZON_DAYS,
+    classes: pd.DataFrame | None = None,
+    only: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Forecasts `horizon` days past each series' end by every candidate of its demand class.
 
     `series` is the long zero-filled daily frame (unique_id, ds, y); `classes` defaults to
-    `classify_demand(series)`. One row per series × day × model.
+    `classify_demand(series)`; `only` restricts the candidates to those names. One row per
+    series × day × model.
     """
     if classes is None:
         classes = classify_demand(series)
     frames = []
-    for names, members in series_by_candidates(series, classes, horizon):
+    for names, members in series_by_candidates(series, classes, horizon, only=only):
         wide = engine_for(names, horizon).forecast(h=horizon, df=members, level=list(INTERVAL_LEVELS))
         frames.append(long_forecasts(wide, names, ["unique_id", "ds"]))
     if not frames:

@@ -1,0 +1,255 @@
+"""The network's demand forecast: per merchant × SKU, the model its own backtest chose.
+
+For every active series (sold in the last ACTIVE_DAYS before its merchant's as_of):
+1. the demand class decides the candidates (candidates.py);
+2. a rolling-origin backtest scores them (backtest.py), and the earlier origins choose a model
+   or an inverse-MASE ensemble of two, which the last origin scores (selection.py);
+3. the choice forecasts HORIZON_DAYS from the day after as_of, refitted on the whole history.
+
+The class is taken from the history before the last backtest origin, so nothing the last
+origin holds decides the candidates either. Only candidates the final fit can produce compete
+(conformal intervals over 90 days need a longer history than over the backtest's 28). Series too
+short for a backtest are forecast by FALLBACK_MODEL, named in their `model`.
+
+Each model family is fitted on its own, so its speed can be recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from models.forecasting.backtest import (
+    ALL_HORIZONS,
+    BACKTEST_HORIZON_DAYS,
+    METRIC_NAMES,
+    backtest_forecasts,
+    score_backtest,
+)
+from models.forecasting.candidates import (
+    BASELINE_MODELS,
+    CONTINUOUS_MODELS,
+    INTERMITTENT_MODELS,
+    VALUE_COLUMNS,
+    forecast_candidates,
+)
+from models.forecasting.demand_classes import classify_demand
+from models.forecasting.seasonal_naive import HORIZON_DAYS, daily_demand_series
+from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, ensemble_rows, select_models
+
+MODEL_VERSION = "class-candidates-backtest-ensemble-1"
+ACTIVE_DAYS = 90
+FALLBACK_MODEL = "seasonal_naive"
+MODEL_FAMILIES = {
+    "baselines": BASELINE_MODELS,
+    "exponential_smoothing_theta": CONTINUOUS_MODELS,
+    "intermittent": INTERMITTENT_MODELS,
+}
+
+FORECAST_COLUMNS = ["merchant_id", "sku_code", "date", *VALUE_COLUMNS, "model", "model_version", "as_of"]
+BACKTEST_COLUMNS = [
+    "merchant_id",
+    "sku_code",
+    "model",
+    "origin",
+    "horizon_bucket",
+    *METRIC_NAMES,
+    "chosen",
+    "model_version",
+    "as_of",
+]
+_LOWER_TO_UPPER = ["yhat_lower_95", "yhat_lower_80", "yhat", "yhat_upper_80", "yhat_upper_95"]
+
+
+@dataclass(frozen=True)
+class NetworkForecast:
+    """The forecasts (FORECAST_COLUMNS), the backtest metrics (BACKTEST_COLUMNS) and the timings."""
+
+    forecasts: pd.DataFrame
+    backtests: pd.DataFrame
+    timings: dict[str, float | int | dict[str, float | int | None]]
+
+
+def active_series(series: pd.DataFrame, active_days: int = ACTIVE_DAYS) -> pd.DataFrame:
+    """The series with a sale in their last `active_days` (each series ends at its merchant's as_of)."""
+    ends = series.groupby("unique_id")["ds"].transform("max")
+    recent_sale = (series["y"] > 0) & (series["ds"] > ends - pd.Timedelta(days=active_days))
+    active_ids = series.loc[recent_sale, "unique_id"].unique()
+    return series[series["unique_id"].isin(active_ids)].reset_index(drop=True)
+
+
+def before_last_origin(series: pd.DataFrame, h: int = BACKTEST_HORIZON_DAYS) -> pd.DataFrame:
+    """Each series without the last `h` days, the window the backtest's last origin scores."""
+    ends = series.groupby("unique_id")["ds"].transform("max")
+    return series[series["ds"] <= ends - pd.Timedelta(days=h)]
+
+
+def ensemble_weights_of(choices: pd.DataFrame) -> pd.DataFrame:
+    """The ensemble members of every series that has one (unique_id, model, weight)."""
+    frames = [
+        choices[["unique_id", f"{prefix}_model", f"{prefix}_weight"]]
+        .dropna()
+        .set_axis(["unique_id", "model", "weight"], axis=1)
+        for prefix in ("first", "second")
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def chosen_forecasts(candidates: pd.DataFrame, choices: pd.DataFrame) -> pd.DataFrame:
+    """The chosen option's forecast per series; an ensemble is the weighted mean of its members."""
+    singles = candidates.merge(choices.loc[choices["model"] != ENSEMBLE, ["unique_id", "model"]])
+    ensemble_ids = choices.loc[choices["model"] == ENSEMBLE, "unique_id"]
+    weights = ensemble_weights_of(choices[choices["unique_id"].isin(ensemble_ids)])
+    members = candidates.merge(weights, on=["unique_id", "model"])
+    weighted = members[VALUE_COLUMNS].mul(members["weight"], axis=0)
+    weighted[["unique_id", "ds"]] = members[["unique_id", "ds"]]
+    ensembles = weighted.groupby(["unique_id", "ds"], as_index=False)[VALUE_COLUMNS].sum().assign(model=ENSEMBLE)
+    return pd.concat([singles, ensembles], ignore_index=True)
+
+
+def nested_bounds(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """Bounds ordered lower_95 <= lower_80 <= yhat <= upper_80 <= upper_95.
+
+    Readers take the 95% interval to contain the 80% one; an interval that is not symmetric
+    around its forecast (or rounding in a weighted mean) could otherwise cross it.
+    """
+    values = np.sort(forecasts[_LOWER_TO_UPPER].to_numpy(dtype=float), axis=1)
+    return forecasts.assign(**{column: values[:, index] for index, column in enumerate(_LOWER_TO_UPPER)})
+
+
+def split_unique_id(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with merchant_id and sku_code from its unique_id ("<merchant_id>|<sku_code>")."""
+    parts = frame["unique_id"].str.split("|", n=1, expand=True)
+    return frame.assign(merchant_id=parts[0].astype("int64"), sku_code=parts[1])
+
+
+def family_series_per_second(seconds: dict[str, float], series_count: dict[str, int]) -> dict[str, float | int | None]:
+    """Series per second of each model family over the backtest and the final fit together."""
+    return {
+        family: (round(series_count[family] / seconds[family], 1) if seconds[family] > 0 else None)
+        for family in MODEL_FAMILIES
+    }
+
+
+def forecast_network(
+    sales: pd.DataFrame,
+    as_of_by_merchant: dict[int, date],
+    horizon: int = HORIZON_DAYS,
+    active_days: int = ACTIVE_DAYS,
+) -> NetworkForecast:
+    """Backtest, choose and forecast every active merchant × SKU series.
+
+    `sales` has merchant_id, sku_code, sales_date, quantity (all warehouses; days with sales
+    only). Merchants missing from `as_of_by_merchant` are left out.
+    """
+    series = active_series(daily_demand_series(sales, as_of_by_merchant), active_days)
+    if series.empty:
+        return NetworkForecast(
+            forecasts=pd.DataFrame(columns=FORECAST_COLUMNS),
+            backtests=pd.DataFrame(columns=BACKTEST_COLUMNS),
+            timings={
+                "series": 0,
+                "backtested_series": 0,
+                "backtest_seconds": 0.0,
+                "final_forecast_seconds": 0.0,
+                "series_per_second": None,
+                "family_series_per_second": dict.fromkeys(MODEL_FAMILIES),
+            },
+        )
+    classes = classify_demand(before_last_origin(series))
+    family_seconds = dict.fromkeys(MODEL_FAMILIES, 0.0)
+    family_series: dict[str, int] = {}
+
+    started = time.perf_counter()
+    backtest_frames = []
+    for family, names in MODEL_FAMILIES.items():
+        family_started = time.perf_counter()
+        rows = backtest_forecasts(series, classes, only=names)
+        family_seconds[family] += time.perf_counter() - family_started
+        backtest_frames.append(rows)
+    backtest_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    candidate_frames = []
+    for family, names in MODEL_FAMILIES.items():
+        family_started = time.perf_counter()
+        forecasts = forecast_candidates(series, horizon, classes, only=names)
+        family_seconds[family] += time.perf_counter() - family_started
+        family_series[family] = int(forecasts["unique_id"].nunique())
+        candidate_frames.append(forecasts)
+    candidates = pd.concat(candidate_frames, ignore_index=True)
+    final_seconds = time.perf_counter() - started
+
+    producible = candidates[["unique_id", "model"]].drop_duplicates()
+    rows = pd.concat(backtest_frames, ignore_index=True).merge(producible, on=["unique_id", "model"])
+    choices = select_models(rows, series)[0] if not rows.empty else pd.DataFrame(columns=CHOICE_COLUMNS)
+
+    fallback_ids = pd.Index(series["unique_id"].unique()).difference(choices["unique_id"])
+    fallbacks = candidates[candidates["unique_id"].isin(fallback_ids) & (candidates["model"] == FALLBACK_MODEL)]
+    forecasts = nested_bounds(pd.concat([chosen_forecasts(candidates, choices), fallbacks], ignore_index=True))
+    forecasts = split_unique_id(forecasts).assign(date=lambda frame: pd.to_datetime(frame["ds"]).dt.date)
+    forecasts["model_version"] = MODEL_VERSION
+    forecasts["as_of"] = forecasts["merchant_id"].map(as_of_by_merchant)
+    forecasts = forecasts[FORECAST_COLUMNS].sort_values(["merchant_id", "sku_code", "date"], ignore_index=True)
+
+    backtests = backtest_metrics(rows, series, choices, as_of_by_merchant)
+
+    series_count = int(series["unique_id"].nunique())
+    return NetworkForecast(
+        forecasts=forecasts,
+        backtests=backtests,
+        timings={
+            "series": series_count,
+            "backtested_series": int(choices["unique_id"].nunique()),
+            "backtest_seconds": round(backtest_seconds, 3),
+            "final_forecast_seconds": round(final_seconds, 3),
+            "series_per_second": round(series_count / (backtest_seconds + final_seconds), 1)
+            if backtest_seconds + final_seconds > 0
+            else None,
+            "family_series_per_second": family_series_per_second(family_seconds, family_series),
+        },
+    )
+
+
+def backtest_metrics(
+    rows: pd.DataFrame, series: pd.DataFrame, choices: pd.DataFrame, as_of_by_merchant: dict[int, date]
+) -> pd.DataFrame:
+    """Metrics of every candidate and the ensemble per series × origin × horizon bucket.
+
+    `chosen` marks the option the earlier origins chose; the ensemble's rows use the weights
+    fitted on those origins.
+    """
+    if rows.empty:
+        return pd.DataFrame(columns=BACKTEST_COLUMNS)
+    with_ensemble = pd.concat([rows, ensemble_rows(rows, ensemble_weights_of(choices))], ignore_index=True)
+    metrics = score_backtest(with_ensemble, series)
+    chosen = choices[["unique_id", "model"]].assign(chosen=True)
+    metrics = metrics.merge(chosen, on=["unique_id", "model"], how="left")
+    metrics["chosen"] = metrics["chosen"].eq(True)
+    metrics = split_unique_id(metrics).assign(
+        origin=lambda frame: pd.to_datetime(frame["cutoff"]).dt.date, model_version=MODEL_VERSION
+    )
+    metrics["as_of"] = metrics["merchant_id"].map(as_of_by_merchant)
+    return metrics[BACKTEST_COLUMNS].sort_values(
+        ["merchant_id", "sku_code", "model", "origin", "horizon_bucket"], ignore_index=True
+    )
+
+
+def chosen_versus_candidates(backtests: pd.DataFrame) -> pd.DataFrame:
+    """Last-origin MASE over all horizons: each option's mean beside the chosen options' mean on
+    the same series (those where that option was a candidate with a finite MASE)."""
+    last = backtests[
+        (backtests["horizon_bucket"] == ALL_HORIZONS)
+        & (backtests["origin"] == backtests.groupby(["merchant_id", "sku_code"])["origin"].transform("max"))
+        & np.isfinite(backtests["mase"].astype(float))
+    ]
+    chosen = last.loc[last["chosen"], ["merchant_id", "sku_code", "mase"]].rename(columns={"mase": "chosen_mase"})
+    paired = last.merge(chosen, on=["merchant_id", "sku_code"])
+    summary = paired.groupby("model").agg(
+        series=("mase", "size"), mase=("mase", "mean"), chosen_mase=("chosen_mase", "mean")
+    )
+    return summary.reset_index().sort_values("model", ignore_index=True)

@@ -1,0 +1,158 @@
+"""The network forecast on synthetic sales: shape, intervals, fallbacks, and a choice the last
+backtest origin cannot move."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.forecasting.backtest import BACKTEST_HORIZON_DAYS, MIN_ORIGINS
+from models.forecasting.pipeline import (
+    FALLBACK_MODEL,
+    MODEL_VERSION,
+    NetworkForecast,
+    chosen_versus_candidates,
+    forecast_network,
+)
+from models.forecasting.seasonal_naive import HORIZON_DAYS
+
+AS_OF = {1: date(2026, 10, 31), 2: date(2026, 9, 30)}
+HISTORY_DAYS = 240
+WEEKLY_PROFILE = np.array([2.0, 3.0, 4.0, 6.0, 9.0, 12.0, 8.0])
+BOUNDS_LOWER_TO_UPPER = ["yhat_lower_95", "yhat_lower_80", "yhat", "yhat_upper_80", "yhat_upper_95"]
+
+
+def sales_rows(merchant_id: int, sku_code: str, quantities: np.ndarray) -> pd.DataFrame:
+    """fct_daily_sales-like rows (days with sales only) of a history that ends at the merchant's as_of."""
+    days = [AS_OF[merchant_id] - timedelta(days=offset) for offset in range(len(quantities) - 1, -1, -1)]
+    frame = pd.DataFrame({"merchant_id": merchant_id, "sku_code": sku_code, "sales_date": days, "quantity": quantities})
+    return frame[frame["quantity"] > 0].astype({"quantity": "int64"})
+
+
+def weekly(seed: int, days: int = HISTORY_DAYS) -> np.ndarray:
+    random = np.random.RandomState(seed)
+    level = np.tile(WEEKLY_PROFILE, days // 7 + 1)[:days] * 3
+    return np.maximum(0, np.round(level + random.normal(0.0, 1.5, days)))
+
+
+def intermittent(seed: int, days: int = HISTORY_DAYS) -> np.ndarray:
+    random = np.random.RandomState(seed)
+    return random.poisson(0.25, days) * random.randint(1, 4, days)
+
+
+def stopped_selling(days: int = HISTORY_DAYS) -> np.ndarray:
+    quantities = weekly(7, days)
+    quantities[-100:] = 0
+    return quantities
+
+
+@pytest.fixture(scope="module")
+def sales() -> pd.DataFrame:
+    return pd.concat(
+        [
+            sales_rows(1, "WEEKLY", weekly(1)),
+            sales_rows(1, "RARE", intermittent(2)),
+            sales_rows(1, "NEW", weekly(3, days=60)),
+            sales_rows(1, "STOPPED", stopped_selling()),
+            sales_rows(2, "WEEKLY", weekly(4)),
+            sales_rows(2, "RARE", intermittent(5)),
+        ],
+        ignore_index=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def network(sales: pd.DataFrame) -> NetworkForecast:
+    return forecast_network(sales, AS_OF)
+
+
+def series_models(forecasts: pd.DataFrame) -> dict[tuple[int, str], str]:
+    first_days = forecasts.drop_duplicates(["merchant_id", "sku_code"])
+    return {(row.merchant_id, row.sku_code): row.model for row in first_days.itertuples()}
+
+
+def test_every_active_series_gets_90_days_from_the_day_after_its_as_of(network: NetworkForecast) -> None:
+    forecasts = network.forecasts
+    assert set(series_models(forecasts)) == {(1, "WEEKLY"), (1, "RARE"), (1, "NEW"), (2, "WEEKLY"), (2, "RARE")}
+    for (merchant_id, _), days in forecasts.groupby(["merchant_id", "sku_code"])["date"]:
+        first = AS_OF[merchant_id] + timedelta(days=1)
+        assert list(days) == [first + timedelta(days=offset) for offset in range(HORIZON_DAYS)]
+    assert (forecasts["as_of"] == forecasts["merchant_id"].map(AS_OF)).all()
+    assert (forecasts["model_version"] == MODEL_VERSION).all()
+
+
+def test_intervals_are_nested_and_non_negative(network: NetworkForecast) -> None:
+    values = network.forecasts[BOUNDS_LOWER_TO_UPPER].to_numpy(dtype=float)
+    assert np.isfinite(values).all()
+    assert (values >= 0).all()
+    assert (np.diff(values, axis=1) >= 0).all()
+    widths = network.forecasts["yhat_upper_95"] - network.forecasts["yhat_lower_95"]
+    assert (widths > 0).any(), "every interval collapsed to a point"
+
+
+def test_a_series_too_short_to_backtest_falls_back_to_seasonal_naive(network: NetworkForecast) -> None:
+    assert series_models(network.forecasts)[(1, "NEW")] == FALLBACK_MODEL
+    assert not ((network.backtests["merchant_id"] == 1) & (network.backtests["sku_code"] == "NEW")).any()
+
+
+def test_each_backtested_series_has_three_origins_and_is_forecast_by_its_one_chosen_option(
+    network: NetworkForecast,
+) -> None:
+    backtests = network.backtests
+    models = series_models(network.forecasts)
+    for (merchant_id, sku_code), rows in backtests.groupby(["merchant_id", "sku_code"]):
+        assert rows["origin"].nunique() >= MIN_ORIGINS
+        assert rows.loc[rows["chosen"], "model"].unique().tolist() == [models[(merchant_id, sku_code)]]
+        assert set(rows["horizon_bucket"]) == {"1-7", "8-14", "15-28", "all"}
+    assert {"ensemble", "seasonal_naive", "moving_average"} <= set(backtests["model"])
+    assert backtests[["coverage_80", "coverage_95", "n_points"]].notna().all().all()
+    assert (backtests["as_of"] == backtests["merchant_id"].map(AS_OF)).all()
+
+
+def test_the_choice_ignores_what_the_last_origin_holds(sales: pd.DataFrame, network: NetworkForecast) -> None:
+    last_window_start = sales["merchant_id"].map(AS_OF) - timedelta(days=BACKTEST_HORIZON_DAYS - 1)
+    in_last_window = pd.to_datetime(sales["sales_date"]) >= pd.to_datetime(last_window_start)
+    # Four times the sales on the same days: every series keeps its activity, but the last
+    # window's errors of every model change.
+    changed_sales = sales.assign(quantity=sales["quantity"].where(~in_last_window, sales["quantity"] * 4))
+    changed = forecast_network(changed_sales, AS_OF)
+
+    assert series_models(changed.forecasts) == series_models(network.forecasts)
+    last_origin = network.backtests["origin"] == network.backtests.groupby(["merchant_id", "sku_code"])[
+        "origin"
+    ].transform("max")
+    keys = ["merchant_id", "sku_code", "model", "origin", "horizon_bucket"]
+    before = network.backtests[last_origin].set_index(keys)["mase"]
+    after = changed.backtests.set_index(keys)["mase"].reindex(before.index)
+    assert not np.allclose(before.to_numpy(), after.to_numpy(), equal_nan=True)
+
+
+def test_the_same_input_gives_the_same_forecast(sales: pd.DataFrame, network: NetworkForecast) -> None:
+    again = forecast_network(sales.sample(frac=1.0, random_state=0), AS_OF)
+    pd.testing.assert_frame_equal(again.forecasts, network.forecasts)
+    pd.testing.assert_frame_equal(again.backtests, network.backtests)
+
+
+def test_timings_count_the_series_and_every_model_family(network: NetworkForecast) -> None:
+    timings = network.timings
+    assert timings["series"] == 5
+    assert timings["backtested_series"] == 4
+    assert timings["backtest_seconds"] > 0 and timings["final_forecast_seconds"] > 0
+    assert set(timings["family_series_per_second"]) == {"baselines", "exponential_smoothing_theta", "intermittent"}
+    assert all(speed > 0 for speed in timings["family_series_per_second"].values())
+
+
+def test_chosen_versus_candidates_pairs_each_option_with_the_choice_on_its_series(network: NetworkForecast) -> None:
+    summary = chosen_versus_candidates(network.backtests).set_index("model")
+    assert summary.loc["seasonal_naive", "series"] == 4
+    assert np.isfinite(summary[["mase", "chosen_mase"]].to_numpy()).all()
+
+
+def test_no_sales_gives_empty_frames() -> None:
+    empty = pd.DataFrame({"merchant_id": [], "sku_code": [], "sales_date": [], "quantity": []})
+    result = forecast_network(empty, AS_OF)
+    assert result.forecasts.empty and result.backtests.empty
+    assert result.timings["series"] == 0
