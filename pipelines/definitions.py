@@ -26,9 +26,9 @@ DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 def build_definitions() -> dg.Definitions:
     project = prepared_dbt_project()
     dbt_definitions = build_dbt_assets(project)
-    published = [key for definition in dbt_definitions for key in definition.keys if key.path[0] == "marts"] + [
-        demand_forecasts.key
-    ]
+    published = [key for definition in dbt_definitions for key in definition.keys if key.path[0] == "marts"] + list(
+        demand_forecasts.keys
+    )
     serving_warehouse = build_serving_asset(published)
     ml_marts = dg.AssetSelection.tag(ML_TAG, "")
 

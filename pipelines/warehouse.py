@@ -63,6 +63,24 @@ CREATE TABLE IF NOT EXISTS ml.demand_forecasts (
     model_version   VARCHAR NOT NULL,
     run_id          VARCHAR NOT NULL,
     as_of           DATE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ml.forecast_backtests (
+    merchant_id     BIGINT NOT NULL,
+    merchant_code   VARCHAR NOT NULL,
+    sku_code        VARCHAR NOT NULL,
+    model           VARCHAR NOT NULL,
+    origin          DATE NOT NULL,
+    horizon_bucket  VARCHAR NOT NULL,
+    mase            DOUBLE,
+    wape            DOUBLE,
+    bias            DOUBLE,
+    coverage_80     DOUBLE NOT NULL,
+    coverage_95     DOUBLE NOT NULL,
+    n_points        INTEGER NOT NULL,
+    chosen          BOOLEAN NOT NULL,
+    model_version   VARCHAR NOT NULL,
+    run_id          VARCHAR NOT NULL,
+    as_of           DATE NOT NULL
 )
 """
 

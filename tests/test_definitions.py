@@ -50,6 +50,7 @@ def test_every_asset_has_a_group_and_a_kind(definitions) -> None:
     assert groups["intermediate/int_order_lines_enriched"] == "intermediate"
     assert groups["marts/fct_daily_sales"] == "marts"
     assert groups["ml/demand_forecasts"] == "ml"
+    assert groups["ml/forecast_backtests"] == "ml"
     assert groups["exports/replenishment_workbooks"] == "exports"
     assert groups["serving/warehouse"] == "serving"
     assert graph.get(_key("marts/fct_inventory_flags")).kinds == {"dbt", "duckdb"}
@@ -127,6 +128,7 @@ def test_schedules_run_in_beijing_time_and_target_their_jobs(definitions) -> Non
     assert not nightly & {"ml/demand_forecasts", "marts/fct_replenishment_suggestions"}
     assert weekly == {
         "ml/demand_forecasts",
+        "ml/forecast_backtests",
         "marts/fct_replenishment_suggestions",
         "exports/replenishment_workbooks",
         "serving/warehouse",

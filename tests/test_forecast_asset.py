@@ -1,0 +1,123 @@
+"""The forecast asset on the warehouse of a real tiny pipeline run: both ml tables, and a rerun
+that replaces its as_of's rows and keeps the others."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from models.forecasting.pipeline import ACTIVE_DAYS, MODEL_VERSION
+from models.forecasting.seasonal_naive import HORIZON_DAYS
+from pipelines.assets.ml import DEMAND_FORECASTS, FORECAST_BACKTESTS, demand_forecasts
+from pipelines.resources import WarehouseResource
+from tests.conftest import PipelineRun
+
+pytestmark = pytest.mark.slow
+
+OLDER_AS_OF_DAYS = 7
+
+
+@pytest.fixture(scope="module")
+def warehouse_copy(pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("forecast_asset") / "warehouse.duckdb"
+    shutil.copy(pipeline_run.home / "warehouse.duckdb", copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def rerun(warehouse_copy: Path) -> dg.ExecuteInProcessResult:
+    """Rows of an older as_of planted in both tables, then the asset run again on the same data."""
+    with duckdb.connect(str(warehouse_copy)) as conn:
+        for table in ("ml.demand_forecasts", "ml.forecast_backtests"):
+            conn.execute(
+                f"INSERT INTO {table} SELECT * REPLACE (as_of - {OLDER_AS_OF_DAYS} AS as_of, 'older-run' AS run_id)"
+                f" FROM {table}"
+            )
+    result = dg.materialize([demand_forecasts], resources={"warehouse": WarehouseResource(path=str(warehouse_copy))})
+    assert result.success
+    return result
+
+
+@pytest.fixture(scope="module")
+def warehouse(rerun: dg.ExecuteInProcessResult, warehouse_copy: Path):
+    conn = duckdb.connect(str(warehouse_copy), read_only=True)
+    yield conn
+    conn.close()
+
+
+def current(table: str) -> str:
+    return f"(SELECT t.* FROM {table} t JOIN marts.dim_merchants m USING (merchant_id) WHERE t.as_of = m.as_of)"
+
+
+def test_every_active_series_is_forecast_90_days_after_its_as_of(warehouse) -> None:
+    active = set(
+        warehouse.execute(
+            f"""SELECT s.merchant_id, s.sku_code FROM marts.fct_daily_sales s
+                JOIN marts.dim_merchants m USING (merchant_id)
+                WHERE s.quantity > 0 AND s.sales_date > m.as_of - {ACTIVE_DAYS} AND s.sales_date <= m.as_of
+                GROUP BY ALL"""
+        ).fetchall()
+    )
+    rows = warehouse.execute(
+        f"""SELECT merchant_id, sku_code, count(*), count(DISTINCT date), min(date - as_of), max(date - as_of),
+                   bool_and(yhat_lower_95 >= 0 AND yhat_lower_95 <= yhat_lower_80 AND yhat_lower_80 <= yhat
+                            AND yhat <= yhat_upper_80 AND yhat_upper_80 <= yhat_upper_95),
+                   bool_and(warehouse_code IS NULL AND model_version = '{MODEL_VERSION}')
+            FROM {current("ml.demand_forecasts")} GROUP BY ALL"""
+    ).fetchall()
+    assert active, "the tiny run sold nothing in its last 90 days"
+    assert {(merchant_id, sku_code) for merchant_id, sku_code, *_ in rows} == active
+    for *_, days, distinct_days, first, last, nested, labelled in rows:
+        assert (days, distinct_days, first, last) == (HORIZON_DAYS, HORIZON_DAYS, 1, HORIZON_DAYS)
+        assert nested and labelled
+
+
+def test_backtests_have_three_origins_and_mark_the_model_each_series_is_forecast_with(warehouse) -> None:
+    origins = warehouse.execute(
+        f"SELECT min(n), count(*) FROM (SELECT count(DISTINCT origin) n FROM {current('ml.forecast_backtests')}"
+        " GROUP BY merchant_id, sku_code)"
+    ).fetchone()
+    assert origins[0] >= 3 and origins[1] > 0
+    mismatched = warehouse.execute(
+        f"""SELECT b.merchant_id, b.sku_code, b.model, f.model
+            FROM (SELECT DISTINCT merchant_id, sku_code, model FROM {current("ml.forecast_backtests")}
+                  WHERE chosen) b
+            LEFT JOIN (SELECT DISTINCT merchant_id, sku_code, model FROM {current("ml.demand_forecasts")}) f
+              USING (merchant_id, sku_code)
+            WHERE f.model IS DISTINCT FROM b.model"""
+    ).fetchall()
+    assert mismatched == []
+    merchant_codes = warehouse.execute(
+        f"""SELECT count(*) FROM {current("ml.forecast_backtests")} b JOIN marts.dim_merchants m USING (merchant_id)
+            WHERE b.merchant_code <> m.merchant_code"""
+    ).fetchone()[0]
+    assert merchant_codes == 0
+
+
+def test_a_rerun_replaces_its_as_of_and_keeps_older_ones(warehouse, rerun: dg.ExecuteInProcessResult) -> None:
+    for table in ("ml.demand_forecasts", "ml.forecast_backtests"):
+        runs = warehouse.execute(f"SELECT DISTINCT run_id FROM {current(table)}").fetchall()
+        assert runs == [(rerun.run_id,)], table
+        older, newer = warehouse.execute(
+            f"""SELECT count(*) FILTER (t.as_of = m.as_of - {OLDER_AS_OF_DAYS}), count(*) FILTER (t.as_of = m.as_of)
+                FROM {table} t JOIN marts.dim_merchants m USING (merchant_id)"""
+        ).fetchone()
+        assert older == newer > 0, table
+        planted = warehouse.execute(f"SELECT DISTINCT run_id FROM {table} WHERE run_id = 'older-run'").fetchall()
+        assert planted == [("older-run",)]
+
+
+def test_the_run_records_timings_and_the_backtest_summary(rerun: dg.ExecuteInProcessResult) -> None:
+    metadata = {
+        event.asset_key: event.step_materialization_data.materialization.metadata
+        for event in rerun.get_asset_materialization_events()
+    }
+    timings = metadata[DEMAND_FORECASTS]["timings"].value
+    assert timings["series"] > 0 and timings["backtest_seconds"] > 0 and timings["final_forecast_seconds"] > 0
+    assert set(timings["family_series_per_second"]) == {"baselines", "exponential_smoothing_theta", "intermittent"}
+    assert "seasonal_naive" in metadata[FORECAST_BACKTESTS]["last_origin_mase"].value
+    assert metadata[FORECAST_BACKTESTS]["dagster/row_count"].value > 0
