@@ -16,6 +16,7 @@ from models.forecasting.pipeline import (
     NetworkForecast,
     chosen_versus_candidates,
     forecast_network,
+    nested_bounds,
 )
 from models.forecasting.seasonal_naive import HORIZON_DAYS
 
@@ -91,6 +92,14 @@ def test_intervals_are_nested_and_non_negative(network: NetworkForecast) -> None
     assert (np.diff(values, axis=1) >= 0).all()
     widths = network.forecasts["yhat_upper_95"] - network.forecasts["yhat_lower_95"]
     assert (widths > 0).any(), "every interval collapsed to a point"
+
+
+def test_crossing_bounds_widen_around_a_forecast_that_stays() -> None:
+    crossing = pd.DataFrame(
+        {"yhat": [5.0], "yhat_lower_80": [6.0], "yhat_upper_80": [4.0], "yhat_lower_95": [5.5], "yhat_upper_95": [7.0]}
+    )
+    nested = nested_bounds(crossing).iloc[0]
+    assert nested[BOUNDS_LOWER_TO_UPPER].tolist() == [5.0, 5.0, 5.0, 5.0, 7.0]
 
 
 def test_a_series_too_short_to_backtest_falls_back_to_seasonal_naive(network: NetworkForecast) -> None:

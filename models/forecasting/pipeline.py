@@ -62,7 +62,6 @@ BACKTEST_COLUMNS = [
     "model_version",
     "as_of",
 ]
-_LOWER_TO_UPPER = ["yhat_lower_95", "yhat_lower_80", "yhat", "yhat_upper_80", "yhat_upper_95"]
 
 
 @dataclass(frozen=True)
@@ -114,11 +113,18 @@ def chosen_forecasts(candidates: pd.DataFrame, choices: pd.DataFrame) -> pd.Data
 def nested_bounds(forecasts: pd.DataFrame) -> pd.DataFrame:
     """Bounds ordered lower_95 <= lower_80 <= yhat <= upper_80 <= upper_95.
 
-    Readers take the 95% interval to contain the 80% one; an interval that is not symmetric
-    around its forecast (or rounding in a weighted mean) could otherwise cross it.
+    Readers take the 95% interval to contain the 80% one and both the forecast; an interval that
+    is not symmetric around its forecast (or rounding in a weighted mean) could otherwise cross
+    them. Bounds widen to fit; the forecast itself never moves.
     """
-    values = np.sort(forecasts[_LOWER_TO_UPPER].to_numpy(dtype=float), axis=1)
-    return forecasts.assign(**{column: values[:, index] for index, column in enumerate(_LOWER_TO_UPPER)})
+    lower_80 = np.minimum(forecasts["yhat_lower_80"], forecasts["yhat"])
+    upper_80 = np.maximum(forecasts["yhat_upper_80"], forecasts["yhat"])
+    return forecasts.assign(
+        yhat_lower_80=lower_80,
+        yhat_upper_80=upper_80,
+        yhat_lower_95=np.minimum(forecasts["yhat_lower_95"], lower_80),
+        yhat_upper_95=np.maximum(forecasts["yhat_upper_95"], upper_80),
+    )
 
 
 def split_unique_id(frame: pd.DataFrame) -> pd.DataFrame:
