@@ -26,7 +26,7 @@ from models.forecasting.candidates import (
     forecast_candidates,
 )
 from models.forecasting.demand_classes import ADI_CUTOFF, CV2_CUTOFF, classify_demand, demand_statistics
-from models.forecasting.selection import ENSEMBLE, select_models
+from models.forecasting.selection import COMBINATION_SIZE, ENSEMBLE, select_models
 
 DAYS = 200
 START = "2025-01-01"
@@ -264,7 +264,7 @@ def test_backtest_needs_three_origins(mixed_series: pd.DataFrame) -> None:
 def test_choice_on_a_weekly_series_beats_or_equals_seasonal_naive(
     mixed_series: pd.DataFrame, mixed_backtest: pd.DataFrame
 ) -> None:
-    choices, scores = select_models(mixed_backtest, mixed_series)
+    choices, _, scores = select_models(mixed_backtest, mixed_series)
     smooth = scores[scores["unique_id"] == "smooth"].set_index("model")
     assert smooth["chosen"].sum() == 1
     chosen_mase = smooth.loc[smooth["chosen"], "mase"].iloc[0]
@@ -274,23 +274,24 @@ def test_choice_on_a_weekly_series_beats_or_equals_seasonal_naive(
     assert choices.set_index("unique_id").loc["empty", "model"] == "seasonal_naive"
 
 
-def test_ensemble_weights_are_inverse_mase_of_the_two_best(
+def test_combination_weights_are_inverse_pooled_mase_of_the_pools_best(
     mixed_series: pd.DataFrame, mixed_backtest: pd.DataFrame
 ) -> None:
-    choices, _ = select_models(mixed_backtest, mixed_series)
-    smooth = choices.set_index("unique_id").loc["smooth"]
+    # Each mixed series is alone in its demand class, so its pool's MASE is its own.
+    _, weights, _ = select_models(mixed_backtest, mixed_series)
     earlier = score_backtest(mixed_backtest, mixed_series)
     earlier = earlier[
         (earlier["unique_id"] == "smooth")
         & (earlier["horizon_bucket"] == "all")
         & (earlier["cutoff"] < earlier["cutoff"].max())
     ]
-    mean_mase = earlier.groupby("model")["mase"].mean().sort_values()
-    first, second = mean_mase.index[:2]
-    assert (smooth["first_model"], smooth["second_model"]) == (first, second)
-    expected_first = (1 / mean_mase[first]) / (1 / mean_mase[first] + 1 / mean_mase[second])
-    assert smooth["first_weight"] == pytest.approx(expected_first)
-    assert smooth["first_weight"] + smooth["second_weight"] == pytest.approx(1.0)
+    best = earlier.groupby("model")["mase"].mean().sort_values().head(COMBINATION_SIZE)
+    smooth = weights[weights["unique_id"] == "smooth"].set_index("model")["weight"]
+    assert set(smooth.index) == set(best.index)
+    expected = (1 / best) / (1 / best).sum()
+    pd.testing.assert_series_equal(smooth.sort_index(), expected.sort_index(), check_names=False)
+    # The never-sold series has no finite MASE, so no member to combine.
+    assert "empty" not in set(weights["unique_id"])
 
 
 @pytest.mark.parametrize("step_size", [28, 14])
@@ -299,7 +300,7 @@ def test_last_window_never_changes_the_choice(step_size: int) -> None:
         [frame("smooth", weekly_series(3)), frame("intermittent", intermittent_series(4))], ignore_index=True
     )
     rows = backtest_forecasts(series, step_size=step_size)
-    choices, scores = select_models(rows, series)
+    choices, _, scores = select_models(rows, series)
     last_cutoff = rows["cutoff"].max()
 
     # Make the last window's actuals exactly the forecast of the best option not chosen, so that
@@ -315,7 +316,7 @@ def test_last_window_never_changes_the_choice(step_size: int) -> None:
         last_days = (changed["unique_id"] == uid) & (changed["ds"] > last_cutoff)
         changed.loc[last_days, "y"] = target.set_index("ds")["yhat"].reindex(changed.loc[last_days, "ds"]).to_numpy()
 
-    changed_choices, changed_scores = select_models(backtest_forecasts(changed, step_size=step_size), changed)
+    changed_choices, _, changed_scores = select_models(backtest_forecasts(changed, step_size=step_size), changed)
     pd.testing.assert_frame_equal(changed_choices, choices)
     changed_scores = changed_scores.set_index(["unique_id", "model"])
     for uid, model in runner_up.items():
@@ -327,8 +328,8 @@ def test_never_sold_series_alone_gets_the_simplest_model_and_short_series_are_no
     series = pd.concat([frame("empty", np.zeros(DAYS)), frame("short", intermittent_series(5)[:60])], ignore_index=True)
     rows = backtest_forecasts(series)
     assert set(rows["unique_id"]) == {"empty"}
-    choices, scores = select_models(rows, series)
+    choices, weights, scores = select_models(rows, series)
     assert choices[["unique_id", "model"]].values.tolist() == [["empty", "seasonal_naive"]]
-    assert choices[["first_model", "second_model"]].isna().all().all()
+    assert weights.empty
     assert set(scores["model"]) == set(BASELINE_MODELS)
     assert scores["mase"].isna().all()

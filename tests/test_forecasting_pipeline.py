@@ -1,5 +1,5 @@
-"""The network forecast on synthetic sales: shape, intervals, fallbacks, and a choice the last
-backtest origin cannot move."""
+"""The network forecast on synthetic sales: shape, intervals, fallbacks, a choice the last
+backtest origin cannot move, and a choice pooled per demand class that no single model beats."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from models.forecasting.pipeline import (
     nested_bounds,
 )
 from models.forecasting.seasonal_naive import HORIZON_DAYS
+from models.forecasting.selection import DEVIATION_RATIO, strong_deviations
 
 AS_OF = {1: date(2026, 10, 31), 2: date(2026, 9, 30)}
 HISTORY_DAYS = 240
@@ -33,15 +34,15 @@ def sales_rows(merchant_id: int, sku_code: str, quantities: np.ndarray) -> pd.Da
     return frame[frame["quantity"] > 0].astype({"quantity": "int64"})
 
 
-def weekly(seed: int, days: int = HISTORY_DAYS) -> np.ndarray:
+def weekly(seed: int, days: int = HISTORY_DAYS, scale: float = 3.0, noise: float = 1.5) -> np.ndarray:
     random = np.random.RandomState(seed)
-    level = np.tile(WEEKLY_PROFILE, days // 7 + 1)[:days] * 3
-    return np.maximum(0, np.round(level + random.normal(0.0, 1.5, days)))
+    level = np.tile(WEEKLY_PROFILE, days // 7 + 1)[:days] * scale
+    return np.maximum(0, np.round(level + random.normal(0.0, noise, days)))
 
 
-def intermittent(seed: int, days: int = HISTORY_DAYS) -> np.ndarray:
+def intermittent(seed: int, days: int = HISTORY_DAYS, rate: float = 0.25, max_size: int = 3) -> np.ndarray:
     random = np.random.RandomState(seed)
-    return random.poisson(0.25, days) * random.randint(1, 4, days)
+    return random.poisson(rate, days) * random.randint(1, max_size + 1, days)
 
 
 def stopped_selling(days: int = HISTORY_DAYS) -> np.ndarray:
@@ -165,3 +166,84 @@ def test_no_sales_gives_empty_frames() -> None:
     result = forecast_network(empty, AS_OF)
     assert result.forecasts.empty and result.backtests.empty
     assert result.timings["series"] == 0
+
+
+MIXED_SERIES_PER_CLASS = 10
+
+
+@pytest.fixture(scope="module")
+def mixed_network() -> NetworkForecast:
+    """Ten smooth weekly and ten intermittent series of one merchant, at different levels and rates.
+
+    Sizes of one or two units keep every rare series intermittent (CV² below the lumpy cut-off),
+    so each half is one pool.
+    """
+    levels = np.random.RandomState(0)
+    sales = pd.concat(
+        [sales_rows(1, f"WEEKLY{i}", weekly(100 + i, scale=levels.uniform(1, 4), noise=3.0)) for i in range(10)]
+        + [
+            sales_rows(1, f"RARE{i}", intermittent(200 + i, rate=levels.uniform(0.1, 0.5), max_size=2))
+            for i in range(10)
+        ],
+        ignore_index=True,
+    )
+    return forecast_network(sales, {1: AS_OF[1]})
+
+
+def last_origin_summary(network: NetworkForecast, sku_prefix: str) -> pd.DataFrame:
+    backtests = network.backtests
+    return chosen_versus_candidates(backtests[backtests["sku_code"].str.startswith(sku_prefix)]).set_index("model")
+
+
+def test_on_a_mixed_set_the_pooled_choice_is_the_best_smooth_model_and_beats_the_baselines(
+    mixed_network: NetworkForecast,
+) -> None:
+    models = series_models(mixed_network.forecasts)
+    assert len({model for (_, sku), model in models.items() if sku.startswith("WEEKLY")}) == 1
+    smooth = last_origin_summary(mixed_network, "WEEKLY").drop(index="ensemble")
+    assert (smooth["chosen_mase"] <= smooth["mase"] + 1e-12).all(), smooth
+    overall = chosen_versus_candidates(mixed_network.backtests).set_index("model")
+    for baseline in ("seasonal_naive", "moving_average"):
+        assert overall.loc[baseline, "series"] == 2 * MIXED_SERIES_PER_CLASS
+        assert overall.loc[baseline, "chosen_mase"] < 0.9 * overall.loc[baseline, "mase"]
+
+
+def test_intermittent_series_take_the_option_best_over_their_pools_earlier_origins_unless_clearly_beaten(
+    mixed_network: NetworkForecast,
+) -> None:
+    backtests = mixed_network.backtests
+    rare = backtests[backtests["sku_code"].str.startswith("RARE") & (backtests["horizon_bucket"] == "all")]
+    earlier = rare[rare["origin"] < rare["origin"].max()]
+    pooled = earlier.groupby("model")["mase"].mean()
+    pool_choice = pooled.idxmin()
+    by_origin = earlier.pivot_table(index=["sku_code", "origin"], columns="model", values="mase")
+    for (_, sku_code), model in series_models(mixed_network.forecasts).items():
+        if not sku_code.startswith("RARE") or model == pool_choice:
+            continue
+        series_rows = by_origin.loc[sku_code]
+        assert (series_rows[model] <= DEVIATION_RATIO * series_rows[pool_choice]).all(), sku_code
+    assert list(series_models(mixed_network.forecasts).values()).count(pool_choice) >= MIXED_SERIES_PER_CLASS // 2
+
+
+def test_every_mixed_series_gets_90_days_with_nested_non_negative_bounds(mixed_network: NetworkForecast) -> None:
+    forecasts = mixed_network.forecasts
+    assert (forecasts.groupby(["merchant_id", "sku_code"]).size() == HORIZON_DAYS).all()
+    assert forecasts["sku_code"].nunique() == 2 * MIXED_SERIES_PER_CLASS
+    values = forecasts[BOUNDS_LOWER_TO_UPPER].to_numpy(dtype=float)
+    assert np.isfinite(values).all() and (values >= 0).all() and (np.diff(values, axis=1) >= 0).all()
+
+
+def test_a_series_leaves_its_pools_choice_only_if_another_option_won_every_earlier_origin_clearly() -> None:
+    cutoffs = pd.to_datetime(["2026-08-01", "2026-08-29"])
+    clearly = DEVIATION_RATIO * 0.99
+    per_origin = pd.DataFrame(
+        {
+            "unique_id": ["a"] * 4 + ["b"] * 4,
+            "model": ["adida", "adida", "tsb", "tsb"] * 2,
+            "cutoff": list(cutoffs) * 4,
+            # a: tsb clearly better at both origins; b: clearly better at one, worse at the other.
+            "mase": [1.0, 1.0, clearly, clearly, 1.0, 1.0, clearly, 1.2],
+        }
+    )
+    defaults = pd.DataFrame({"unique_id": ["a", "b"], "model": ["adida", "adida"]})
+    assert strong_deviations(per_origin, defaults).values.tolist() == [["a", "tsb"]]

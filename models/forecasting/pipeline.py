@@ -2,8 +2,10 @@
 
 For every active series (sold in the last ACTIVE_DAYS before its merchant's as_of):
 1. the demand class decides the candidates (candidates.py);
-2. a rolling-origin backtest scores them (backtest.py), and the earlier origins choose a model
-   or an inverse-MASE ensemble of two, which the last origin scores (selection.py);
+2. a rolling-origin backtest scores them (backtest.py), and the earlier origins' errors, pooled
+   over the series of a demand class, choose a model or an inverse-MASE weighted combination
+   of the class's best few (a series deviates only on strong evidence); the last origin scores the
+   choice (selection.py);
 3. the choice forecasts HORIZON_DAYS from the day after as_of, refitted on the whole history.
 
 The class is taken from the history before the last backtest origin, so nothing the last
@@ -39,9 +41,9 @@ from models.forecasting.candidates import (
 )
 from models.forecasting.demand_classes import classify_demand
 from models.forecasting.seasonal_naive import HORIZON_DAYS, daily_demand_series
-from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, ensemble_rows, select_models
+from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, WEIGHT_COLUMNS, ensemble_rows, select_models
 
-MODEL_VERSION = "class-candidates-backtest-ensemble-1"
+MODEL_VERSION = "class-pooled-choice-combination-2"
 ACTIVE_DAYS = 90
 FALLBACK_MODEL = "seasonal_naive"
 MODEL_FAMILIES = {
@@ -87,23 +89,11 @@ def before_last_origin(series: pd.DataFrame, h: int = BACKTEST_HORIZON_DAYS) -> 
     return series[series["ds"] <= ends - pd.Timedelta(days=h)]
 
 
-def ensemble_weights_of(choices: pd.DataFrame) -> pd.DataFrame:
-    """The ensemble members of every series that has one (unique_id, model, weight)."""
-    frames = [
-        choices[["unique_id", f"{prefix}_model", f"{prefix}_weight"]]
-        .dropna()
-        .set_axis(["unique_id", "model", "weight"], axis=1)
-        for prefix in ("first", "second")
-    ]
-    return pd.concat(frames, ignore_index=True)
-
-
-def chosen_forecasts(candidates: pd.DataFrame, choices: pd.DataFrame) -> pd.DataFrame:
-    """The chosen option's forecast per series; an ensemble is the weighted mean of its members."""
+def chosen_forecasts(candidates: pd.DataFrame, choices: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
+    """The chosen option's forecast per series; a combination is the weighted mean of its members."""
     singles = candidates.merge(choices.loc[choices["model"] != ENSEMBLE, ["unique_id", "model"]])
     ensemble_ids = choices.loc[choices["model"] == ENSEMBLE, "unique_id"]
-    weights = ensemble_weights_of(choices[choices["unique_id"].isin(ensemble_ids)])
-    members = candidates.merge(weights, on=["unique_id", "model"])
+    members = candidates.merge(weights[weights["unique_id"].isin(ensemble_ids)], on=["unique_id", "model"])
     weighted = members[VALUE_COLUMNS].mul(members["weight"], axis=0)
     weighted[["unique_id", "ds"]] = members[["unique_id", "ds"]]
     ensembles = weighted.groupby(["unique_id", "ds"], as_index=False)[VALUE_COLUMNS].sum().assign(model=ENSEMBLE)
@@ -192,17 +182,21 @@ def forecast_network(
 
     producible = candidates[["unique_id", "model"]].drop_duplicates()
     rows = pd.concat(backtest_frames, ignore_index=True).merge(producible, on=["unique_id", "model"])
-    choices = select_models(rows, series)[0] if not rows.empty else pd.DataFrame(columns=CHOICE_COLUMNS)
+    if rows.empty:
+        choices, weights = pd.DataFrame(columns=CHOICE_COLUMNS), pd.DataFrame(columns=WEIGHT_COLUMNS)
+    else:
+        pools = classes.rename(columns={"demand_class": "pool"})[["unique_id", "pool"]]
+        choices, weights, _ = select_models(rows, series, pools)
 
     fallback_ids = pd.Index(series["unique_id"].unique()).difference(choices["unique_id"])
     fallbacks = candidates[candidates["unique_id"].isin(fallback_ids) & (candidates["model"] == FALLBACK_MODEL)]
-    forecasts = nested_bounds(pd.concat([chosen_forecasts(candidates, choices), fallbacks], ignore_index=True))
+    forecasts = nested_bounds(pd.concat([chosen_forecasts(candidates, choices, weights), fallbacks], ignore_index=True))
     forecasts = split_unique_id(forecasts).assign(date=lambda frame: pd.to_datetime(frame["ds"]).dt.date)
     forecasts["model_version"] = MODEL_VERSION
     forecasts["as_of"] = forecasts["merchant_id"].map(as_of_by_merchant)
     forecasts = forecasts[FORECAST_COLUMNS].sort_values(["merchant_id", "sku_code", "date"], ignore_index=True)
 
-    backtests = backtest_metrics(rows, series, choices, as_of_by_merchant)
+    backtests = backtest_metrics(rows, series, choices, weights, as_of_by_merchant)
 
     series_count = int(series["unique_id"].nunique())
     return NetworkForecast(
@@ -222,16 +216,20 @@ def forecast_network(
 
 
 def backtest_metrics(
-    rows: pd.DataFrame, series: pd.DataFrame, choices: pd.DataFrame, as_of_by_merchant: dict[int, date]
+    rows: pd.DataFrame,
+    series: pd.DataFrame,
+    choices: pd.DataFrame,
+    weights: pd.DataFrame,
+    as_of_by_merchant: dict[int, date],
 ) -> pd.DataFrame:
-    """Metrics of every candidate and the ensemble per series × origin × horizon bucket.
+    """Metrics of every candidate and the combination per series × origin × horizon bucket.
 
-    `chosen` marks the option the earlier origins chose; the ensemble's rows use the weights
-    fitted on those origins.
+    `chosen` marks the option the earlier origins chose; the combination's members are those
+    the earlier origins ranked best in the series' pool.
     """
     if rows.empty:
         return pd.DataFrame(columns=BACKTEST_COLUMNS)
-    with_ensemble = pd.concat([rows, ensemble_rows(rows, ensemble_weights_of(choices))], ignore_index=True)
+    with_ensemble = pd.concat([rows, ensemble_rows(rows, weights)], ignore_index=True)
     metrics = score_backtest(with_ensemble, series)
     chosen = choices[["unique_id", "model"]].assign(chosen=True)
     metrics = metrics.merge(chosen, on=["unique_id", "model"], how="left")

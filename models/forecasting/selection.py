@@ -1,39 +1,59 @@
-"""Model choice per series from the earlier backtest origins, scored on the last origin only.
+"""Model choice from the earlier backtest origins, pooled per demand class, scored on the last origin.
 
 The last origin plays the future: nothing it holds may influence the choice, or its score would
 flatter the choice. So the choice sees only earlier origins, and of those only days up to the
 last cutoff (with step_size < h, an earlier origin's window would otherwise reach into the last
-one's).
+one's). The pool (demand class) of a series is likewise taken from its history up to its last
+cutoff unless the caller gives it.
 
-Options per series are its candidates and an inverse-MASE weighted ensemble of its two best
-candidates. Ensemble bounds are the weighted mean of the members' bounds (quantile averaging).
-The ensemble's earlier-origin MASE uses weights fitted on those same origins, a slight optimism
-that ties resolve against: when two options score the same, the simpler one wins
-(candidates.MODEL_ORDER, ensemble last).
+A per-series pick from two noisy origins mostly picks noise: the winner of two windows is often
+the model that was lucky in them. As the forecasting literature does (e.g. model selection by
+pooled errors, Fildes & Petropoulos 2015; forecast combinations, M4), the choice is made per pool
+of series alike in demand: each option's mean earlier-origin MASE over every series and origin of
+the pool decides. A series takes another option only on strong evidence: it beat the pool's
+choice by at least a factor DEVIATION_RATIO on every earlier origin.
+
+Options are the single candidates and a combination of the pool's COMBINATION_SIZE best
+candidates weighted by their inverse pooled MASE (weights from the whole pool's errors, not from
+one series' two windows, whose noise would outweigh what they tell). Its bounds are the weighted
+mean of the members' bounds (quantile averaging). Ties resolve toward the simpler option
+(candidates.MODEL_ORDER, combination last).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from models.forecasting.backtest import METRIC_NAMES, summarise_errors, with_scales
 from models.forecasting.candidates import MODEL_ORDER, VALUE_COLUMNS
+from models.forecasting.demand_classes import classify_demand
 
 ENSEMBLE = "ensemble"
 OPTION_ORDER = (*MODEL_ORDER, ENSEMBLE)
-ENSEMBLE_SIZE = 2
+COMBINATION_SIZE = 3
+# A series overrides its pool's choice only when another option's MASE was at most this share of
+# the pool choice's on every earlier origin.
+DEVIATION_RATIO = 0.75
+# A pooled MASE of 0 (a pool of never-changing series) would take all the weight; below this the
+# members count as equally perfect.
+MIN_POOLED_MASE = 1e-6
 
-CHOICE_COLUMNS = [
-    "unique_id",
-    "model",
-    "selection_mase",
-    "first_model",
-    "first_weight",
-    "second_model",
-    "second_weight",
-]
+CHOICE_COLUMNS = ["unique_id", "model", "pool", "selection_mase"]
+WEIGHT_COLUMNS = ["unique_id", "model", "weight"]
 SCORE_COLUMNS = ["unique_id", "model", "chosen", "cutoff", *METRIC_NAMES]
+
+
+class Selection(NamedTuple):
+    """The choice per series (CHOICE_COLUMNS), the combination's members and weights per series
+    (WEIGHT_COLUMNS, whether or not it was chosen) and the last-origin scores of every option
+    (SCORE_COLUMNS, `chosen` marks the chosen one)."""
+
+    choices: pd.DataFrame
+    weights: pd.DataFrame
+    scores: pd.DataFrame
 
 
 def last_cutoffs(rows: pd.DataFrame) -> pd.Series:
@@ -47,10 +67,17 @@ def earlier_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[(rows["cutoff"] < last) & (rows["ds"] <= last)]
 
 
-def mean_origin_mase(scored_rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean over origins of each series × model's MASE (all horizons); NaN origins are skipped."""
-    per_origin = summarise_errors(scored_rows, ["unique_id", "model", "cutoff"])
-    return per_origin.groupby(["unique_id", "model"], as_index=False)["mase"].mean()
+def pools_before_last_origin(rows: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
+    """The demand class of each backtested series from its history up to its last cutoff (unique_id, pool)."""
+    last = rows.groupby("unique_id")["cutoff"].max().rename("last_cutoff").reset_index()
+    history = series.merge(last, on="unique_id")
+    history = history[history["ds"] <= history["last_cutoff"]][["unique_id", "ds", "y"]]
+    return classify_demand(history).rename(columns={"demand_class": "pool"})[["unique_id", "pool"]]
+
+
+def origin_mase(scored_rows: pd.DataFrame) -> pd.DataFrame:
+    """MASE of each series × model × origin over all its horizons (NaN where the series has no scale)."""
+    return summarise_errors(scored_rows, ["unique_id", "model", "cutoff"])[["unique_id", "model", "cutoff", "mase"]]
 
 
 def option_rank(models: pd.Series) -> pd.Series:
@@ -58,34 +85,39 @@ def option_rank(models: pd.Series) -> pd.Series:
     return models.map({name: position for position, name in enumerate(OPTION_ORDER)})
 
 
-def rank_options(mean_mase: pd.DataFrame) -> pd.DataFrame:
-    """Options best first per series; a NaN MASE (no scale ever) ranks after every number."""
-    ranked = mean_mase.assign(
-        sort_mase=mean_mase["mase"].fillna(np.inf),
-        order=option_rank(mean_mase["model"]),
-    )
-    return ranked.sort_values(["unique_id", "sort_mase", "order"], ignore_index=True)
+def pooled_ranking(per_origin: pd.DataFrame, pools: pd.DataFrame) -> pd.DataFrame:
+    """Options best first per pool by mean MASE over the pool's series and earlier origins.
 
-
-def ensemble_weights(mean_mase: pd.DataFrame) -> pd.DataFrame:
-    """Inverse-MASE weights of each series' two best candidates (unique_id, model, weight).
-
-    A perfect member (MASE 0) would take infinite weight, so perfect members share all the
-    weight. Series with fewer than two candidates of finite MASE get no ensemble.
+    An option with no finite MASE in its pool ranks after every number.
     """
-    finite = rank_options(mean_mase[np.isfinite(mean_mase["mase"])])
-    best = finite.groupby("unique_id", sort=False).head(ENSEMBLE_SIZE)
-    best = best[best.groupby("unique_id")["model"].transform("size") == ENSEMBLE_SIZE]
-    perfect = best["mase"] == 0
-    any_perfect = perfect.groupby(best["unique_id"]).transform("any")
-    raw = np.where(any_perfect, perfect.astype(float), 1.0 / best["mase"].where(~perfect, np.nan))
-    best = best.assign(raw=np.nan_to_num(raw, nan=0.0))
-    best["weight"] = best["raw"] / best.groupby("unique_id")["raw"].transform("sum")
-    return best[["unique_id", "model", "weight"]].reset_index(drop=True)
+    pooled = (
+        per_origin.merge(pools, on="unique_id")
+        .groupby(["pool", "model"], as_index=False)["mase"]
+        .mean()
+        .rename(columns={"mase": "pooled_mase"})
+    )
+    pooled["sort_mase"] = pooled["pooled_mase"].fillna(np.inf)
+    pooled["order"] = option_rank(pooled["model"])
+    return pooled.sort_values(["pool", "sort_mase", "order"], ignore_index=True)
+
+
+def combination_weights(ranking: pd.DataFrame, available: pd.DataFrame, pools: pd.DataFrame) -> pd.DataFrame:
+    """Inverse pooled-MASE weights over each series' share of its pool's COMBINATION_SIZE best candidates.
+
+    `available` lists the (unique_id, model) pairs each series was backtested with. Series left
+    with fewer than two members get no combination.
+    """
+    finite = ranking[np.isfinite(ranking["sort_mase"]) & (ranking["model"] != ENSEMBLE)]
+    members = finite.groupby("pool", sort=False).head(COMBINATION_SIZE)[["pool", "model", "pooled_mase"]]
+    per_series = available.merge(pools, on="unique_id").merge(members, on=["pool", "model"])
+    per_series = per_series[per_series.groupby("unique_id")["model"].transform("size") >= 2]
+    inverse = 1.0 / per_series["pooled_mase"].clip(lower=MIN_POOLED_MASE)
+    per_series = per_series.assign(weight=inverse / inverse.groupby(per_series["unique_id"]).transform("sum"))
+    return per_series[WEIGHT_COLUMNS].sort_values(["unique_id", "model"], ignore_index=True)
 
 
 def ensemble_rows(rows: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
-    """The weighted ensemble's forecasts at every origin, in the layout of backtest rows."""
+    """The weighted combination's forecasts at every origin, in the layout of backtest rows."""
     members = rows.merge(weights, on=["unique_id", "model"], how="inner")
     if members.empty:
         return rows.iloc[0:0]
@@ -96,38 +128,59 @@ def ensemble_rows(rows: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
     return combined.assign(model=ENSEMBLE)[rows.columns]
 
 
-def choose(ranked: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
-    """The best option per series, with the ensemble's members and weights beside it."""
-    best = ranked.groupby("unique_id", sort=True).head(1)
-    choices = best[["unique_id", "model", "mase"]].rename(columns={"mase": "selection_mase"})
-    members = weights.assign(position=weights.groupby("unique_id").cumcount())
-    for position, prefix in enumerate(("first", "second")):
-        member = members[members["position"] == position][["unique_id", "model", "weight"]]
-        member = member.rename(columns={"model": f"{prefix}_model", "weight": f"{prefix}_weight"})
-        choices = choices.merge(member, on="unique_id", how="left")
-    return choices[CHOICE_COLUMNS].reset_index(drop=True)
+def pool_defaults(ranking: pd.DataFrame, options: pd.DataFrame, pools: pd.DataFrame) -> pd.DataFrame:
+    """Each series' best option by its pool's ranking among the options it has (unique_id, model)."""
+    ranked = options.merge(pools, on="unique_id").merge(ranking[["pool", "model", "sort_mase", "order"]])
+    ranked = ranked.sort_values(["unique_id", "sort_mase", "order"])
+    return ranked.groupby("unique_id", sort=True).head(1)[["unique_id", "model"]]
+
+
+def strong_deviations(per_origin: pd.DataFrame, defaults: pd.DataFrame) -> pd.DataFrame:
+    """Series whose own best option beat their pool's choice by DEVIATION_RATIO at every earlier origin.
+
+    Returns (unique_id, model) of the deviating series' best such option by its mean MASE.
+    """
+    default_mase = per_origin.merge(defaults, on=["unique_id", "model"])[["unique_id", "cutoff", "mase"]]
+    paired = per_origin.merge(default_mase, on=["unique_id", "cutoff"], suffixes=("", "_default"))
+    paired["beats"] = paired["mase"] <= DEVIATION_RATIO * paired["mase_default"]
+    evidence = paired.groupby(["unique_id", "model"], as_index=False).agg(beats=("beats", "all"), mase=("mase", "mean"))
+    evidence = evidence[evidence["beats"]].assign(order=lambda frame: option_rank(frame["model"]))
+    best = evidence.sort_values(["unique_id", "mase", "order"]).groupby("unique_id", sort=True).head(1)
+    return best[["unique_id", "model"]]
 
 
 def select_models(
-    rows: pd.DataFrame, series: pd.DataFrame, allow_ensemble: bool = True
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Choose a model per series from backtest rows and score every option on the last origin.
+    rows: pd.DataFrame, series: pd.DataFrame, pools: pd.DataFrame | None = None, allow_ensemble: bool = True
+) -> Selection:
+    """Choose an option per series from the earlier origins of backtest rows; score all on the last.
 
     `rows` are `backtest.backtest_forecasts` rows, `series` the history they came from (for the
-    MASE scales). Returns the choices (CHOICE_COLUMNS; the member columns describe the ensemble
-    whether or not it was chosen) and the last-origin scores over all horizons of every single
-    candidate and the ensemble (SCORE_COLUMNS, `chosen` marks the chosen option).
+    MASE scales). `pools` (unique_id, pool) groups the series whose errors are pooled; by default
+    their demand class up to the last cutoff.
     """
+    if pools is None:
+        pools = pools_before_last_origin(rows, series)
     scored = with_scales(rows, series)
-    mean_mase = mean_origin_mase(earlier_rows(scored))
-    weights = ensemble_weights(mean_mase)
+    per_origin = origin_mase(earlier_rows(scored))
+    ranking = pooled_ranking(per_origin, pools)
+    weights = combination_weights(ranking, rows[["unique_id", "model"]].drop_duplicates(), pools)
     scored = pd.concat([scored, with_scales(ensemble_rows(rows, weights), series)], ignore_index=True)
     if allow_ensemble:
-        ensemble_mase = mean_origin_mase(earlier_rows(scored[scored["model"] == ENSEMBLE]))
-        mean_mase = pd.concat([mean_mase, ensemble_mase], ignore_index=True)
-    choices = choose(rank_options(mean_mase), weights)
+        per_origin = origin_mase(earlier_rows(scored))
+        ranking = pooled_ranking(per_origin, pools)
+    options = per_origin[["unique_id", "model"]].drop_duplicates()
+    defaults = pool_defaults(ranking, options, pools)
+    deviations = strong_deviations(per_origin, defaults)
+    chosen = pd.concat([defaults[~defaults["unique_id"].isin(deviations["unique_id"])], deviations])
+    own_mase = per_origin.groupby(["unique_id", "model"], as_index=False)["mase"].mean()
+    choices = (
+        chosen.merge(own_mase, on=["unique_id", "model"], how="left")
+        .rename(columns={"mase": "selection_mase"})
+        .merge(pools, on="unique_id", how="left")
+    )
+    choices = choices[CHOICE_COLUMNS].sort_values("unique_id", ignore_index=True)
     last = scored[scored["cutoff"] == last_cutoffs(scored)]
     scores = summarise_errors(last, ["unique_id", "model", "cutoff"])
-    chosen = scores.merge(choices[["unique_id", "model"]].assign(chosen=True), on=["unique_id", "model"], how="left")
-    chosen["chosen"] = chosen["chosen"].eq(True)
-    return choices, chosen[SCORE_COLUMNS].sort_values(["unique_id", "model"], ignore_index=True)
+    scores = scores.merge(choices[["unique_id", "model"]].assign(chosen=True), on=["unique_id", "model"], how="left")
+    scores["chosen"] = scores["chosen"].eq(True)
+    return Selection(choices, weights, scores[SCORE_COLUMNS].sort_values(["unique_id", "model"], ignore_index=True))
