@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from models.forecasting.backtest import BACKTEST_HORIZON_DAYS, MIN_ORIGINS
+from models.forecasting.demand_classes import classify_demand
+from models.forecasting.global_model import GLOBAL_MODEL, backtest_global, chinese_holiday, forecast_global
 from models.forecasting.pipeline import (
     FALLBACK_MODEL,
     MODEL_VERSION,
@@ -18,7 +20,7 @@ from models.forecasting.pipeline import (
     forecast_network,
     nested_bounds,
 )
-from models.forecasting.seasonal_naive import HORIZON_DAYS
+from models.forecasting.seasonal_naive import HORIZON_DAYS, daily_demand_series
 from models.forecasting.selection import DEVIATION_RATIO, strong_deviations
 
 AS_OF = {1: date(2026, 10, 31), 2: date(2026, 9, 30)}
@@ -151,7 +153,12 @@ def test_timings_count_the_series_and_every_model_family(network: NetworkForecas
     assert timings["series"] == 5
     assert timings["backtested_series"] == 4
     assert timings["backtest_seconds"] > 0 and timings["final_forecast_seconds"] > 0
-    assert set(timings["family_series_per_second"]) == {"baselines", "exponential_smoothing_theta", "intermittent"}
+    assert set(timings["family_series_per_second"]) == {
+        "baselines",
+        "exponential_smoothing_theta",
+        "intermittent",
+        "global_gradient_boosting",
+    }
     assert all(speed > 0 for speed in timings["family_series_per_second"].values())
 
 
@@ -171,15 +178,14 @@ def test_no_sales_gives_empty_frames() -> None:
 MIXED_SERIES_PER_CLASS = 10
 
 
-@pytest.fixture(scope="module")
-def mixed_network() -> NetworkForecast:
+def mixed_sales() -> pd.DataFrame:
     """Ten smooth weekly and ten intermittent series of one merchant, at different levels and rates.
 
     Sizes of one or two units keep every rare series intermittent (CV² below the lumpy cut-off),
     so each half is one pool.
     """
     levels = np.random.RandomState(0)
-    sales = pd.concat(
+    return pd.concat(
         [sales_rows(1, f"WEEKLY{i}", weekly(100 + i, scale=levels.uniform(1, 4), noise=3.0)) for i in range(10)]
         + [
             sales_rows(1, f"RARE{i}", intermittent(200 + i, rate=levels.uniform(0.1, 0.5), max_size=2))
@@ -187,7 +193,11 @@ def mixed_network() -> NetworkForecast:
         ],
         ignore_index=True,
     )
-    return forecast_network(sales, {1: AS_OF[1]})
+
+
+@pytest.fixture(scope="module")
+def mixed_network() -> NetworkForecast:
+    return forecast_network(mixed_sales(), {1: AS_OF[1]})
 
 
 def last_origin_summary(network: NetworkForecast, sku_prefix: str) -> pd.DataFrame:
@@ -247,3 +257,44 @@ def test_a_series_leaves_its_pools_choice_only_if_another_option_won_every_earli
     )
     defaults = pd.DataFrame({"unique_id": ["a", "b"], "model": ["adida", "adida"]})
     assert strong_deviations(per_origin, defaults).values.tolist() == [["a", "tsb"]]
+
+
+def test_the_holiday_feature_marks_chinas_public_holidays() -> None:
+    days = pd.DatetimeIndex(["2026-02-16", "2026-02-17", "2026-03-03", "2026-10-01", "2026-10-09"])
+    # Chinese New Year's Eve and Spring Festival, an ordinary Tuesday, National Day, after Golden Week.
+    assert chinese_holiday(days).tolist() == [1, 1, 0, 1, 0]
+
+
+@pytest.fixture(scope="module")
+def mixed_series() -> pd.DataFrame:
+    return daily_demand_series(mixed_sales(), {1: AS_OF[1]})
+
+
+@pytest.fixture(scope="module")
+def global_rows(mixed_series: pd.DataFrame) -> pd.DataFrame:
+    return backtest_global(mixed_series, classify_demand(mixed_series))
+
+
+def test_the_global_model_backtests_every_series_at_each_origin_with_nested_conformal_intervals(
+    global_rows: pd.DataFrame,
+) -> None:
+    rows = global_rows
+    assert rows["unique_id"].nunique() == 2 * MIXED_SERIES_PER_CLASS
+    assert (rows.groupby("unique_id")["cutoff"].nunique() == MIN_ORIGINS).all()
+    assert (rows.groupby(["unique_id", "cutoff"]).size() == BACKTEST_HORIZON_DAYS).all()
+    assert (rows["model"] == GLOBAL_MODEL).all()
+    nested = nested_bounds(rows)
+    assert np.allclose(nested[BOUNDS_LOWER_TO_UPPER], rows[BOUNDS_LOWER_TO_UPPER])
+    assert (rows["yhat_upper_95"] > rows["yhat_lower_95"]).mean() > 0.9
+
+
+def test_the_global_model_forecasts_90_days_with_nested_non_negative_bounds(
+    mixed_series: pd.DataFrame, global_rows: pd.DataFrame
+) -> None:
+    forecasts = nested_bounds(forecast_global(mixed_series, global_rows))
+    assert (forecasts.groupby("unique_id").size() == HORIZON_DAYS).all()
+    assert forecasts["unique_id"].nunique() == 2 * MIXED_SERIES_PER_CLASS
+    values = forecasts[BOUNDS_LOWER_TO_UPPER].to_numpy(dtype=float)
+    assert np.isfinite(values).all() and (values >= 0).all() and (np.diff(values, axis=1) >= 0).all()
+    weekly_means = forecasts[forecasts["unique_id"].str.contains("WEEKLY")].groupby("unique_id")["yhat"].mean()
+    assert (weekly_means > 1.0).all(), "the global model lost the weekly series' level"

@@ -51,7 +51,8 @@ INTERMITTENT_MODELS = ("croston_optimized", "adida", "imapa", "tsb")
 NATIVE_INTERVAL_MODELS = frozenset({"seasonal_naive", "auto_ets", "auto_theta"})
 
 # Simplest first: the model choice breaks ties in this order. Fixed-parameter models precede
-# fitted ones, single smoothing precedes temporal aggregation, and automatic model search last.
+# fitted ones, single smoothing precedes temporal aggregation, then automatic model search, and
+# the global gradient-boosting model (global_model.py) last.
 MODEL_ORDER = (
     "seasonal_naive",
     "moving_average",
@@ -61,6 +62,7 @@ MODEL_ORDER = (
     "imapa",
     "auto_theta",
     "auto_ets",
+    "lightgbm_global",
 )
 
 BOUND_COLUMNS = ["yhat_lower_80", "yhat_upper_80", "yhat_lower_95", "yhat_upper_95"]

@@ -1,7 +1,8 @@
 """The network's demand forecast: per merchant × SKU, the model its own backtest chose.
 
 For every active series (sold in the last ACTIVE_DAYS before its merchant's as_of):
-1. the demand class decides the candidates (candidates.py);
+1. the demand class decides the per-series candidates (candidates.py); one LightGBM model across
+   all series (global_model.py) is a candidate for every series with demand;
 2. a rolling-origin backtest scores them (backtest.py), and the earlier origins' errors, pooled
    over the series of a demand class, choose a model or an inverse-MASE weighted combination
    of the class's best few (a series deviates only on strong evidence); the last origin scores the
@@ -40,17 +41,20 @@ from models.forecasting.candidates import (
     forecast_candidates,
 )
 from models.forecasting.demand_classes import classify_demand
+from models.forecasting.global_model import GLOBAL_MODEL, backtest_global, forecast_global
 from models.forecasting.seasonal_naive import HORIZON_DAYS, daily_demand_series
 from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, WEIGHT_COLUMNS, ensemble_rows, select_models
 
 MODEL_VERSION = "class-pooled-choice-combination-2"
 ACTIVE_DAYS = 90
 FALLBACK_MODEL = "seasonal_naive"
-MODEL_FAMILIES = {
+PER_SERIES_FAMILIES = {
     "baselines": BASELINE_MODELS,
     "exponential_smoothing_theta": CONTINUOUS_MODELS,
     "intermittent": INTERMITTENT_MODELS,
 }
+GLOBAL_FAMILY = "global_gradient_boosting"
+MODEL_FAMILIES = {**PER_SERIES_FAMILIES, GLOBAL_FAMILY: (GLOBAL_MODEL,)}
 
 FORECAST_COLUMNS = ["merchant_id", "sku_code", "date", *VALUE_COLUMNS, "model", "model_version", "as_of"]
 BACKTEST_COLUMNS = [
@@ -162,21 +166,27 @@ def forecast_network(
 
     started = time.perf_counter()
     backtest_frames = []
-    for family, names in MODEL_FAMILIES.items():
+    for family, names in PER_SERIES_FAMILIES.items():
         family_started = time.perf_counter()
-        rows = backtest_forecasts(series, classes, only=names)
+        backtest_frames.append(backtest_forecasts(series, classes, only=names))
         family_seconds[family] += time.perf_counter() - family_started
-        backtest_frames.append(rows)
+    family_started = time.perf_counter()
+    global_rows = backtest_global(series, classes)
+    family_seconds[GLOBAL_FAMILY] += time.perf_counter() - family_started
+    backtest_frames.append(global_rows)
     backtest_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
     candidate_frames = []
-    for family, names in MODEL_FAMILIES.items():
+    for family, names in PER_SERIES_FAMILIES.items():
         family_started = time.perf_counter()
-        forecasts = forecast_candidates(series, horizon, classes, only=names)
+        candidate_frames.append(forecast_candidates(series, horizon, classes, only=names))
         family_seconds[family] += time.perf_counter() - family_started
-        family_series[family] = int(forecasts["unique_id"].nunique())
-        candidate_frames.append(forecasts)
+    family_started = time.perf_counter()
+    candidate_frames.append(forecast_global(series, global_rows, horizon))
+    family_seconds[GLOBAL_FAMILY] += time.perf_counter() - family_started
+    for family, frame in zip(MODEL_FAMILIES, candidate_frames, strict=True):
+        family_series[family] = int(frame["unique_id"].nunique())
     candidates = pd.concat(candidate_frames, ignore_index=True)
     final_seconds = time.perf_counter() - started
 
