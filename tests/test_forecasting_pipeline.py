@@ -20,6 +20,7 @@ from models.forecasting.pipeline import (
     forecast_network,
     nested_bounds,
 )
+from models.forecasting.prophet_model import PROPHET_MODEL, backtest_prophet, forecast_prophet, prophet_series_ids
 from models.forecasting.seasonal_naive import HORIZON_DAYS, daily_demand_series
 from models.forecasting.selection import DEVIATION_RATIO, strong_deviations
 
@@ -158,8 +159,12 @@ def test_timings_count_the_series_and_every_model_family(network: NetworkForecas
         "exponential_smoothing_theta",
         "intermittent",
         "global_gradient_boosting",
+        "prophet",
     }
-    assert all(speed > 0 for speed in timings["family_series_per_second"].values())
+    # No series here has the year of history Prophet needs.
+    assert timings["prophet_series"] == 0 and timings["family_series_per_second"]["prophet"] is None
+    speeds = {family: speed for family, speed in timings["family_series_per_second"].items() if family != "prophet"}
+    assert all(speed > 0 for speed in speeds.values())
 
 
 def test_chosen_versus_candidates_pairs_each_option_with_the_choice_on_its_series(network: NetworkForecast) -> None:
@@ -298,3 +303,38 @@ def test_the_global_model_forecasts_90_days_with_nested_non_negative_bounds(
     assert np.isfinite(values).all() and (values >= 0).all() and (np.diff(values, axis=1) >= 0).all()
     weekly_means = forecasts[forecasts["unique_id"].str.contains("WEEKLY")].groupby("unique_id")["yhat"].mean()
     assert (weekly_means > 1.0).all(), "the global model lost the weekly series' level"
+
+
+def year_long(unique_id: str, y: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"unique_id": unique_id, "ds": pd.date_range(end="2026-10-31", periods=len(y)), "y": y})
+
+
+def test_prophet_takes_only_smooth_series_with_a_year_of_history_the_best_selling_first() -> None:
+    series = pd.concat(
+        [
+            year_long("small", weekly(1, days=365, scale=1.0)),
+            year_long("big", weekly(2, days=365, scale=5.0)),
+            year_long("young", weekly(3, days=200, scale=5.0)),
+            year_long("rare", intermittent(4, days=365).astype(float)),
+        ],
+        ignore_index=True,
+    )
+    classes = classify_demand(series)
+    assert prophet_series_ids(series, classes) == ["big", "small"]
+    assert prophet_series_ids(series, classes, max_series=1) == ["big"]
+
+
+def test_prophet_backtests_three_origins_and_forecasts_90_days_with_nested_bounds() -> None:
+    series = year_long("weekly", weekly(5, days=365))
+    rows = backtest_prophet(series, ["weekly"])
+    assert rows["cutoff"].nunique() == MIN_ORIGINS
+    assert (rows.groupby("cutoff").size() == BACKTEST_HORIZON_DAYS).all()
+    assert (rows["model"] == PROPHET_MODEL).all()
+    forecasts = forecast_prophet(series, ["weekly"])
+    assert len(forecasts) == HORIZON_DAYS
+    assert forecasts["ds"].min() == pd.Timestamp("2026-11-01")
+    values = forecasts[BOUNDS_LOWER_TO_UPPER].to_numpy(dtype=float)
+    assert (values >= 0).all() and (np.diff(values, axis=1) >= 0).all()
+    # The weekly profile peaks on the sixth day of its cycle: Prophet's weekly season finds it.
+    by_weekday = forecasts.groupby(forecasts["ds"].dt.dayofweek)["yhat"].mean()
+    assert by_weekday.max() > 2 * by_weekday.min()

@@ -2,7 +2,8 @@
 
 For every active series (sold in the last ACTIVE_DAYS before its merchant's as_of):
 1. the demand class decides the per-series candidates (candidates.py); one LightGBM model across
-   all series (global_model.py) is a candidate for every series with demand;
+   all series (global_model.py) is a candidate for every series with demand, and Prophet
+   (prophet_model.py) for up to its MAX_SERIES smooth series with a full year of history;
 2. a rolling-origin backtest scores them (backtest.py), and the earlier origins' errors, pooled
    over the series of a demand class, choose a model or an inverse-MASE weighted combination
    of the class's best few (a series deviates only on strong evidence); the last origin scores the
@@ -42,6 +43,13 @@ from models.forecasting.candidates import (
 )
 from models.forecasting.demand_classes import classify_demand
 from models.forecasting.global_model import GLOBAL_MODEL, backtest_global, forecast_global
+from models.forecasting.prophet_model import MAX_SERIES as PROPHET_MAX_SERIES
+from models.forecasting.prophet_model import (
+    PROPHET_MODEL,
+    backtest_prophet,
+    forecast_prophet,
+    prophet_series_ids,
+)
 from models.forecasting.seasonal_naive import HORIZON_DAYS, daily_demand_series
 from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, WEIGHT_COLUMNS, ensemble_rows, select_models
 
@@ -54,7 +62,8 @@ PER_SERIES_FAMILIES = {
     "intermittent": INTERMITTENT_MODELS,
 }
 GLOBAL_FAMILY = "global_gradient_boosting"
-MODEL_FAMILIES = {**PER_SERIES_FAMILIES, GLOBAL_FAMILY: (GLOBAL_MODEL,)}
+PROPHET_FAMILY = "prophet"
+MODEL_FAMILIES = {**PER_SERIES_FAMILIES, GLOBAL_FAMILY: (GLOBAL_MODEL,), PROPHET_FAMILY: (PROPHET_MODEL,)}
 
 FORECAST_COLUMNS = ["merchant_id", "sku_code", "date", *VALUE_COLUMNS, "model", "model_version", "as_of"]
 BACKTEST_COLUMNS = [
@@ -127,10 +136,19 @@ def split_unique_id(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(merchant_id=parts[0].astype("int64"), sku_code=parts[1])
 
 
+def concat_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames' rows one under another; empty frames (a family with no series) add no columns' dtypes."""
+    non_empty = [frame for frame in frames if not frame.empty]
+    return pd.concat(non_empty or frames[:1], ignore_index=True)
+
+
 def family_series_per_second(seconds: dict[str, float], series_count: dict[str, int]) -> dict[str, float | int | None]:
-    """Series per second of each model family over the backtest and the final fit together."""
+    """Series per second of each model family over the backtest and the final fit together; None
+    for a family that forecast no series."""
     return {
-        family: (round(series_count[family] / seconds[family], 1) if seconds[family] > 0 else None)
+        family: (
+            round(series_count[family] / seconds[family], 1) if series_count[family] and seconds[family] > 0 else None
+        )
         for family in MODEL_FAMILIES
     }
 
@@ -158,6 +176,8 @@ def forecast_network(
                 "final_forecast_seconds": 0.0,
                 "series_per_second": None,
                 "family_series_per_second": dict.fromkeys(MODEL_FAMILIES),
+                "prophet_series": 0,
+                "prophet_series_cap": PROPHET_MAX_SERIES,
             },
         )
     classes = classify_demand(before_last_origin(series))
@@ -174,6 +194,10 @@ def forecast_network(
     global_rows = backtest_global(series, classes)
     family_seconds[GLOBAL_FAMILY] += time.perf_counter() - family_started
     backtest_frames.append(global_rows)
+    family_started = time.perf_counter()
+    prophet_ids = prophet_series_ids(series, classes)
+    backtest_frames.append(backtest_prophet(series, prophet_ids))
+    family_seconds[PROPHET_FAMILY] += time.perf_counter() - family_started
     backtest_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -185,13 +209,16 @@ def forecast_network(
     family_started = time.perf_counter()
     candidate_frames.append(forecast_global(series, global_rows, horizon))
     family_seconds[GLOBAL_FAMILY] += time.perf_counter() - family_started
+    family_started = time.perf_counter()
+    candidate_frames.append(forecast_prophet(series, prophet_ids, horizon))
+    family_seconds[PROPHET_FAMILY] += time.perf_counter() - family_started
     for family, frame in zip(MODEL_FAMILIES, candidate_frames, strict=True):
         family_series[family] = int(frame["unique_id"].nunique())
-    candidates = pd.concat(candidate_frames, ignore_index=True)
+    candidates = concat_rows(candidate_frames)
     final_seconds = time.perf_counter() - started
 
     producible = candidates[["unique_id", "model"]].drop_duplicates()
-    rows = pd.concat(backtest_frames, ignore_index=True).merge(producible, on=["unique_id", "model"])
+    rows = concat_rows(backtest_frames).merge(producible, on=["unique_id", "model"])
     if rows.empty:
         choices, weights = pd.DataFrame(columns=CHOICE_COLUMNS), pd.DataFrame(columns=WEIGHT_COLUMNS)
     else:
@@ -221,6 +248,8 @@ def forecast_network(
             if backtest_seconds + final_seconds > 0
             else None,
             "family_series_per_second": family_series_per_second(family_seconds, family_series),
+            "prophet_series": len(prophet_ids),
+            "prophet_series_cap": PROPHET_MAX_SERIES,
         },
     )
 
