@@ -43,24 +43,28 @@ def series_by_model(forecasts: pd.DataFrame) -> dict[str, int]:
     return {str(model): int(count) for model, count in sorted(counts.items())}
 
 
+def _forecast_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
+    """One of the forecast run's two tables: written together, so grouped, fed and refreshed alike."""
+    return dg.AssetSpec(
+        key,
+        group_name="ml",
+        kinds=FORECAST_KINDS,
+        freshness_policy=freshness.WEEKLY,
+        deps=FORECAST_INPUTS,
+        description=description,
+    )
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
+        _forecast_spec(
             DEMAND_FORECASTS,
-            group_name="ml",
-            kinds=FORECAST_KINDS,
-            freshness_policy=freshness.WEEKLY,
-            deps=FORECAST_INPUTS,
-            description="Daily demand forecast per merchant × SKU (all warehouses), 90 days after as_of, "
+            "Daily demand forecast per merchant × SKU (all warehouses), 90 days after as_of, "
             "with 80% and 95% intervals, by the model (or ensemble) each series' backtest chose.",
         ),
-        dg.AssetSpec(
+        _forecast_spec(
             FORECAST_BACKTESTS,
-            group_name="ml",
-            kinds=FORECAST_KINDS,
-            freshness_policy=freshness.WEEKLY,
-            deps=FORECAST_INPUTS,
-            description="Rolling-origin backtest metrics (MASE, WAPE, bias, interval coverage) per "
+            "Rolling-origin backtest metrics (MASE, WAPE, bias, interval coverage) per "
             "merchant × SKU × candidate model × origin × horizon bucket, and which option was chosen.",
         ),
     ],
