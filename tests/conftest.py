@@ -6,6 +6,7 @@ embedded server from the pgserver wheel; every test database is created fresh an
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,21 +36,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+@contextmanager
+def embedded_server(prefix: str) -> Iterator:
+    """A pgserver server of its own, stopped and deleted on the way out.
+
+    Its data directory is not under pytest's basetemp: pytest prunes old basetemp folders, and a
+    second pytest session running at the same time could delete a live server's data directory.
+    Servers start one at a time across processes: run as root, pgserver creates its system user
+    and widens folder permissions on first use, and two test workers doing that at once on a
+    fresh machine left one unable to reach its data directory.
+    """
+    import pgserver
+
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    with (Path(tempfile.gettempdir()) / "coopcast-pgserver-start.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     explicit = os.environ.get("TEST_DATABASE_URL")
     if explicit:
         yield explicit
         return
-    import pgserver
-
-    # Not under pytest's basetemp: pytest prunes old basetemp folders, and a second pytest
-    # session running at the same time could delete a live server's data directory.
-    data_dir = Path(tempfile.mkdtemp(prefix="coopcast-test-pg-"))
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")
-    yield server.get_uri()
-    server.cleanup()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    with embedded_server("coopcast-test-pg-") as server:
+        yield server.get_uri()
 
 
 @pytest.fixture(scope="session")

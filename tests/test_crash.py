@@ -4,22 +4,19 @@ server, never the shared one)."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.builders import category_path
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, embedded_server
 from transactional import catalogue, stock
 from transactional.db import with_database
 from transactional.migrate import upgrade
@@ -166,13 +163,8 @@ def test_a_writer_killed_at_a_random_moment_keeps_every_committed_order(pg_datab
 @pytest.fixture
 def own_server():
     """An embedded server only this test uses, so stopping it hurts no one else."""
-    import pgserver
-
-    data_dir = Path(tempfile.mkdtemp(prefix="coopcast-crash-pg-"))
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")
-    yield server
-    server.cleanup()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    with embedded_server("coopcast-crash-pg-") as server:
+        yield server
 
 
 def test_an_immediate_server_stop_under_load_loses_no_committed_order(own_server) -> None:
