@@ -14,9 +14,11 @@ from datetime import date
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from models.replenishment.evaluation import DEFAULT_DAYS, DEFAULT_MAX_SKUS
 from pipelines import settings
 from pipelines import warehouse as duck
 from pipelines.cli_common import (
@@ -44,6 +46,8 @@ app = typer.Typer(
 )
 export_app = typer.Typer(help="Write files for procurement.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+evaluate_app = typer.Typer(help="Measure the policies against the simulator's truth.", no_args_is_help=True)
+app.add_typer(evaluate_app, name="evaluate")
 app.command()(backup_commands.backup)
 app.command()(backup_commands.restore)
 app.add_typer(merchant_app, name="merchant")
@@ -117,9 +121,18 @@ def simulate(
 
 
 def _materialize(
-    description: str, groups: tuple[str, ...] | None, as_of: date | None = None, full_refresh: bool = False
+    description: str,
+    groups: tuple[str, ...] | None,
+    as_of: date | None = None,
+    full_refresh: bool = False,
+    job_name: str | None = None,
+    ops_config: dict | None = None,
 ) -> None:
-    """Run (part of) the asset graph through Dagster, recorded in DAGSTER_HOME for the UI."""
+    """Run (part of) a job's asset graph through Dagster, recorded in DAGSTER_HOME for the UI.
+
+    `groups` selects the job's assets of those groups (None: all of the job's assets); `job_name`
+    defaults to the full run; `ops_config` is the run config's "ops" section.
+    """
     import dagster as dg
 
     from pipelines.definitions import FULL_RUN_JOB, build_definitions
@@ -137,11 +150,11 @@ def _materialize(
     ):
         task = bar.add_task(f"{description}: loading the asset graph", total=None)
         definitions = build_definitions()
-        job = definitions.resolve_job_def(FULL_RUN_JOB)
+        job = definitions.resolve_job_def(job_name or FULL_RUN_JOB)
         graph = definitions.resolve_asset_graph()
         selection = None
         if groups is not None:
-            selection = [key for key in graph.get_all_asset_keys() if graph.get(key).group_name in groups]
+            selection = [key for key in job.asset_layer.selected_asset_keys if graph.get(key).group_name in groups]
         selected = len(selection) if selection is not None else len(job.asset_layer.selected_asset_keys)
         run_config = {
             "resources": {
@@ -149,6 +162,7 @@ def _materialize(
             },
             # The full event log is in the Dagster UI; the terminal gets one line either way.
             "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+            **({"ops": ops_config} if ops_config else {}),
         }
         run_id = str(uuid.uuid4())
         outcome: list = []
@@ -231,6 +245,66 @@ def export_replenishment() -> None:
     _materialize("Replenishment export", ("exports",))
     for path in sorted(settings.exports_dir().glob("replenishment_*.xlsx")):
         console.print(f"  {path}")
+
+
+@evaluate_app.command("replenishment")
+@one_line_errors
+def evaluate_replenishment(
+    days: Annotated[int, typer.Option(help="Held-out days replayed, ending at the network's as_of")] = DEFAULT_DAYS,
+    max_skus: Annotated[
+        int, typer.Option("--max-skus", help="Merchant × SKU pairs replayed at most (a seeded sample; all when fewer)")
+    ] = DEFAULT_MAX_SKUS,
+    seed: Annotated[int, typer.Option(help="Seed of the SKU sample and the lead-time draws")] = 0,
+) -> None:
+    """Replay the simulator's true demand under merchants' min-max policy and coopcast's; write ml.policy_evaluation."""
+    if days < 1 or max_skus < 1:
+        raise CommandFailed("--days and --max-skus must be at least 1")
+    prepare()
+    with contextlib.closing(duck.connect(settings.warehouse_path(), read_only=True)) as conn:
+        if not duck.has_simulator_truth(conn):
+            raise CommandFailed(duck.MISSING_TRUTH)
+    # Imported after the check: the asset module loads the forecasting libraries, which take seconds.
+    from pipelines.assets.ml import policy_evaluation
+    from pipelines.definitions import POLICY_EVALUATION_JOB
+
+    _materialize(
+        "Policy evaluation",
+        None,
+        job_name=POLICY_EVALUATION_JOB,
+        ops_config={policy_evaluation.op.name: {"config": {"days": days, "max_skus": max_skus, "seed": seed}}},
+    )
+    with contextlib.closing(duck.connect(settings.warehouse_path(), read_only=True)) as conn:
+        summary = conn.execute(
+            "SELECT policy, abc_class, fill_rate, avg_inventory_value, expired_value, stockout_days, orders_placed,"
+            " turnover, skus, days, as_of FROM ml.policy_evaluation"
+            " ORDER BY policy DESC, abc_class = 'ALL', abc_class"
+        ).fetchall()
+    # Borderless, so the nine columns fit an 80-column terminal.
+    table = Table(
+        title=f"Replay of {summary[0][9]} days to {summary[0][10]} (ml.policy_evaluation)",
+        caption="fill: units served ÷ demanded; stock ¥: average inventory value; out-days: SKU-days short;"
+        " turns: cost of goods sold ÷ average inventory value",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("policy", no_wrap=True)
+    table.add_column("class", no_wrap=True)
+    for header in ("SKUs", "fill", "stock ¥", "expired ¥", "out-days", "orders", "turns"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for policy, abc_class, fill_rate, inventory, expired, stockout_days, orders, turnover, skus, _, _ in summary:
+        table.add_row(
+            policy,
+            abc_class,
+            str(skus),
+            f"{fill_rate:.2%}",
+            f"{inventory:,.0f}",
+            f"{expired:,.0f}",
+            str(stockout_days),
+            str(orders),
+            f"{turnover:.2f}" if turnover is not None else "–",
+        )
+    console.print(table)
 
 
 @app.command()

@@ -11,13 +11,13 @@ from dagster_dbt import DbtCliResource
 from pipelines.assets.dbt import ML_TAG, build_dbt_assets, prepared_dbt_project
 from pipelines.assets.exports import build_serving_asset, replenishment_workbooks
 from pipelines.assets.ingest import INGEST_ASSETS, INGEST_CHECKS
-from pipelines.assets.ml import demand_forecasts
-from pipelines.ops.schedules import FULL_RUN_JOB, build_jobs, build_schedules
+from pipelines.assets.ml import POLICY_EVALUATION, demand_forecasts, policy_evaluation
+from pipelines.ops.schedules import FULL_RUN_JOB, POLICY_EVALUATION_JOB, build_jobs, build_schedules
 from pipelines.ops.sensors import new_data_sensor, run_failure_alerts
 from pipelines.ops.settlements import weekly_settlement_job
 from pipelines.resources import PostgresResource, RunSettings, WarehouseResource
 
-__all__ = ["FULL_RUN_JOB", "build_definitions", "defs"]
+__all__ = ["FULL_RUN_JOB", "POLICY_EVALUATION_JOB", "build_definitions", "defs"]
 
 # The dbt installed beside this interpreter, so nothing depends on PATH or an activated venv.
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
@@ -33,9 +33,16 @@ def build_definitions() -> dg.Definitions:
     ml_marts = dg.AssetSelection.tag(ML_TAG, "")
 
     return dg.Definitions(
-        assets=[*INGEST_ASSETS, *dbt_definitions, demand_forecasts, replenishment_workbooks, serving_warehouse],
+        assets=[
+            *INGEST_ASSETS,
+            *dbt_definitions,
+            demand_forecasts,
+            policy_evaluation,
+            replenishment_workbooks,
+            serving_warehouse,
+        ],
         asset_checks=INGEST_CHECKS,
-        jobs=[*build_jobs(ml_marts), weekly_settlement_job],
+        jobs=[*build_jobs(ml_marts, dg.AssetSelection.assets(POLICY_EVALUATION)), weekly_settlement_job],
         schedules=build_schedules(),
         sensors=[new_data_sensor, run_failure_alerts],
         # Steps run one after the other in the run's process: most of them hold the warehouse's

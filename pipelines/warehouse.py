@@ -81,8 +81,36 @@ CREATE TABLE IF NOT EXISTS ml.forecast_backtests (
     model_version   VARCHAR NOT NULL,
     run_id          VARCHAR NOT NULL,
     as_of           DATE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ml.policy_evaluation (
+    merchant_id          BIGINT,
+    merchant_code        VARCHAR,
+    policy               VARCHAR NOT NULL CHECK (policy IN ('minmax', 'coopcast')),
+    abc_class            VARCHAR NOT NULL CHECK (abc_class IN ('A', 'B', 'C', 'ALL')),
+    fill_rate            DOUBLE NOT NULL CHECK (fill_rate BETWEEN 0 AND 1),
+    avg_inventory_value  DOUBLE NOT NULL,
+    expired_value        DOUBLE NOT NULL,
+    stockout_days        INTEGER NOT NULL,
+    orders_placed        INTEGER NOT NULL,
+    turnover             DOUBLE,
+    skus                 INTEGER NOT NULL,
+    days                 INTEGER NOT NULL,
+    model_version        VARCHAR NOT NULL,
+    run_id               VARCHAR NOT NULL,
+    as_of                DATE NOT NULL
 )
 """
+
+
+MISSING_TRUTH = "the warehouse has no simulator truth (sim.daily_demand): run coopcast simulate and coopcast run first"
+
+
+def has_simulator_truth(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the simulator's ground truth was ingested: only then can policies be evaluated."""
+    present = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'sim' AND table_name = 'daily_demand'"
+    ).fetchone()[0]
+    return bool(present) and conn.execute("SELECT count(*) FROM sim.daily_demand").fetchone()[0] > 0
 
 
 def create_ml_tables(conn: duckdb.DuckDBPyConnection) -> None:

@@ -51,6 +51,7 @@ def test_every_asset_has_a_group_and_a_kind(definitions) -> None:
     assert groups["marts/fct_daily_sales"] == "marts"
     assert groups["ml/demand_forecasts"] == "ml"
     assert groups["ml/forecast_backtests"] == "ml"
+    assert groups["ml/policy_evaluation"] == "ml"
     assert groups["exports/replenishment_workbooks"] == "exports"
     assert groups["serving/warehouse"] == "serving"
     assert graph.get(_key("marts/fct_inventory_flags")).kinds == {"dbt", "duckdb"}
@@ -125,7 +126,7 @@ def test_schedules_run_in_beijing_time_and_target_their_jobs(definitions) -> Non
         key.to_user_string() for key in definitions.resolve_job_def(WEEKLY_FORECAST_JOB).asset_layer.selected_asset_keys
     }
     assert {"raw/orders", "marts/fct_daily_sales", "marts/fct_inventory_flags", "serving/warehouse"} <= nightly
-    assert not nightly & {"ml/demand_forecasts", "marts/fct_replenishment_suggestions"}
+    assert not nightly & {"ml/demand_forecasts", "marts/fct_replenishment_suggestions", "ml/policy_evaluation"}
     assert weekly == {
         "ml/demand_forecasts",
         "ml/forecast_backtests",
@@ -133,6 +134,18 @@ def test_schedules_run_in_beijing_time_and_target_their_jobs(definitions) -> Non
         "exports/replenishment_workbooks",
         "serving/warehouse",
     }
+
+
+def test_the_policy_evaluation_runs_only_on_demand(definitions) -> None:
+    from pipelines.ops.schedules import FULL_RUN_JOB, POLICY_EVALUATION_JOB
+
+    def selected(job_name: str) -> set[str]:
+        job = definitions.resolve_job_def(job_name)
+        return {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+
+    assert selected(POLICY_EVALUATION_JOB) == {"ml/policy_evaluation"}
+    assert "ml/policy_evaluation" not in selected(FULL_RUN_JOB)
+    assert "ml/demand_forecasts" in selected(FULL_RUN_JOB)
 
 
 def test_sensors_watch_new_data_and_failed_runs(definitions) -> None:

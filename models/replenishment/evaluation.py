@@ -58,6 +58,9 @@ import pandas as pd
 from models.replenishment.policy import UNCLASSIFIED_ABC_CLASS, round_up_to_packs, suggest_replenishment
 
 POLICIES = ("minmax", "coopcast")
+# The held-out period and sample of `coopcast evaluate replenishment` (replay_inputs.py).
+DEFAULT_DAYS = 90
+DEFAULT_MAX_SKUS = 500
 MOVING_AVERAGE_DAYS = 28
 ALL_CLASSES = "ALL"
 SKU_COLUMNS = (

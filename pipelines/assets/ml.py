@@ -1,12 +1,21 @@
 """ML group: model outputs written to DuckDB ml.*, read back by dbt as a source."""
 
+import time
 from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
-from models.forecasting.pipeline import chosen_versus_candidates, forecast_network
+from models.forecasting.pipeline import MODEL_VERSION, chosen_versus_candidates, forecast_network
+from models.replenishment.evaluation import evaluate_replenishment, frame_forecaster, prepare_replay
+from models.replenishment.replay_inputs import (
+    DEFAULT_DAYS,
+    DEFAULT_MAX_SKUS,
+    build_replay_data,
+    coopcast_forecasts,
+    replay_start,
+)
 from pipelines import warehouse as duck
 from pipelines.ops import freshness
 from pipelines.resources import DUCKDB_WRITER_POOL, WarehouseResource
@@ -109,4 +118,124 @@ def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             ),
             "preview": dg.MetadataValue.md(backtests.head(PREVIEW_ROWS).to_markdown(index=False)),
         },
+    )
+
+
+POLICY_EVALUATION = dg.AssetKey(["ml", "policy_evaluation"])
+POLICY_EVALUATION_COLUMNS = """merchant_id, merchant_code, policy, abc_class, fill_rate, avg_inventory_value,
+    expired_value, stockout_days, orders_placed, turnover, skus, days, model_version, run_id, as_of"""
+REPLAY_DEMAND_SQL = "SELECT merchant_code, sku_code, date, demand FROM sim.daily_demand WHERE date <= ?"
+REPLAY_PRODUCTS_SQL = """SELECT merchant_id, merchant_code, sku_code, supplier_code, unit_cost, shelf_life_days,
+    lead_time_days, min_order_qty, order_multiple FROM marts.dim_products"""
+REPLAY_ABC_SQL = "SELECT merchant_id, sku_code, abc_class FROM marts.fct_product_abc_xyz"
+REPLAY_LEAD_TIMES_SQL = (
+    "SELECT merchant_id, supplier_code, lead_time_days, deliveries FROM marts.fct_supplier_lead_times"
+)
+# Each batch's units on hand (all warehouses) before the first replay day began in Beijing time.
+REPLAY_BATCHES_SQL = """
+SELECT p.merchant_id, p.sku_code, b.expiry_date, sum(m.on_hand_delta) AS quantity
+FROM raw.stock_movements m
+JOIN raw.batches b USING (batch_id)
+JOIN marts.dim_products p ON p.product_id = m.product_id
+WHERE m.occurred_at < timezone('Asia/Shanghai', ?::TIMESTAMP)
+GROUP BY ALL
+HAVING sum(m.on_hand_delta) > 0
+"""
+DEFAULT_REVIEW_PERIOD_DAYS = 7
+# The replay's version names the forecast it is fed with as well.
+EVALUATION_VERSION = f"replay-minmax-vs-coopcast-1+{MODEL_VERSION}"
+
+
+class PolicyEvaluationConfig(dg.Config):
+    days: int = DEFAULT_DAYS
+    max_skus: int = DEFAULT_MAX_SKUS
+    seed: int = 0
+
+
+def review_period_days(conn: duckdb.DuckDBPyConnection) -> int:
+    """dbt's var review_period_days, as the replenishment mart applied it."""
+    value = conn.execute("SELECT max(review_period_days) FROM marts.fct_replenishment_suggestions").fetchone()[0]
+    return int(value) if value is not None else DEFAULT_REVIEW_PERIOD_DAYS
+
+
+@dg.asset(
+    key=POLICY_EVALUATION,
+    group_name="ml",
+    kinds={"python", "duckdb"},
+    deps=[
+        dg.AssetKey(["marts", "dim_products"]),
+        dg.AssetKey(["marts", "fct_product_abc_xyz"]),
+        dg.AssetKey(["marts", "fct_supplier_lead_times"]),
+        dg.AssetKey(["marts", "fct_replenishment_suggestions"]),
+        dg.AssetKey(["marts", "dim_merchants"]),
+        dg.AssetKey(["raw", "stock_movements"]),
+        dg.AssetKey(["raw", "batches"]),
+    ],
+    pool=DUCKDB_WRITER_POOL,
+    description="Proof by simulation: the simulator's true demand of a held-out period replayed day by day "
+    "under merchants' min-max policy and coopcast's, network-wide per policy × ABC class (and ALL).",
+)
+def policy_evaluation(
+    context: dg.AssetExecutionContext, config: PolicyEvaluationConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    conn = duck.connect(warehouse.warehouse_path())
+    try:
+        if not duck.has_simulator_truth(conn):
+            raise dg.Failure(description=duck.MISSING_TRUTH)
+        as_of = conn.execute("SELECT max(as_of) FROM marts.dim_merchants").fetchone()[0]
+        start = replay_start(as_of, config.days)
+        data = build_replay_data(
+            demand=conn.execute(REPLAY_DEMAND_SQL, [as_of]).df(),
+            products=conn.execute(REPLAY_PRODUCTS_SQL).df(),
+            abc_classes=conn.execute(REPLAY_ABC_SQL).df(),
+            supplier_lead_times=conn.execute(REPLAY_LEAD_TIMES_SQL).df(),
+            batches_at_start=conn.execute(REPLAY_BATCHES_SQL, [start.to_pydatetime()]).df(),
+            as_of=as_of,
+            days=config.days,
+            max_skus=config.max_skus,
+            seed=config.seed,
+            review_period_days=review_period_days(conn),
+        )
+        started = time.perf_counter()
+        forecasts = coopcast_forecasts(data)
+        forecast_seconds = time.perf_counter() - started
+        inputs = prepare_replay(data.skus, data.demand, data.start, data.initial_batches)
+        summary = evaluate_replenishment(
+            data.skus,
+            data.demand,
+            data.start,
+            frame_forecaster(forecasts, inputs),
+            seed=config.seed,
+            initial_batches=data.initial_batches,
+        )
+        counts = data.skus["abc_class"].value_counts()
+        rows = summary.assign(
+            merchant_id=None,
+            merchant_code=None,
+            skus=summary["abc_class"].map(counts).fillna(len(data.skus)).astype(int),
+            days=config.days,
+            model_version=EVALUATION_VERSION,
+            run_id=context.run_id,
+            as_of=as_of,
+        )
+        with duck.transaction(conn):
+            duck.create_ml_tables(conn)
+            # Only the latest evaluation is kept: it is a verdict on the current policy, not a history.
+            conn.execute("DELETE FROM ml.policy_evaluation")
+            conn.register("new_rows", rows)
+            conn.execute(
+                f"INSERT INTO ml.policy_evaluation ({POLICY_EVALUATION_COLUMNS}) "
+                f"SELECT {POLICY_EVALUATION_COLUMNS} FROM new_rows"
+            )
+            conn.unregister("new_rows")
+    finally:
+        conn.close()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(rows),
+            "skus": len(data.skus),
+            "period": f"{data.start.date()} → {as_of}",
+            "forecast_seconds": round(forecast_seconds, 1),
+            "summary": dg.MetadataValue.md(summary.to_markdown(index=False, floatfmt=".3f")),
+        }
     )

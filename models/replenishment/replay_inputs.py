@@ -1,0 +1,204 @@
+"""Warehouse frames → the inputs of `evaluate_replenishment` (evaluation.py) for a held-out period.
+
+The period is the last `days` days up to the network's as_of. A seeded sample of at most
+`max_skus` merchant × SKU pairs with simulator truth is replayed (all of them when fewer).
+
+- True demand is the simulator's ground truth (sim.daily_demand.demand): what customers wanted,
+  not what stock allowed them to buy. Both policies see it uncensored, day by day.
+- SKU parameters come from the marts: ABC class (unclassified = C, as in the policy), unit cost,
+  shelf life, MOQ and pack multiple from dim_products; the nominal lead time is the product's,
+  its spread the standard deviation of the supplier's delivered lead times
+  (fct_supplier_lead_times, 0 without deliveries); the review period is dbt's var
+  review_period_days.
+- Starting stock is what the ledger held the morning of the first replay day: the on-hand units
+  of every batch (all warehouses) with that batch's expiry date, identical for both policies.
+- The coopcast forecaster is `forecast_network` fitted on the demand before each refit day, every
+  REFIT_EVERY_DAYS of the period; each fit serves the decision days up to the next refit, so no
+  forecast sees demand after its decision day. Its daily error standard deviation comes from the
+  chosen option's backtest: mean absolute error = WAPE × units over the origin's window ÷ days,
+  averaged over the origins and scaled by √(π/2) (σ of a normal error with that MAE). Series
+  without a backtest (too short, or nothing sold in the windows) take the standard deviation of
+  their last REFIT_EVERY_DAYS days of demand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from models.forecasting.backtest import ALL_HORIZONS, BACKTEST_HORIZON_DAYS
+from models.forecasting.pipeline import forecast_network
+from models.replenishment.evaluation import DEFAULT_DAYS, DEFAULT_MAX_SKUS
+
+REFIT_EVERY_DAYS = 28
+NORMAL_SD_PER_MAE = float(np.sqrt(np.pi / 2))
+KEY_SEPARATOR = "/"
+
+
+@dataclass(frozen=True)
+class ReplayData:
+    """`skus` and `demand` as `evaluate_replenishment` takes them, plus the starting batches.
+
+    `skus` also carries merchant_id, merchant_code and sku_code beside the replay key `sku`.
+    """
+
+    skus: pd.DataFrame
+    demand: pd.DataFrame
+    initial_batches: pd.DataFrame
+    start: pd.Timestamp
+    days: int
+
+
+def replay_start(as_of: date, days: int = DEFAULT_DAYS) -> pd.Timestamp:
+    """The first replay day: the period is the `days` days ending on as_of."""
+    if days < 1:
+        raise ValueError("the replay needs at least one day")
+    return pd.Timestamp(as_of) - pd.Timedelta(days=days - 1)
+
+
+def sku_key(merchant_code: pd.Series, sku_code: pd.Series) -> pd.Series:
+    return merchant_code.astype(str) + KEY_SEPARATOR + sku_code.astype(str)
+
+
+def build_replay_data(
+    demand: pd.DataFrame,
+    products: pd.DataFrame,
+    abc_classes: pd.DataFrame,
+    supplier_lead_times: pd.DataFrame,
+    batches_at_start: pd.DataFrame,
+    as_of: date,
+    days: int = DEFAULT_DAYS,
+    max_skus: int = DEFAULT_MAX_SKUS,
+    seed: int = 0,
+    review_period_days: int = 7,
+) -> ReplayData:
+    """The replay's SKUs, demand up to as_of and starting batches.
+
+    demand: merchant_code, sku_code, date, demand (sim.daily_demand). products: merchant_id,
+    merchant_code, sku_code, supplier_code, unit_cost, shelf_life_days, lead_time_days,
+    min_order_qty, order_multiple. abc_classes: merchant_id, sku_code, abc_class.
+    supplier_lead_times: merchant_id, supplier_code, lead_time_days, deliveries (one row per
+    lead time seen). batches_at_start: merchant_id, sku_code, quantity, expiry_date (units each
+    batch held the morning of `replay_start(as_of, days)`).
+    """
+    start = replay_start(as_of, days)
+    demand = demand.assign(date=pd.to_datetime(demand["date"]))
+    demand = demand[demand["date"] <= pd.Timestamp(as_of)]
+    pairs = demand.loc[demand["date"] >= start, ["merchant_code", "sku_code"]].drop_duplicates()
+    candidates = products.merge(pairs, on=["merchant_code", "sku_code"]).sort_values(["merchant_code", "sku_code"])
+    if candidates.empty:
+        raise ValueError("no simulated demand for any product in the replay period")
+    sample = candidates.sample(n=min(max_skus, len(candidates)), random_state=seed).sort_values(
+        ["merchant_code", "sku_code"], ignore_index=True
+    )
+    sample["sku"] = sku_key(sample["merchant_code"], sample["sku_code"])
+
+    spreads = _lead_time_spread(supplier_lead_times)
+    skus = sample.merge(
+        abc_classes[["merchant_id", "sku_code", "abc_class"]], on=["merchant_id", "sku_code"], how="left"
+    )
+    skus = skus.merge(spreads, on=["merchant_id", "supplier_code"], how="left")
+    stock = batches_at_start.merge(sample[["merchant_id", "sku_code", "sku"]], on=["merchant_id", "sku_code"])
+    skus = skus.assign(
+        abc_class=skus["abc_class"].fillna("C"),
+        unit_cost=skus["unit_cost"].astype(float),
+        lead_time_days=skus["lead_time_days"].clip(lower=1).astype(int),
+        lead_time_sd_days=skus["lead_time_sd_days"].fillna(0.0),
+        min_order_qty=skus["min_order_qty"].clip(lower=1).astype(int),
+        order_multiple=skus["order_multiple"].clip(lower=1).astype(int),
+        shelf_life_days=skus["shelf_life_days"].astype(float),
+        review_period_days=review_period_days,
+        # Every SKU's stock is in initial_batches, which replaces this figure.
+        initial_on_hand=0.0,
+    )
+    replay_demand = demand.merge(sample[["merchant_code", "sku_code", "sku"]], on=["merchant_code", "sku_code"])
+    initial_batches = pd.DataFrame(
+        {
+            "sku": stock["sku"],
+            "quantity": stock["quantity"].astype(float),
+            "expiry_date": pd.to_datetime(stock["expiry_date"]),
+        }
+    )
+    return ReplayData(
+        skus=skus,
+        demand=replay_demand[["sku", "date", "demand"]].reset_index(drop=True),
+        initial_batches=initial_batches,
+        start=start,
+        days=days,
+    )
+
+
+def decision_days(review_periods: pd.Series, days: int) -> list[int]:
+    """Replay days on which at least one SKU is reviewed (the only days a forecast is read)."""
+    periods = sorted(set(review_periods.astype(int)))
+    return [day for day in range(days) if any(day % period == 0 for period in periods)]
+
+
+def coopcast_forecasts(data: ReplayData, refit_every_days: int = REFIT_EVERY_DAYS) -> pd.DataFrame:
+    """Forecast rows for `frame_forecaster`: sku, decision_date, ds, yhat, error_sd.
+
+    A fit through the day before refit day r serves the decision days r … r + refit_every_days − 1.
+    """
+    merchants = data.skus[["merchant_code", "merchant_id"]].drop_duplicates()
+    demand = data.demand.merge(data.skus[["sku", "merchant_id", "sku_code"]], on="sku")
+    reviews = decision_days(data.skus["review_period_days"], data.days)
+    frames = []
+    for refit_day in range(0, data.days, refit_every_days):
+        fitted_through = data.start + pd.Timedelta(days=refit_day - 1)
+        history = demand[demand["date"] <= fitted_through]
+        sales = history.loc[history["demand"] > 0, ["merchant_id", "sku_code", "date", "demand"]].rename(
+            columns={"date": "sales_date", "demand": "quantity"}
+        )
+        as_of_by_merchant = {int(merchant_id): fitted_through.date() for merchant_id in merchants["merchant_id"]}
+        network = forecast_network(sales, as_of_by_merchant)
+        forecasts = network.forecasts.merge(
+            data.skus[["merchant_id", "sku_code", "sku"]], on=["merchant_id", "sku_code"]
+        )
+        error_sd = _error_sd(network.backtests, history, data.skus, fitted_through)
+        forecasts = forecasts.assign(ds=pd.to_datetime(forecasts["date"])).merge(error_sd, on="sku")
+        served = [day for day in reviews if refit_day <= day < refit_day + refit_every_days]
+        for day in served:
+            decision_date = data.start + pd.Timedelta(days=day)
+            ahead = forecasts[forecasts["ds"] > decision_date]
+            frames.append(ahead[["sku", "ds", "yhat", "error_sd"]].assign(decision_date=decision_date))
+    columns = ["sku", "decision_date", "ds", "yhat", "error_sd"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def _lead_time_spread(supplier_lead_times: pd.DataFrame) -> pd.DataFrame:
+    """Standard deviation of each supplier's delivered lead times, weighted by deliveries."""
+    frame = supplier_lead_times.assign(
+        weighted=supplier_lead_times["lead_time_days"] * supplier_lead_times["deliveries"],
+        squared=supplier_lead_times["lead_time_days"] ** 2 * supplier_lead_times["deliveries"],
+    )
+    sums = frame.groupby(["merchant_id", "supplier_code"], as_index=False)[["deliveries", "weighted", "squared"]].sum()
+    mean = sums["weighted"] / sums["deliveries"]
+    variance = (sums["squared"] / sums["deliveries"] - mean**2).clip(lower=0.0)
+    return sums[["merchant_id", "supplier_code"]].assign(lead_time_sd_days=np.sqrt(variance).fillna(0.0))
+
+
+def _error_sd(
+    backtests: pd.DataFrame, history: pd.DataFrame, skus: pd.DataFrame, fitted_through: pd.Timestamp
+) -> pd.DataFrame:
+    """Daily forecast error σ per SKU of the replay (see the module docstring)."""
+    chosen = backtests[backtests["chosen"].astype(bool) & (backtests["horizon_bucket"] == ALL_HORIZONS)]
+    chosen = chosen.merge(skus[["merchant_id", "sku_code", "sku"]], on=["merchant_id", "sku_code"])
+    origin = pd.to_datetime(chosen["origin"])
+    windows = chosen.assign(origin=origin).merge(history[["sku", "date", "demand"]], on="sku")
+    in_window = (windows["date"] > windows["origin"]) & (
+        windows["date"] <= windows["origin"] + pd.Timedelta(days=BACKTEST_HORIZON_DAYS)
+    )
+    actual = windows[in_window].groupby(["sku", "origin"], as_index=False)["demand"].sum()
+    origins = chosen.assign(origin=origin).merge(actual, on=["sku", "origin"], how="left")
+    origins["mae"] = origins["wape"] * origins["demand"] / origins["n_points"]
+    backtested = origins.groupby("sku")["mae"].mean().mul(NORMAL_SD_PER_MAE)
+
+    recent = history[history["date"] > fitted_through - pd.Timedelta(days=REFIT_EVERY_DAYS)]
+    matrix = recent.pivot_table(index="sku", columns="date", values="demand", aggfunc="sum")
+    matrix = matrix.reindex(index=skus["sku"]).fillna(0.0)
+    recent_sd = pd.Series(matrix.to_numpy().std(axis=1) if matrix.shape[1] else 0.0, index=matrix.index)
+    error_sd = backtested.reindex(skus["sku"]).fillna(recent_sd)
+    return pd.DataFrame({"sku": error_sd.index, "error_sd": error_sd.to_numpy(dtype=float)})
