@@ -135,15 +135,15 @@ def test_float_noise_does_not_buy_or_drop_a_pack() -> None:
         forecast_protection_demand=sum([0.7] * 10),
         order_multiple=7,
     )
-    # 0.1 summed 120 times is 11.99999999999997 over P = 1 day; a shelf life of 32 days leaves
-    # 32 − 30 − 1 = 1 selling day → cap 11.99999999999997 = two packs of 6, not one.
+    # 0.1 summed 120 times is 11.99999999999997 over P = 1 day; a shelf life of 3 days leaves
+    # 3 − 3/3 − 1 = 1 selling day → cap 11.99999999999997 = two packs of 6, not one.
     floor_case = _row(
         lead_time_days=1,
         review_period_days=0,
         forecast_lead_time_demand=sum([0.1] * 120),
         forecast_protection_demand=sum([0.1] * 120),
         order_multiple=6,
-        shelf_life_days=32,
+        shelf_life_days=3,
     )
     out = _suggest(ceil_case, floor_case)
     assert out["suggested_qty"].tolist() == [7, 12]
@@ -180,16 +180,17 @@ def test_reserved_units_reduce_the_position() -> None:
 def test_shelf_life_cap() -> None:
     # Position 10, raw need 90 → 96 in packs of 12. d = 10 a day, L = 3.
     out = _suggest(
-        # Shelf life 42: 42 − 30 − 3 = 9 selling days → 90 − 10 = 80 → ⌊80 / 12⌋ = 6 packs = 72 < 96.
-        _row(on_hand=10, order_multiple=12, shelf_life_days=42),
+        # Shelf life 18 (fresh): margin a third, 6 → 18 − 6 − 3 = 9 selling days → 90 − 10 = 80
+        # → ⌊80 / 12⌋ = 6 packs = 72 < 96.
+        _row(on_hand=10, order_multiple=12, shelf_life_days=18),
         # Same cap 72, but MOQ 100 → 108: the cap leaves less than the MOQ → order 0.
-        _row(on_hand=10, order_multiple=12, min_order_qty=100, shelf_life_days=42),
+        _row(on_hand=10, order_multiple=12, min_order_qty=100, shelf_life_days=18),
         # No shelf life: not capped → 96.
         _row(on_hand=10, order_multiple=12, shelf_life_days=None),
-        # Shelf life 365: 332 days → 3320 − 10 = 3310 → ⌊3310 / 12⌋ = 275 packs = 3300 ≥ 96.
+        # Shelf life 365: margin 30 → 332 days → 3320 − 10 = 3310 → ⌊3310 / 12⌋ = 275 packs = 3300.
         _row(on_hand=10, order_multiple=12, shelf_life_days=365),
-        # Shelf life 20 < 30 + 3: no selling day at all → cap 0.
-        _row(on_hand=10, order_multiple=12, shelf_life_days=20),
+        # Shelf life 4: 4 − 4/3 − 3 < 0, no selling day at all → cap 0.
+        _row(on_hand=10, order_multiple=12, shelf_life_days=4),
     )
     assert out["rounded_qty"].tolist() == [96, 108, 96, 96, 96]
     assert out["shelf_life_cap"].tolist()[:2] == [72, 72]
@@ -213,7 +214,7 @@ def test_prebuild_raises_the_order_up_to_level_and_is_capped() -> None:
         # S = 100 + 50 = 150; position 10 → 140 → ⌈140 / 12⌉ = 12 packs = 144.
         _row(on_hand=10, order_multiple=12, prebuild_qty=50),
         # The same pre-build under the 72-unit shelf-life cap of test_shelf_life_cap.
-        _row(on_hand=10, order_multiple=12, prebuild_qty=50, shelf_life_days=42),
+        _row(on_hand=10, order_multiple=12, prebuild_qty=50, shelf_life_days=18),
         # The pre-build raises S, not the reorder point (100): position 101 still orders nothing.
         _row(on_hand=101, prebuild_qty=50),
     )
