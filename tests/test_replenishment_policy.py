@@ -15,6 +15,7 @@ from models.replenishment.policy import (
     OUTPUT_COLUMNS,
     REASONS,
     SERVICE_LEVELS,
+    review_period_days,
     service_levels_by_class,
     suggest_replenishment,
 )
@@ -207,6 +208,16 @@ def test_shelf_life_cap() -> None:
     ]
     # Days of cover: (10 + 72) / 10, 10 / 10, (10 + 96) / 10 twice, 10 / 10.
     assert out["days_of_cover"].astype(float).tolist() == pytest.approx([8.2, 1.0, 10.6, 10.6, 1.0])
+
+
+def test_perishables_are_reviewed_more_often() -> None:
+    shelf_life = pd.Series([7, 15, 30, 56, 89, 90, 365, None, 3], dtype="Int64")
+    # 7 // 7 = 1, 15 // 7 = 2, 30 // 7 = 4, 56 // 7 = 8 → the usual 7, 89 // 7 = 12 → 7; from 90
+    # days on (and without a shelf life) the usual period; 3 // 7 = 0 → at least daily.
+    assert review_period_days(shelf_life, 7).tolist() == [1, 2, 4, 7, 7, 7, 7, 7, 1]
+    assert review_period_days(shelf_life, 3).tolist() == [1, 2, 3, 3, 3, 3, 3, 3, 1]
+    with pytest.raises(ValueError, match="at least 1 day"):
+        review_period_days(shelf_life, 0)
 
 
 def test_prebuild_raises_the_order_up_to_level_and_is_capped() -> None:

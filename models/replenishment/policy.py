@@ -60,6 +60,11 @@ rate would reach the last 30 days before expiry (临期) unsold. Goods that keep
 keep the last third of their shelf life as the margin instead: fresh produce lasts 7 to 30 days,
 and a 30-day margin would forbid ever reordering it (measured on the small network: coopcast then
 lost 94 % of the perishables' demand).
+
+Review period: goods that keep less than 90 days are reviewed every shelf life ÷ 7 days (at least
+daily, at most the usual period), as fresh produce is delivered daily in practice: a week of a
+7-day lettuce's demand ordered at once would be in its last third before half of it sold, so a
+weekly review must either overstock it or run out.
 """
 
 from __future__ import annotations
@@ -76,6 +81,11 @@ SERVICE_LEVELS: Mapping[str, float] = MappingProxyType({"A": 0.99, "B": 0.95, "C
 UNCLASSIFIED_ABC_CLASS = "C"
 EXPIRY_MARGIN_DAYS = 30
 EXPIRY_MARGIN_SHARE_OF_SHELF_LIFE = 1 / 3
+# Goods that keep less than this are perishable: a shorter margin and a shorter review period.
+PERISHABLE_SHELF_LIFE_DAYS = 90
+# A perishable's cycle stock (one review period of demand) must sell within a seventh of its shelf
+# life, which leaves room for the lead time and the safety stock before the last third begins.
+REVIEWS_PER_SHELF_LIFE = 7
 # Float sums such as 0.1 + 0.2 must not buy one more pack (ceil) or one fewer (floor).
 QUANTITY_DECIMALS = 6
 
@@ -159,6 +169,19 @@ def service_levels_by_class(
         return by_abc.astype(float)
     xyz = xyz_class.astype(object).where(xyz_class.notna(), "").astype(str)
     return (abc + xyz).map(levels).fillna(by_abc).astype(float)
+
+
+def review_period_days(shelf_life_days: pd.Series, usual_review_period_days: int) -> pd.Series:
+    """Days between reviews per SKU: the usual period, or shelf life ÷ 7 (at least 1) for perishables.
+
+    Missing shelf life = goods that do not expire, reviewed at the usual period.
+    """
+    if usual_review_period_days < 1:
+        raise ValueError("the review period must be at least 1 day")
+    shelf_life = shelf_life_days.astype(float)
+    perishable = shelf_life < PERISHABLE_SHELF_LIFE_DAYS
+    shortened = (shelf_life // REVIEWS_PER_SHELF_LIFE).clip(lower=1, upper=usual_review_period_days)
+    return shortened.where(perishable, usual_review_period_days).astype(int)
 
 
 def safety_stock(

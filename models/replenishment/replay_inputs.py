@@ -9,7 +9,7 @@ The period is the last `days` days up to the network's as_of. A seeded sample of
   shelf life, MOQ and pack multiple from dim_products; the nominal lead time is the product's,
   its spread the standard deviation of the supplier's delivered lead times
   (fct_supplier_lead_times, 0 without deliveries); the review period is dbt's var
-  review_period_days.
+  review_period_days, shortened for perishables as the policy does (policy.review_period_days).
 - Starting stock is what the ledger held the morning of the first replay day: the on-hand units
   of every batch (all warehouses) with that batch's expiry date, identical for both policies.
 - The coopcast forecaster is `forecast_network` fitted on the demand before each refit day, every
@@ -31,6 +31,7 @@ import pandas as pd
 
 from models.forecasting.backtest import ALL_HORIZONS, BACKTEST_HORIZON_DAYS
 from models.forecasting.pipeline import forecast_network
+from models.replenishment import policy
 from models.replenishment.evaluation import DEFAULT_DAYS, DEFAULT_MAX_SKUS
 
 REFIT_EVERY_DAYS = 28
@@ -110,7 +111,7 @@ def build_replay_data(
         min_order_qty=skus["min_order_qty"].clip(lower=1).astype(int),
         order_multiple=skus["order_multiple"].clip(lower=1).astype(int),
         shelf_life_days=skus["shelf_life_days"].astype(float),
-        review_period_days=review_period_days,
+        review_period_days=policy.review_period_days(skus["shelf_life_days"], review_period_days),
         # Every SKU's stock is in initial_batches, which replaces this figure.
         initial_on_hand=0.0,
     )
