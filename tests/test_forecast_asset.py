@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from models.forecasting.pipeline import ACTIVE_DAYS, MODEL_FAMILIES, MODEL_VERSION
-from models.forecasting.seasonal_naive import HORIZON_DAYS
+from models.forecasting.series import HORIZON_DAYS
 from pipelines.assets.ml import DEMAND_FORECASTS, FORECAST_BACKTESTS, demand_forecasts
 from pipelines.resources import WarehouseResource
 from tests.conftest import PipelineRun

@@ -21,8 +21,8 @@ from models.forecasting.pipeline import (
     nested_bounds,
 )
 from models.forecasting.prophet_model import PROPHET_MODEL, backtest_prophet, forecast_prophet, prophet_series_ids
-from models.forecasting.seasonal_naive import HORIZON_DAYS, daily_demand_series
 from models.forecasting.selection import DEVIATION_RATIO, strong_deviations
+from models.forecasting.series import HORIZON_DAYS, daily_demand_series
 
 AS_OF = {1: date(2026, 10, 31), 2: date(2026, 9, 30)}
 HISTORY_DAYS = 240

@@ -21,7 +21,7 @@ import pandas as pd
 
 from models.forecasting.candidates import VALUE_COLUMNS, engine_for, long_forecasts, series_by_candidates
 from models.forecasting.demand_classes import classify_demand
-from models.forecasting.seasonal_naive import INTERVAL_LEVELS, SEASON_LENGTH
+from models.forecasting.series import INTERVAL_LEVELS, SEASON_LENGTH
 
 BACKTEST_HORIZON_DAYS = 28
 BACKTEST_STEP_DAYS = 28

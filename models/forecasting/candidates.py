@@ -31,7 +31,7 @@ from statsforecast.models import (
 from statsforecast.utils import ConformalIntervals
 
 from models.forecasting.demand_classes import ERRATIC, INTERMITTENT, LUMPY, SMOOTH, classify_demand
-from models.forecasting.seasonal_naive import HORIZON_DAYS, INTERVAL_LEVELS, SEASON_LENGTH
+from models.forecasting.series import HORIZON_DAYS, INTERVAL_LEVELS, SEASON_LENGTH
 
 MOVING_AVERAGE_DAYS = 28
 # Error A or M, no trend, additive weekly season: a searched trend extrapolated 90 days ahead

@@ -34,7 +34,7 @@ from models.forecasting.backtest import (
 )
 from models.forecasting.candidates import FORECAST_COLUMNS, VALUE_COLUMNS
 from models.forecasting.demand_classes import NO_DEMAND
-from models.forecasting.seasonal_naive import HORIZON_DAYS, INTERVAL_LEVELS
+from models.forecasting.series import HORIZON_DAYS, INTERVAL_LEVELS
 
 GLOBAL_MODEL = "lightgbm_global"
 # One thread: on the two shared cores, two LightGBM threads fitted these small data sets about

@@ -50,8 +50,8 @@ from models.forecasting.prophet_model import (
     forecast_prophet,
     prophet_series_ids,
 )
-from models.forecasting.seasonal_naive import HORIZON_DAYS, daily_demand_series
 from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, WEIGHT_COLUMNS, ensemble_rows, select_models
+from models.forecasting.series import HORIZON_DAYS, daily_demand_series
 
 MODEL_VERSION = "class-pooled-choice-combination-2"
 ACTIVE_DAYS = 90

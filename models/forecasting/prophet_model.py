@@ -29,7 +29,7 @@ from models.forecasting.backtest import (
 )
 from models.forecasting.candidates import FORECAST_COLUMNS, VALUE_COLUMNS
 from models.forecasting.demand_classes import SMOOTH
-from models.forecasting.seasonal_naive import HISTORY_DAYS, HORIZON_DAYS, INTERVAL_LEVELS
+from models.forecasting.series import HISTORY_DAYS, HORIZON_DAYS, INTERVAL_LEVELS
 
 PROPHET_MODEL = "prophet"
 MAX_SERIES = 20

@@ -1,9 +1,4 @@
-"""Daily demand series per merchant × SKU, and the horizon, season and intervals every model shares.
-
-Seasonal naive (next week repeats last week) is the baseline every other model must beat; it
-is one of the candidates (candidates.py) and the forecast of series too short to backtest
-(pipeline.py).
-"""
+"""Daily demand series per merchant × SKU, and the horizon, season and intervals every model shares."""
 
 from __future__ import annotations
 
