@@ -64,6 +64,19 @@ def require_approval(conn: psycopg.Connection, shop: Shop, level: int, from_amou
     )
 
 
+def draft_of_50_bags(conn: psycopg.Connection, shop: Shop) -> int:
+    """A draft of 50 bags of fertiliser, 4000 CNY."""
+    return purchasing.create_purchase_order(
+        conn,
+        merchant_id=shop.merchant_id,
+        supplier_id=shop.supplier_id,
+        warehouse_id=shop.warehouse_id,
+        lines=[PurchaseLineRequest(shop.fertiliser, 50)],
+        at=ORDERED,
+        draft=True,
+    )
+
+
 def status(conn: psycopg.Connection, purchase_order_id: int) -> str:
     row = conn.execute("SELECT status FROM core.purchase_orders WHERE purchase_order_id = %s", [purchase_order_id])
     return row.fetchone()[0]
@@ -187,6 +200,43 @@ def test_the_database_refuses_an_order_that_skips_its_approval(conn, shop: Shop)
             conn.execute(statement)
         conn.rollback()
     assert status(conn, po) == "pending_approval"
+
+
+def test_a_draft_fixes_its_approval_level_when_submitted(conn, shop: Shop) -> None:
+    require_approval(conn, shop, 1, "1000")
+    draft = draft_of_50_bags(conn, shop)
+    conn.commit()  # the deferred level check lets a draft of any amount through
+    assert status(conn, draft) == "draft"
+    with pytest.raises(InvalidTransition, match="is draft: it awaits no approval"):
+        purchasing.approve_purchase_order(conn, draft, "张经理", 1, ORDERED)
+    with pytest.raises(InvalidTransition, match="is draft; only an open"):
+        purchasing.receive_purchase_order(conn, draft, ORDERED)
+    # Procurement trims the draft to 10 bags (800 CNY) before sending: no approval needed then.
+    conn.execute("UPDATE core.purchase_order_lines SET quantity = 10 WHERE purchase_order_id = %s", [draft])
+    submitted = ORDERED + timedelta(days=1)
+    assert purchasing.submit_purchase_order(conn, draft, submitted) == "open"
+    conn.commit()
+    ordered_at, expected_at = conn.execute(
+        "SELECT ordered_at, expected_at FROM core.purchase_orders WHERE purchase_order_id = %s", [draft]
+    ).fetchone()
+    assert (ordered_at, expected_at) == (submitted, submitted + timedelta(days=5))
+    with pytest.raises(InvalidTransition, match="is open: only a draft can be submitted"):
+        purchasing.submit_purchase_order(conn, draft, submitted)
+
+    large = draft_of_50_bags(conn, shop)
+    assert purchasing.submit_purchase_order(conn, large, submitted) == "pending_approval"
+    conn.commit()
+    assert purchasing.approve_purchase_order(conn, large, "张经理", 1, submitted) == "open"
+
+    # A raw submission that skips the approval is refused at commit, as an insert would be.
+    raw = draft_of_50_bags(conn, shop)
+    conn.commit()
+    conn.execute("UPDATE core.purchase_orders SET status = 'open' WHERE purchase_order_id = %s", [raw])
+    with pytest.raises(psycopg.errors.CheckViolation, match=r"of 4000\.00 CNY needs approval up to level 1, not 0"):
+        conn.commit()
+    purchasing.cancel_purchase_order(conn, raw, submitted)
+    conn.commit()
+    assert status(conn, raw) == "cancelled"
 
 
 def test_a_blacklisted_supplier_gets_no_order_even_from_a_raw_insert(conn, shop: Shop) -> None:

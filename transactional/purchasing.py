@@ -3,10 +3,15 @@ approval for large amounts, and receipts that record each delivery's timeliness 
 
 A purchase order's life:
 
+    draft --submit--> pending_approval, or open when the amount needs no approval
     pending_approval --levels 1..N approve, in order--> open --a delivery--> partially_received
     open | partially_received --the last outstanding unit passes inspection--> received
     pending_approval --any level rejects--> rejected
-    pending_approval | open | partially_received --cancel--> cancelled
+    draft | pending_approval | open | partially_received --cancel--> cancelled
+
+A draft (what `coopcast replenish --approve` makes of the replenishment suggestions) is neither
+sent nor on order: procurement checks it, then submits it, and only then is its approval level
+fixed from its amount.
 
 Approval: a merchant's rules (core.purchase_approval_rules) map an amount threshold to a
 required level. An order whose amount (sum of quantity x unit cost) reaches thresholds needs the
@@ -42,7 +47,7 @@ from transactional.stock import receive_stock
 
 MAX_APPROVAL_LEVEL = 9
 RECEIVABLE_STATUSES = ("open", "partially_received")
-CANCELLABLE_STATUSES = ("pending_approval", "open", "partially_received")
+CANCELLABLE_STATUSES = ("draft", "pending_approval", "open", "partially_received")
 
 
 @dataclass(frozen=True)
@@ -349,10 +354,12 @@ def create_purchase_order(
     lines: list[PurchaseLineRequest],
     at: datetime,
     expected_at: datetime | None = None,
+    draft: bool = False,
 ) -> int:
     """Create a purchase order: open (sent) at once, or pending_approval when the merchant's rules
-    require approval for its amount. It is expected after the supplier's lead time unless told
-    otherwise; lines without a unit cost take the agreement's price, else the SKU's unit cost."""
+    require approval for its amount; with `draft`, a draft to submit later. It is expected after
+    the supplier's lead time unless told otherwise; lines without a unit cost take the
+    agreement's price, else the SKU's unit cost."""
     _check_lines(lines)
     with conn.transaction():
         supplier = _supplier(conn, supplier_id, merchant_id=merchant_id)
@@ -363,7 +370,7 @@ def create_purchase_order(
         agreement = agreement_in_force(conn, supplier_id, at)
         costs = _line_costs(conn, merchant_id, lines, agreement)
         amount = sum((line.quantity * costs[line.product_id] for line in lines), Decimal(0))
-        level = required_approval_level(conn, merchant_id, amount)
+        level = 0 if draft else required_approval_level(conn, merchant_id, amount)
         row = conn.execute(
             """INSERT INTO core.purchase_orders (merchant_id, supplier_id, warehouse_id, status, ordered_at,
                    expected_at, updated_at, required_approval_level, agreement_id)
@@ -372,7 +379,7 @@ def create_purchase_order(
                 merchant_id,
                 supplier_id,
                 warehouse_id,
-                "pending_approval" if level else "open",
+                "draft" if draft else "pending_approval" if level else "open",
                 at,
                 expected_at,
                 at,
@@ -390,6 +397,31 @@ def create_purchase_order(
                 [purchase_order_id, merchant_id, line.product_id, line.quantity, costs[line.product_id]],
             )
     return purchase_order_id
+
+
+def submit_purchase_order(conn: psycopg.Connection, purchase_order_id: int, at: datetime) -> str:
+    """Send a draft: its approval level is fixed from its amount now, it is ordered now and expected
+    after the supplier's lead time. Returns the order's status (pending_approval or open)."""
+    with conn.transaction():
+        po = _lock_purchase_order(conn, purchase_order_id)
+        if po.status != "draft":
+            raise InvalidTransition(f"purchase order {po.po_no} is {po.status}: only a draft can be submitted")
+        supplier = _supplier(conn, po.supplier_id, merchant_id=po.merchant_id)
+        if supplier.is_blacklisted:
+            raise SupplierBlacklisted(supplier.supplier_code, supplier.blacklist_reason or "")
+        amount = conn.execute(
+            "SELECT coalesce(sum(quantity * unit_cost), 0) FROM core.purchase_order_lines WHERE purchase_order_id = %s",
+            [purchase_order_id],
+        ).fetchone()[0]
+        level = required_approval_level(conn, po.merchant_id, amount)
+        status = "pending_approval" if level else "open"
+        conn.execute(
+            """UPDATE core.purchase_orders
+                  SET status = %s, required_approval_level = %s, ordered_at = %s, expected_at = %s, updated_at = %s
+                WHERE purchase_order_id = %s""",
+            [status, level, at, at + timedelta(days=supplier.lead_time_days), at, purchase_order_id],
+        )
+    return status
 
 
 def _check_lines(lines: list[PurchaseLineRequest]) -> None:

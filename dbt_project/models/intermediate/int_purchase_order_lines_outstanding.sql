@@ -23,6 +23,9 @@ purchase_orders as (
     where purchase_orders.ordered_date <= merchants.as_of
       and not (purchase_orders.purchase_order_status = 'received' and purchase_orders.received_date <= merchants.as_of)
       and not (purchase_orders.purchase_order_status = 'cancelled' and purchase_orders.updated_date <= merchants.as_of)
+      and not (purchase_orders.purchase_order_status = 'rejected' and purchase_orders.updated_date <= merchants.as_of)
+      -- A draft is not sent: nothing is on order until procurement submits it.
+      and purchase_orders.purchase_order_status <> 'draft'
 ),
 
 receipts as (

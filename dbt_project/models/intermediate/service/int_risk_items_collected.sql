@@ -70,6 +70,7 @@ open_purchase_orders as (
     where orders.ordered_date <= merchants.as_of
       and (orders.received_date is null or orders.received_date > merchants.as_of)
       and (orders.purchase_order_status <> 'cancelled' or orders.updated_date > merchants.as_of)
+      and orders.purchase_order_status <> 'draft'
     group by orders.merchant_id, orders.supplier_id
 ),
 
@@ -316,7 +317,7 @@ category_spend as (
     inner join {{ ref('stg_postgres__products') }} as products on products.product_id = lines.product_id
     inner join merchants on merchants.merchant_id = orders.merchant_id
     where orders.ordered_date between merchants.window_start and merchants.as_of
-      and orders.purchase_order_status <> 'cancelled'
+      and orders.purchase_order_status not in ('cancelled', 'draft')
     group by orders.merchant_id, products.category_id
 ),
 

@@ -86,6 +86,8 @@ purchase_orders as (
     inner join windows
         on windows.merchant_id = orders.merchant_id
         and orders.ordered_date <= windows.as_of
+    -- A draft is not an order yet.
+    where orders.purchase_order_status <> 'draft'
     group by windows.merchant_id, windows.performance_window, orders.supplier_id
 )
 

@@ -36,6 +36,7 @@ purchase_lines as (
     inner join merchants on merchants.merchant_id = orders.merchant_id
     where orders.ordered_date <= merchants.as_of
       and not (orders.purchase_order_status = 'cancelled' and orders.updated_date <= merchants.as_of)
+      and orders.purchase_order_status <> 'draft'
 ),
 
 paid as (
