@@ -11,7 +11,7 @@ from dagster_dbt import DbtCliResource
 from pipelines.assets.dbt import ML_TAG, build_dbt_assets, prepared_dbt_project
 from pipelines.assets.exports import build_serving_asset, replenishment_workbooks
 from pipelines.assets.ingest import INGEST_ASSETS, INGEST_CHECKS
-from pipelines.assets.ml import POLICY_EVALUATION, demand_forecasts, policy_evaluation
+from pipelines.assets.ml import POLICY_EVALUATION, demand_forecasts, policy_evaluation, replenishment_plan
 from pipelines.ops.schedules import FULL_RUN_JOB, POLICY_EVALUATION_JOB, build_jobs, build_schedules
 from pipelines.ops.sensors import new_data_sensor, run_failure_alerts
 from pipelines.ops.settlements import weekly_settlement_job
@@ -37,6 +37,7 @@ def build_definitions() -> dg.Definitions:
             *INGEST_ASSETS,
             *dbt_definitions,
             demand_forecasts,
+            replenishment_plan,
             policy_evaluation,
             replenishment_workbooks,
             serving_warehouse,

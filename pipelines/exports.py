@@ -48,13 +48,16 @@ LINE_COLUMNS = [
     Column("on_hand", "现有库存 On hand", "integer"),
     Column("available", "可用库存 Available", "integer"),
     Column("on_order", "在途 On order", "integer"),
-    Column("forecast_lead_time_demand", "提前期预测需求 Lead-time demand", "decimal"),
+    Column("forecast_lead_time_demand", "提前期及补货周期预测需求 Demand over lead time + review", "decimal"),
     Column("safety_stock", "安全库存 Safety stock", "decimal"),
 ]
 # Written only when the suggestions carry them (the mart does; hand-made frames may not).
-PACK_COLUMNS = [
+MART_COLUMNS = [
     Column("min_order_qty", "起订量 MOQ", "integer"),
     Column("order_multiple", "包装倍数 Order multiple", "integer"),
+    Column("reorder_point", "再订货点 Reorder point", "decimal"),
+    Column("days_of_cover", "订货后可售天数 Days of cover", "decimal"),
+    Column("reason_zh", "原因 Reason", "text"),
 ]
 QUANTITY_COLUMNS = [
     Column("suggested_qty", "建议采购量 Suggested qty", "integer"),
@@ -119,8 +122,8 @@ def sheet_name(supplier_code: str, supplier_name: str, taken: set[str]) -> str:
 
 
 def supplier_sheet_columns(suggestions: pd.DataFrame) -> list[Column]:
-    pack = [column for column in PACK_COLUMNS if column.field in suggestions.columns]
-    return LINE_COLUMNS + pack + QUANTITY_COLUMNS
+    from_mart = [column for column in MART_COLUMNS if column.field in suggestions.columns]
+    return LINE_COLUMNS + from_mart + QUANTITY_COLUMNS
 
 
 # SKUs without a default supplier still need buying: they get a sheet of their own.

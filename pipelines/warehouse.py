@@ -98,6 +98,39 @@ CREATE TABLE IF NOT EXISTS ml.policy_evaluation (
     model_version        VARCHAR NOT NULL,
     run_id               VARCHAR NOT NULL,
     as_of                DATE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ml.replenishment_plan (
+    merchant_id                 BIGINT NOT NULL,
+    merchant_code               VARCHAR NOT NULL,
+    product_id                  BIGINT NOT NULL,
+    sku_code                    VARCHAR NOT NULL,
+    warehouse_id                BIGINT NOT NULL,
+    warehouse_code              VARCHAR NOT NULL,
+    as_of                       DATE NOT NULL,
+    abc_class                   VARCHAR,
+    xyz_class                   VARCHAR,
+    service_level               DOUBLE NOT NULL,
+    review_period_days          INTEGER NOT NULL,
+    lead_time_sd_days           DOUBLE NOT NULL,
+    shelf_life_days             INTEGER,
+    forecast_lead_time_demand   DOUBLE,
+    forecast_protection_demand  DOUBLE,
+    daily_forecast_error_sd     DOUBLE,
+    prebuild_qty                DOUBLE NOT NULL,
+    safety_stock                DOUBLE,
+    reorder_point               DOUBLE,
+    order_up_to                 DOUBLE,
+    position                    INTEGER NOT NULL,
+    shelf_life_cap              INTEGER,
+    cap_applied                 BOOLEAN NOT NULL,
+    suggested_qty               INTEGER NOT NULL,
+    days_of_cover               DOUBLE,
+    reason                      VARCHAR NOT NULL,
+    reason_zh                   VARCHAR NOT NULL,
+    forecast_model              VARCHAR,
+    forecast_run_id             VARCHAR,
+    model_version               VARCHAR NOT NULL,
+    run_id                      VARCHAR NOT NULL
 )
 """
 

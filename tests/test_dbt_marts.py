@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from pipelines import warehouse
+from pipelines.assets.ml import write_replenishment_plan
 from pipelines.ingest import ingest_full
 from tests.conftest import dbt_build, warehouse_rows
 from transactional import catalogue, imports, orders, purchasing, stock
@@ -188,9 +189,17 @@ def warehouses(database_factory, tmp_path_factory: pytest.TempPathFactory) -> Wa
     ingest_full(uri, own)
     _write_forecasts(own)
     shutil.copy(own, past)
-    dbt_build(own, tmp / "own")
-    dbt_build(past, tmp / "past", "--vars", f'{{"as_of": "{PAST_AS_OF.isoformat()}"}}')
+    _build_with_plan(own, tmp / "own")
+    _build_with_plan(past, tmp / "past", "--vars", f'{{"as_of": "{PAST_AS_OF.isoformat()}"}}')
     return Warehouses(own, past)
+
+
+def _build_with_plan(path: Path, tmp: Path, *args: str) -> None:
+    """dbt build in the full run's order: the models, the replenishment plan on the forecasts, the ML marts."""
+    dbt_build(path, tmp, "--exclude", "tag:ml", *args)
+    with duckdb.connect(str(path)) as conn:
+        write_replenishment_plan(conn, "plan-run-1")
+    dbt_build(path, tmp, "--select", "tag:ml", *args)
 
 
 def test_each_merchant_is_reported_as_of_its_own_last_order_day(warehouses: Warehouses) -> None:
@@ -289,21 +298,31 @@ def test_replenishment_uses_the_current_forecast_and_open_purchase_orders(wareho
     suggestions = warehouse_rows(
         warehouses.own_as_of,
         """SELECT warehouse_code, forecast_lead_time_demand, safety_stock, available, on_order, suggested_qty,
-                  forecast_model
+                  forecast_model, review_period_days, service_level, lead_time_sd_days, daily_forecast_error_sd,
+                  reorder_point, order_up_to, position, reason
            FROM marts.fct_replenishment_suggestions WHERE merchant_code = 'M1' AND sku_code = 'FERT' ORDER BY 1""",
     )
     assert [row[0] for row in suggestions] == ["WH01", "WH02"]
-    # (7 days of lead time + 7 of review period) × 2 a day from the 10 April forecast, split
-    # 15 : 2 by the units each warehouse sold.
+    # (7 days of lead time + 7 of review period: FERT does not expire) × 2 a day from the 10 April
+    # forecast, split 15 : 2 by the units each warehouse sold.
+    assert [row[7] for row in suggestions] == [7, 7]
     assert sum(row[1] for row in suggestions) == pytest.approx(28.0)
     assert suggestions[0][1] == pytest.approx(28.0 * 15 / 17)
-    daily = [3, 12, 2] + [0] * 87
-    assert sum(row[2] for row in suggestions) == pytest.approx(1.65 * statistics.stdev(daily) * math.sqrt(7 + 7))
+    # No backtest: σe is the spread of the last 28 days' sales (12 on 15 March, 2 on 10 April).
+    error_sd = statistics.pstdev([12, 2] + [0] * 26)
+    assert sum(row[10] for row in suggestions) == pytest.approx(error_sd)
+    service_level, lead_time_sd = suggestions[0][8], suggestions[0][9]
+    z = statistics.NormalDist().inv_cdf(service_level)
+    expected_safety = z * math.sqrt(14 * error_sd**2 + 2.0**2 * lead_time_sd**2)
+    assert sum(row[2] for row in suggestions) == pytest.approx(expected_safety)
     assert [(row[3], row[4]) for row in suggestions] == [(15, 24), (3, 0)]
-    for _, forecast, safety, available, on_order, suggested, model in suggestions:
-        shortfall = forecast + safety - available - on_order
+    for _, forecast, safety, available, on_order, suggested, model, *_, reorder, up_to, position, reason in suggestions:
         assert model == "seasonal_naive"
-        if shortfall <= 0:
-            assert suggested == 0
+        assert position == available + on_order
+        assert reorder == pytest.approx(forecast + safety) and up_to == pytest.approx(reorder)
+        if position > reorder:
+            assert (suggested, reason) == (0, "covered")
         else:
-            assert suggested % 6 == 0 and suggested >= max(shortfall, 10) and suggested - 6 < max(shortfall, 10)
+            need = max(up_to - position, 10)
+            assert suggested % 6 == 0 and suggested >= need and suggested - 6 < need
+            assert reason == "below_reorder_point"

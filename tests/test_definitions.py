@@ -126,10 +126,16 @@ def test_schedules_run_in_beijing_time_and_target_their_jobs(definitions) -> Non
         key.to_user_string() for key in definitions.resolve_job_def(WEEKLY_FORECAST_JOB).asset_layer.selected_asset_keys
     }
     assert {"raw/orders", "marts/fct_daily_sales", "marts/fct_inventory_flags", "serving/warehouse"} <= nightly
-    assert not nightly & {"ml/demand_forecasts", "marts/fct_replenishment_suggestions", "ml/policy_evaluation"}
+    assert not nightly & {
+        "ml/demand_forecasts",
+        "ml/replenishment_plan",
+        "marts/fct_replenishment_suggestions",
+        "ml/policy_evaluation",
+    }
     assert weekly == {
         "ml/demand_forecasts",
         "ml/forecast_backtests",
+        "ml/replenishment_plan",
         "marts/fct_replenishment_suggestions",
         "exports/replenishment_workbooks",
         "serving/warehouse",

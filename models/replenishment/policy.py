@@ -171,14 +171,15 @@ def service_levels_by_class(
     return (abc + xyz).map(levels).fillna(by_abc).astype(float)
 
 
-def review_period_days(shelf_life_days: pd.Series, usual_review_period_days: int) -> pd.Series:
+def review_period_days(shelf_life_days: pd.Series, usual_review_period_days: int | pd.Series) -> pd.Series:
     """Days between reviews per SKU: the usual period, or shelf life ÷ 7 (at least 1) for perishables.
 
-    Missing shelf life = goods that do not expire, reviewed at the usual period.
+    Missing shelf life = goods that do not expire, reviewed at the usual period (one for all, or
+    one per SKU aligned with `shelf_life_days`).
     """
-    if usual_review_period_days < 1:
+    if (pd.Series(usual_review_period_days) < 1).any():
         raise ValueError("the review period must be at least 1 day")
-    shelf_life = shelf_life_days.astype(float)
+    shelf_life = pd.to_numeric(shelf_life_days, errors="coerce").astype(float)
     perishable = shelf_life < PERISHABLE_SHELF_LIFE_DAYS
     shortened = (shelf_life // REVIEWS_PER_SHELF_LIFE).clip(lower=1, upper=usual_review_period_days)
     return shortened.where(perishable, usual_review_period_days).astype(int)

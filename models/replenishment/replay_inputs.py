@@ -15,10 +15,7 @@ The period is the last `days` days up to the network's as_of. A seeded sample of
 - The coopcast forecaster is `forecast_network` fitted on the demand before each refit day, every
   REFIT_EVERY_DAYS of the period; each fit serves the decision days up to the next refit, so no
   forecast sees demand after its decision day. Its daily error standard deviation comes from the
-  chosen option's backtest: mean absolute error = WAPE × units over the origin's window ÷ days,
-  averaged over the origins and scaled by √(π/2) (σ of a normal error with that MAE). Series
-  without a backtest (too short, or nothing sold in the windows) take the standard deviation of
-  their last REFIT_EVERY_DAYS days of demand.
+  chosen option's backtest, as the weekly plan takes it (`plan.daily_forecast_error_sd`).
 """
 
 from __future__ import annotations
@@ -26,16 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import numpy as np
 import pandas as pd
 
-from models.forecasting.backtest import ALL_HORIZONS, BACKTEST_HORIZON_DAYS
 from models.forecasting.pipeline import forecast_network
-from models.replenishment import policy
+from models.replenishment import plan, policy
 from models.replenishment.evaluation import DEFAULT_DAYS, DEFAULT_MAX_SKUS
 
 REFIT_EVERY_DAYS = 28
-NORMAL_SD_PER_MAE = float(np.sqrt(np.pi / 2))
 KEY_SEPARATOR = "/"
 
 
@@ -97,7 +91,7 @@ def build_replay_data(
     )
     sample["sku"] = sku_key(sample["merchant_code"], sample["sku_code"])
 
-    spreads = _lead_time_spread(supplier_lead_times)
+    spreads = plan.lead_time_spread(supplier_lead_times)
     skus = sample.merge(
         abc_classes[["merchant_id", "sku_code", "abc_class"]], on=["merchant_id", "sku_code"], how="left"
     )
@@ -169,37 +163,10 @@ def coopcast_forecasts(data: ReplayData, refit_every_days: int = REFIT_EVERY_DAY
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
-def _lead_time_spread(supplier_lead_times: pd.DataFrame) -> pd.DataFrame:
-    """Standard deviation of each supplier's delivered lead times, weighted by deliveries."""
-    frame = supplier_lead_times.assign(
-        weighted=supplier_lead_times["lead_time_days"] * supplier_lead_times["deliveries"],
-        squared=supplier_lead_times["lead_time_days"] ** 2 * supplier_lead_times["deliveries"],
-    )
-    sums = frame.groupby(["merchant_id", "supplier_code"], as_index=False)[["deliveries", "weighted", "squared"]].sum()
-    mean = sums["weighted"] / sums["deliveries"]
-    variance = (sums["squared"] / sums["deliveries"] - mean**2).clip(lower=0.0)
-    return sums[["merchant_id", "supplier_code"]].assign(lead_time_sd_days=np.sqrt(variance).fillna(0.0))
-
-
 def _error_sd(
     backtests: pd.DataFrame, history: pd.DataFrame, skus: pd.DataFrame, fitted_through: pd.Timestamp
 ) -> pd.DataFrame:
-    """Daily forecast error σ per SKU of the replay (see the module docstring)."""
-    chosen = backtests[backtests["chosen"].astype(bool) & (backtests["horizon_bucket"] == ALL_HORIZONS)]
-    chosen = chosen.merge(skus[["merchant_id", "sku_code", "sku"]], on=["merchant_id", "sku_code"])
-    origin = pd.to_datetime(chosen["origin"])
-    windows = chosen.assign(origin=origin).merge(history[["sku", "date", "demand"]], on="sku")
-    in_window = (windows["date"] > windows["origin"]) & (
-        windows["date"] <= windows["origin"] + pd.Timedelta(days=BACKTEST_HORIZON_DAYS)
-    )
-    actual = windows[in_window].groupby(["sku", "origin"], as_index=False)["demand"].sum()
-    origins = chosen.assign(origin=origin).merge(actual, on=["sku", "origin"], how="left")
-    origins["mae"] = origins["wape"] * origins["demand"] / origins["n_points"]
-    backtested = origins.groupby("sku")["mae"].mean().mul(NORMAL_SD_PER_MAE)
-
-    recent = history[history["date"] > fitted_through - pd.Timedelta(days=REFIT_EVERY_DAYS)]
-    matrix = recent.pivot_table(index="sku", columns="date", values="demand", aggfunc="sum")
-    matrix = matrix.reindex(index=skus["sku"]).fillna(0.0)
-    recent_sd = pd.Series(matrix.to_numpy().std(axis=1) if matrix.shape[1] else 0.0, index=matrix.index)
-    error_sd = backtested.reindex(skus["sku"]).fillna(recent_sd)
-    return pd.DataFrame({"sku": error_sd.index, "error_sd": error_sd.to_numpy(dtype=float)})
+    """Daily forecast error σ per SKU of the replay, as the weekly plan derives it (plan.py)."""
+    demand = history.merge(skus[["sku", "merchant_id", "sku_code"]], on="sku").rename(columns={"demand": "quantity"})
+    error_sd = plan.daily_forecast_error_sd(backtests, demand, skus, pd.Series(fitted_through, index=skus.index))
+    return pd.DataFrame({"sku": skus["sku"].to_numpy(), "error_sd": error_sd.to_numpy(dtype=float)})

@@ -9,6 +9,7 @@ import pandas as pd
 
 from models.forecasting.pipeline import MODEL_VERSION, chosen_versus_candidates, forecast_network
 from models.replenishment.evaluation import evaluate_replenishment, frame_forecaster, prepare_replay
+from models.replenishment.plan import plan_replenishment
 from models.replenishment.replay_inputs import (
     DEFAULT_DAYS,
     DEFAULT_MAX_SKUS,
@@ -121,6 +122,100 @@ def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     )
 
 
+REPLENISHMENT_PLAN = dg.AssetKey(["ml", "replenishment_plan"])
+REPLENISHMENT_PLAN_COLUMNS = """merchant_id, merchant_code, product_id, sku_code, warehouse_id, warehouse_code, as_of,
+    abc_class, xyz_class, service_level, review_period_days, lead_time_sd_days, shelf_life_days,
+    forecast_lead_time_demand, forecast_protection_demand, daily_forecast_error_sd, prebuild_qty, safety_stock,
+    reorder_point, order_up_to, position, shelf_life_cap, cap_applied, suggested_qty, days_of_cover, reason,
+    reason_zh, forecast_model, forecast_run_id, model_version, run_id"""
+PLAN_VERSION = f"periodic-review-1+{MODEL_VERSION}"
+PLAN_POSITIONS_SQL = "SELECT * FROM intermediate.int_replenishment_positions_joined"
+SUPPLIER_LEAD_TIMES_SQL = (
+    "SELECT merchant_id, supplier_code, lead_time_days, deliveries FROM marts.fct_supplier_lead_times"
+)
+PLAN_PRODUCTS_SQL = "SELECT merchant_id, product_id, shelf_life_days FROM marts.dim_products"
+PLAN_CLASSES_SQL = "SELECT merchant_id, sku_code, abc_class, xyz_class FROM marts.fct_product_abc_xyz"
+# The forecast and its backtest made at each merchant's current as_of; older as_ofs stay for history.
+PLAN_FORECASTS_SQL = """
+SELECT f.merchant_id, f.sku_code, f.date, f.yhat, f.model, f.run_id
+FROM ml.demand_forecasts f JOIN marts.dim_merchants m ON m.merchant_id = f.merchant_id AND m.as_of = f.as_of
+WHERE f.warehouse_code IS NULL
+"""
+PLAN_BACKTESTS_SQL = """
+SELECT b.merchant_id, b.sku_code, b.origin, b.horizon_bucket, b.wape, b.n_points, b.chosen
+FROM ml.forecast_backtests b JOIN marts.dim_merchants m ON m.merchant_id = b.merchant_id AND m.as_of = b.as_of
+WHERE b.chosen
+"""
+# Enough history for the backtest windows (three 28-day origins before as_of) and the fallback σ.
+PLAN_DEMAND_DAYS = 180
+PLAN_DEMAND_SQL = f"""
+SELECT s.merchant_id, s.sku_code, s.sales_date AS date, s.quantity
+FROM marts.fct_daily_sales s JOIN marts.dim_merchants m ON m.merchant_id = s.merchant_id
+WHERE s.sales_date > m.as_of - {PLAN_DEMAND_DAYS} AND s.sales_date <= m.as_of
+"""
+
+
+def write_replenishment_plan(conn: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
+    """Plan every position with the policy and replace the plan of each merchant's as_of in ml.replenishment_plan."""
+    positions = conn.execute(PLAN_POSITIONS_SQL).df()
+    planned = plan_replenishment(
+        positions=positions,
+        products=conn.execute(PLAN_PRODUCTS_SQL).df(),
+        classes=conn.execute(PLAN_CLASSES_SQL).df(),
+        supplier_lead_times=conn.execute(SUPPLIER_LEAD_TIMES_SQL).df(),
+        forecasts=conn.execute(PLAN_FORECASTS_SQL).df(),
+        backtests=conn.execute(PLAN_BACKTESTS_SQL).df(),
+        daily_demand=conn.execute(PLAN_DEMAND_SQL).df(),
+    ).assign(model_version=PLAN_VERSION, run_id=run_id)
+    replaced = positions[["merchant_id", "as_of"]].drop_duplicates()
+    with duck.transaction(conn):
+        duck.create_ml_tables(conn)
+        replace_as_of_rows(conn, "ml.replenishment_plan", REPLENISHMENT_PLAN_COLUMNS, replaced, planned)
+    return planned
+
+
+@dg.asset(
+    key=REPLENISHMENT_PLAN,
+    group_name="ml",
+    kinds={"python", "duckdb"},
+    freshness_policy=freshness.WEEKLY,
+    deps=[
+        dg.AssetKey(["intermediate", "int_replenishment_positions_joined"]),
+        dg.AssetKey(["marts", "dim_products"]),
+        dg.AssetKey(["marts", "fct_product_abc_xyz"]),
+        dg.AssetKey(["marts", "fct_supplier_lead_times"]),
+        dg.AssetKey(["marts", "fct_daily_sales"]),
+        DEMAND_FORECASTS,
+        FORECAST_BACKTESTS,
+    ],
+    pool=DUCKDB_WRITER_POOL,
+    description="The replenishment policy (models/replenishment/policy.py) on every merchant × SKU × warehouse: "
+    "service level by ABC-XYZ class, safety stock from the backtest error and the lead time's spread, reorder "
+    "point, order-up-to level with seasonal pre-build, pack and MOQ rounding, shelf-life cap, and why.",
+)
+def replenishment_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    conn = duck.connect(warehouse.warehouse_path())
+    try:
+        planned = write_replenishment_plan(conn, context.run_id)
+    finally:
+        conn.close()
+    reasons = planned["reason"].value_counts()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(planned),
+            "suggested_units": int(planned["suggested_qty"].sum()),
+            "reasons": dg.MetadataValue.json({str(reason): int(count) for reason, count in reasons.items()}),
+            "preview": dg.MetadataValue.md(
+                planned[planned["suggested_qty"] > 0][
+                    ["merchant_code", "sku_code", "warehouse_code", "suggested_qty", "reason"]
+                ]
+                .head(PREVIEW_ROWS)
+                .to_markdown(index=False)
+            ),
+        }
+    )
+
+
 POLICY_EVALUATION = dg.AssetKey(["ml", "policy_evaluation"])
 POLICY_EVALUATION_COLUMNS = """merchant_id, merchant_code, policy, abc_class, fill_rate, avg_inventory_value,
     expired_value, stockout_days, orders_placed, turnover, skus, days, model_version, run_id, as_of"""
@@ -128,9 +223,6 @@ REPLAY_DEMAND_SQL = "SELECT merchant_code, sku_code, date, demand FROM sim.daily
 REPLAY_PRODUCTS_SQL = """SELECT merchant_id, merchant_code, sku_code, supplier_code, unit_cost, shelf_life_days,
     lead_time_days, min_order_qty, order_multiple FROM marts.dim_products"""
 REPLAY_ABC_SQL = "SELECT merchant_id, sku_code, abc_class FROM marts.fct_product_abc_xyz"
-REPLAY_LEAD_TIMES_SQL = (
-    "SELECT merchant_id, supplier_code, lead_time_days, deliveries FROM marts.fct_supplier_lead_times"
-)
 # Each batch's units on hand (all warehouses) before the first replay day began in Beijing time.
 REPLAY_BATCHES_SQL = """
 SELECT p.merchant_id, p.sku_code, b.expiry_date, sum(m.on_hand_delta) AS quantity
@@ -153,8 +245,10 @@ class PolicyEvaluationConfig(dg.Config):
 
 
 def review_period_days(conn: duckdb.DuckDBPyConnection) -> int:
-    """dbt's var review_period_days, as the replenishment mart applied it."""
-    value = conn.execute("SELECT max(review_period_days) FROM marts.fct_replenishment_suggestions").fetchone()[0]
+    """dbt's var review_period_days, the usual period the replenishment positions carry."""
+    value = conn.execute(
+        "SELECT max(review_period_days) FROM intermediate.int_replenishment_positions_joined"
+    ).fetchone()[0]
     return int(value) if value is not None else DEFAULT_REVIEW_PERIOD_DAYS
 
 
@@ -166,7 +260,7 @@ def review_period_days(conn: duckdb.DuckDBPyConnection) -> int:
         dg.AssetKey(["marts", "dim_products"]),
         dg.AssetKey(["marts", "fct_product_abc_xyz"]),
         dg.AssetKey(["marts", "fct_supplier_lead_times"]),
-        dg.AssetKey(["marts", "fct_replenishment_suggestions"]),
+        dg.AssetKey(["intermediate", "int_replenishment_positions_joined"]),
         dg.AssetKey(["marts", "dim_merchants"]),
         dg.AssetKey(["raw", "stock_movements"]),
         dg.AssetKey(["raw", "batches"]),
@@ -188,7 +282,7 @@ def policy_evaluation(
             demand=conn.execute(REPLAY_DEMAND_SQL, [as_of]).df(),
             products=conn.execute(REPLAY_PRODUCTS_SQL).df(),
             abc_classes=conn.execute(REPLAY_ABC_SQL).df(),
-            supplier_lead_times=conn.execute(REPLAY_LEAD_TIMES_SQL).df(),
+            supplier_lead_times=conn.execute(SUPPLIER_LEAD_TIMES_SQL).df(),
             batches_at_start=conn.execute(REPLAY_BATCHES_SQL, [start.to_pydatetime()]).df(),
             as_of=as_of,
             days=config.days,

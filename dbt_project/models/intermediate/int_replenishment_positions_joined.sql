@@ -113,6 +113,8 @@ select
     suppliers.supplier_name,
     merchants.as_of,
     products.lead_time_days,
+    -- The usual days between two orders to a supplier; the plan shortens it for perishables.
+    {{ var("review_period_days") }} as review_period_days,
     products.min_order_qty,
     products.order_multiple,
     products.unit_cost,

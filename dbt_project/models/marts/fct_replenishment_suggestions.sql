@@ -1,107 +1,62 @@
--- Suggested purchase per merchant × active SKU × warehouse at as_of, a periodic-review
--- order-up-to policy: cover the forecast demand until the order after this one can arrive
--- (lead time + review period) plus safety stock, net of sellable stock and open purchase orders.
---   suggested_qty = the smallest multiple of order_multiple that is ≥ both the shortfall and
---   min_order_qty, or 0 when there is no shortfall.
-
-{%- set z = var("safety_stock_z") | float %}
-{%- set review_period_days = var("review_period_days") | int %}
+-- Suggested purchase per merchant × active SKU × warehouse at as_of, with its explanation. The
+-- arithmetic is the replenishment policy's (models/replenishment/policy.py), which the
+-- ml/replenishment_plan asset ran on these same positions after the forecast: a periodic review
+-- whose reorder point and order-up-to level cover the forecast over lead time + review period
+-- plus a safety stock for the SKU's service level, rounded to packs and the MOQ, capped by shelf
+-- life. A position without a plan at its as_of (no forecast yet) suggests nothing.
 
 with positions as (
     select * from {{ ref('int_replenishment_positions_joined') }}
 ),
 
--- Only the forecast made at the merchant's current as_of, all warehouses together; older
--- as_ofs stay in ml.demand_forecasts for backtests.
-current_forecasts as (
-    select
-        forecasts.merchant_id,
-        forecasts.sku_code,
-        forecasts.date,
-        forecasts.yhat,
-        forecasts.model,
-        forecasts.run_id,
-        skus.as_of,
-        skus.lead_time_days
-    from {{ source('ml', 'demand_forecasts') }} as forecasts
-    inner join (
-        select distinct merchant_id, sku_code, as_of, lead_time_days
-        from positions
-    ) as skus
-        on skus.merchant_id = forecasts.merchant_id
-        and skus.sku_code = forecasts.sku_code
-        and skus.as_of = forecasts.as_of
-    where forecasts.warehouse_code is null
-),
-
-sku_forecasts as (
-    select
-        merchant_id,
-        sku_code,
-        sum(
-            case when date > as_of and date <= as_of + lead_time_days + {{ review_period_days }} then yhat else 0 end
-        ) as lead_time_demand,
-        max(model) as forecast_model,
-        max(run_id) as forecast_run_id
-    from current_forecasts
-    group by merchant_id, sku_code
-),
-
-needs as (
-    select
-        positions.*,
-        coalesce(sku_forecasts.lead_time_demand, 0) * positions.demand_share as forecast_lead_time_demand,
-        {{ z }} * positions.daily_demand_stddev * sqrt(positions.lead_time_days + {{ review_period_days }})
-            * positions.demand_share as safety_stock,
-        sku_forecasts.forecast_model,
-        sku_forecasts.forecast_run_id
-    from positions
-    left join sku_forecasts
-        on sku_forecasts.merchant_id = positions.merchant_id
-        and sku_forecasts.sku_code = positions.sku_code
-),
-
-shortfalls as (
-    select
-        *,
-        -- Rounded to 1e-6 first so float noise (12.000000001) does not buy another pack.
-        round(forecast_lead_time_demand + safety_stock - available - on_order, 6) as shortfall
-    from needs
-),
-
-suggested as (
-    select
-        *,
-        case
-            when shortfall <= 0 then 0
-            else ceil(greatest(shortfall, min_order_qty) / order_multiple) * order_multiple
-        end as suggested_qty
-    from shortfalls
+plans as (
+    select * from {{ source('ml', 'replenishment_plan') }}
 )
 
 select
-    merchant_id,
-    merchant_code,
-    product_id,
-    sku_code,
-    sku_name,
-    warehouse_id,
-    warehouse_code,
-    supplier_code,
-    supplier_name,
-    as_of,
-    lead_time_days,
-    {{ review_period_days }} as review_period_days,
-    cast(forecast_lead_time_demand as double) as forecast_lead_time_demand,
-    cast(safety_stock as double) as safety_stock,
-    on_hand,
-    available,
-    on_order,
-    min_order_qty,
-    order_multiple,
-    cast(suggested_qty as integer) as suggested_qty,
-    unit_cost,
-    cast(suggested_qty * unit_cost as decimal(18, 2)) as suggested_value,
-    forecast_model,
-    forecast_run_id
-from suggested
+    positions.merchant_id,
+    positions.merchant_code,
+    positions.product_id,
+    positions.sku_code,
+    positions.sku_name,
+    positions.warehouse_id,
+    positions.warehouse_code,
+    positions.supplier_code,
+    positions.supplier_name,
+    positions.as_of,
+    positions.lead_time_days,
+    cast(coalesce(plans.review_period_days, positions.review_period_days) as integer) as review_period_days,
+    cast(coalesce(plans.forecast_protection_demand, 0) as double) as forecast_lead_time_demand,
+    cast(coalesce(plans.safety_stock, 0) as double) as safety_stock,
+    positions.on_hand,
+    positions.available,
+    positions.on_order,
+    positions.min_order_qty,
+    positions.order_multiple,
+    cast(coalesce(plans.suggested_qty, 0) as integer) as suggested_qty,
+    positions.unit_cost,
+    cast(coalesce(plans.suggested_qty, 0) * positions.unit_cost as decimal(18, 2)) as suggested_value,
+    plans.forecast_model,
+    plans.forecast_run_id,
+    plans.abc_class,
+    plans.xyz_class,
+    plans.service_level,
+    plans.shelf_life_days,
+    plans.lead_time_sd_days,
+    plans.daily_forecast_error_sd,
+    cast(coalesce(plans.prebuild_qty, 0) as double) as prebuild_qty,
+    plans.reorder_point,
+    plans.order_up_to,
+    positions.available + positions.on_order as position,
+    plans.shelf_life_cap,
+    coalesce(plans.cap_applied, false) as cap_applied,
+    plans.days_of_cover,
+    coalesce(plans.reason, 'no_forecast') as reason,
+    coalesce(plans.reason_zh, '无预测') as reason_zh,
+    plans.run_id as plan_run_id
+from positions
+left join plans
+    on plans.merchant_id = positions.merchant_id
+    and plans.product_id = positions.product_id
+    and plans.warehouse_id = positions.warehouse_id
+    and plans.as_of = positions.as_of
