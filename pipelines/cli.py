@@ -36,6 +36,7 @@ from pipelines.commands.docs import docs as docs_command
 from pipelines.commands.imports import import_app
 from pipelines.commands.ingest import ingest as ingest_command
 from pipelines.commands.merchant import merchant_app
+from pipelines.commands.replenish import replenish as replenish_command
 from transactional import db
 
 app = typer.Typer(
@@ -55,6 +56,7 @@ app.command("api")(api_command)
 app.add_typer(import_app, name="import")
 app.command("docs")(docs_command)
 app.command("ingest")(ingest_command)
+app.command("replenish")(replenish_command)
 DEMO_SCALE = "small"
 DEMO_SEED = 7
 DASHBOARD_PORT = 8501
@@ -234,7 +236,7 @@ def build(
 @app.command()
 @one_line_errors
 def forecast() -> None:
-    """Forecast daily demand per merchant × SKU into ml.demand_forecasts."""
+    """Forecast daily demand per merchant × SKU, then plan replenishment on it (ml.replenishment_plan)."""
     _materialize("Forecast", ("ml",))
 
 

@@ -103,6 +103,60 @@ def test_the_workbook_has_one_sheet_per_supplier(pipeline_run: PipelineRun, serv
     assert supplier_sheets > 0, "no merchant has anything to order, so no supplier sheet was checked"
 
 
+DRAFT_LINES_SQL = """
+SELECT m.merchant_code, s.supplier_code, w.warehouse_code, p.sku_code, l.quantity, po.po_no
+FROM core.purchase_orders po
+JOIN core.purchase_order_lines l USING (purchase_order_id)
+JOIN core.merchants m ON m.merchant_id = po.merchant_id
+JOIN core.suppliers s ON s.supplier_id = po.supplier_id
+JOIN core.warehouses w ON w.warehouse_id = po.warehouse_id
+JOIN core.products p ON p.product_id = l.product_id
+WHERE po.status = 'draft'
+ORDER BY 1, 2, 3, 4
+"""
+
+
+def test_forecast_suggest_approve_and_export(pipeline_run: PipelineRun, serving) -> None:
+    """The weekly loop at tiny scale: the run forecast and planned; procurement approves the
+    suggestions as draft purchase orders, one per supplier and warehouse, and gets the workbook."""
+    suggested = serving.execute(
+        """SELECT merchant_code, supplier_code, warehouse_code, sku_code, suggested_qty
+           FROM marts.fct_replenishment_suggestions WHERE suggested_qty > 0 ORDER BY 1, 2, 3, 4"""
+    ).fetchall()
+    assert suggested, "the tiny network should have something to reorder"
+    explained = serving.execute(
+        """SELECT count(*) FILTER (WHERE reason IN ('below_reorder_point', 'capped_by_shelf_life')
+                                     AND forecast_model IS NOT NULL AND reorder_point IS NOT NULL
+                                     AND days_of_cover IS NOT NULL)
+           FROM marts.fct_replenishment_suggestions WHERE suggested_qty > 0"""
+    ).fetchone()[0]
+    assert explained == len(suggested), "every suggestion carries its forecast, reorder point, cover and reason"
+
+    preview = run_cli(pipeline_run, "replenish")
+    assert "--approve" in preview.stdout
+    with psycopg.connect(pipeline_run.database_url) as pg:
+        assert pg.execute(DRAFT_LINES_SQL).fetchall() == []
+        approved = run_cli(pipeline_run, "replenish", "--approve")
+        drafts = pg.execute(DRAFT_LINES_SQL).fetchall()
+        assert [row[:5] for row in drafts] == [tuple(row) for row in suggested]
+        orders = {(merchant, supplier, warehouse): po_no for merchant, supplier, warehouse, *_, po_no in drafts}
+        assert len(set(orders.values())) == len(orders), "one purchase order per merchant × supplier × warehouse"
+        for po_no in orders.values():
+            assert po_no in approved.stdout
+
+        again = run_cli(pipeline_run, "replenish", "--approve")
+        assert "already on draft" in again.stdout
+        assert pg.execute(DRAFT_LINES_SQL).fetchall() == drafts, "approving twice orders nothing twice"
+
+    run_cli(pipeline_run, "export", "replenishment")
+    for merchant_code, as_of in serving.execute("SELECT merchant_code, as_of FROM marts.dim_merchants").fetchall():
+        workbook = openpyxl.load_workbook(
+            pipeline_run.home / "exports" / f"replenishment_{merchant_code}_{as_of.isoformat()}.xlsx", read_only=True
+        )
+        drafted_suppliers = sorted({supplier for merchant, supplier, _ in orders if merchant == merchant_code})
+        assert [name.split(" ", 1)[0] for name in workbook.sheetnames[1:]] == drafted_suppliers
+
+
 def test_rerunning_keeps_one_forecast_per_as_of_and_publishes_again(pipeline_run: PipelineRun, serving) -> None:
     before = serving.execute("SELECT count(*) FROM ml.demand_forecasts").fetchone()
     run_cli(pipeline_run, "forecast")
