@@ -166,7 +166,10 @@ def coopcast_forecasts(data: ReplayData, refit_every_days: int = REFIT_EVERY_DAY
 def _error_sd(
     backtests: pd.DataFrame, history: pd.DataFrame, skus: pd.DataFrame, fitted_through: pd.Timestamp
 ) -> pd.DataFrame:
-    """Daily forecast error σ per SKU of the replay, as the weekly plan derives it (plan.py)."""
-    demand = history.merge(skus[["sku", "merchant_id", "sku_code"]], on="sku").rename(columns={"demand": "quantity"})
+    """Daily forecast error σ per SKU of the replay, as the weekly plan derives it (plan.py).
+
+    history: the replay's demand (sku, merchant_id, sku_code, date, demand) up to `fitted_through`.
+    """
+    demand = history[["merchant_id", "sku_code", "date", "demand"]].rename(columns={"demand": "quantity"})
     error_sd = plan.daily_forecast_error_sd(backtests, demand, skus, pd.Series(fitted_through, index=skus.index))
     return pd.DataFrame({"sku": skus["sku"].to_numpy(), "error_sd": error_sd.to_numpy(dtype=float)})
