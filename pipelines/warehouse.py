@@ -80,7 +80,8 @@ CREATE TABLE IF NOT EXISTS ml.forecast_backtests (
     chosen          BOOLEAN NOT NULL,
     model_version   VARCHAR NOT NULL,
     run_id          VARCHAR NOT NULL,
-    as_of           DATE NOT NULL
+    as_of           DATE NOT NULL,
+    rmsse           DOUBLE
 );
 CREATE TABLE IF NOT EXISTS ml.policy_evaluation (
     merchant_id          BIGINT,
@@ -135,6 +136,11 @@ CREATE TABLE IF NOT EXISTS ml.replenishment_plan (
 """
 
 
+# Columns added to an ML table after it first shipped: CREATE TABLE IF NOT EXISTS leaves an older
+# warehouse's table as it was, so these add them there (columns are only ever added, never renamed).
+ML_ADDED_COLUMNS = ("ALTER TABLE ml.forecast_backtests ADD COLUMN IF NOT EXISTS rmsse DOUBLE",)
+
+
 MISSING_TRUTH = "the warehouse has no simulator truth (sim.daily_demand): run coopcast simulate and coopcast run first"
 
 
@@ -149,6 +155,8 @@ def has_simulator_truth(conn: duckdb.DuckDBPyConnection) -> bool:
 def create_ml_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """ML outputs have fixed shapes (DESIGN); creating them up front lets dbt build before any forecast."""
     conn.execute(ML_TABLES_DDL)
+    for statement in ML_ADDED_COLUMNS:
+        conn.execute(statement)
 
 
 def _quote(text: str) -> str:

@@ -14,6 +14,7 @@ from models.forecasting.pipeline import ACTIVE_DAYS, MODEL_FAMILIES, MODEL_VERSI
 from models.forecasting.series import HORIZON_DAYS
 from pipelines.assets.ml import DEMAND_FORECASTS, FORECAST_BACKTESTS, demand_forecasts
 from pipelines.resources import WarehouseResource
+from pipelines.warehouse import create_ml_tables
 from tests.conftest import PipelineRun
 
 pytestmark = pytest.mark.slow
@@ -91,11 +92,26 @@ def test_backtests_have_three_origins_and_mark_the_model_each_series_is_forecast
             WHERE f.model IS DISTINCT FROM b.model"""
     ).fetchall()
     assert mismatched == []
+    # The error the choice ranked by is stored beside MASE for every row with a scale.
+    without_rmsse = warehouse.execute(
+        f"SELECT count(*) FROM {current('ml.forecast_backtests')} WHERE mase IS NOT NULL AND rmsse IS NULL"
+    ).fetchone()[0]
+    assert without_rmsse == 0
     merchant_codes = warehouse.execute(
         f"""SELECT count(*) FROM {current("ml.forecast_backtests")} b JOIN marts.dim_merchants m USING (merchant_id)
             WHERE b.merchant_code <> m.merchant_code"""
     ).fetchone()[0]
     assert merchant_codes == 0
+
+
+def test_a_warehouse_made_before_rmsse_was_stored_gains_the_column(tmp_path: Path) -> None:
+    with duckdb.connect(str(tmp_path / "older.duckdb")) as conn:
+        conn.execute("CREATE SCHEMA ml")
+        conn.execute("CREATE TABLE ml.forecast_backtests (merchant_id BIGINT, mase DOUBLE)")
+        create_ml_tables(conn)
+        create_ml_tables(conn)
+        columns = [row[0] for row in conn.execute("DESCRIBE ml.forecast_backtests").fetchall()]
+    assert columns == ["merchant_id", "mase", "rmsse"]
 
 
 def test_a_rerun_replaces_its_as_of_and_keeps_older_ones(warehouse, rerun: dg.ExecuteInProcessResult) -> None:

@@ -13,8 +13,8 @@ import pytest
 
 from models.forecasting.backtest import (
     backtest_forecasts,
+    error_scales,
     forecast_metrics,
-    mase_scales,
     score_backtest,
 )
 from models.forecasting.candidates import (
@@ -170,7 +170,8 @@ def test_intervals_are_nested_and_never_negative(mixed_series: pd.DataFrame, mix
 
 
 def test_metrics_by_hand() -> None:
-    # Errors ŷ − y: −1, 1, −1, 2. Mean |e| 1.25 / scale 2.5 = 0.5; WAPE 5 / 8; bias 1 / 8.
+    # Errors ŷ − y: −1, 1, −1, 2. Mean |e| 1.25 / scale 2.5 = 0.5; mean e² 7 / 4 over squared
+    # scale 7, rooted: 0.5; WAPE 5 / 8; bias 1 / 8.
     # 80%: 2 ∈ [1, 3], 0 ∈ [0, 1] (bound included), 4 ∉ [3, 3.5], 2 ∈ [1, 3] → 3 of 4.
     metrics = forecast_metrics(
         actual=[2, 0, 4, 2],
@@ -180,19 +181,29 @@ def test_metrics_by_hand() -> None:
         lower_95=[0, 0, 2, 0],
         upper_95=[4, 2, 5, 5],
         scale=2.5,
+        squared_scale=7.0,
     )
     assert metrics == pytest.approx(
-        {"mase": 0.5, "wape": 0.625, "bias": 0.125, "coverage_80": 0.75, "coverage_95": 1.0, "n_points": 4}
+        {
+            "mase": 0.5,
+            "rmsse": 0.5,
+            "wape": 0.625,
+            "bias": 0.125,
+            "coverage_80": 0.75,
+            "coverage_95": 1.0,
+            "n_points": 4,
+        }
     )
 
 
 def test_wape_and_bias_are_undefined_without_sales() -> None:
-    metrics = forecast_metrics([0, 0], [1, 0], [0, 0], [2, 1], [0, 0], [3, 1], scale=1.0)
+    metrics = forecast_metrics([0, 0], [1, 0], [0, 0], [2, 1], [0, 0], [3, 1], scale=1.0, squared_scale=1.0)
     assert metrics["mase"] == pytest.approx(0.5)
+    assert metrics["rmsse"] == pytest.approx(math.sqrt(0.5))
     assert math.isnan(metrics["wape"]) and math.isnan(metrics["bias"])
 
 
-def test_mase_scales_by_hand() -> None:
+def test_error_scales_by_hand() -> None:
     series = pd.concat(
         [
             frame("trend", np.array([1, 2, 3, 4, 5, 6, 7, 8, 10, 50], dtype=float)),
@@ -208,14 +219,19 @@ def test_mase_scales_by_hand() -> None:
             "cutoff": [day, day, day + pd.Timedelta(days=5), day],
         }
     )
-    scales = mase_scales(series, origins).set_index(["unique_id", "cutoff"])["scale"]
-    # Up to day 9 only (the 50 after it is unseen): seasonal differences 8 − 1 and 10 − 2, mean 7.5.
+    all_scales = error_scales(series, origins).set_index(["unique_id", "cutoff"])
+    scales, squared = all_scales["scale"], all_scales["squared_scale"]
+    # Up to day 9 only (the 50 after it is unseen): seasonal differences 8 − 1 and 10 − 2, mean 7.5,
+    # mean square (49 + 64) / 2.
     assert scales[("trend", day)] == pytest.approx(7.5)
+    assert squared[("trend", day)] == pytest.approx(56.5)
     # A week repeated exactly has no seasonal error: the 1-day differences scale instead,
     # 7 × 1 and one −6 over the first 9 days, then 12 × 1 and one −6 over all 14.
     assert scales[("same_week", day)] == pytest.approx(13 / 8)
+    assert squared[("same_week", day)] == pytest.approx(43 / 8)
     assert scales[("same_week", day + pd.Timedelta(days=5))] == pytest.approx(18 / 13)
-    assert math.isnan(scales[("constant", day)])
+    assert squared[("same_week", day + pd.Timedelta(days=5))] == pytest.approx(48 / 13)
+    assert math.isnan(scales[("constant", day)]) and math.isnan(squared[("constant", day)])
 
 
 def test_backtest_scores_scale_with_the_training_data_only() -> None:
@@ -274,10 +290,10 @@ def test_choice_on_a_weekly_series_beats_or_equals_seasonal_naive(
     assert choices.set_index("unique_id").loc["empty", "model"] == "seasonal_naive"
 
 
-def test_combination_weights_are_inverse_pooled_mase_of_the_pools_best(
+def test_combination_weights_are_inverse_pooled_rmsse_of_the_pools_best(
     mixed_series: pd.DataFrame, mixed_backtest: pd.DataFrame
 ) -> None:
-    # Each mixed series is alone in its demand class, so its pool's MASE is its own.
+    # Each mixed series is alone in its demand class, so its pool's RMSSE is its own.
     _, weights, _ = select_models(mixed_backtest, mixed_series)
     earlier = score_backtest(mixed_backtest, mixed_series)
     earlier = earlier[
@@ -285,13 +301,34 @@ def test_combination_weights_are_inverse_pooled_mase_of_the_pools_best(
         & (earlier["horizon_bucket"] == "all")
         & (earlier["cutoff"] < earlier["cutoff"].max())
     ]
-    best = earlier.groupby("model")["mase"].mean().sort_values().head(COMBINATION_SIZE)
+    best = earlier.groupby("model")["rmsse"].mean().sort_values().head(COMBINATION_SIZE)
     smooth = weights[weights["unique_id"] == "smooth"].set_index("model")["weight"]
     assert set(smooth.index) == set(best.index)
     expected = (1 / best) / (1 / best).sum()
     pd.testing.assert_series_equal(smooth.sort_index(), expected.sort_index(), check_names=False)
     # The never-sold series has no finite MASE, so no member to combine.
     assert "empty" not in set(weights["unique_id"])
+
+
+def test_a_rare_seller_is_forecast_at_its_mean_rather_than_at_zero() -> None:
+    # Three units every third day. Forecasting nothing misses by 3 on one day in three (mean
+    # |e| 1, mean e² 3); forecasting the mean, 1 a day, misses by 1, 1 and 2 (mean |e| 4/3, mean
+    # e² 2). MASE prefers nothing, which would never restock the SKU; RMSSE prefers the mean.
+    y = np.tile([0.0, 0.0, 3.0], DAYS // 3 + 1)[:DAYS]
+    series = frame("rare", y)
+    cutoffs = series["ds"].iloc[[-85, -57, -29]]
+    frames = []
+    for cutoff in cutoffs:
+        window = series[(series["ds"] > cutoff) & (series["ds"] <= cutoff + pd.Timedelta(days=28))]
+        for model, level in (("seasonal_naive", 0.0), ("moving_average", 1.0)):
+            bounds = dict.fromkeys(["yhat_lower_80", "yhat_upper_80", "yhat_lower_95", "yhat_upper_95"], level)
+            frames.append(window.assign(cutoff=cutoff, model=model, yhat=level, **bounds))
+    rows = pd.concat(frames, ignore_index=True)
+    choices, _, scores = select_models(rows, series)
+    assert choices.set_index("unique_id").loc["rare", "model"] == "moving_average"
+    last = scores.set_index("model")
+    assert last.loc["seasonal_naive", "mase"] < last.loc["moving_average", "mase"]
+    assert last.loc["moving_average", "rmsse"] < last.loc["seasonal_naive", "rmsse"]
 
 
 @pytest.mark.parametrize("step_size", [28, 14])

@@ -229,9 +229,9 @@ def test_intermittent_series_take_the_option_best_over_their_pools_earlier_origi
     backtests = mixed_network.backtests
     rare = backtests[backtests["sku_code"].str.startswith("RARE") & (backtests["horizon_bucket"] == "all")]
     earlier = rare[rare["origin"] < rare["origin"].max()]
-    pooled = earlier.groupby("model")["mase"].mean()
+    pooled = earlier.groupby("model")["rmsse"].mean()
     pool_choice = pooled.idxmin()
-    by_origin = earlier.pivot_table(index=["sku_code", "origin"], columns="model", values="mase")
+    by_origin = earlier.pivot_table(index=["sku_code", "origin"], columns="model", values="rmsse")
     for (_, sku_code), model in series_models(mixed_network.forecasts).items():
         if not sku_code.startswith("RARE") or model == pool_choice:
             continue
@@ -257,7 +257,7 @@ def test_a_series_leaves_its_pools_choice_only_if_another_option_won_every_earli
             "model": ["adida", "adida", "tsb", "tsb"] * 2,
             "cutoff": list(cutoffs) * 4,
             # a: tsb clearly better at both origins; b: clearly better at one, worse at the other.
-            "mase": [1.0, 1.0, clearly, clearly, 1.0, 1.0, clearly, 1.2],
+            "error": [1.0, 1.0, clearly, clearly, 1.0, 1.0, clearly, 1.2],
         }
     )
     defaults = pd.DataFrame({"unique_id": ["a", "b"], "model": ["adida", "adida"]})

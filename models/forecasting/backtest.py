@@ -8,6 +8,10 @@ horizon bucket:
   training data before that cutoff, so 1 means "as good as repeating last week in the past".
   Where that difference is always 0 (e.g. a constant series) the 1-day difference scales
   instead; where that is 0 too there is no scale and MASE is NaN.
+- RMSSE (as in the M5 competition): root mean squared error over the root mean squared
+  in-sample seasonal difference, with the same fallback. MASE is least for the median forecast,
+  which is zero for a SKU sold on fewer than half of the days; RMSSE is least for the mean, so
+  it does not reward forecasting nothing. The model choice (selection.py) uses it.
 - WAPE = Σ|ŷ − y| / Σy and bias = Σ(ŷ − y) / Σy: NaN when nothing was sold in the window.
 - coverage_80 / coverage_95: share of actuals inside the interval (bounds included).
 """
@@ -32,7 +36,7 @@ HORIZON_BUCKETS = (("1-7", 1, 7), ("8-14", 8, 14), ("15-28", 15, 28))
 ALL_HORIZONS = "all"
 
 BACKTEST_ROW_COLUMNS = ["unique_id", "ds", "cutoff", "model", "y", *VALUE_COLUMNS]
-METRIC_NAMES = ["mase", "wape", "bias", "coverage_80", "coverage_95", "n_points"]
+METRIC_NAMES = ["mase", "rmsse", "wape", "bias", "coverage_80", "coverage_95", "n_points"]
 METRIC_COLUMNS = ["unique_id", "model", "cutoff", "horizon_bucket", *METRIC_NAMES]
 
 
@@ -69,10 +73,13 @@ def backtest_forecasts(
     return rows.sort_values(["unique_id", "model", "cutoff", "ds"], ignore_index=True)
 
 
-def mase_scales(series: pd.DataFrame, origins: pd.DataFrame) -> pd.DataFrame:
-    """The MASE scale of each (unique_id, cutoff) in `origins`, from the series up to that cutoff.
+def error_scales(series: pd.DataFrame, origins: pd.DataFrame) -> pd.DataFrame:
+    """The MASE and RMSSE scales of each (unique_id, cutoff) in `origins`, from the series up to that cutoff.
 
-    Running sums of the absolute differences, read at each cutoff, give every origin's in-sample
+    `scale` is the mean absolute seasonal difference, `squared_scale` the mean squared one (the
+    1-day differences where the seasonal ones are all 0, NaN where those are too).
+
+    Running sums of the absolute and squared differences, read at each cutoff, give every origin's in-sample
     mean without refiltering the history once per origin.
     """
     ordered = series.sort_values(["unique_id", "ds"], ignore_index=True)
@@ -82,27 +89,31 @@ def mase_scales(series: pd.DataFrame, origins: pd.DataFrame) -> pd.DataFrame:
     for lag in (SEASON_LENGTH, 1):
         difference = (ordered["y"] - previous.shift(lag)).abs()
         running[f"sum_{lag}"] = difference.fillna(0.0).groupby(ordered["unique_id"]).cumsum()
+        running[f"squares_{lag}"] = (difference**2).fillna(0.0).groupby(ordered["unique_id"]).cumsum()
         running[f"count_{lag}"] = difference.notna().groupby(ordered["unique_id"]).cumsum()
     keys = origins[["unique_id", "cutoff"]].drop_duplicates()
     keys = keys.assign(at=keys["cutoff"].astype("datetime64[ns]")).sort_values("at")
     at_cutoff = pd.merge_asof(keys, running.sort_values("at"), on="at", by="unique_id", direction="backward")
-    seasonal = at_cutoff[f"sum_{SEASON_LENGTH}"] / at_cutoff[f"count_{SEASON_LENGTH}"].replace(0, np.nan)
-    daily = at_cutoff["sum_1"] / at_cutoff["count_1"].replace(0, np.nan)
-    at_cutoff["scale"] = seasonal.where(seasonal > 0, daily.where(daily > 0)).astype(float)
-    return at_cutoff[["unique_id", "cutoff", "scale"]].reset_index(drop=True)
+    for column, total in (("scale", "sum"), ("squared_scale", "squares")):
+        seasonal = at_cutoff[f"{total}_{SEASON_LENGTH}"] / at_cutoff[f"count_{SEASON_LENGTH}"].replace(0, np.nan)
+        daily = at_cutoff[f"{total}_1"] / at_cutoff["count_1"].replace(0, np.nan)
+        at_cutoff[column] = seasonal.where(seasonal > 0, daily.where(daily > 0)).astype(float)
+    return at_cutoff[["unique_id", "cutoff", "scale", "squared_scale"]].reset_index(drop=True)
 
 
 def summarise_errors(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Metrics per group of `rows` (y, yhat, bounds, and a `scale` constant within each group)."""
+    """Metrics per group of `rows` (y, yhat, bounds, and `scale` and `squared_scale` constant within each group)."""
     error = rows["yhat"] - rows["y"]
     parts = pd.DataFrame(
         {
             "abs_error": error.abs(),
             "error": error,
+            "squared_error": error**2,
             "actual": rows["y"],
             "inside_80": rows["y"].between(rows["yhat_lower_80"], rows["yhat_upper_80"]).astype(float),
             "inside_95": rows["y"].between(rows["yhat_lower_95"], rows["yhat_upper_95"]).astype(float),
             "scale": rows["scale"],
+            "squared_scale": rows["squared_scale"],
         }
     )
     parts[keys] = rows[keys]
@@ -112,6 +123,7 @@ def summarise_errors(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     metrics = pd.DataFrame(
         {
             "mase": grouped["abs_error"].mean() / grouped["scale"].first(),
+            "rmsse": np.sqrt(grouped["squared_error"].mean() / grouped["squared_scale"].first()),
             "wape": sums["abs_error"] / actual_total,
             "bias": sums["error"] / actual_total,
             "coverage_80": grouped["inside_80"].mean(),
@@ -130,8 +142,9 @@ def forecast_metrics(
     lower_95: list[float] | np.ndarray,
     upper_95: list[float] | np.ndarray,
     scale: float,
+    squared_scale: float,
 ) -> dict[str, float]:
-    """The backtest metrics of one forecast against its actuals, given the MASE scale."""
+    """The backtest metrics of one forecast against its actuals, given the MASE and RMSSE scales."""
     rows = pd.DataFrame(
         {
             "y": np.asarray(actual, dtype=float),
@@ -141,6 +154,7 @@ def forecast_metrics(
             "yhat_lower_95": np.asarray(lower_95, dtype=float),
             "yhat_upper_95": np.asarray(upper_95, dtype=float),
             "scale": float(scale),
+            "squared_scale": float(squared_scale),
             "group": 0,
         }
     )
@@ -157,8 +171,8 @@ def horizon_buckets(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_scales(rows: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
-    """Backtest rows with the MASE scale of their series and origin."""
-    return rows.merge(mase_scales(series, rows), on=["unique_id", "cutoff"], how="left")
+    """Backtest rows with the MASE and RMSSE scales of their series and origin."""
+    return rows.merge(error_scales(series, rows), on=["unique_id", "cutoff"], how="left")
 
 
 def score_backtest(rows: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:

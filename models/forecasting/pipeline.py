@@ -4,8 +4,8 @@ For every active series (sold in the last ACTIVE_DAYS before its merchant's as_o
 1. the demand class decides the per-series candidates (candidates.py); one LightGBM model across
    all series (global_model.py) is a candidate for every series with demand, and Prophet
    (prophet_model.py) for up to its MAX_SERIES smooth series with a full year of history;
-2. a rolling-origin backtest scores them (backtest.py), and the earlier origins' errors, pooled
-   over the series of a demand class, choose a model or an inverse-MASE weighted combination
+2. a rolling-origin backtest scores them (backtest.py), and the earlier origins' RMSSE, pooled
+   over the series of a demand class, chooses a model or an inverse-RMSSE weighted combination
    of the class's best few (a series deviates only on strong evidence); the last origin scores the
    choice (selection.py);
 3. the choice forecasts HORIZON_DAYS from the day after as_of, refitted on the whole history.
@@ -53,7 +53,7 @@ from models.forecasting.prophet_model import (
 from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, WEIGHT_COLUMNS, ensemble_rows, select_models
 from models.forecasting.series import HORIZON_DAYS, daily_demand_series
 
-MODEL_VERSION = "class-pooled-choice-combination-2"
+MODEL_VERSION = "class-pooled-rmsse-choice-combination-3"
 ACTIVE_DAYS = 90
 FALLBACK_MODEL = "seasonal_naive"
 PER_SERIES_FAMILIES = {

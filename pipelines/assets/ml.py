@@ -30,7 +30,7 @@ PREVIEW_ROWS = 10
 DEMAND_FORECAST_COLUMNS = """merchant_id, merchant_code, sku_code, warehouse_code, date, yhat,
     yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95, model, model_version, run_id, as_of"""
 FORECAST_BACKTEST_COLUMNS = """merchant_id, merchant_code, sku_code, model, origin, horizon_bucket,
-    mase, wape, bias, coverage_80, coverage_95, n_points, chosen, model_version, run_id, as_of"""
+    mase, wape, bias, coverage_80, coverage_95, n_points, chosen, model_version, run_id, as_of, rmsse"""
 
 
 def replace_as_of_rows(
