@@ -161,7 +161,8 @@ def _trade(conn: psycopg.Connection) -> None:
 
 
 def _write_forecasts(path: Path) -> None:
-    """FERT: 2 a day after M1's as_of (10 April); an older as_of's rows that must be ignored."""
+    """FERT: 2 a day after M1's as_of (10 April), its 95% upper bound 1 above; an older as_of's
+    rows that must be ignored."""
     conn = duckdb.connect(str(path))
     try:
         warehouse.create_ml_tables(conn)
@@ -170,7 +171,7 @@ def _write_forecasts(path: Path) -> None:
                 conn.execute(
                     "INSERT INTO ml.demand_forecasts VALUES (1, 'M1', 'FERT', NULL, ?, ?, ?, ?, ?, ?,"
                     " 'seasonal_naive', 'test-1', 'run-1', ?)",
-                    [as_of + timedelta(days=offset), yhat, yhat, yhat, yhat, yhat, as_of],
+                    [as_of + timedelta(days=offset), yhat, yhat, yhat, yhat, yhat + 1.0, as_of],
                 )
     finally:
         conn.close()
@@ -326,3 +327,27 @@ def test_replenishment_uses_the_current_forecast_and_open_purchase_orders(wareho
             need = max(up_to - position, 10)
             assert suggested % 6 == 0 and suggested >= need and suggested - 6 < need
             assert reason == "below_reorder_point"
+
+
+def test_forecast_periods_add_up_the_days_and_their_spread(warehouses: Warehouses) -> None:
+    weeks = warehouse_rows(
+        warehouses.own_as_of,
+        """SELECT period_start, period_end, days_covered, yhat, yhat_lower_95, yhat_upper_95, yhat_upper_80
+           FROM marts.fct_demand_forecast_periods
+           WHERE merchant_code = 'M1' AND sku_code = 'FERT' AND period_grain = 'week' ORDER BY 1""",
+    )
+    # 11 April 2026 is a Saturday: the first ISO week holds the 11th and 12th, the next a whole week.
+    assert weeks[0][:4] == (date(2026, 4, 6), date(2026, 4, 12), 2, 4.0)
+    start, end, days, yhat, lower_95, upper_95, upper_80 = weeks[1]
+    assert (start, end, days, yhat) == (date(2026, 4, 13), date(2026, 4, 19), 7, 14.0)
+    # Each day's σ is 1 / 1.96 (its 95% bound is 1 above): a week's σ is √7 / 1.96.
+    sigma = math.sqrt(7) / statistics.NormalDist().inv_cdf(0.975)
+    assert upper_95 == pytest.approx(14 + math.sqrt(7)) and lower_95 == pytest.approx(14 - math.sqrt(7))
+    assert upper_80 == pytest.approx(14 + statistics.NormalDist().inv_cdf(0.9) * sigma)
+    assert sum(row[2] for row in weeks) == 90
+    months = warehouse_rows(
+        warehouses.own_as_of,
+        """SELECT period_start, days_covered, yhat FROM marts.fct_demand_forecast_periods
+           WHERE merchant_code = 'M1' AND sku_code = 'FERT' AND period_grain = 'month' ORDER BY 1""",
+    )
+    assert months[:2] == [(date(2026, 4, 1), 20, 40.0), (date(2026, 5, 1), 31, 62.0)]
