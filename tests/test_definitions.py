@@ -136,6 +136,7 @@ def test_schedules_run_in_beijing_time_and_target_their_jobs(definitions) -> Non
         "ml/demand_forecasts",
         "ml/forecast_backtests",
         "ml/replenishment_plan",
+        "marts/fct_demand_forecast_periods",
         "marts/fct_replenishment_suggestions",
         "exports/replenishment_workbooks",
         "serving/warehouse",
