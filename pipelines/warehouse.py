@@ -81,7 +81,10 @@ CREATE TABLE IF NOT EXISTS ml.forecast_backtests (
     model_version   VARCHAR NOT NULL,
     run_id          VARCHAR NOT NULL,
     as_of           DATE NOT NULL,
-    rmsse           DOUBLE
+    rmsse           DOUBLE,
+    rmse            DOUBLE,
+    actual_units    DOUBLE,
+    forecast_units  DOUBLE
 );
 CREATE TABLE IF NOT EXISTS ml.policy_evaluation (
     merchant_id          BIGINT,
@@ -138,7 +141,12 @@ CREATE TABLE IF NOT EXISTS ml.replenishment_plan (
 
 # Columns added to an ML table after it first shipped: CREATE TABLE IF NOT EXISTS leaves an older
 # warehouse's table as it was, so these add them there (columns are only ever added, never renamed).
-ML_ADDED_COLUMNS = ("ALTER TABLE ml.forecast_backtests ADD COLUMN IF NOT EXISTS rmsse DOUBLE",)
+ML_ADDED_COLUMNS = (
+    "ALTER TABLE ml.forecast_backtests ADD COLUMN IF NOT EXISTS rmsse DOUBLE",
+    "ALTER TABLE ml.forecast_backtests ADD COLUMN IF NOT EXISTS rmse DOUBLE",
+    "ALTER TABLE ml.forecast_backtests ADD COLUMN IF NOT EXISTS actual_units DOUBLE",
+    "ALTER TABLE ml.forecast_backtests ADD COLUMN IF NOT EXISTS forecast_units DOUBLE",
+)
 
 
 MISSING_TRUTH = "the warehouse has no simulator truth (sim.daily_demand): run coopcast simulate and coopcast run first"

@@ -111,7 +111,7 @@ def test_a_warehouse_made_before_rmsse_was_stored_gains_the_column(tmp_path: Pat
         create_ml_tables(conn)
         create_ml_tables(conn)
         columns = [row[0] for row in conn.execute("DESCRIBE ml.forecast_backtests").fetchall()]
-    assert columns == ["merchant_id", "mase", "rmsse"]
+    assert columns == ["merchant_id", "mase", "rmsse", "rmse", "actual_units", "forecast_units"]
 
 
 def test_a_rerun_replaces_its_as_of_and_keeps_older_ones(warehouse, rerun: dg.ExecuteInProcessResult) -> None:

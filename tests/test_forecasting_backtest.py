@@ -171,7 +171,7 @@ def test_intervals_are_nested_and_never_negative(mixed_series: pd.DataFrame, mix
 
 def test_metrics_by_hand() -> None:
     # Errors ŷ − y: −1, 1, −1, 2. Mean |e| 1.25 / scale 2.5 = 0.5; mean e² 7 / 4 over squared
-    # scale 7, rooted: 0.5; WAPE 5 / 8; bias 1 / 8.
+    # scale 7, rooted: 0.5; RMSE √(7 / 4); WAPE 5 / 8; bias 1 / 8; 8 units sold, 9 forecast.
     # 80%: 2 ∈ [1, 3], 0 ∈ [0, 1] (bound included), 4 ∉ [3, 3.5], 2 ∈ [1, 3] → 3 of 4.
     metrics = forecast_metrics(
         actual=[2, 0, 4, 2],
@@ -192,6 +192,9 @@ def test_metrics_by_hand() -> None:
             "coverage_80": 0.75,
             "coverage_95": 1.0,
             "n_points": 4,
+            "rmse": math.sqrt(7 / 4),
+            "actual_units": 8,
+            "forecast_units": 9,
         }
     )
 

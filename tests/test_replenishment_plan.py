@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from models.replenishment.plan import (
-    NORMAL_SD_PER_MAE,
     daily_forecast_error_sd,
     forecast_sums,
     lead_time_spread,
@@ -68,18 +67,16 @@ def test_prebuild_before_a_peak_only_for_goods_that_keep() -> None:
 def test_error_sd_from_the_backtest_else_the_recent_spread_once_per_series() -> None:
     backtests = pd.DataFrame(
         {
-            "merchant_id": [1, 1],
-            "sku_code": ["B", "B"],
-            "origin": [date(2026, 4, 1), date(2026, 4, 29)],
-            "horizon_bucket": ["all", "all"],
-            "wape": [0.5, 0.25],
-            "n_points": [28, 28],
-            "chosen": [True, True],
+            "merchant_id": [1, 1, 1, 1],
+            "sku_code": ["B", "B", "B", "B"],
+            "origin": [date(2026, 4, 1), date(2026, 4, 29), date(2026, 4, 29), date(2026, 4, 29)],
+            "horizon_bucket": ["all", "all", "all", "1-7"],
+            "rmse": [1.0, 7.0, 99.0, 99.0],
+            "chosen": [True, True, False, True],
         }
     )
-    # B sold 56 units in each origin's window (2 a day): MAE 0.5 × 56 / 28 = 1 and 0.25 × 56 / 28 = 0.5.
-    days = pd.date_range("2026-04-02", "2026-05-27")
-    demand = pd.DataFrame({"merchant_id": 1, "sku_code": "B", "date": days, "quantity": 2.0})
+    # B: the chosen option's RMSE at its two origins, 1 and 7, pooled: √((1 + 49) / 2) = 5; other
+    # models and the horizon buckets do not count.
     # N sold 12 and 2 units in the last 28 days, no backtest; listed once per warehouse.
     recent = pd.DataFrame(
         {
@@ -90,10 +87,8 @@ def test_error_sd_from_the_backtest_else_the_recent_spread_once_per_series() -> 
         }
     )
     series = pd.DataFrame({"merchant_id": [1, 1, 1], "sku_code": ["B", "N", "N"]})
-    error_sd = daily_forecast_error_sd(
-        backtests, pd.concat([demand, recent]), series, pd.Series([pd.Timestamp(AS_OF)] * 3)
-    )
-    assert error_sd.iloc[0] == pytest.approx(0.75 * NORMAL_SD_PER_MAE)
+    error_sd = daily_forecast_error_sd(backtests, recent, series, pd.Series([pd.Timestamp(AS_OF)] * 3))
+    assert error_sd.iloc[0] == pytest.approx(5.0)
     expected_recent = float(np.std([12, 2] + [0] * 26))
     assert error_sd.iloc[1:].tolist() == pytest.approx([expected_recent, expected_recent])
 
@@ -138,9 +133,7 @@ def test_plan_splits_the_forecast_by_warehouse_and_shortens_reviews_for_perishab
     forecasts = pd.concat([_daily(1, "KEEPS", [4.0] * 30), _daily(1, "FRESH", [3.0] * 30)]).assign(
         model="adida", run_id="r1"
     )
-    no_backtests = pd.DataFrame(
-        columns=["merchant_id", "sku_code", "origin", "horizon_bucket", "wape", "n_points", "chosen"]
-    )
+    no_backtests = pd.DataFrame(columns=["merchant_id", "sku_code", "origin", "horizon_bucket", "rmse", "chosen"])
     no_sales = pd.DataFrame(columns=["merchant_id", "sku_code", "date", "quantity"])
     no_lead_times = pd.DataFrame(columns=["merchant_id", "supplier_code", "lead_time_days", "deliveries"])
     plan = plan_replenishment(positions, products, classes, no_lead_times, forecasts, no_backtests, no_sales)

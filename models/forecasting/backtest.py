@@ -13,6 +13,10 @@ horizon bucket:
   which is zero for a SKU sold on fewer than half of the days; RMSSE is least for the mean, so
   it does not reward forecasting nothing. The model choice (selection.py) uses it.
 - WAPE = Σ|ŷ − y| / Σy and bias = Σ(ŷ − y) / Σy: NaN when nothing was sold in the window.
+- RMSE in units per day: the σ of the daily forecast error that replenishment's safety stock
+  takes (a lumpy seller's big days weigh in it as they do in a stock-out).
+- actual_units = Σy and forecast_units = Σŷ over the window: the monthly SKU-level error behind
+  the dashboard's forecast accuracy (1 − Σ|forecast − actual| / Σ actual over a merchant's SKUs).
 - coverage_80 / coverage_95: share of actuals inside the interval (bounds included).
 """
 
@@ -36,7 +40,18 @@ HORIZON_BUCKETS = (("1-7", 1, 7), ("8-14", 8, 14), ("15-28", 15, 28))
 ALL_HORIZONS = "all"
 
 BACKTEST_ROW_COLUMNS = ["unique_id", "ds", "cutoff", "model", "y", *VALUE_COLUMNS]
-METRIC_NAMES = ["mase", "rmsse", "wape", "bias", "coverage_80", "coverage_95", "n_points"]
+METRIC_NAMES = [
+    "mase",
+    "rmsse",
+    "wape",
+    "bias",
+    "coverage_80",
+    "coverage_95",
+    "n_points",
+    "rmse",
+    "actual_units",
+    "forecast_units",
+]
 METRIC_COLUMNS = ["unique_id", "model", "cutoff", "horizon_bucket", *METRIC_NAMES]
 
 
@@ -110,6 +125,7 @@ def summarise_errors(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             "error": error,
             "squared_error": error**2,
             "actual": rows["y"],
+            "forecast": rows["yhat"],
             "inside_80": rows["y"].between(rows["yhat_lower_80"], rows["yhat_upper_80"]).astype(float),
             "inside_95": rows["y"].between(rows["yhat_lower_95"], rows["yhat_upper_95"]).astype(float),
             "scale": rows["scale"],
@@ -118,7 +134,7 @@ def summarise_errors(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     )
     parts[keys] = rows[keys]
     grouped = parts.groupby(keys, sort=True, dropna=False)
-    sums = grouped[["abs_error", "error", "actual"]].sum()
+    sums = grouped[["abs_error", "error", "actual", "forecast"]].sum()
     actual_total = sums["actual"].where(sums["actual"] > 0)
     metrics = pd.DataFrame(
         {
@@ -129,6 +145,9 @@ def summarise_errors(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             "coverage_80": grouped["inside_80"].mean(),
             "coverage_95": grouped["inside_95"].mean(),
             "n_points": grouped.size(),
+            "rmse": np.sqrt(grouped["squared_error"].mean()),
+            "actual_units": sums["actual"],
+            "forecast_units": sums["forecast"],
         }
     )
     return metrics.reset_index()

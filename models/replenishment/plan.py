@@ -6,8 +6,8 @@ with every input of `suggest_replenishment` derived here:
 - the forecast sums over the lead time L and over L + R after as_of (the forecast made at the
   merchant's current as_of, all warehouses together), times the warehouse's share of recent sales;
 - the review period R: the usual one, shortened for perishables (`policy.review_period_days`);
-- the daily forecast error σe from the chosen option's backtest (`daily_forecast_error_sd`), also
-  times the warehouse's share;
+- the daily forecast error σe, the chosen option's backtest RMSE (`daily_forecast_error_sd`),
+  also times the warehouse's share;
 - the lead time's spread σL from the supplier's delivered lead times (`lead_time_spread`);
 - ABC and XYZ class, shelf life;
 - a seasonal pre-build (`prebuild_demand`) for goods that keep.
@@ -21,11 +21,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.forecasting.backtest import ALL_HORIZONS, BACKTEST_HORIZON_DAYS
+from models.forecasting.backtest import ALL_HORIZONS
 from models.replenishment import policy
 
-# σ of a normal error whose mean absolute error is 1.
-NORMAL_SD_PER_MAE = float(np.sqrt(np.pi / 2))
 # Series without a backtest take the spread of their last four weeks of demand.
 RECENT_DEMAND_DAYS = 28
 # The pre-build looks two weeks past the order's cover, one more review at the usual weekly pace.
@@ -58,27 +56,20 @@ def daily_forecast_error_sd(
 ) -> pd.Series:
     """σe per series, aligned with `series` (merchant_id, sku_code).
 
-    From the chosen option's backtest: mean absolute error = WAPE × units over the origin's window
-    ÷ days, averaged over the origins and scaled by √(π/2), the σ of a normal error with that
-    MAE. Series without a backtest (too short, or nothing sold in the windows) take the standard
-    deviation of their last RECENT_DEMAND_DAYS days of demand up to `fitted_through` (a date per
-    series), days without demand counted as 0.
+    From the chosen option's backtest: the root mean squared daily error, pooled over the origins
+    (√ of the mean of the origins' squared RMSE). A squared error weighs a lumpy seller's big days
+    as a stock-out does; the mean absolute error would understate them. Series without a backtest
+    (too short to backtest) take the standard deviation of their last RECENT_DEMAND_DAYS days of
+    demand up to `fitted_through` (a date per series), days without demand counted as 0.
 
-    backtests: ml.forecast_backtests rows (merchant_id, sku_code, origin, horizon_bucket, wape,
-    n_points, chosen). daily_demand: merchant_id, sku_code, date, quantity (days with demand).
+    backtests: ml.forecast_backtests rows (merchant_id, sku_code, horizon_bucket, rmse, chosen).
+    daily_demand: merchant_id, sku_code, date, quantity (days with demand).
     """
-    demand = daily_demand.assign(date=pd.to_datetime(daily_demand["date"]))
     chosen = backtests[backtests["chosen"].astype(bool) & (backtests["horizon_bucket"] == ALL_HORIZONS)]
-    origins = chosen[[*KEYS, "origin", "wape", "n_points"]].assign(origin=pd.to_datetime(chosen["origin"]))
-    windows = origins.merge(demand, on=KEYS)
-    in_window = (windows["date"] > windows["origin"]) & (
-        windows["date"] <= windows["origin"] + pd.Timedelta(days=BACKTEST_HORIZON_DAYS)
-    )
-    actual = windows[in_window].groupby([*KEYS, "origin"], as_index=False)["quantity"].sum()
-    origins = origins.merge(actual, on=[*KEYS, "origin"], how="left")
-    origins["mae"] = origins["wape"] * origins["quantity"] / origins["n_points"]
-    backtested = origins.groupby(KEYS)["mae"].mean().mul(NORMAL_SD_PER_MAE)
+    squared = chosen.assign(squared=chosen["rmse"].astype(float) ** 2)
+    backtested = np.sqrt(squared.groupby(KEYS)["squared"].mean())
 
+    demand = daily_demand.assign(date=pd.to_datetime(daily_demand["date"]))
     # One end per series: `series` may hold a series once per warehouse.
     ends = series[KEYS].assign(fitted_through=pd.to_datetime(fitted_through.to_numpy())).drop_duplicates(KEYS)
     recent = demand.merge(ends, on=KEYS)

@@ -30,7 +30,8 @@ PREVIEW_ROWS = 10
 DEMAND_FORECAST_COLUMNS = """merchant_id, merchant_code, sku_code, warehouse_code, date, yhat,
     yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95, model, model_version, run_id, as_of"""
 FORECAST_BACKTEST_COLUMNS = """merchant_id, merchant_code, sku_code, model, origin, horizon_bucket,
-    mase, wape, bias, coverage_80, coverage_95, n_points, chosen, model_version, run_id, as_of, rmsse"""
+    mase, wape, bias, coverage_80, coverage_95, n_points, chosen, model_version, run_id, as_of, rmsse, rmse,
+    actual_units, forecast_units"""
 
 
 def replace_as_of_rows(
@@ -142,7 +143,7 @@ FROM ml.demand_forecasts f JOIN marts.dim_merchants m ON m.merchant_id = f.merch
 WHERE f.warehouse_code IS NULL
 """
 PLAN_BACKTESTS_SQL = """
-SELECT b.merchant_id, b.sku_code, b.origin, b.horizon_bucket, b.wape, b.n_points, b.chosen
+SELECT b.merchant_id, b.sku_code, b.origin, b.horizon_bucket, b.rmse, b.chosen
 FROM ml.forecast_backtests b JOIN marts.dim_merchants m ON m.merchant_id = b.merchant_id AND m.as_of = b.as_of
 WHERE b.chosen
 """
