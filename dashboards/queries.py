@@ -176,6 +176,24 @@ def sku_forecast(merchant_id: int, sku_code: str, as_of: date) -> pd.DataFrame:
     )
 
 
+def merchant_forecast_accuracy(merchant_id: int, as_of: date) -> tuple | None:
+    """(forecast_accuracy, skus, window_start, window_end) of the forecast made at as_of, or None."""
+    return _query_row(
+        """SELECT forecast_accuracy, skus, window_start, window_end
+           FROM marts.fct_merchant_forecast_accuracy WHERE merchant_id = ? AND as_of = ?""",
+        (merchant_id, as_of),
+    )
+
+
+def sku_forecast_accuracy(merchant_id: int, sku_code: str, as_of: date) -> tuple | None:
+    """(sku_accuracy, actual_units, forecast_units, window_start, window_end) of one SKU, or None."""
+    return _query_row(
+        """SELECT sku_accuracy, actual_units, forecast_units, window_start, window_end
+           FROM marts.fct_forecast_accuracy WHERE merchant_id = ? AND sku_code = ? AND as_of = ?""",
+        (merchant_id, sku_code, as_of),
+    )
+
+
 def latest_workbook(merchant_code: str) -> Workbook | None:
     """The merchant's newest replenishment workbook written by `coopcast run` (by as_of in its name)."""
     pattern = re.compile(rf"replenishment_{re.escape(merchant_code)}_(\d{{4}}-\d{{2}}-\d{{2}})\.xlsx")

@@ -130,6 +130,26 @@ def test_the_replenishment_workbook_can_be_downloaded(app: AppTest, serving_home
     assert [button.label for button in app.download_button] == ["下载补货表"]
 
 
+def test_forecast_accuracy_is_one_minus_the_monthly_sku_wape_with_its_definition(
+    app: AppTest, serving: duckdb.DuckDBPyConnection
+) -> None:
+    for merchant_id, as_of in serving.execute("SELECT merchant_id, as_of FROM marts.dim_merchants").fetchall():
+        # Recomputed from the backtest rows themselves: the chosen option at the last origin.
+        errors = serving.execute(
+            """SELECT sum(abs(forecast_units - actual_units)), sum(actual_units) FROM ml.forecast_backtests
+               WHERE merchant_id = ? AND as_of = ? AND chosen AND horizon_bucket = 'all'
+                 AND origin = (SELECT max(origin) FROM ml.forecast_backtests WHERE merchant_id = ? AND as_of = ?)""",
+            [merchant_id, as_of, merchant_id, as_of],
+        ).fetchone()
+        show_merchant(app, merchant_id)
+        assert not app.exception
+        if errors[1]:
+            shown = [metric for metric in app.metric if metric.label == "预测准确率"]
+            assert len(shown) == 1
+            assert shown[0].value == f"{1 - errors[0] / errors[1]:.1%}", f"merchant {merchant_id}"
+            assert "1 − 月度商品级WAPE" in shown[0].proto.help
+
+
 def test_the_default_product_has_a_forecast_chart(app: AppTest) -> None:
     assert not app.exception
     assert not [info.value for info in app.info if "预测结果" in info.value]

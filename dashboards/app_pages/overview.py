@@ -138,8 +138,43 @@ def render_flagged_stock(flags: pd.DataFrame) -> None:
     st.dataframe(shown, hide_index=True, column_config=flagged_stock_columns())
 
 
+def render_forecast_accuracy(merchant: Merchant) -> None:
+    """The merchant's 预测准确率 with its definition one hover away."""
+    accuracy = queries.merchant_forecast_accuracy(merchant.merchant_id, merchant.as_of)
+    if accuracy is None:
+        st.caption(t("forecast_accuracy_missing"))
+        return
+    value, skus, window_start, window_end = accuracy
+    st.metric(
+        t("forecast_accuracy"),
+        formatting.percent(value),
+        help=t(
+            "forecast_accuracy_help",
+            first=formatting.day(window_start + timedelta(days=1)),
+            last=formatting.day(window_end),
+            skus=skus,
+        ),
+        border=True,
+    )
+
+
+def render_sku_forecast_accuracy(merchant: Merchant, sku_code: str) -> None:
+    accuracy = queries.sku_forecast_accuracy(merchant.merchant_id, sku_code, merchant.as_of)
+    if accuracy is None:
+        return
+    value, actual, forecast, window_start, window_end = accuracy
+    period = {"first": formatting.day(window_start + timedelta(days=1)), "last": formatting.day(window_end)}
+    if actual:
+        st.caption(
+            t("sku_forecast_accuracy", actual=actual, forecast=forecast, accuracy=formatting.percent(value), **period)
+        )
+    else:
+        st.caption(t("sku_forecast_accuracy_no_sales", forecast=forecast, **period))
+
+
 def render_forecast(merchant: Merchant) -> None:
     st.subheader(t("demand_forecast"))
+    render_forecast_accuracy(merchant)
     skus = queries.forecastable_skus(merchant.merchant_id, merchant.as_of)
     if skus.empty:
         st.info(t("no_products"))
@@ -169,6 +204,7 @@ def render_forecast(merchant: Merchant) -> None:
     )
     st.altair_chart(chart, width="stretch")
     st.caption(t("forecast_caption", model=forecast["model"].iloc[0], version=forecast["model_version"].iloc[0]))
+    render_sku_forecast_accuracy(merchant, sku_code)
 
 
 def render_replenishment(merchant: Merchant) -> None:
