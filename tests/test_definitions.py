@@ -137,6 +137,8 @@ def test_schedules_run_in_beijing_time_and_target_their_jobs(definitions) -> Non
         "ml/forecast_backtests",
         "ml/replenishment_plan",
         "marts/fct_demand_forecast_periods",
+        "marts/fct_forecast_accuracy",
+        "marts/fct_merchant_forecast_accuracy",
         "marts/fct_replenishment_suggestions",
         "exports/replenishment_workbooks",
         "serving/warehouse",
