@@ -93,6 +93,18 @@ def test_constant_demand_without_variability_is_always_served_with_two_units_lef
         assert (orders["arrival_day"] - orders["order_day"]).tolist() == [1] * 10
 
 
+def test_coopcast_builds_ahead_of_a_forecast_peak_as_the_weekly_plan_does():
+    # Perfect forecast: 2 a day for the 2-day cover (L 1 + R 1), then 5 a day. The fortnight after
+    # the cover averages 5 ≥ 1.5 × 2, so the first order adds its rise, 14 × 3 = 42 units, to the
+    # cover of 4: 46. A good keeping 60 days builds nothing ahead.
+    daily = [2.0, 2.0, 2.0] + [5.0] * 20
+    replay_demand = np.array([daily])
+    for shelf_life, first_order in ((np.nan, 46.0), (60.0, 4.0)):
+        skus = [_sku(shelf_life_days=shelf_life)]
+        _, _, orders = _replay("coopcast", skus, _demand("S1", daily), _perfect_forecaster(replay_demand))
+        assert orders["quantity"].iloc[0] == first_order, shelf_life
+
+
 def test_stock_expiring_before_it_sells_is_written_off_first_expiry_first_out():
     # Two batches: 3 units expiring on day 2, 5 units after the period. Demand 1/day takes the
     # older batch first (days 0 and 1), so 1 unit expires on day 2: ¥5. The moving average (1/day)

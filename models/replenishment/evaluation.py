@@ -8,7 +8,8 @@ Both policies see the same true demand, the same starting stock and the same sup
   max, rounded up to whole packs and the MOQ.
 - `coopcast`: the reorder point / order-up-to level of models/replenishment/policy.py
   (`suggest_replenishment`: class service level, safety stock from the forecast error and the
-  lead-time spread, packs, MOQ, shelf-life cap) fed by a forecaster.
+  lead-time spread, packs, MOQ, shelf-life cap, seasonal pre-build) fed by a forecaster, as the
+  weekly plan runs it.
 
 Inputs
 
@@ -55,7 +56,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.replenishment.policy import UNCLASSIFIED_ABC_CLASS, round_up_to_packs, suggest_replenishment
+from models.replenishment.policy import (
+    PREBUILD_WINDOW_DAYS,
+    UNCLASSIFIED_ABC_CLASS,
+    prebuild_quantity,
+    round_up_to_packs,
+    suggest_replenishment,
+)
 
 POLICIES = ("minmax", "coopcast")
 # The held-out period and sample of `coopcast evaluate replenishment` (replay_inputs.py).
@@ -203,7 +210,8 @@ def replay_policy(
     unit_cost = skus["unit_cost"].to_numpy(dtype=float)
     review_period = skus["review_period_days"].to_numpy(dtype=int)
     shelf_life = skus["shelf_life_days"].to_numpy(dtype=float, na_value=np.nan)
-    horizon = int((skus["lead_time_days"] + skus["review_period_days"]).max())
+    # The forecast reaches past the longest cover by the pre-build's window.
+    horizon = int((skus["lead_time_days"] + skus["review_period_days"]).max()) + PREBUILD_WINDOW_DAYS
     seen = np.concatenate([inputs.history, inputs.demand], axis=1)
     n_history = inputs.history.shape[1]
 
@@ -348,6 +356,8 @@ def _coopcast_order(
     protection = lead_time + skus["review_period_days"].to_numpy(dtype=int)
     cumulative = np.concatenate([np.zeros((len(skus), 1)), np.cumsum(yhat, axis=1)], axis=1)
     rows = np.arange(len(skus))
+    window = yhat[rows[:, None], protection[:, None] + np.arange(PREBUILD_WINDOW_DAYS)]
+    shelf_life = skus["shelf_life_days"].to_numpy(dtype=float, na_value=np.nan)
     positions = pd.DataFrame(
         {
             "abc_class": skus["abc_class"].to_numpy(),
@@ -363,6 +373,7 @@ def _coopcast_order(
             "min_order_qty": skus["min_order_qty"].to_numpy(),
             "order_multiple": skus["order_multiple"].to_numpy(),
             "shelf_life_days": skus["shelf_life_days"].astype("Int64").to_numpy(),
+            "prebuild_qty": prebuild_quantity(window, cumulative[rows, protection] / protection, shelf_life),
         }
     )
     suggestions = suggest_replenishment(positions, service_levels)

@@ -26,12 +26,6 @@ from models.replenishment import policy
 
 # Series without a backtest take the spread of their last four weeks of demand.
 RECENT_DEMAND_DAYS = 28
-# The pre-build looks two weeks past the order's cover, one more review at the usual weekly pace.
-PREBUILD_WINDOW_DAYS = 14
-# A rise of half the current daily rate or more is a peak worth building ahead of.
-PREBUILD_PEAK_RATIO = 1.5
-# Goods that keep at least half a year can wait on the shelf for a peak.
-PREBUILD_MIN_SHELF_LIFE_DAYS = 180
 KEYS = ["merchant_id", "sku_code"]
 
 
@@ -103,7 +97,7 @@ def forecast_sums(forecasts: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame
     daily = daily.assign(
         over_lead_time=yhat.where((ahead >= 1) & (ahead <= lead_time), 0.0),
         over_protection=yhat.where((ahead >= 1) & (ahead <= protection), 0.0),
-        in_prebuild_window=(ahead > protection) & (ahead <= protection + PREBUILD_WINDOW_DAYS),
+        window_day=ahead - protection,
         yhat=yhat,
     )
     sums = daily.groupby("row")[["over_lead_time", "over_protection"]].sum()
@@ -116,24 +110,13 @@ def forecast_sums(forecasts: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame
 
 
 def prebuild_demand(daily: pd.DataFrame, series: pd.DataFrame, protection_demand: pd.Series) -> np.ndarray:
-    """Units to build ahead of a seasonal peak (farming-calendar inputs before planting), per series.
-
-    When the forecast for the PREBUILD_WINDOW_DAYS after the order's cover averages at least
-    PREBUILD_PEAK_RATIO × the current daily rate, that window's rise over the current rate is
-    ordered now, while suppliers still deliver at their usual lead time. Only goods that keep at
-    least PREBUILD_MIN_SHELF_LIFE_DAYS (or do not expire); the shelf-life cap still applies.
-    """
+    """`policy.prebuild_quantity` per row of `series`, from the forecast days past each row's cover."""
     protection_days = (series["lead_time_days"] + series["review_period_days"]).to_numpy(dtype=float)
-    current_rate = protection_demand.to_numpy(dtype=float) / protection_days
-    window = daily[daily["in_prebuild_window"]]
-    rate_by_row = pd.Series(current_rate, index=np.arange(len(series)))
-    rise = (window["yhat"] - window["row"].map(rate_by_row)).clip(lower=0.0)
-    rise_by_row = rise.groupby(window["row"]).sum().reindex(rate_by_row.index, fill_value=0.0)
-    window_rate = window.groupby("row")["yhat"].sum().reindex(rate_by_row.index, fill_value=0.0) / PREBUILD_WINDOW_DAYS
+    window = daily[(daily["window_day"] >= 1) & (daily["window_day"] <= policy.PREBUILD_WINDOW_DAYS)]
+    matrix = np.zeros((len(series), policy.PREBUILD_WINDOW_DAYS))
+    matrix[window["row"].to_numpy(dtype=int), window["window_day"].to_numpy(dtype=int) - 1] = window["yhat"]
     shelf_life = pd.to_numeric(series["shelf_life_days"], errors="coerce").to_numpy(dtype=float)
-    keeps = np.isnan(shelf_life) | (shelf_life >= PREBUILD_MIN_SHELF_LIFE_DAYS)
-    peak = (window_rate.to_numpy() >= PREBUILD_PEAK_RATIO * current_rate) & (current_rate > 0)
-    return np.where(keeps & peak, np.round(rise_by_row.to_numpy(), policy.QUANTITY_DECIMALS), 0.0)
+    return policy.prebuild_quantity(matrix, protection_demand.to_numpy(dtype=float) / protection_days, shelf_life)
 
 
 def plan_replenishment(

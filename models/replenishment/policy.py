@@ -91,6 +91,12 @@ PERISHABLE_SHELF_LIFE_DAYS = 90
 # A perishable's cycle stock (one review period of demand) must sell within a seventh of its shelf
 # life, which leaves room for the lead time and the safety stock before the last third begins.
 REVIEWS_PER_SHELF_LIFE = 7
+# Seasonal pre-build: the window past the order's cover that is looked at (one more review at the
+# usual weekly pace), the rise over the current rate that makes a peak, and the shelf life a good
+# needs to wait for it.
+PREBUILD_WINDOW_DAYS = 14
+PREBUILD_PEAK_RATIO = 1.5
+PREBUILD_MIN_SHELF_LIFE_DAYS = 180
 # Float sums such as 0.1 + 0.2 must not buy one more pack (ceil) or one fewer (floor).
 QUANTITY_DECIMALS = 6
 
@@ -188,6 +194,22 @@ def review_period_days(shelf_life_days: pd.Series, usual_review_period_days: int
     perishable = shelf_life < PERISHABLE_SHELF_LIFE_DAYS
     shortened = (shelf_life // REVIEWS_PER_SHELF_LIFE).clip(lower=1, upper=usual_review_period_days)
     return shortened.where(perishable, usual_review_period_days).astype(int)
+
+
+def prebuild_quantity(window_forecast: np.ndarray, current_rate: np.ndarray, shelf_life_days: np.ndarray) -> np.ndarray:
+    """Units to build ahead of a seasonal peak (farming-calendar inputs before planting), per row.
+
+    `window_forecast` holds the daily forecast of the PREBUILD_WINDOW_DAYS after the order's cover
+    (rows × days), `current_rate` the mean daily forecast over the cover. When the window averages
+    at least PREBUILD_PEAK_RATIO × the current rate, its rise over that rate is ordered now, while
+    suppliers still deliver at their usual lead time. Only goods that keep at least
+    PREBUILD_MIN_SHELF_LIFE_DAYS (NaN: do not expire); the shelf-life cap still applies.
+    """
+    window = np.clip(window_forecast, 0.0, None)
+    rise = np.clip(window - current_rate[:, None], 0.0, None).sum(axis=1)
+    peak = (window.mean(axis=1) >= PREBUILD_PEAK_RATIO * current_rate) & (current_rate > 0)
+    keeps = np.isnan(shelf_life_days) | (shelf_life_days >= PREBUILD_MIN_SHELF_LIFE_DAYS)
+    return np.where(keeps & peak, np.round(rise, QUANTITY_DECIMALS), 0.0)
 
 
 def safety_stock(
