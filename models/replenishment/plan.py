@@ -76,7 +76,8 @@ def daily_forecast_error_sd(
     recent_sd = np.sqrt((sums["squared"] / RECENT_DEMAND_DAYS - mean**2).clip(lower=0.0))
 
     index = pd.MultiIndex.from_frame(series[KEYS])
-    error_sd = backtested.reindex(index).fillna(recent_sd.reindex(index)).fillna(0.0)
+    # As floats: empty inputs give object columns, which fillna would have to downcast.
+    error_sd = backtested.astype(float).reindex(index).fillna(recent_sd.astype(float).reindex(index)).fillna(0.0)
     return pd.Series(error_sd.to_numpy(dtype=float), index=series.index, name="daily_forecast_error_sd")
 
 
@@ -144,7 +145,7 @@ def plan_replenishment(
     frame = frame.merge(lead_time_spread(supplier_lead_times), on=["merchant_id", "supplier_code"], how="left")
     frame = frame.reset_index(drop=True)
     frame["review_period_days"] = policy.review_period_days(frame["shelf_life_days"], frame["review_period_days"])
-    frame["lead_time_sd_days"] = frame["lead_time_sd_days"].fillna(0.0)
+    frame["lead_time_sd_days"] = frame["lead_time_sd_days"].astype(float).fillna(0.0)
     share = frame["demand_share"].to_numpy(dtype=float)
     sums = forecast_sums(forecasts, frame)
     error_sd = daily_forecast_error_sd(backtests, daily_demand, frame, frame["as_of"])
