@@ -9,7 +9,7 @@ import pandas as pd
 
 from models.forecasting.pipeline import MODEL_VERSION, chosen_versus_candidates, forecast_network
 from models.replenishment.evaluation import evaluate_replenishment, frame_forecaster, prepare_replay
-from models.replenishment.plan import plan_replenishment
+from models.replenishment.plan import RECENT_DEMAND_DAYS, plan_replenishment
 from models.replenishment.replay_inputs import (
     DEFAULT_DAYS,
     DEFAULT_MAX_SKUS,
@@ -143,16 +143,15 @@ FROM ml.demand_forecasts f JOIN marts.dim_merchants m ON m.merchant_id = f.merch
 WHERE f.warehouse_code IS NULL
 """
 PLAN_BACKTESTS_SQL = """
-SELECT b.merchant_id, b.sku_code, b.origin, b.horizon_bucket, b.rmse, b.chosen
+SELECT b.merchant_id, b.sku_code, b.horizon_bucket, b.rmse, b.chosen
 FROM ml.forecast_backtests b JOIN marts.dim_merchants m ON m.merchant_id = b.merchant_id AND m.as_of = b.as_of
 WHERE b.chosen
 """
-# Enough history for the backtest windows (three 28-day origins before as_of) and the fallback σ.
-PLAN_DEMAND_DAYS = 180
+# Series without a backtest take the spread of their last RECENT_DEMAND_DAYS days of sales.
 PLAN_DEMAND_SQL = f"""
 SELECT s.merchant_id, s.sku_code, s.sales_date AS date, s.quantity
 FROM marts.fct_daily_sales s JOIN marts.dim_merchants m ON m.merchant_id = s.merchant_id
-WHERE s.sales_date > m.as_of - {PLAN_DEMAND_DAYS} AND s.sales_date <= m.as_of
+WHERE s.sales_date > m.as_of - {RECENT_DEMAND_DAYS} AND s.sales_date <= m.as_of
 """
 
 
