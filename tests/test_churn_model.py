@@ -13,6 +13,7 @@ from models.churn.baseline import bgnbd_scores, fixed_fitter
 from models.churn.classifier import training_cutoffs
 from models.churn.features import to_day
 from models.churn.rules import assign_status, churn_reasons
+from models.churn.scoring import choose_model
 
 START = pd.Timestamp("2024-01-01")
 DAYS = 730
@@ -205,6 +206,30 @@ def test_small_merchant_gets_the_baseline_with_a_note():
     assert np.isnan(evaluation.loc[("M2", "classifier"), "auc"])
     assert evaluation.loc[("M2", "bgnbd"), "chosen"]
     assert evaluation.loc[("M1", "chosen"), "note"] is None
+
+
+def test_amount_only_history_and_a_merchant_without_history_are_scored():
+    history = synthetic_merchant(seed=8, customers=300)
+    newcomer = synthetic_merchant(seed=9, customers=40, merchant_id=3)
+    purchases = history["purchases"].drop(columns=["discounted"])  # imported: customer, date, amount only
+    customers = pd.concat([history["customers"], newcomer["customers"]], ignore_index=True)
+    result = score_churn(purchases, history["purchase_categories"].iloc[:0], EMPTY_RETURNS, customers, AS_OF)
+
+    assert len(result.scores) == 340
+    assert not result.scores["reasons"].map(lambda reasons: "fewer_categories" in reasons).any()
+    assert result.scores.loc[result.scores["merchant_code"] == "M1", "days_since_last_purchase"].notna().any()
+    newcomer_rows = result.evaluation[result.evaluation["merchant_code"] == "M3"]
+    assert sorted(newcomer_rows["model"]) == ["bgnbd", "blend", "chosen", "classifier"]
+    assert (newcomer_rows["customers"] == 0).all()
+    assert newcomer_rows["note"].str.contains("no customer with a purchase").all()
+    assert (result.evaluation["as_of"] == AS_OF).all()
+
+
+def test_a_more_complex_model_must_win_by_a_margin():
+    assert choose_model({"bgnbd": 0.80, "classifier": 0.803, "blend": 0.804}) == "bgnbd"
+    assert choose_model({"bgnbd": 0.80, "classifier": 0.82, "blend": 0.823}) == "classifier"
+    assert choose_model({"bgnbd": 0.80, "classifier": 0.82, "blend": 0.83}) == "blend"
+    assert choose_model({"bgnbd": 0.80, "classifier": 0.79, "blend": 0.81}) == "blend"
 
 
 def test_status_rules_on_hand_made_customers():

@@ -54,6 +54,8 @@ def fit_bgnbd(rfm: pd.DataFrame) -> tuple[BetaGeoFitter, str | None]:
     """
     compressed = rfm.groupby(["frequency", "recency", "T"]).size().rename("weight").reset_index()
     compressed = compressed[compressed["T"] > 0]
+    if compressed.empty:
+        return _fixed_prior(rfm), "BG/NBD: no customer with a purchase before the cutoff; fixed prior used"
     failures = []
     for penalizer in PENALIZERS:
         fitter = BetaGeoFitter(penalizer_coef=penalizer)
@@ -73,9 +75,13 @@ def fit_bgnbd(rfm: pd.DataFrame) -> tuple[BetaGeoFitter, str | None]:
             note = None if penalizer == PENALIZERS[0] else f"BG/NBD fitted with penalizer {penalizer}"
             return fitter, note
         failures.append(f"{penalizer}: non-finite parameters")
+    return _fixed_prior(rfm), "BG/NBD fit failed (" + "; ".join(failures) + "); fixed prior used"
+
+
+def _fixed_prior(rfm: pd.DataFrame) -> BetaGeoFitter:
+    """Weak prior for merchants whose data cannot be fitted: about one purchase per median T, p ~ Beta(1, 3)."""
     median_t = float(rfm["T"].median()) if len(rfm) else 90.0
-    note = "BG/NBD fit failed (" + "; ".join(failures) + "); fixed prior used"
-    return fixed_fitter(1.0, max(median_t, 1.0), 1.0, 3.0), note
+    return fixed_fitter(1.0, max(median_t, 1.0), 1.0, 3.0)
 
 
 def bgnbd_scores(fitter: BetaGeoFitter, rfm: pd.DataFrame, horizon_days: int) -> pd.DataFrame:

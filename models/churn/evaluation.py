@@ -9,6 +9,7 @@ Network-wide rows (merchant_id/merchant_code None) pool the predictions of every
 produced them: classifier and blend rows cover only merchants that passed the size gate.
 """
 
+import datetime as dt
 import math
 
 import numpy as np
@@ -16,9 +17,22 @@ import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 MODELS = ("bgnbd", "classifier", "blend", "chosen")
+# Columns filled per row; the others are the same for the whole frame.
+ROW_KEYS = (
+    "merchant_code",
+    "model",
+    "chosen",
+    "customers",
+    "positives",
+    "auc",
+    "precision_top_decile",
+    "brier",
+    "note",
+)
 EVALUATION_COLUMNS = [
     "merchant_id",
     "merchant_code",
+    "as_of",
     "truth",
     "split_cutoff",
     "horizon_days",
@@ -63,28 +77,37 @@ def _rows_for(group: pd.DataFrame, label_col: str, chosen_model: str | None) -> 
 
 
 def evaluation_rows(
-    validation: pd.DataFrame, label_col: str, truth: str, notes: dict[str, str | None] | None = None
+    validation: pd.DataFrame,
+    label_col: str,
+    truth: str,
+    merchants: pd.DataFrame,
+    split_cutoff: dt.date,
+    horizon_days: int,
+    network_note: str | None = None,
 ) -> pd.DataFrame:
-    """One row per merchant × model and per model network-wide, scoring `validation[model]` against `label_col`."""
-    notes = notes or {}
+    """One row per merchant × model and per model network-wide, scoring `validation[model]` against `label_col`.
+
+    `merchants` (merchant_id, merchant_code, chosen_model, note) lists every merchant to report, so a merchant
+    with no validation customers still gets its rows (customers 0, metrics NaN) and the note saying why.
+    """
+    groups = dict(tuple(validation.groupby("merchant_code", sort=False)))
     rows = []
-    for merchant_code, group in validation.groupby("merchant_code", sort=True):
-        for row in _rows_for(group, label_col, group["chosen_model"].iloc[0]):
-            row.update(
-                merchant_id=group["merchant_id"].iloc[0], merchant_code=merchant_code, note=notes.get(merchant_code)
-            )
+    for merchant in merchants.sort_values("merchant_code").itertuples(index=False):
+        group = groups.get(merchant.merchant_code, validation.iloc[:0])
+        for row in _rows_for(group, label_col, merchant.chosen_model):
+            row.update(merchant_id=int(merchant.merchant_id), merchant_code=merchant.merchant_code, note=merchant.note)
             rows.append(row)
-    if len(validation):
+    if len(merchants):
         for row in _rows_for(validation, label_col, None):
-            row.update(merchant_id=None, merchant_code=None, note=notes.get(None))
+            row.update(merchant_id=None, merchant_code=None, note=network_note)
             rows.append(row)
-    frame = pd.DataFrame(
-        rows, columns=[c for c in EVALUATION_COLUMNS if c not in ("truth", "split_cutoff", "horizon_days")]
-    )
+    frame = pd.DataFrame(rows, columns=[c for c in EVALUATION_COLUMNS if c in ROW_KEYS])
+    # object dtype keeps merchant ids as integers beside the network rows' None.
+    frame["merchant_id"] = pd.Series([row["merchant_id"] for row in rows], dtype="object")
+    frame["as_of"] = split_cutoff + dt.timedelta(days=horizon_days)
     frame["truth"] = truth
-    frame["split_cutoff"] = validation["split_cutoff"].iloc[0] if len(validation) else None
-    frame["horizon_days"] = validation["horizon_days"].iloc[0] if len(validation) else None
-    frame["merchant_id"] = frame["merchant_id"].astype("object")
+    frame["split_cutoff"] = split_cutoff
+    frame["horizon_days"] = horizon_days
     return frame[EVALUATION_COLUMNS]
 
 
@@ -106,10 +129,24 @@ def evaluate_against_truth(validation_predictions: pd.DataFrame, labels: pd.Data
     joined = validation_predictions.merge(
         labels[["merchant_code", "customer_code", "label"]], on=["merchant_code", "customer_code"], how="left"
     )
+    if validation_predictions.empty:
+        return pd.DataFrame(columns=EVALUATION_COLUMNS)
     missing = joined["label"].isna().groupby(joined["merchant_code"]).sum()
-    notes: dict[str | None, str | None] = {
-        code: f"{int(n)} validation customers without simulator truth" for code, n in missing.items() if n > 0
-    }
-    if missing.sum() > 0:
-        notes[None] = f"{int(missing.sum())} validation customers without simulator truth"
-    return evaluation_rows(joined[joined["label"].notna()], "label", "simulator", notes)
+    merchants = validation_predictions.drop_duplicates("merchant_code")[
+        ["merchant_id", "merchant_code", "chosen_model"]
+    ]
+    merchants = merchants.assign(
+        note=merchants["merchant_code"].map(
+            lambda code: f"{int(missing[code])} validation customers without simulator truth" if missing[code] else None
+        )
+    )
+    network_note = f"{int(missing.sum())} validation customers without simulator truth" if missing.sum() else None
+    return evaluation_rows(
+        joined[joined["label"].notna()],
+        "label",
+        "simulator",
+        merchants,
+        pd.Timestamp(validation_predictions["split_cutoff"].iloc[0]).date(),
+        int(validation_predictions["horizon_days"].iloc[0]),
+        network_note,
+    )

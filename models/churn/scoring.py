@@ -78,6 +78,7 @@ class _Cutoff(NamedTuple):
 class _MerchantResult(NamedTuple):
     scores: pd.DataFrame
     validation: pd.DataFrame
+    chosen: str
     note: str | None
 
 
@@ -188,7 +189,7 @@ def _score_merchant(
     scores = _customer_scores(
         history, customers, final, pd.Series(risk, index=final.features.index), chosen, as_of, settings
     )
-    return _MerchantResult(scores, validation, "; ".join(notes) or None)
+    return _MerchantResult(scores, validation, chosen, "; ".join(notes) or None)
 
 
 def _customer_scores(
@@ -252,7 +253,7 @@ def score_churn(
         "categories": dict(tuple(purchase_categories.groupby("merchant_code", sort=False))),
         "returns": dict(tuple(returns.groupby("merchant_code", sort=False))),
     }
-    scores, validations, notes = [], [], {}
+    scores, validations, merchants = [], [], []
     for merchant_code, merchant_customers in customers.groupby("merchant_code", sort=True):
         history = prepare_history(
             by_merchant["purchases"].get(merchant_code, purchases.iloc[:0]),
@@ -261,12 +262,14 @@ def score_churn(
             merchant_customers,
         )
         result = _score_merchant(history, merchant_customers, as_of_day, settings)
-        validation = result.validation.assign(
-            merchant_id=merchant_customers["merchant_id"].iloc[0], merchant_code=merchant_code
-        )
+        merchant_id = merchant_customers["merchant_id"].iloc[0]
+        validation = result.validation.assign(merchant_id=merchant_id, merchant_code=merchant_code)
         scores.append(result.scores)
         validations.append(validation[VALIDATION_COLUMNS])
-        notes[merchant_code] = result.note
+        merchants.append((merchant_id, merchant_code, result.chosen, result.note))
     validation = pd.concat(validations, ignore_index=True) if validations else pd.DataFrame(columns=VALIDATION_COLUMNS)
     scores_frame = pd.concat(scores, ignore_index=True) if scores else pd.DataFrame(columns=SCORE_COLUMNS)
-    return ChurnResult(scores_frame, evaluation_rows(validation, "observed", "observed", notes), validation)
+    merchant_frame = pd.DataFrame(merchants, columns=["merchant_id", "merchant_code", "chosen_model", "note"])
+    split = (end - pd.Timedelta(days=settings.horizon_days)).date()
+    evaluation = evaluation_rows(validation, "observed", "observed", merchant_frame, split, settings.horizon_days)
+    return ChurnResult(scores_frame, evaluation, validation)
