@@ -137,33 +137,43 @@ def choose_model(aucs: dict[str, float]) -> str:
     return chosen
 
 
+class _Validation(NamedTuple):
+    frame: _Cutoff
+    observed: np.ndarray
+    predictions: dict[str, np.ndarray]  # bgnbd, classifier, blend (NaN where the classifier did not run)
+    chosen: str
+    notes: list[str]
+
+
+def _validate(history: MerchantHistory, frames: dict[int, _Cutoff], split: int, settings: ChurnSettings) -> _Validation:
+    """Predict at the split from data on or before it, compare the options on the observed labels, choose."""
+    val = frames[split]
+    observed = labels_at(history, split, settings.horizon_days).reindex(val.features.index).to_numpy()
+    notes = [val.note] if val.note else []
+    bgnbd = val.bgnbd["churn_risk"].to_numpy()
+    gate = _gate_note(observed, settings)
+    classifier = None if gate else _train_and_predict(frames, history, split, val.features, settings)
+    if gate is None and classifier is None:
+        gate = "baseline only: the training windows hold a single class"
+    if gate:
+        nan = np.full(len(observed), np.nan)
+        return _Validation(val, observed, {"bgnbd": bgnbd, "classifier": nan, "blend": nan}, "bgnbd", [*notes, gate])
+    predictions = {"bgnbd": bgnbd, "classifier": classifier, "blend": (bgnbd + classifier) / 2}
+    chosen = choose_model({name: metrics(observed, p)["auc"] for name, p in predictions.items()})
+    return _Validation(val, observed, predictions, chosen, notes)
+
+
 def _score_merchant(
     history: MerchantHistory, customers: pd.DataFrame, as_of: int, settings: ChurnSettings
 ) -> _MerchantResult:
     h = settings.horizon_days
     split = as_of - h
-    frames: dict[int, _Cutoff] = {split: _cutoff_frame(history, split, h)}
-    val = frames[split]
-    observed = labels_at(history, split, h).reindex(val.features.index).to_numpy()
-    notes = [n for n in (val.note,) if n]
-    gate = _gate_note(observed, settings)
-    predictions = {"bgnbd": val.bgnbd["churn_risk"].to_numpy()}
-    if gate is None:
-        classifier = _train_and_predict(frames, history, split, val.features, settings)
-        if classifier is None:
-            gate = "baseline only: the training windows hold a single class"
-    if gate is None:
-        predictions["classifier"] = classifier
-        predictions["blend"] = (predictions["bgnbd"] + classifier) / 2
-        aucs = {name: metrics(observed, p)["auc"] for name, p in predictions.items()}
-        chosen = choose_model(aucs)
-    else:
-        notes.append(gate)
-        nan = np.full(len(observed), np.nan)
-        predictions.update(classifier=nan, blend=nan)
-        chosen = "bgnbd"
+    frames = {split: _cutoff_frame(history, split, h)}
+    validated = _validate(history, frames, split, settings)
+    chosen, notes = validated.chosen, list(validated.notes)
 
-    final = frames.get(as_of) or _cutoff_frame(history, as_of, h)
+    # Refit the chosen option on every window whose labels are known by as_of, and score at as_of.
+    final = _cutoff_frame(history, as_of, h)
     if final.note and final.note not in notes:
         notes.append(final.note)
     risk = final.bgnbd["churn_risk"].to_numpy()
@@ -177,13 +187,13 @@ def _score_merchant(
 
     validation = pd.DataFrame(
         {
-            "customer_code": val.features.index,
+            "customer_code": validated.frame.features.index,
             "split_cutoff": _day_to_date(split),
             "horizon_days": h,
-            **predictions,
-            "chosen": predictions[chosen] if chosen in predictions else predictions["bgnbd"],
+            **validated.predictions,
+            "chosen": validated.predictions[chosen],
             "chosen_model": chosen,
-            "observed": observed,
+            "observed": validated.observed,
         }
     )
     scores = _customer_scores(
@@ -243,11 +253,22 @@ def score_churn(
     """Churn scores per `customers` row as of `as_of`, the validation evaluation, and the validation predictions.
 
     Data after as_of is ignored. Each merchant (by merchant_code) is modelled on its own history only.
+
+    - scores (SCORE_COLUMNS): churn_risk from the merchant's chosen model (`model`; customers who never bought
+      are always 'bgnbd'), expected_purchases and p_alive from BG/NBD, days_since_last_purchase NaN when never
+      bought, status and reasons as in models/churn/rules.py.
+    - evaluation (evaluation.EVALUATION_COLUMNS): truth 'observed', per merchant × model and network-wide.
+      `chosen` is true on the 'chosen' row and on the row of the model it stands for; `note` says why a
+      merchant got the baseline only, or that its BG/NBD fit needed a fallback.
+    - validation (VALIDATION_COLUMNS): the predictions at split_cutoff of each model (NaN where a model did not
+      run), the chosen one, and the observed label; `evaluate_against_truth` scores them against the simulator.
     """
     end = pd.Timestamp(as_of)
     as_of_day = to_day(end)
-    purchases = purchases[purchases["ordered_date"] <= end]
-    returns = returns[returns["returned_date"] <= end] if len(returns) else returns
+    # "On or before as_of" by day, also when a caller passes timestamps with a time of day.
+    next_day = end + pd.Timedelta(days=1)
+    purchases = purchases[purchases["ordered_date"] < next_day]
+    returns = returns[returns["returned_date"] < next_day] if len(returns) else returns
     by_merchant = {
         "purchases": dict(tuple(purchases.groupby("merchant_code", sort=False))),
         "categories": dict(tuple(purchase_categories.groupby("merchant_code", sort=False))),
