@@ -24,7 +24,9 @@ EMPTY_RETURNS = pd.DataFrame(
 )
 
 
-def synthetic_merchant(seed: int, customers: int, merchant_id: int = 1, churn_share: float = 0.5) -> dict:
+def synthetic_merchant(
+    seed: int, customers: int, merchant_id: int = 1, churn_share: float = 0.5, fade_days: int = 60
+) -> dict:
     """Customers buy as Poisson processes; churners' rate fades linearly to zero over 60 days up to their churn day.
 
     Churn days fall between day 150 and 180 days past the end, so some customers are churning at as_of.
@@ -36,7 +38,7 @@ def synthetic_merchant(seed: int, customers: int, merchant_id: int = 1, churn_sh
     churner = rng.random(customers) < churn_share
     churn_day = np.where(churner, rng.integers(150, DAYS + 180, customers), np.iinfo(np.int64).max // 2)
     day = np.arange(DAYS)
-    fade = np.clip((churn_day[:, None] - day[None, :]) / 60.0, 0.0, 1.0)
+    fade = np.clip((churn_day[:, None] - day[None, :]) / fade_days, 0.0, 1.0)
     counts = rng.poisson(rate[:, None] * fade * (day[None, :] >= joined[:, None]))
     who, when = np.nonzero(counts)
     who, when = np.repeat(who, counts[who, when]), np.repeat(when, counts[who, when])
@@ -132,6 +134,23 @@ def test_chosen_model_ranks_churners_above_loyal_customers(large):
     assert roc_auc_score(churned[churned | loyal], buyers["churn_risk"][churned | loyal]) > 0.75
     assert buyers.loc[churned, "churn_risk"].median() > buyers.loc[loyal, "churn_risk"].median() + 0.2
     assert seconds < 10
+
+
+def test_slow_fading_churners_make_the_classifier_worth_its_refit():
+    # Rates fading over a year break BG/NBD's sudden-dropout assumption; the trend features catch it.
+    data = synthetic_merchant(seed=1, customers=1500, fade_days=365)
+    result = run(data)
+    evaluation = result.evaluation[result.evaluation["merchant_code"] == "M1"].set_index("model")
+    chosen_model = result.validation["chosen_model"].iloc[0]
+    print(evaluation[["auc", "chosen"]])
+    assert chosen_model in {"classifier", "blend"}
+    assert evaluation.loc[chosen_model, "auc"] > evaluation.loc["bgnbd", "auc"] + 0.005
+    assert evaluation.loc[chosen_model, "chosen"] and not evaluation.loc["bgnbd", "chosen"]
+    buyers = result.scores[result.scores["days_since_last_purchase"].notna()]
+    assert (buyers["model"] == chosen_model).all()
+    truth = data["lifecycle"].set_index("customer_code")["churned_on"].reindex(buyers["customer_code"])
+    churned = (truth.notna() & (truth <= pd.Timestamp(AS_OF) + pd.Timedelta(days=90))).to_numpy()
+    assert roc_auc_score(churned, buyers["churn_risk"]) > 0.8
 
 
 def test_outputs_have_one_row_per_customer_and_documented_columns(large):
