@@ -18,6 +18,7 @@ from models.pricing.decomposition import decompose
 from models.pricing.outlook import outlook
 from models.pricing.series import (
     CATEGORY_KEYS,
+    category_end_levels,
     chained_index,
     monthly_prices,
     sku_series,
@@ -88,9 +89,11 @@ def _category_frames(sku_keys: pd.DataFrame, monthly: pd.DataFrame, weekly: pd.D
     keys = month_index[CATEGORY_KEYS].drop_duplicates().reset_index(drop=True)
     keys["category_id"] = np.arange(len(keys))
 
+    month_index["end_price"] = category_end_levels(monthly, sku_keys, month_index)
+
     def tidy(frame: pd.DataFrame, period: str) -> pd.DataFrame:
-        merged = frame.merge(keys, on=CATEGORY_KEYS)
-        return merged[["category_id", period]].assign(price=merged["index"].to_numpy())
+        merged = frame.merge(keys, on=CATEGORY_KEYS).rename(columns={"index": "price"})
+        return merged.drop(columns=CATEGORY_KEYS)
 
     return keys, tidy(month_index, "month"), tidy(week_index, "week")
 

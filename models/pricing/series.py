@@ -89,9 +89,28 @@ def monthly_prices(segments: pd.DataFrame, min_coverage: float) -> pd.DataFrame:
     hi = _days((month + 1).astype("datetime64[D]"))
     mean, observed = _period_means(segments, pd.DataFrame({"series_id": sid, "lo": lo, "hi": hi}))
     keep = observed >= min_coverage * (hi - lo)
+    # The month's last week (up to as_of): for a persistent price it says more about next month than the mean does.
+    end_hi = np.minimum(hi, segments.groupby("series_id")["end"].max().reindex(sid).to_numpy())
+    end_mean, _ = _period_means(segments, pd.DataFrame({"series_id": sid, "lo": end_hi - 7, "hi": end_hi}))
     return pd.DataFrame(
-        {"series_id": sid[keep], "month": month[keep].astype("datetime64[D]"), "price": mean[keep]}
+        {
+            "series_id": sid[keep],
+            "month": month[keep].astype("datetime64[D]"),
+            "price": mean[keep],
+            "end_price": end_mean[keep],
+        }
     ).reset_index(drop=True)
+
+
+def category_end_levels(monthly: pd.DataFrame, keys: pd.DataFrame, index: pd.DataFrame) -> pd.Series:
+    """The category index at each month's end: the month's index times the mean log ratio of its SKUs' month-end
+    price to their month mean (aligned with `index`)."""
+    frame = monthly.merge(keys[["series_id", *CATEGORY_KEYS]], on="series_id")
+    ratio = np.log(frame["end_price"] / frame["price"]).groupby([frame[c] for c in [*CATEGORY_KEYS, "month"]]).mean()
+    lookup = pd.MultiIndex.from_frame(index[[*CATEGORY_KEYS, "month"]])
+    return pd.Series(
+        index["index"].to_numpy() * np.exp(ratio.reindex(lookup).fillna(0.0).to_numpy()), index=index.index
+    )
 
 
 def weekly_prices(segments: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
