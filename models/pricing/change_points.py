@@ -45,13 +45,18 @@ def detect(log_level: np.ndarray, settings: PriceSettings) -> list[tuple[int, fl
     edges = [0, *breaks]
     found = []
     for i, point in enumerate(breaks[:-1]):
-        # Medians of the neighbouring segments, at most one minimum segment... to a full segment away, so a slow
-        # drift over a long segment does not inflate the step.
+        # Medians of up to two minimum segments on either side, so a slow drift over a long segment does not
+        # inflate the step.
         before = log_level[max(edges[i], point - 2 * min_size) : point]
         after = log_level[point : min(edges[i + 2], point + 2 * min_size)]
-        step = float(np.expm1(np.median(after) - np.median(before)))
-        if abs(step) >= settings.min_step:
-            found.append((int(point), step))
+        log_step = np.median(after) - np.median(before)
+        # A shock moves the level within a review or two; wander moves it gradually. Most of the step must happen
+        # between the two weeks before and the two weeks after the break.
+        sharp = log_level[point : point + 2].mean() - log_level[max(0, point - 2) : point].mean()
+        if abs(log_step) >= np.log1p(settings.min_step) and sharp * np.sign(log_step) >= settings.min_sharpness * abs(
+            log_step
+        ):
+            found.append((int(point), float(np.expm1(log_step))))
     return found
 
 

@@ -29,7 +29,9 @@ def _components(log_price: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
         # A price that never changed has nothing to decompose; STL would only add rounding noise.
         return log_price, np.zeros_like(log_price), "flat"
     if len(log_price) >= MIN_STL_MONTHS:
-        fit = STL(log_price, period=SEASON, robust=True).fit()
+        # Not robust: monthly means already average a month of daily prices and steps are the change points' job,
+        # while robust STL costs 6× (1.7 against 0.3 ms a series, about a minute at county scale).
+        fit = STL(log_price, period=SEASON, robust=False).fit()
         return fit.trend, fit.seasonal, "stl"
     return _smooth(log_price), np.zeros_like(log_price), "smoother"
 

@@ -2,18 +2,21 @@
 
 All candidates work on the log price of a series × month matrix, vectorised over every series (statsforecast fits
 one model per series: at ~40 000 SKU series the fitting alone would take minutes, and monthly series of 9 to 24
-points leave little for AutoETS or AutoARIMA to estimate). Candidates:
-- naive: the last month's level (the no-change forecast every other model must beat);
-- mean_revert: AR(1) towards the last 12 months' mean — market prices wander around a level (the simulator's index
-  is a mean-reverting process plus a slow cycle);
-- trend_revert: AR(1) towards the last 12 months' linear trend (mean reversion around inflation);
+points leave little for AutoETS or AutoARIMA to estimate). Besides the monthly mean each month carries its month-end
+level (the mean of its last 7 days): market prices are persistent, so where the month ended says more about next
+month than the month's mean does. Candidates:
+- naive: the last month's mean (the no-change forecast every other model must beat);
+- latest: the last month-end level;
+- mean_revert / latest_revert: AR(1) from the last mean / month-end level towards the last 24 months' mean — market
+  prices wander around a level (the simulator's index is a mean-reverting process plus a slow cycle);
 - damped_drift: the last quarter's slope, damped (a move under way continues, less and less);
-- seasonal: the last level plus last year's change over the same months (only with a year of history behind the
-  origin; produce and fertiliser have strong seasons);
-- blend: the mean of naive and mean_revert, a hedge when neither wins clearly.
-The model of a pool (category × kind for SKUs, kind for category indexes) is the one with the lowest mean absolute
-log error over the backtest origins; the backtest also scores, at each origin, the model that would have been chosen
-from the errors known then (nested), which is the honest measure of the outlook against no-change.
+- seasonal: the month-end level plus last year's change over the same months (only with a year of history behind
+  the origin; produce and fertiliser have strong seasons);
+- blend: the mean of latest and latest_revert, a hedge when neither wins clearly.
+The model of a pool (leaf category × kind: the category index and its SKUs together) and horizon is the one with the
+lowest mean absolute log error over the backtest origins, if it beats naive by MARGIN. The backtest also scores, at
+each origin, the model that would have been chosen from the errors known then (nested), which is the honest
+measure of the outlook against no-change.
 Intervals are empirical quantiles of the chosen model's absolute log errors per pool and horizon (pooled over all
 pools when a pool has fewer than MIN_ERRORS), applied in log space, so bounds are never negative.
 """

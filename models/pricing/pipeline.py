@@ -212,7 +212,8 @@ def price_trends(
     )
 
     current = segments.groupby("series_id")["price"].last()
-    last_month = monthly.sort_values("month").groupby("subject_id")["price"].last()
+    # A category's 'last price' is its index at the end of the last month, the base its outlook change is read from.
+    last_month = monthly.sort_values("month").groupby("subject_id")["end_price"].last()
     last_price = pd.concat([current, last_month[last_month.index >= offset]])
     signals = _signals(subjects, monthly, result.forecasts, last_price, found, products, as_of, settings)
     trends = _trends(subjects, decomposed, result.forecasts, as_of)

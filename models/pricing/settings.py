@@ -24,6 +24,8 @@ class PriceSettings:
     min_segment_weeks: shortest segment between change points.
     min_step: smallest relative level change reported as a change point; the simulator's market reviews move prices
         by more than 3% at a time, so smaller steps are routine repricing, not shocks.
+    min_sharpness: share of the step that must happen within two weeks either side of the break: shocks are
+        sudden, the market's wander and seasons are gradual.
     min_history_months: fewer observed months than this give a flat (no-change) outlook.
     backtest_origins: rolling origins (months) used to choose the outlook model and to size its intervals.
     wait_min_fall: smallest expected fall that makes 'wait' worth saying.
@@ -38,7 +40,8 @@ class PriceSettings:
     change_penalty: float = 4.0
     min_noise: float = 0.02
     min_segment_weeks: int = 4
-    min_step: float = 0.05
+    min_step: float = 0.06
+    min_sharpness: float = 0.6
     min_history_months: int = 6
     backtest_origins: int = 6
     wait_min_fall: float = 0.03
