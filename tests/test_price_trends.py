@@ -114,6 +114,16 @@ def test_category_shock_is_found_through_the_pipeline_and_scored() -> None:
     assert scores["change_point_precision"] == 1.0
     assert category["step"].iloc[0] == pytest.approx(0.15, abs=0.04)
 
+    signals = result.signals.set_index("level")
+    assert len(signals.loc["sku"]) == 5 and len(signals.loc[["category"]]) == 1
+    assert signals["last_change_point"].notna().all()
+    assert set(signals["hint"]) <= {"buy_ahead", "wait", "neutral"} and signals["storable"].all()
+    ahead = result.trends[result.trends["is_outlook"]]
+    assert len(ahead) == 6 * 3 and ahead["price"].isna().all()
+    assert (ahead["lower_95"] > 0).all() and (ahead["lower_95"] <= ahead["outlook"]).all()
+    history = result.trends[~result.trends["is_outlook"]]
+    assert history["outlook"].isna().all() and history["trend"].notna().all()
+
 
 def test_outlook_beats_no_change_on_a_mean_reverting_series() -> None:
     rng = np.random.default_rng(5)
@@ -148,6 +158,7 @@ def test_hints_follow_holding_cost_and_shelf_life() -> None:
     assert hint(0.062, -0.08, 0.2, holding, True, "cost", 60, SETTINGS)[0] == "neutral"  # too uncertain
     assert hint(-0.06, -0.1, -0.01, holding, True, "cost", 60, SETTINGS)[0] == "wait"
     assert hint(-0.01, -0.05, 0.03, holding, True, "cost", 60, SETTINGS)[0] == "neutral"  # within the noise
+    assert "within 1 month," in hint(0.062, 0.01, 0.11, holding, True, "selling", 30, SETTINGS)[1]
     perishable = hint(0.2, 0.1, 0.3, holding, False, "cost", 60, SETTINGS)
     assert perishable[0] == "neutral"
     assert "Perishable" in perishable[1]

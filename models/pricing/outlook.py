@@ -227,7 +227,8 @@ def outlook(monthly: pd.DataFrame, pools: pd.Series, key: str, horizon: int, ori
         if rows.any():
             predicted = candidate(History(y[rows], history.end[rows]), last_col, horizon)
             forecast[rows] = np.where(model[rows] == name, predicted, forecast[rows])
-    names = np.array(["/".join(dict.fromkeys(row)) for row in model], dtype=object)
+    # One name when every horizon uses the same model, else the models of horizons 1..H joined by '/'.
+    names = np.array([row[0] if len(set(row)) == 1 else "/".join(row) for row in model], dtype=object)
     names = np.where(fitted, names, np.where(spread > 0, "short", "flat"))
 
     frame = pd.DataFrame(
