@@ -37,9 +37,9 @@ def _components(log_price: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def decompose(monthly: pd.DataFrame, key: str) -> pd.DataFrame:
-    """monthly (key, month, price) with trend and seasonal columns added, as prices (exp of the log components:
-    trend is a price level, seasonal a multiplicative factor − 1 as share), and `decomposition` ('stl' | 'smoother'
-    | 'flat'). Series with gaps are decomposed on their observed months in order."""
+    """monthly (key, month, price) with trend (a price level, exp of the log trend), seasonal (exp of the log
+    seasonal − 1: a share above or below trend) and `decomposition` ('stl' | 'smoother' | 'flat'). Series with gaps
+    are decomposed on their observed months in order."""
     frame = monthly.sort_values([key, "month"]).reset_index(drop=True)
     log_price = np.log(frame["price"].to_numpy())
     trend = np.empty_like(log_price)

@@ -2,7 +2,14 @@
 
 Subjects are SKU series (merchant × SKU × kind) and network-wide category indexes (leaf category × kind). Both go
 through the same decomposition, change point search and outlook; a category row's 'price' is its chained index
-(1.0 at the category's first month), so its outlook and intervals are in index points too.
+(1.0 at the category's first month), so its outlook and intervals are in index points too, and its last_price is
+the index at the end of the last month.
+
+trends: history months carry price (monthly mean), trend (a price level) and seasonal (a share: +0.05 = 5% above
+trend), plus `decomposition` ('stl' | 'smoother' | 'flat'); outlook months carry outlook and its 80%/95% bounds.
+signals: outlook_change is the expected change from the last price over horizon_days (lead time + cover, see
+signals.py); outlook_model names the model, or the models of horizons 1..3 joined by '/' when they differ ('flat'
+and 'short' for series given the no-change outlook without a backtest).
 """
 
 from __future__ import annotations
