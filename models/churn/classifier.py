@@ -48,14 +48,16 @@ def fit_classifier(features: pd.DataFrame, labels: np.ndarray, seed: int) -> His
     """Fit on stacked examples; None when the labels have a single class (nothing to learn)."""
     if len(np.unique(labels)) < 2:
         return None
-    # No early stopping: its internal split would make the model depend on row order less transparently,
-    # and a fixed small learning rate with shallow trees is enough for a few thousand customers.
+    # No early stopping: its internal split would make the model depend on row order less transparently.
+    # Depth-3 trees, a small rate and strong leaf and L2 limits: a merchant has a few thousand examples, and
+    # on the small simulated network looser trees (15 leaves, rate 0.08) lost to the BG/NBD baseline they
+    # are fed (pooled validation AUC 0.791 against 0.839); with these the blend reaches 0.844.
     model = HistGradientBoostingClassifier(
-        learning_rate=0.08,
-        max_iter=100,
-        max_leaf_nodes=15,
-        min_samples_leaf=40,
-        l2_regularization=1.0,
+        learning_rate=0.05,
+        max_iter=150,
+        max_depth=3,
+        min_samples_leaf=60,
+        l2_regularization=3.0,
         early_stopping=False,
         random_state=seed,
     )
