@@ -46,6 +46,14 @@ def test_rows_after_as_of_are_ignored() -> None:
     assert monthly_prices(segments, 0.5)["price"].tolist() == [10.0]
 
 
+def test_a_network_without_prices_gets_empty_outputs_with_their_columns() -> None:
+    products = pd.DataFrame(columns=["merchant_code", "sku_code", "shelf_life_days", "lead_time_days"])
+    result = price_trends(_rows("S1", "cost", []).iloc[0:0], products, dt.date(2026, 6, 30))
+    assert all(frame.empty for frame in result)
+    assert {"hint", "reason_zh", "outlook_change"} <= set(result.signals.columns)
+    assert {"outlook", "lower_95", "upper_95"} <= set(result.trends.columns)
+
+
 def test_category_index_chains_log_relatives_and_ignores_skus_entering() -> None:
     rows = pd.concat(
         [

@@ -67,6 +67,18 @@ SIGNAL_COLUMNS = [
     "outlook_model",
 ]
 CHANGE_COLUMNS = ["level", "merchant_code", "sku_code", "category_code", "price_kind", "changed_on", "step"]
+BACKTEST_COLUMNS = [
+    "subject_id",
+    "level",
+    "category_code",
+    "price_kind",
+    "pool",
+    "origin",
+    "horizon",
+    "model",
+    "error",
+    "naive_error",
+]
 
 
 class PriceTrendResult(NamedTuple):
@@ -188,6 +200,14 @@ def price_trends(
 ) -> PriceTrendResult:
     """Trends, signals, change points and the outlook backtest of every SKU series and category index."""
     settings = settings or PriceSettings()
+    if price_changes.empty:
+        # A network with only imported amount-only history has no prices to follow.
+        return PriceTrendResult(
+            pd.DataFrame(columns=TREND_COLUMNS),
+            pd.DataFrame(columns=SIGNAL_COLUMNS),
+            pd.DataFrame(columns=CHANGE_COLUMNS),
+            pd.DataFrame(columns=BACKTEST_COLUMNS),
+        )
     sku_keys, segments = sku_series(price_changes, as_of)
     sku_monthly = monthly_prices(segments, settings.min_month_coverage)
     sku_weekly = weekly_prices(segments, as_of)
