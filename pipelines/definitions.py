@@ -8,10 +8,12 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from pipelines.assets.churn import churn_scores
 from pipelines.assets.dbt import ML_TAG, build_dbt_assets, prepared_dbt_project
 from pipelines.assets.exports import build_serving_asset, replenishment_workbooks
 from pipelines.assets.ingest import INGEST_ASSETS, INGEST_CHECKS
 from pipelines.assets.ml import POLICY_EVALUATION, demand_forecasts, policy_evaluation, replenishment_plan
+from pipelines.assets.prices import price_trend_assets
 from pipelines.ops.schedules import FULL_RUN_JOB, POLICY_EVALUATION_JOB, build_jobs, build_schedules
 from pipelines.ops.sensors import new_data_sensor, run_failure_alerts
 from pipelines.ops.settlements import weekly_settlement_job
@@ -26,9 +28,12 @@ DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 def build_definitions() -> dg.Definitions:
     project = prepared_dbt_project()
     dbt_definitions = build_dbt_assets(project)
-    published = [key for definition in dbt_definitions for key in definition.keys if key.path[0] == "marts"] + list(
-        demand_forecasts.keys
-    )
+    published = [
+        *(key for definition in dbt_definitions for key in definition.keys if key.path[0] == "marts"),
+        *demand_forecasts.keys,
+        *churn_scores.keys,
+        *price_trend_assets.keys,
+    ]
     serving_warehouse = build_serving_asset(published)
     ml_marts = dg.AssetSelection.tag(ML_TAG, "")
 
@@ -39,6 +44,8 @@ def build_definitions() -> dg.Definitions:
             demand_forecasts,
             replenishment_plan,
             policy_evaluation,
+            churn_scores,
+            price_trend_assets,
             replenishment_workbooks,
             serving_warehouse,
         ],

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import duckdb_extension_postgres
+import pandas as pd
 
 from pipelines.settings import DUCKDB_SCHEMAS
 
@@ -135,6 +136,107 @@ CREATE TABLE IF NOT EXISTS ml.replenishment_plan (
     forecast_run_id             VARCHAR,
     model_version               VARCHAR NOT NULL,
     run_id                      VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ml.churn_scores (
+    merchant_id               BIGINT NOT NULL,
+    merchant_code             VARCHAR NOT NULL,
+    customer_code             VARCHAR NOT NULL,
+    as_of                     DATE NOT NULL,
+    horizon_days              INTEGER NOT NULL CHECK (horizon_days > 0),
+    churn_risk                DOUBLE NOT NULL CHECK (churn_risk BETWEEN 0 AND 1),
+    expected_purchases        DOUBLE NOT NULL CHECK (expected_purchases >= 0),
+    status                    VARCHAR NOT NULL CHECK (status IN ('active', 'at_risk', 'sleeping', 'lost')),
+    reasons                   VARCHAR[] NOT NULL,
+    model_version             VARCHAR NOT NULL,
+    run_id                    VARCHAR NOT NULL,
+    model                     VARCHAR NOT NULL,
+    p_alive                   DOUBLE,
+    days_since_last_purchase  INTEGER
+);
+CREATE TABLE IF NOT EXISTS ml.churn_evaluation (
+    merchant_id           BIGINT,
+    merchant_code         VARCHAR,
+    as_of                 DATE NOT NULL,
+    horizon_days          INTEGER NOT NULL,
+    split_cutoff          DATE NOT NULL,
+    truth                 VARCHAR NOT NULL CHECK (truth IN ('observed', 'simulator')),
+    model                 VARCHAR NOT NULL,
+    chosen                BOOLEAN NOT NULL,
+    customers             INTEGER NOT NULL,
+    positives             INTEGER NOT NULL,
+    auc                   DOUBLE,
+    precision_top_decile  DOUBLE,
+    brier                 DOUBLE,
+    note                  VARCHAR,
+    model_version         VARCHAR NOT NULL,
+    run_id                VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ml.price_trends (
+    merchant_id    BIGINT,
+    merchant_code  VARCHAR,
+    level          VARCHAR NOT NULL CHECK (level IN ('sku', 'category')),
+    sku_code       VARCHAR,
+    category_code  VARCHAR NOT NULL,
+    price_kind     VARCHAR NOT NULL CHECK (price_kind IN ('cost', 'selling')),
+    month          DATE NOT NULL,
+    is_outlook     BOOLEAN NOT NULL,
+    price          DOUBLE,
+    trend          DOUBLE,
+    seasonal       DOUBLE,
+    outlook        DOUBLE,
+    lower_80       DOUBLE,
+    upper_80       DOUBLE,
+    lower_95       DOUBLE,
+    upper_95       DOUBLE,
+    as_of          DATE NOT NULL,
+    model_version  VARCHAR NOT NULL,
+    run_id         VARCHAR NOT NULL,
+    decomposition  VARCHAR
+);
+CREATE TABLE IF NOT EXISTS ml.price_signals (
+    merchant_id        BIGINT,
+    merchant_code      VARCHAR,
+    level              VARCHAR NOT NULL CHECK (level IN ('sku', 'category')),
+    sku_code           VARCHAR,
+    category_code      VARCHAR NOT NULL,
+    price_kind         VARCHAR NOT NULL CHECK (price_kind IN ('cost', 'selling')),
+    as_of              DATE NOT NULL,
+    last_price         DOUBLE,
+    mom_change         DOUBLE,
+    yoy_change         DOUBLE,
+    outlook_change     DOUBLE,
+    horizon_days       INTEGER,
+    storable           BOOLEAN,
+    hint               VARCHAR NOT NULL CHECK (hint IN ('buy_ahead', 'wait', 'neutral')),
+    reason             VARCHAR NOT NULL,
+    reason_zh          VARCHAR NOT NULL,
+    last_change_point  DATE,
+    change_points      DATE[],
+    outlook_model      VARCHAR,
+    model_version      VARCHAR NOT NULL,
+    run_id             VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ml.price_change_points (
+    merchant_id    BIGINT,
+    merchant_code  VARCHAR,
+    level          VARCHAR NOT NULL CHECK (level IN ('sku', 'category')),
+    sku_code       VARCHAR,
+    category_code  VARCHAR NOT NULL,
+    price_kind     VARCHAR NOT NULL CHECK (price_kind IN ('cost', 'selling')),
+    changed_on     DATE NOT NULL,
+    step           DOUBLE NOT NULL,
+    as_of          DATE NOT NULL,
+    model_version  VARCHAR NOT NULL,
+    run_id         VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ml.price_evaluation (
+    as_of           DATE NOT NULL,
+    metric          VARCHAR NOT NULL,
+    horizon_months  INTEGER,
+    value           DOUBLE,
+    detail          VARCHAR,
+    model_version   VARCHAR NOT NULL,
+    run_id          VARCHAR NOT NULL
 )
 """
 
@@ -152,12 +254,24 @@ ML_ADDED_COLUMNS = (
 MISSING_TRUTH = "the warehouse has no simulator truth (sim.daily_demand): run coopcast simulate and coopcast run first"
 
 
-def has_simulator_truth(conn: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the simulator's ground truth was ingested: only then can policies be evaluated."""
+def has_simulator_truth(conn: duckdb.DuckDBPyConnection, table: str = "daily_demand") -> bool:
+    """Whether the simulator's ground truth `sim.<table>` was ingested with rows: only a simulated
+    network has it, so only there can models be scored against the truth."""
     present = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'sim' AND table_name = 'daily_demand'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'sim' AND table_name = ?", [table]
     ).fetchone()[0]
-    return bool(present) and conn.execute("SELECT count(*) FROM sim.daily_demand").fetchone()[0] > 0
+    return bool(present) and conn.execute(f'SELECT count(*) FROM sim."{table}"').fetchone()[0] > 0
+
+
+def insert_rows(conn: duckdb.DuckDBPyConnection, table: str, columns: str, rows: pd.DataFrame) -> None:
+    """Append a DataFrame's `columns` (a comma-separated list) to `table`; nothing for no rows."""
+    if rows.empty:
+        return
+    conn.register("new_rows", rows)
+    try:
+        conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM new_rows")
+    finally:
+        conn.unregister("new_rows")
 
 
 def create_ml_tables(conn: duckdb.DuckDBPyConnection) -> None:

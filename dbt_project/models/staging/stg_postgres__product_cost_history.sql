@@ -7,5 +7,6 @@ select
     merchant_id,
     product_id,
     unit_cost,
-    valid_from
+    valid_from,
+    {{ business_date('valid_from') }} as valid_from_date
 from source

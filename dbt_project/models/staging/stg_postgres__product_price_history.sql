@@ -10,5 +10,6 @@ select
     region,
     min_quantity,
     unit_price,
-    valid_from
+    valid_from,
+    {{ business_date('valid_from') }} as valid_from_date
 from source
