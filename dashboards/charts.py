@@ -91,3 +91,61 @@ def forecast_chart(
         )
     )
     return alt.layer(*bands, line)
+
+
+TREND_COLOR = "#9D9D9D"
+
+
+def price_chart(
+    months: pd.DataFrame,
+    *,
+    price_label: str,
+    trend_label: str,
+    outlook_label: str,
+    month_title: str,
+    price_title: str,
+) -> alt.LayerChart:
+    """Monthly price and its trend, then the outlook inside its 95% (pale) and 80% (darker) bands."""
+    history = months[~months["is_outlook"]]
+    outlook = months[months["is_outlook"]]
+    x = alt.X("month:T", title=month_title, axis=alt.Axis(format="%Y-%m"))
+    bands = [
+        alt.Chart(outlook)
+        .mark_area(color=FORECAST_COLOR, opacity=opacity)
+        .encode(x=x, y=alt.Y(f"lower_{level}:Q", title=price_title), y2=f"upper_{level}:Q")
+        for level, opacity in (("95", 0.15), ("80", 0.3))
+    ]
+    # The outlook line starts at the last known price, so it continues the history without a gap.
+    outlook_line = pd.concat(
+        [history.tail(1)[["month", "price"]], outlook[["month", "outlook"]].rename(columns={"outlook": "price"})]
+    )
+    lines = pd.concat(
+        [
+            history[["month", "price"]].rename(columns={"price": "value"}).assign(series=price_label),
+            history[["month", "trend"]].rename(columns={"trend": "value"}).assign(series=trend_label),
+            outlook_line.rename(columns={"price": "value"}).assign(series=outlook_label),
+        ],
+        ignore_index=True,
+    ).dropna(subset=["value"])
+    line = (
+        alt.Chart(lines)
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=alt.Y("value:Q", title=price_title, scale=alt.Scale(zero=False)),
+            color=alt.Color(
+                "series:N",
+                scale=alt.Scale(
+                    domain=[price_label, trend_label, outlook_label],
+                    range=[HISTORY_COLOR, TREND_COLOR, FORECAST_COLOR],
+                ),
+                legend=alt.Legend(title=None, orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("month:T", title=month_title, format="%Y-%m"),
+                alt.Tooltip("series:N", title=None),
+                alt.Tooltip("value:Q", title=price_title, format=",.2f"),
+            ],
+        )
+    )
+    return alt.layer(*bands, line)

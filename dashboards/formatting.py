@@ -31,3 +31,11 @@ def percent(ratio: Number | None) -> str:
 
 def day(value: date | datetime | pd.Timestamp) -> str:
     return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def change(ratio: Number | None) -> str:
+    """A relative change with its sign, +3.2% or -1.0%; a change that rounds to nothing reads +0.0%."""
+    if ratio is None or pd.isna(ratio):
+        return MISSING
+    # Adding 0.0 turns -0.0 into 0.0, so a tiny fall does not read as "-0.0%".
+    return f"{round(float(ratio), 3) + 0.0:+.1%}"

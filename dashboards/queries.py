@@ -204,3 +204,85 @@ def latest_workbook(merchant_code: str) -> Workbook | None:
         if (match := pattern.fullmatch(path.name))
     ]
     return max(found, key=lambda workbook: workbook.as_of, default=None)
+
+
+def churn_scores(merchant_id: int, as_of: date) -> pd.DataFrame:
+    """Every customer's churn risk scored at the merchant's as_of, the riskiest first."""
+    return _query_frame(
+        """SELECT s.customer_code, c.customer_name, c.value_tier, s.status, s.days_since_last_purchase,
+                  s.churn_risk, s.expected_purchases, s.reasons, s.horizon_days
+           FROM ml.churn_scores s
+           LEFT JOIN marts.dim_customers c ON c.merchant_id = s.merchant_id AND c.customer_code = s.customer_code
+           WHERE s.merchant_id = ? AND s.as_of = ?
+           ORDER BY s.churn_risk DESC, s.customer_code""",
+        (merchant_id, as_of),
+    )
+
+
+def churn_validation(merchant_id: int, as_of: date) -> tuple | None:
+    """(auc, chosen model, customers, churners, split cutoff) against observed purchases, or None."""
+    row = _query_row(
+        """SELECT max(auc) FILTER (WHERE model = 'chosen'),
+                  max(model) FILTER (WHERE chosen AND model <> 'chosen'),
+                  max(customers) FILTER (WHERE model = 'chosen'),
+                  max(positives) FILTER (WHERE model = 'chosen'),
+                  max(split_cutoff)
+           FROM ml.churn_evaluation
+           WHERE merchant_id = ? AND as_of = ? AND truth = 'observed'""",
+        (merchant_id, as_of),
+    )
+    return None if row is None or row[0] is None or pd.isna(row[0]) else row
+
+
+# Price rows carry the network's as_of, which may be later than this merchant's own: the newest wins.
+LATEST_PRICE_SIGNALS = "(SELECT max(as_of) FROM ml.price_signals WHERE merchant_id = ? AND level = 'sku')"
+
+
+def price_skus(merchant_id: int) -> pd.DataFrame:
+    """The merchant's SKUs that have a price signal, by name."""
+    return _query_frame(
+        f"""SELECT DISTINCT s.sku_code, coalesce(p.sku_name, s.sku_code) AS sku_name
+            FROM ml.price_signals s
+            LEFT JOIN marts.dim_products p ON p.merchant_id = s.merchant_id AND p.sku_code = s.sku_code
+            WHERE s.merchant_id = ? AND s.level = 'sku' AND s.as_of = {LATEST_PRICE_SIGNALS}
+            ORDER BY sku_name, s.sku_code""",
+        (merchant_id, merchant_id),
+    )
+
+
+def price_trend(merchant_id: int, sku_code: str, price_kind: str) -> pd.DataFrame:
+    """Monthly prices with their trend, then the outlook months with their 80% and 95% bands."""
+    return _query_frame(
+        """SELECT month, is_outlook, price, trend, outlook, lower_80, upper_80, lower_95, upper_95
+           FROM ml.price_trends
+           WHERE merchant_id = ? AND level = 'sku' AND sku_code = ? AND price_kind = ?
+             AND as_of = (SELECT max(as_of) FROM ml.price_trends WHERE merchant_id = ? AND level = 'sku')
+           ORDER BY month""",
+        (merchant_id, sku_code, price_kind, merchant_id),
+    )
+
+
+def price_signal(merchant_id: int, sku_code: str, price_kind: str) -> pd.DataFrame:
+    """The newest signal of one SKU and price kind: zero or one row."""
+    return _query_frame(
+        f"""SELECT as_of, last_price, mom_change, yoy_change, outlook_change, horizon_days, hint, reason, reason_zh,
+                   last_change_point
+            FROM ml.price_signals
+            WHERE merchant_id = ? AND level = 'sku' AND sku_code = ? AND price_kind = ?
+              AND as_of = {LATEST_PRICE_SIGNALS}""",
+        (merchant_id, sku_code, price_kind, merchant_id),
+    )
+
+
+def price_hints(merchant_id: int) -> pd.DataFrame:
+    """The merchant's SKUs whose newest signal says buy ahead or wait, the biggest expected change first."""
+    return _query_frame(
+        f"""SELECT s.sku_code, coalesce(p.sku_name, s.sku_code) AS sku_name, s.price_kind, s.hint,
+                   s.last_price, s.outlook_change, s.horizon_days, s.reason, s.reason_zh
+            FROM ml.price_signals s
+            LEFT JOIN marts.dim_products p ON p.merchant_id = s.merchant_id AND p.sku_code = s.sku_code
+            WHERE s.merchant_id = ? AND s.level = 'sku' AND s.hint IN ('buy_ahead', 'wait')
+              AND s.as_of = {LATEST_PRICE_SIGNALS}
+            ORDER BY abs(s.outlook_change) DESC NULLS LAST, s.sku_code, s.price_kind""",
+        (merchant_id, merchant_id),
+    )

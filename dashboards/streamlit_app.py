@@ -22,6 +22,18 @@ def pages() -> list[st.Page]:
             url_path="overview",
             default=True,
         ),
+        st.Page(
+            APP_PAGES / "customers.py",
+            title=t("nav_customers"),
+            icon=":material/person_alert:",
+            url_path="customers",
+        ),
+        st.Page(
+            APP_PAGES / "prices.py",
+            title=t("nav_prices"),
+            icon=":material/trending_up:",
+            url_path="prices",
+        ),
     ]
 
 

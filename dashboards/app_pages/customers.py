@@ -1,0 +1,145 @@
+"""客户预警 / Churn warnings: the chosen merchant's customers who may stop buying, riskiest first."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import formatting, queries
+from dashboards.i18n import t
+from dashboards.merchant import Merchant, current_merchant
+
+if TYPE_CHECKING:
+    from streamlit.elements.lib.column_types import ColumnConfig
+
+STATUSES = ("active", "at_risk", "sleeping", "lost")
+WARNED_STATUSES = ("at_risk", "sleeping", "lost")
+CSV_MIME = "text/csv"
+TABLE_COLUMNS = (
+    "customer_code",
+    "customer_name",
+    "value_tier",
+    "status",
+    "days_since_last_purchase",
+    "churn_risk",
+    "expected_purchases",
+    "reasons",
+)
+
+
+def reason_text(reasons: object) -> str:
+    """Reason codes as the merchant reads them, most important first."""
+    codes = [] if reasons is None else list(reasons)
+    return t("list_separator").join(t(f"churn_reason_{code}") for code in codes)
+
+
+def warned_customers(scores: pd.DataFrame, statuses: list[str]) -> pd.DataFrame:
+    """The rows of the chosen statuses with tier, status and reasons in the session's language."""
+    # Labels are looked up now, in this run's language, not later inside a lambda.
+    tiers = {tier: t(f"value_tier_{tier}") for tier in ("diamond", "gold", "silver", "none")}
+    status_labels = {status: t(f"churn_status_{status}") for status in STATUSES}
+    chosen = scores[scores["status"].isin(statuses)]
+    return chosen.assign(
+        value_tier=chosen["value_tier"].map(lambda tier: tiers.get(tier, "") if isinstance(tier, str) else ""),
+        status=chosen["status"].map(status_labels),
+        reasons=chosen["reasons"].map(reason_text),
+    )[list(TABLE_COLUMNS)]
+
+
+def customer_columns(horizon_days: int) -> dict[str, ColumnConfig]:
+    number = st.column_config.NumberColumn
+    return {
+        "customer_code": st.column_config.TextColumn(t("col_customer_code")),
+        "customer_name": st.column_config.TextColumn(t("col_customer_name")),
+        "value_tier": st.column_config.TextColumn(t("col_value_tier")),
+        "status": st.column_config.TextColumn(t("col_churn_status")),
+        "days_since_last_purchase": number(t("col_days_since_last_purchase"), format="%,d"),
+        "churn_risk": number(t("col_churn_risk"), format="percent", help=t("churn_risk_help", days=horizon_days)),
+        "expected_purchases": number(
+            t("col_expected_purchases"), format="%.1f", help=t("expected_purchases_help", days=horizon_days)
+        ),
+        "reasons": st.column_config.TextColumn(t("col_churn_reasons")),
+    }
+
+
+def csv_bytes(table: pd.DataFrame, columns: dict[str, ColumnConfig]) -> bytes:
+    """The table as shown, headers included; the byte-order mark lets Excel read the Chinese."""
+    shown = table.assign(churn_risk=table["churn_risk"].map(formatting.percent))
+    headers = {name: config["label"] for name, config in columns.items()}
+    return shown.rename(columns=headers).to_csv(index=False).encode("utf-8-sig")
+
+
+def render_counts(scores: pd.DataFrame) -> None:
+    counts = scores["status"].value_counts()
+    for column, status in zip(st.columns(len(STATUSES)), STATUSES, strict=True):
+        column.metric(
+            t(f"churn_status_{status}"),
+            formatting.count(int(counts.get(status, 0))),
+            help=t(f"churn_status_{status}_help"),
+            border=True,
+        )
+
+
+def render_validation(merchant: Merchant, horizon_days: int) -> None:
+    validation = queries.churn_validation(merchant.merchant_id, merchant.as_of)
+    risk_help = t("churn_risk_help", days=horizon_days)
+    if validation is None:
+        st.caption(t("churn_validation_missing"), help=risk_help)
+        return
+    auc, model, customers, churners, cutoff = validation
+    st.caption(
+        t(
+            "churn_validation",
+            auc=f"{auc:.2f}",
+            model=t(f"churn_model_{model}") if model else "—",
+            customers=customers,
+            churners=churners,
+            cutoff=formatting.day(cutoff),
+        ),
+        help=risk_help,
+    )
+
+
+def render_table(merchant: Merchant, scores: pd.DataFrame, horizon_days: int) -> None:
+    st.subheader(t("churn_warned_customers"))
+    labels = {status: t(f"churn_status_{status}") for status in WARNED_STATUSES}
+    statuses = st.multiselect(
+        t("churn_status_filter"),
+        WARNED_STATUSES,
+        default=list(WARNED_STATUSES),
+        format_func=labels.__getitem__,
+        key="churn_statuses",
+    )
+    table = warned_customers(scores, statuses)
+    if table.empty:
+        st.success(t("no_warned_customers"))
+        return
+    columns = customer_columns(horizon_days)
+    st.dataframe(table, hide_index=True, column_config=columns)
+    st.download_button(
+        t("download_churn_csv"),
+        data=csv_bytes(table, columns),
+        file_name=f"churn_{merchant.merchant_code}_{formatting.day(merchant.as_of)}.csv",
+        mime=CSV_MIME,
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def render() -> None:
+    merchant = current_merchant()
+    st.title(t("churn_title"))
+    st.caption(t("overview_subtitle", merchant=merchant.label, as_of=formatting.day(merchant.as_of)))
+    scores = queries.churn_scores(merchant.merchant_id, merchant.as_of)
+    if scores.empty:
+        st.info(t("no_churn_scores", as_of=formatting.day(merchant.as_of)))
+        return
+    horizon_days = int(scores["horizon_days"].iloc[0])
+    render_counts(scores)
+    render_validation(merchant, horizon_days)
+    render_table(merchant, scores, horizon_days)
+
+
+render()

@@ -1,0 +1,113 @@
+"""价格趋势 / Price trends: one SKU's monthly cost or shelf price, its outlook and the buying hint."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import charts, formatting, queries
+from dashboards.i18n import current_language, t
+from dashboards.merchant import Merchant, current_merchant
+
+if TYPE_CHECKING:
+    from streamlit.elements.lib.column_types import ColumnConfig
+
+PRICE_KINDS = ("cost", "selling")
+HINT_ICONS = {"buy_ahead": ":material/shopping_cart:", "wait": ":material/schedule:", "neutral": ":material/check:"}
+
+
+def reason_column() -> str:
+    return "reason_zh" if current_language() == "zh" else "reason"
+
+
+def render_signal(signal: pd.Series) -> None:
+    price, month, year, outlook = st.columns(4)
+    price.metric(t("price_last"), formatting.money(signal["last_price"]), border=True)
+    month.metric(t("price_mom"), formatting.change(signal["mom_change"]), help=t("price_mom_help"), border=True)
+    year.metric(t("price_yoy"), formatting.change(signal["yoy_change"]), help=t("price_yoy_help"), border=True)
+    outlook.metric(
+        t("price_outlook_change", days=int(signal["horizon_days"])),
+        formatting.change(signal["outlook_change"]),
+        help=t("price_outlook_change_help"),
+        border=True,
+    )
+    hint = str(signal["hint"])
+    st.info(f"**{t(f'price_hint_{hint}')}** · {signal[reason_column()]}", icon=HINT_ICONS.get(hint))
+    if pd.notna(signal["last_change_point"]):
+        st.caption(t("price_last_change_point", day=formatting.day(signal["last_change_point"])))
+
+
+def render_trend(merchant: Merchant) -> None:
+    skus = queries.price_skus(merchant.merchant_id)
+    if skus.empty:
+        st.info(t("no_price_signals"))
+        return
+    names = dict(zip(skus["sku_code"], skus["sku_name"], strict=True))
+    kinds = {kind: t(f"price_kind_{kind}") for kind in PRICE_KINDS}
+    choice, kind_choice = st.columns([3, 2])
+    # The merchant is in the key: another merchant's SKU list must not inherit this choice.
+    sku_code = choice.selectbox(
+        t("price_sku"),
+        list(names),
+        format_func=lambda code: f"{names[code]} · {code}",
+        key=f"price_sku_{merchant.merchant_id}",
+    )
+    price_kind = kind_choice.radio(
+        t("price_kind"), PRICE_KINDS, format_func=kinds.__getitem__, horizontal=True, key="price_kind"
+    )
+    signal = queries.price_signal(merchant.merchant_id, sku_code, price_kind)
+    months = queries.price_trend(merchant.merchant_id, sku_code, price_kind)
+    if signal.empty or months.empty:
+        st.info(t("no_price_trend"))
+        return
+    render_signal(signal.iloc[0])
+    chart = charts.price_chart(
+        months,
+        price_label=t("series_price"),
+        trend_label=t("series_price_trend"),
+        outlook_label=t("series_price_outlook"),
+        month_title=t("axis_month"),
+        price_title=t("axis_price"),
+    )
+    st.altair_chart(chart, width="stretch")
+    st.caption(t("price_chart_caption", as_of=formatting.day(signal["as_of"].iloc[0])))
+
+
+def hint_columns() -> dict[str, ColumnConfig]:
+    return {
+        "sku_code": st.column_config.TextColumn(t("col_sku_code")),
+        "sku_name": st.column_config.TextColumn(t("col_sku_name")),
+        "price_kind": st.column_config.TextColumn(t("price_kind")),
+        "hint": st.column_config.TextColumn(t("col_price_hint")),
+        "last_price": st.column_config.NumberColumn(t("price_last"), format="¥%,.2f"),
+        "outlook_change": st.column_config.NumberColumn(t("col_outlook_change"), format="percent"),
+        "horizon_days": st.column_config.NumberColumn(t("col_horizon_days"), format="%d"),
+        "reason": st.column_config.TextColumn(t("col_price_reason")),
+    }
+
+
+def render_hints(merchant: Merchant) -> None:
+    st.subheader(t("price_hints"))
+    hints = queries.price_hints(merchant.merchant_id)
+    if hints.empty:
+        st.info(t("no_price_hints"))
+        return
+    kinds = {kind: t(f"price_kind_{kind}") for kind in PRICE_KINDS}
+    labels = {hint: t(f"price_hint_{hint}") for hint in HINT_ICONS}
+    shown = hints.assign(
+        price_kind=hints["price_kind"].map(kinds), hint=hints["hint"].map(labels), reason=hints[reason_column()]
+    ).drop(columns="reason_zh")
+    st.dataframe(shown, hide_index=True, column_config=hint_columns())
+
+
+def render() -> None:
+    merchant = current_merchant()
+    st.title(t("prices_title"))
+    st.caption(t("overview_subtitle", merchant=merchant.label, as_of=formatting.day(merchant.as_of)))
+    render_trend(merchant)
+    render_hints(merchant)
+
+
+render()
