@@ -1,9 +1,9 @@
 """Read-only access to the serving copy that the pipeline publishes after each run.
 
 Every query is a constant SQL string with `?` parameters and, apart from the merchant list that
-feeds the picker, is filtered by merchant_id. Results are cached per (SQL, parameters, file
-version): the file's mtime is part of the key, so a newly published copy is read at once while
-an unchanged one is not queried again.
+feeds the picker and the check that a table was published, is filtered by merchant_id. Results
+are cached per (SQL, parameters, file version): the file's mtime is part of the key, so a newly
+published copy is read at once while an unchanged one is not queried again.
 """
 
 from __future__ import annotations
@@ -286,3 +286,29 @@ def price_hints(merchant_id: int) -> pd.DataFrame:
             ORDER BY abs(s.outlook_change) DESC NULLS LAST, s.sku_code, s.price_kind""",
         (merchant_id, merchant_id),
     )
+
+
+def category_index(merchant_id: int, sku_code: str, price_kind: str) -> tuple | None:
+    """(category name, mom_change, outlook_change, horizon_days) of the network-wide index of the SKU's category.
+
+    Only reached through the merchant's own SKU, so a merchant sees the indexes of its own categories only.
+    """
+    return _query_row(
+        f"""SELECT coalesce(p.category_l3, c.category_code), c.mom_change, c.outlook_change, c.horizon_days
+            FROM ml.price_signals s
+            JOIN ml.price_signals c
+              ON c.level = 'category' AND c.merchant_id IS NULL AND c.category_code = s.category_code
+             AND c.price_kind = s.price_kind AND c.as_of = s.as_of
+            LEFT JOIN marts.dim_products p ON p.merchant_id = s.merchant_id AND p.sku_code = s.sku_code
+            WHERE s.merchant_id = ? AND s.level = 'sku' AND s.sku_code = ? AND s.price_kind = ?
+              AND s.as_of = {LATEST_PRICE_SIGNALS}""",
+        (merchant_id, sku_code, price_kind, merchant_id),
+    )
+
+
+def published(schema: str, table: str) -> bool:
+    """Whether the serving copy holds the table: a copy published by an older version may lack it."""
+    (found,) = _query_row(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", (schema, table)
+    )
+    return bool(found)

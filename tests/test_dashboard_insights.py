@@ -171,6 +171,7 @@ def test_the_price_page_shows_the_chosen_products_cost_trend_in_chinese(
     assert {"环比", "同比"} <= {metric.label for metric in app.metric}
     assert any(label.startswith("未来") and label.endswith("天预计变化") for label in (m.label for m in app.metric))
     assert any(reason_zh in info.value for info in app.info)
+    assert any(caption.value.startswith("全网「") and "进价指数" in caption.value for caption in app.caption)
     assert len(app.get("vega_lite_chart")) == 1
     assert "采购时机提示" in [header.value for header in app.subheader]
 
@@ -212,18 +213,33 @@ def test_the_hint_list_names_the_products_to_buy_ahead_or_wait_for(
         assert any("没有建议提前采购或暂缓采购" in info.value for info in app.info)
 
 
-def test_a_merchant_without_scores_or_prices_is_told_so(
-    serving_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def app_on_a_changed_copy(serving_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sql: str) -> AppTest:
+    """The app on a copy of the serving file changed by `sql`, as an older or emptier publication."""
     home = tmp_path / "home"
     (home / "serving").mkdir(parents=True)
     copy = home / "serving" / "warehouse.duckdb"
     shutil.copyfile(serving_home / "serving" / "warehouse.duckdb", copy)
     with duckdb.connect(str(copy)) as conn:
-        for table in ("churn_scores", "churn_evaluation", "price_signals", "price_trends"):
-            conn.execute(f"DELETE FROM ml.{table}")
+        conn.execute(sql)
     use_home(monkeypatch, home)
-    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    return AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM ml.churn_scores; DELETE FROM ml.churn_evaluation; "
+        "DELETE FROM ml.price_signals; DELETE FROM ml.price_trends",
+        # A serving copy published before churn and prices existed.
+        "DROP TABLE ml.churn_scores; DROP TABLE ml.churn_evaluation; "
+        "DROP TABLE ml.price_signals; DROP TABLE ml.price_trends",
+    ],
+    ids=["no rows", "no tables"],
+)
+def test_a_merchant_without_scores_or_prices_is_told_so(
+    serving_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sql: str
+) -> None:
+    app = app_on_a_changed_copy(serving_home, tmp_path, monkeypatch, sql)
 
     open_page(app, CHURN_PAGE)
     assert not app.exception

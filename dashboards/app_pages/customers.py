@@ -132,6 +132,9 @@ def render() -> None:
     merchant = current_merchant()
     st.title(t("churn_title"))
     st.caption(t("overview_subtitle", merchant=merchant.label, as_of=formatting.day(merchant.as_of)))
+    if not (queries.published("ml", "churn_scores") and queries.published("ml", "churn_evaluation")):
+        st.info(t("no_churn_scores", as_of=formatting.day(merchant.as_of)))
+        return
     scores = queries.churn_scores(merchant.merchant_id, merchant.as_of)
     if scores.empty:
         st.info(t("no_churn_scores", as_of=formatting.day(merchant.as_of)))

@@ -39,6 +39,23 @@ def render_signal(signal: pd.Series) -> None:
         st.caption(t("price_last_change_point", day=formatting.day(signal["last_change_point"])))
 
 
+def render_category_index(merchant: Merchant, sku_code: str, price_kind: str) -> None:
+    index = queries.category_index(merchant.merchant_id, sku_code, price_kind)
+    if index is None:
+        return
+    category, mom_change, outlook_change, horizon_days = index
+    st.caption(
+        t(
+            "price_category_index",
+            category=category,
+            kind=t(f"price_kind_{price_kind}"),
+            mom=formatting.change(mom_change),
+            days=horizon_days,
+            outlook=formatting.change(outlook_change),
+        )
+    )
+
+
 def render_trend(merchant: Merchant) -> None:
     skus = queries.price_skus(merchant.merchant_id)
     if skus.empty:
@@ -63,6 +80,7 @@ def render_trend(merchant: Merchant) -> None:
         st.info(t("no_price_trend"))
         return
     render_signal(signal.iloc[0])
+    render_category_index(merchant, sku_code, price_kind)
     chart = charts.price_chart(
         months,
         price_label=t("series_price"),
@@ -106,6 +124,9 @@ def render() -> None:
     merchant = current_merchant()
     st.title(t("prices_title"))
     st.caption(t("overview_subtitle", merchant=merchant.label, as_of=formatting.day(merchant.as_of)))
+    if not (queries.published("ml", "price_signals") and queries.published("ml", "price_trends")):
+        st.info(t("no_price_signals"))
+        return
     render_trend(merchant)
     render_hints(merchant)
 
