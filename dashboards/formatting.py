@@ -39,3 +39,23 @@ def change(ratio: Number | None) -> str:
         return MISSING
     # Adding 0.0 turns -0.0 into 0.0, so a tiny fall does not read as "-0.0%".
     return f"{round(float(ratio), 3) + 0.0:+.1%}"
+
+
+# Spreadsheets run a cell starting with one of these as a formula; a leading apostrophe keeps it text.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells can never be read as formulas when the file is opened in Excel."""
+    safe = frame.copy()
+    for column in safe.select_dtypes(include="object").columns:
+        safe[column] = safe[column].map(
+            lambda value: f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) else value
+        )
+    return safe
+
+
+def csv_bytes(frame: pd.DataFrame, headers: dict[str, str]) -> bytes:
+    """A table as a CSV download: columns renamed to `headers`, formula-safe, with a byte-order mark so Excel
+    reads the Chinese."""
+    return formula_safe(frame).rename(columns=headers).to_csv(index=False).encode("utf-8-sig")

@@ -8,6 +8,7 @@ import string
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from dashboards import formatting
@@ -53,3 +54,10 @@ def test_money_is_shown_in_yuan_with_thousands_separators(value: float | None, s
 
 def test_dates_are_shown_as_iso_days() -> None:
     assert formatting.day(date(2026, 3, 5)) == "2026-03-05"
+
+
+def test_csv_downloads_keep_text_from_becoming_formulas() -> None:
+    table = pd.DataFrame({"customer_name": ['=HYPERLINK("http://x")', "张三", "-5"], "orders": [1, 2, 3]})
+    lines = formatting.csv_bytes(table, {"customer_name": "客户名称"}).decode("utf-8-sig").splitlines()
+    assert lines[0] == "客户名称,orders"
+    assert lines[1].startswith("\"'=HYPERLINK") and lines[2] == "张三,2" and lines[3] == "'-5,3"

@@ -65,12 +65,11 @@ def customer_columns(horizon_days: int) -> dict[str, ColumnConfig]:
 
 
 def csv_bytes(table: pd.DataFrame, columns: dict[str, ColumnConfig]) -> bytes:
-    """The table as shown, headers included; the byte-order mark lets Excel read the Chinese."""
+    """The table as shown, headers included."""
     shown = table.assign(
         churn_risk=table["churn_risk"].map(formatting.percent), expected_purchases=table["expected_purchases"].round(1)
     )
-    headers = {name: config["label"] for name, config in columns.items()}
-    return shown.rename(columns=headers).to_csv(index=False).encode("utf-8-sig")
+    return formatting.csv_bytes(shown, {name: config["label"] for name, config in columns.items()})
 
 
 def render_counts(scores: pd.DataFrame) -> None:
