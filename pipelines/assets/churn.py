@@ -9,8 +9,8 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from models.churn.evaluation import evaluate_against_truth, simulator_truth_labels
-from models.churn.scoring import ChurnResult, ChurnSettings, score_churn
+from models.churn.evaluation import EVALUATION_COLUMNS, evaluate_against_truth, simulator_truth_labels
+from models.churn.scoring import SCORE_COLUMNS, ChurnResult, ChurnSettings, score_churn
 from pipelines import warehouse as duck
 from pipelines.ops import freshness
 from pipelines.resources import DUCKDB_WRITER_POOL, WarehouseResource
@@ -100,7 +100,7 @@ def score_network(conn: duckdb.DuckDBPyConnection, settings: ChurnSettings) -> t
         )
         scores.append(result.scores)
         evaluations.append(with_simulator_truth(result, lifecycle, settings))
-    return concat_or_empty(scores), concat_or_empty(evaluations)
+    return concat_or_empty(scores, SCORE_COLUMNS), concat_or_empty(evaluations, EVALUATION_COLUMNS)
 
 
 def with_simulator_truth(result: ChurnResult, lifecycle: pd.DataFrame | None, settings: ChurnSettings) -> pd.DataFrame:
@@ -113,8 +113,9 @@ def with_simulator_truth(result: ChurnResult, lifecycle: pd.DataFrame | None, se
     return pd.concat([result.evaluation, evaluate_against_truth(result.validation, labels)], ignore_index=True)
 
 
-def concat_or_empty(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+def concat_or_empty(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """The frames stacked; no rows but the columns when no merchant has data yet."""
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def write_churn(conn: duckdb.DuckDBPyConnection, scores: pd.DataFrame, evaluation: pd.DataFrame, run_id: str) -> None:
@@ -178,16 +179,16 @@ def churn_scores(context: dg.AssetExecutionContext, config: ChurnConfig, warehou
         write_churn(conn, scores, evaluation, context.run_id)
     finally:
         conn.close()
-    network = evaluation[evaluation["merchant_id"].isna()] if not evaluation.empty else evaluation
+    network = evaluation[evaluation["merchant_id"].isna()]
     yield dg.MaterializeResult(
         asset_key=CHURN_SCORES,
         metadata={
             "dagster/row_count": len(scores),
             "status": dg.MetadataValue.json(
-                {str(status): int(count) for status, count in scores.get("status", pd.Series()).value_counts().items()}
+                {str(status): int(count) for status, count in scores["status"].value_counts().items()}
             ),
             "model": dg.MetadataValue.json(
-                {str(model): int(count) for model, count in scores.get("model", pd.Series()).value_counts().items()}
+                {str(model): int(count) for model, count in scores["model"].value_counts().items()}
             ),
             "preview": dg.MetadataValue.md(scores.head(PREVIEW_ROWS).to_markdown(index=False)),
         },

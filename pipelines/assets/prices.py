@@ -5,6 +5,8 @@ Purchase costs and retail shelf prices of every SKU, each merchant's changes up 
 A run replaces the rows of its as_of, the network's latest merchant as_of.
 """
 
+from datetime import date
+
 import dagster as dg
 import duckdb
 import pandas as pd
@@ -64,12 +66,12 @@ def read_inputs(conn: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataF
     return changes, conn.execute(PRODUCTS_SQL).df()
 
 
-def network_as_of(conn: duckdb.DuckDBPyConnection):
+def network_as_of(conn: duckdb.DuckDBPyConnection) -> date | None:
     """The latest merchant as_of: category indexes span merchants, so they are as of the newest data."""
     return conn.execute("SELECT max(as_of) FROM marts.dim_merchants").fetchone()[0]
 
 
-def evaluate(conn: duckdb.DuckDBPyConnection, result: PriceTrendResult, as_of) -> pd.DataFrame:
+def evaluate(conn: duckdb.DuckDBPyConnection, result: PriceTrendResult, as_of: date | None) -> pd.DataFrame:
     """Outlook against no-change on the rolling origins; on a simulated network also the category cost
     indexes' change points against the shocks the simulator injected by as_of."""
     parts = [evaluate_outlook(result.backtest)]
@@ -82,7 +84,7 @@ def evaluate(conn: duckdb.DuckDBPyConnection, result: PriceTrendResult, as_of) -
 
 
 def write_prices(
-    conn: duckdb.DuckDBPyConnection, result: PriceTrendResult, evaluation: pd.DataFrame, as_of, run_id: str
+    conn: duckdb.DuckDBPyConnection, result: PriceTrendResult, evaluation: pd.DataFrame, as_of: date, run_id: str
 ) -> None:
     """Replace the as_of's rows of the four price tables in one transaction."""
     stamp = {"as_of": as_of, "model_version": PRICE_VERSION, "run_id": run_id}
@@ -144,26 +146,26 @@ def price_trend_assets(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     try:
         as_of = network_as_of(conn)
         changes, products = read_inputs(conn)
-        result = price_trends(changes, products, as_of) if as_of is not None else None
-        evaluation = evaluate(conn, result, as_of) if result is not None else pd.DataFrame()
-        if result is not None:
+        # No merchant with data yet (as_of NULL) means no price changes either: the result is empty.
+        result = price_trends(changes, products, as_of)
+        evaluation = evaluate(conn, result, as_of)
+        if as_of is not None:
             write_prices(conn, result, evaluation, as_of, context.run_id)
     finally:
         conn.close()
-    signals = result.signals if result is not None else pd.DataFrame(columns=["hint"])
-    yield dg.MaterializeResult(
-        asset_key=PRICE_TRENDS, metadata={"dagster/row_count": 0 if result is None else len(result.trends)}
-    )
+    yield dg.MaterializeResult(asset_key=PRICE_TRENDS, metadata={"dagster/row_count": len(result.trends)})
     yield dg.MaterializeResult(
         asset_key=PRICE_SIGNALS,
         metadata={
-            "dagster/row_count": len(signals),
-            "hints": dg.MetadataValue.json({str(hint): int(n) for hint, n in signals["hint"].value_counts().items()}),
+            "dagster/row_count": len(result.signals),
+            "hints": dg.MetadataValue.json(
+                {str(hint): int(n) for hint, n in result.signals["hint"].value_counts().items()}
+            ),
         },
     )
     yield dg.MaterializeResult(
         asset_key=PRICE_CHANGE_POINTS,
-        metadata={"dagster/row_count": 0 if result is None else len(result.change_points)},
+        metadata={"dagster/row_count": len(result.change_points)},
     )
     yield dg.MaterializeResult(
         asset_key=PRICE_EVALUATION,
