@@ -137,7 +137,7 @@ def test_float_noise_does_not_buy_or_drop_a_pack() -> None:
         order_multiple=7,
     )
     # 0.1 summed 120 times is 11.99999999999997 over P = 1 day; a shelf life of 3 days leaves
-    # 3 − 3/3 − 1 = 1 selling day → cap 11.99999999999997 = two packs of 6, not one.
+    # 3 − 3/3 = 2 selling days → cap 23.99999999999994 = four packs of 6, not three.
     floor_case = _row(
         lead_time_days=1,
         review_period_days=0,
@@ -148,7 +148,7 @@ def test_float_noise_does_not_buy_or_drop_a_pack() -> None:
     )
     out = _suggest(ceil_case, floor_case)
     assert out["suggested_qty"].tolist() == [7, 12]
-    assert out["shelf_life_cap"].tolist()[1] == 12
+    assert out["shelf_life_cap"].tolist()[1] == 24
     assert out["cap_applied"].tolist() == [False, False]
 
 
@@ -181,24 +181,24 @@ def test_reserved_units_reduce_the_position() -> None:
 def test_shelf_life_cap() -> None:
     # Position 10, raw need 90 → 96 in packs of 12. d = 10 a day, L = 3.
     out = _suggest(
-        # Shelf life 18 (fresh): margin a third, 6 → 18 − 6 − 3 = 9 selling days → 90 − 10 = 80
-        # → ⌊80 / 12⌋ = 6 packs = 72 < 96.
-        _row(on_hand=10, order_multiple=12, shelf_life_days=18),
-        # Same cap 72, but MOQ 100 → 108: the cap leaves less than the MOQ → order 0.
-        _row(on_hand=10, order_multiple=12, min_order_qty=100, shelf_life_days=18),
+        # Shelf life 15 (fresh): margin a third, 5 → 10 selling days → 100 − 10 = 90
+        # → ⌊90 / 12⌋ = 7 packs = 84 < 96.
+        _row(on_hand=10, order_multiple=12, shelf_life_days=15),
+        # Same cap 84, but MOQ 100 → 108: the cap leaves less than the MOQ → order 0.
+        _row(on_hand=10, order_multiple=12, min_order_qty=100, shelf_life_days=15),
         # No shelf life: not capped → 96.
         _row(on_hand=10, order_multiple=12, shelf_life_days=None),
-        # Shelf life 365: margin 30 → 332 days → 3320 − 10 = 3310 → ⌊3310 / 12⌋ = 275 packs = 3300.
+        # Shelf life 365: margin 30 → 335 days → 3350 − 10 = 3340 → ⌊3340 / 12⌋ = 278 packs = 3336.
         _row(on_hand=10, order_multiple=12, shelf_life_days=365),
-        # Shelf life 4: 4 − 4/3 − 3 < 0, no selling day at all → cap 0.
-        _row(on_hand=10, order_multiple=12, shelf_life_days=4),
+        # Shelf life 1: 1 − 1/3 days sell 6.7 units, fewer than the 10 on hand → cap 0.
+        _row(on_hand=10, order_multiple=12, shelf_life_days=1),
     )
     assert out["rounded_qty"].tolist() == [96, 108, 96, 96, 96]
-    assert out["shelf_life_cap"].tolist()[:2] == [72, 72]
+    assert out["shelf_life_cap"].tolist()[:2] == [84, 84]
     assert pd.isna(out.loc[2, "shelf_life_cap"])
-    assert out["shelf_life_cap"].tolist()[3:] == [3300, 0]
+    assert out["shelf_life_cap"].tolist()[3:] == [3336, 0]
     assert out["cap_applied"].tolist() == [True, True, False, False, True]
-    assert out["suggested_qty"].tolist() == [72, 0, 96, 96, 0]
+    assert out["suggested_qty"].tolist() == [84, 0, 96, 96, 0]
     assert out["reason"].tolist() == [
         "capped_by_shelf_life",
         "cap_below_min_order",
@@ -206,8 +206,8 @@ def test_shelf_life_cap() -> None:
         "below_reorder_point",
         "cap_below_min_order",
     ]
-    # Days of cover: (10 + 72) / 10, 10 / 10, (10 + 96) / 10 twice, 10 / 10.
-    assert out["days_of_cover"].astype(float).tolist() == pytest.approx([8.2, 1.0, 10.6, 10.6, 1.0])
+    # Days of cover: (10 + 84) / 10, 10 / 10, (10 + 96) / 10 twice, 10 / 10.
+    assert out["days_of_cover"].astype(float).tolist() == pytest.approx([9.4, 1.0, 10.6, 10.6, 1.0])
 
 
 def test_perishables_are_reviewed_more_often() -> None:
@@ -224,15 +224,15 @@ def test_prebuild_raises_the_order_up_to_level_and_is_capped() -> None:
     out = _suggest(
         # S = 100 + 50 = 150; position 10 → 140 → ⌈140 / 12⌉ = 12 packs = 144.
         _row(on_hand=10, order_multiple=12, prebuild_qty=50),
-        # The same pre-build under the 72-unit shelf-life cap of test_shelf_life_cap.
-        _row(on_hand=10, order_multiple=12, prebuild_qty=50, shelf_life_days=18),
+        # The same pre-build under the 84-unit shelf-life cap of test_shelf_life_cap.
+        _row(on_hand=10, order_multiple=12, prebuild_qty=50, shelf_life_days=15),
         # The pre-build raises S, not the reorder point (100): position 101 still orders nothing.
         _row(on_hand=101, prebuild_qty=50),
     )
     assert out["order_up_to"].astype(float).tolist() == [150.0, 150.0, 150.0]
     assert out["reorder_point"].astype(float).tolist() == [100.0, 100.0, 100.0]
     assert out["raw_need"].astype(float).tolist() == [140.0, 140.0, 0.0]
-    assert out["suggested_qty"].tolist() == [144, 72, 0]
+    assert out["suggested_qty"].tolist() == [144, 84, 0]
     assert out["cap_applied"].tolist() == [False, True, False]
     # (10 + 144) / 10 days of cover.
     assert out.loc[0, "days_of_cover"] == pytest.approx(15.4)

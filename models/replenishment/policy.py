@@ -45,7 +45,7 @@ Arithmetic, with d = forecast_protection_demand / P the mean daily demand:
     rounded_qty    = raw_need rounded up to order_multiple, and at least min_order_qty rounded up
                      to order_multiple (0 when raw_need is 0)
     margin         = min(30, shelf_life_days / 3)
-    shelf_life_cap = d · max(0, shelf_life_days − margin − L) − position, floored at 0 and rounded down
+    shelf_life_cap = d · max(0, shelf_life_days − margin) − position, floored at 0 and rounded down
                      to order_multiple
     suggested_qty  = min(rounded_qty, shelf_life_cap), or 0 when that cap is below the MOQ
     days_of_cover  = (position + suggested_qty) / d
@@ -56,15 +56,16 @@ is σL days off shifts demand by d · σL. Independent, the two variances add.
 
 The shelf-life cap assumes goods arrive with their full shelf life and the stock already held
 sells first (FEFO): whatever cannot be sold at the forecast rate before the last 30 days before
-expiry (临期) would reach them unsold. The selling window ends shelf life − margin − L days
-after the order, 2 · L days before the goods' usable life would (they arrive after L days and
-keep shelf life − margin days): those days are a further margin against selling slower than
-forecast. With the window running to the end of the usable life, the small network's replay
-lost 54 % fewer perishable units but wasted twice the value (¥6 598 against ¥3 380; min-max
-¥3 369). Goods that keep less
-than 90 days keep the last third of their shelf life as the margin instead of 30 days: fresh
-produce lasts 7 to 30 days, and a 30-day margin would forbid ever reordering it (measured on the
-small network: coopcast then lost 94 % of the perishables' demand).
+expiry (临期) would reach them unsold. The selling window ends shelf life − margin days after the
+order, L days before the goods' usable life would (they arrive after L days and keep shelf life −
+margin days): those days are a further margin against selling slower than forecast. Measured on
+the small network's replay (`coopcast evaluate replenishment`): a window shorter by another L days
+never reordered slow 7-day vegetables, whose cap then fell below the MOQ (fill rate of the
+C items 0.78 against 0.86); running it to the end of the usable life wasted ¥2 100 more for a
+further 0.007 of fill rate. Goods that keep less than 90 days keep the last third of their shelf
+life as the margin instead of 30 days: fresh produce lasts 7 to 30 days, and a 30-day margin
+would forbid ever reordering it (measured on the small network: coopcast then lost 94 % of the
+perishables' demand).
 
 Review period: goods that keep less than 90 days are reviewed every shelf life ÷ 7 days (at least
 daily, at most the usual period), as fresh produce is delivered daily in practice: a week of a
@@ -235,7 +236,6 @@ def round_up_to_packs(need: np.ndarray, min_order_qty: np.ndarray, order_multipl
 def shelf_life_cap(
     mean_daily_demand: np.ndarray,
     shelf_life_days: np.ndarray,
-    lead_time_days: np.ndarray,
     position: np.ndarray,
     order_multiple: np.ndarray,
     expiry_margin_days: int = EXPIRY_MARGIN_DAYS,
@@ -243,7 +243,7 @@ def shelf_life_cap(
     """Most units (whole packs) sellable before the last `expiry_margin_days` of shelf life, or its
     last third when that is shorter; NaN = no shelf life."""
     margin = np.minimum(expiry_margin_days, shelf_life_days * EXPIRY_MARGIN_SHARE_OF_SHELF_LIFE)
-    selling_days = np.maximum(shelf_life_days - margin - lead_time_days, 0.0)
+    selling_days = np.maximum(shelf_life_days - margin, 0.0)
     sellable = np.maximum(mean_daily_demand * selling_days - position, 0.0)
     return np.floor(np.round(sellable, QUANTITY_DECIMALS) / order_multiple) * order_multiple
 
@@ -289,7 +289,6 @@ def suggest_replenishment(
     cap = shelf_life_cap(
         mean_daily_demand,
         _floats(frame["shelf_life_days"]),
-        lead_time,
         position,
         order_multiple,
         expiry_margin_days,
