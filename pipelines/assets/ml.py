@@ -235,7 +235,7 @@ HAVING sum(m.on_hand_delta) > 0
 """
 DEFAULT_REVIEW_PERIOD_DAYS = 7
 # The replay's version names the forecast it is fed with as well.
-EVALUATION_VERSION = f"replay-minmax-vs-coopcast-1+{MODEL_VERSION}"
+EVALUATION_VERSION = f"replay-minmax-vs-coopcast-2+{MODEL_VERSION}"
 
 
 class PolicyEvaluationConfig(dg.Config):
