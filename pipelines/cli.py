@@ -257,10 +257,19 @@ def evaluate_replenishment(
         int, typer.Option("--max-skus", help="Merchant × SKU pairs replayed at most (a seeded sample; all when fewer)")
     ] = DEFAULT_MAX_SKUS,
     seed: Annotated[int, typer.Option(help="Seed of the SKU sample and the lead-time draws")] = 0,
+    warmup_days: Annotated[
+        int,
+        typer.Option(
+            "--warmup-days",
+            help="Days replayed before the measured ones, not counted: each policy first shapes its own stock",
+        ),
+    ] = 0,
 ) -> None:
     """Replay the simulator's true demand under merchants' min-max policy and coopcast's; write ml.policy_evaluation."""
     if days < 1 or max_skus < 1:
         raise CommandFailed("--days and --max-skus must be at least 1")
+    if warmup_days < 0:
+        raise CommandFailed("--warmup-days must be 0 or more")
     prepare()
     with contextlib.closing(duck.connect(settings.warehouse_path(), read_only=True)) as conn:
         if not duck.has_simulator_truth(conn):
@@ -273,7 +282,11 @@ def evaluate_replenishment(
         "Policy evaluation",
         None,
         job_name=POLICY_EVALUATION_JOB,
-        ops_config={policy_evaluation.op.name: {"config": {"days": days, "max_skus": max_skus, "seed": seed}}},
+        ops_config={
+            policy_evaluation.op.name: {
+                "config": {"days": days, "max_skus": max_skus, "seed": seed, "warmup_days": warmup_days}
+            }
+        },
     )
     with contextlib.closing(duck.connect(settings.warehouse_path(), read_only=True)) as conn:
         summary = conn.execute(
@@ -283,7 +296,9 @@ def evaluate_replenishment(
         ).fetchall()
     # Borderless, so the nine columns fit an 80-column terminal.
     table = Table(
-        title=f"Replay of {summary[0][9]} days to {summary[0][10]} (ml.policy_evaluation)",
+        title=f"Replay of {summary[0][9]} days to {summary[0][10]}"
+        + (f" after {warmup_days} days of warm-up" if warmup_days else "")
+        + " (ml.policy_evaluation)",
         caption="fill: units served ÷ demanded; stock ¥: average inventory value; out-days: SKU-days short;"
         " turns: cost of goods sold ÷ average inventory value",
         box=box.SIMPLE_HEAD,

@@ -22,6 +22,7 @@ from tests.conftest import PipelineRun, run_cli, warehouse_rows
 pytestmark = pytest.mark.slow
 
 REPLAY_DAYS = 56
+WARMUP_DAYS = 14
 RERUN_DAYS = 28
 
 
@@ -30,8 +31,12 @@ def evaluated(pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathFactor
     home = tmp_path_factory.mktemp("evaluate_home")
     shutil.copy(pipeline_run.home / "warehouse.duckdb", home / "warehouse.duckdb")
     copy = PipelineRun(home=home, database_url=pipeline_run.database_url)
-    result = run_cli(copy, "evaluate", "replenishment", "--days", str(REPLAY_DAYS), "--seed", "3")
+    result = run_cli(
+        copy, "evaluate", "replenishment", "--days", str(REPLAY_DAYS), "--warmup-days", str(WARMUP_DAYS), "--seed", "3"
+    )
     assert "coopcast" in result.stdout and "minmax" in result.stdout
+    # The title names the warm-up (a wrapped title keeps its words whole).
+    assert "warm-up" in result.stdout
     return copy
 
 

@@ -109,6 +109,24 @@ def test_minmax_is_the_simulated_merchants_rule_with_safety_days_and_a_month_of_
     assert orders["arrival_day"].tolist() == [1]
 
 
+def test_warmup_days_are_replayed_but_not_counted():
+    # The case above with 2 days of warm-up: the order of day 0 shapes the stock, and days 2–9 are
+    # measured: end-of-day units 62, 60, …, 48 → 440 / 8 = 55 units = ¥275; 16 units demanded and
+    # served; no order placed in the measured days.
+    skus = [_sku(initial_on_hand=4.0)]
+    demand = _demand("S1", [2.0] * 10, history_days=28, history_daily=2.0)
+    inputs = prepare_replay(pd.DataFrame(skus), demand, START)
+    totals, orders = replay_policy("minmax", inputs, draw_lead_times(inputs.skus, 10, 0), warmup_days=2)
+    summary = summarise(totals, inputs.n_days - 2)
+    row = _row(summary, "minmax", "ALL")
+    assert row["avg_inventory_value"] == pytest.approx(275.0)
+    assert totals["demanded"].iloc[0] == totals["served"].iloc[0] == 16.0
+    assert row["orders_placed"] == 0
+    assert orders["order_day"].tolist() == [0]
+    with pytest.raises(ValueError, match="warmup_days must be from 0 to 9"):
+        replay_policy("minmax", inputs, draw_lead_times(inputs.skus, 10, 0), warmup_days=10)
+
+
 @pytest.mark.parametrize(
     ("shelf_life", "expected_order"),
     [

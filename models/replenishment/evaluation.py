@@ -50,6 +50,10 @@ first-expiry-first-out and what cannot be served is lost; after the sales each S
 may order, and the order arrives on the morning of the day + its lead time. Lead times are whole
 days max(1, round(L + σL · ε)), ε standard normal drawn once per SKU × day from a seeded
 generator, so an order placed by either policy for the same SKU on the same day waits equally long.
+
+Warm-up: the first `warmup_days` of the replay run both policies but count nothing. Both start
+from the same stock, often far from what either would hold; after the warm-up each has shaped
+its own, so the measured days compare the policies rather than the starting stock.
 """
 
 from __future__ import annotations
@@ -200,12 +204,15 @@ def replay_policy(
     lead_times: np.ndarray,
     forecaster: Forecaster | None = None,
     service_levels: Mapping[str, float] | None = None,
+    warmup_days: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Replay one policy; returns per-SKU totals and the orders placed.
 
     Totals per SKU: demanded, served, lost, stockout_days, inventory_value_days (Σ over days of
     end-of-day on-hand × unit_cost), expired_value, orders_placed, cogs. `forecaster` is required
-    for 'coopcast' and ignored by 'minmax'.
+    for 'coopcast' and ignored by 'minmax'. The first `warmup_days` are replayed but not counted:
+    the policy runs from the starting stock, and the totals measure the stock it has shaped.
+    The order log holds every order, warm-up included.
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; expected one of {POLICIES}")
@@ -215,6 +222,7 @@ def replay_policy(
     n_skus, n_days = inputs.demand.shape
     if lead_times.shape != (n_skus, n_days):
         raise ValueError(f"lead_times must be SKU × day {(n_skus, n_days)}, got {lead_times.shape}")
+    _check_warmup(warmup_days, n_days)
     unit_cost = skus["unit_cost"].to_numpy(dtype=float)
     review_period = skus["review_period_days"].to_numpy(dtype=int)
     shelf_life = skus["shelf_life_days"].to_numpy(dtype=float, na_value=np.nan)
@@ -232,15 +240,18 @@ def replay_policy(
     orders: list[pd.DataFrame] = []
     rows = np.arange(n_skus)
     for day in range(n_days):
+        measured = day >= warmup_days
         _receive(stock, pipeline[:, day], day, shelf_life, n_days)
-        expired_units += stock[:, day]
+        if measured:
+            expired_units += stock[:, day]
         stock[:, day] = 0.0
         demand = inputs.demand[:, day]
         on_hand = stock.sum(axis=1)
         _serve_first_expiry_first_out(stock, demand)
         sold = np.minimum(demand, on_hand)
-        served += sold
-        stockout_days += (demand > 0) & ((on_hand <= 0) | (sold < demand))
+        if measured:
+            served += sold
+            stockout_days += (demand > 0) & ((on_hand <= 0) | (sold < demand))
 
         reviewing = rows[day % review_period == 0]
         if len(reviewing):
@@ -266,11 +277,13 @@ def replay_policy(
                     }
                 )
             )
-        end_of_day_units += stock.sum(axis=1)
+        if measured:
+            end_of_day_units += stock.sum(axis=1)
 
-    demanded = inputs.demand.sum(axis=1)
+    demanded = inputs.demand[:, warmup_days:].sum(axis=1)
     order_log = pd.concat(orders, ignore_index=True) if orders else _empty_orders()
     order_log.insert(0, "policy", policy)
+    measured_orders = order_log.loc[order_log["order_day"] >= warmup_days, "sku"]
     totals = pd.DataFrame(
         {
             "policy": policy,
@@ -282,7 +295,7 @@ def replay_policy(
             "stockout_days": stockout_days,
             "inventory_value_days": end_of_day_units * unit_cost,
             "expired_value": expired_units * unit_cost,
-            "orders_placed": order_log["sku"].value_counts().reindex(skus["sku"], fill_value=0).to_numpy(),
+            "orders_placed": measured_orders.value_counts().reindex(skus["sku"], fill_value=0).to_numpy(),
             "cogs": served * unit_cost,
         }
     )
@@ -331,15 +344,25 @@ def evaluate_replenishment(
     seed: int = 0,
     initial_batches: pd.DataFrame | None = None,
     service_levels: Mapping[str, float] | None = None,
+    warmup_days: int = 0,
 ) -> pd.DataFrame:
-    """Replay both policies over the same demand, stock and lead-time draws; the summary of `summarise`."""
+    """Replay both policies over the same demand, stock and lead-time draws; the summary of
+    `summarise` over the days after the first `warmup_days`."""
     inputs = prepare_replay(skus, demand, start, initial_batches)
+    _check_warmup(warmup_days, inputs.n_days)
     lead_times = draw_lead_times(inputs.skus, inputs.n_days, seed)
     totals = [
-        replay_policy("minmax", inputs, lead_times)[0],
-        replay_policy("coopcast", inputs, lead_times, coopcast_forecaster, service_levels)[0],
+        replay_policy("minmax", inputs, lead_times, warmup_days=warmup_days)[0],
+        replay_policy("coopcast", inputs, lead_times, coopcast_forecaster, service_levels, warmup_days)[0],
     ]
-    return summarise(pd.concat(totals, ignore_index=True), inputs.n_days)
+    return summarise(pd.concat(totals, ignore_index=True), inputs.n_days - warmup_days)
+
+
+def _check_warmup(warmup_days: int, n_days: int) -> None:
+    if not 0 <= warmup_days < n_days:
+        raise ValueError(
+            f"warmup_days must be from 0 to {n_days - 1} (the replay has {n_days} days), got {warmup_days}"
+        )
 
 
 def _minmax_order(skus: pd.DataFrame, seen: np.ndarray, position: np.ndarray) -> np.ndarray:

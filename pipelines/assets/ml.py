@@ -242,6 +242,8 @@ class PolicyEvaluationConfig(dg.Config):
     days: int = DEFAULT_DAYS
     max_skus: int = DEFAULT_MAX_SKUS
     seed: int = 0
+    # Days replayed before the measured ones, so that each policy has shaped its own stock.
+    warmup_days: int = 0
 
 
 def review_period_days(conn: duckdb.DuckDBPyConnection) -> int:
@@ -277,7 +279,8 @@ def policy_evaluation(
         if not duck.has_simulator_truth(conn):
             raise dg.Failure(description=duck.MISSING_TRUTH)
         as_of = conn.execute("SELECT max(as_of) FROM marts.dim_merchants").fetchone()[0]
-        start = replay_start(as_of, config.days)
+        replayed_days = config.days + config.warmup_days
+        start = replay_start(as_of, replayed_days)
         data = build_replay_data(
             demand=conn.execute(REPLAY_DEMAND_SQL, [as_of]).df(),
             products=conn.execute(REPLAY_PRODUCTS_SQL).df(),
@@ -285,7 +288,7 @@ def policy_evaluation(
             supplier_lead_times=conn.execute(SUPPLIER_LEAD_TIMES_SQL).df(),
             batches_at_start=conn.execute(REPLAY_BATCHES_SQL, [start.to_pydatetime()]).df(),
             as_of=as_of,
-            days=config.days,
+            days=replayed_days,
             max_skus=config.max_skus,
             seed=config.seed,
             review_period_days=review_period_days(conn),
@@ -301,6 +304,7 @@ def policy_evaluation(
             frame_forecaster(forecasts, inputs),
             seed=config.seed,
             initial_batches=data.initial_batches,
+            warmup_days=config.warmup_days,
         )
         counts = data.skus["abc_class"].value_counts()
         rows = summary.assign(
