@@ -184,7 +184,9 @@ def test_shelf_life_cap() -> None:
         # Shelf life 15 (fresh): margin a third, 5 → 10 selling days → 100 − 10 = 90
         # → ⌊90 / 12⌋ = 7 packs = 84 < 96.
         _row(on_hand=10, order_multiple=12, shelf_life_days=15),
-        # Same cap 84, but MOQ 100 → 108: the cap leaves less than the MOQ → order 0.
+        # Same 90 sellable, but MOQ 200 → 17 packs = 204: 90 is less than half of it → order 0.
+        _row(on_hand=10, order_multiple=12, min_order_qty=200, shelf_life_days=15),
+        # MOQ 100 → 9 packs = 108: 90 sellable is at least half of it → the cap is the MOQ, 108.
         _row(on_hand=10, order_multiple=12, min_order_qty=100, shelf_life_days=15),
         # No shelf life: not capped → 96.
         _row(on_hand=10, order_multiple=12, shelf_life_days=None),
@@ -193,21 +195,22 @@ def test_shelf_life_cap() -> None:
         # Shelf life 1: 1 − 1/3 days sell 6.7 units, fewer than the 10 on hand → cap 0.
         _row(on_hand=10, order_multiple=12, shelf_life_days=1),
     )
-    assert out["rounded_qty"].tolist() == [96, 108, 96, 96, 96]
-    assert out["shelf_life_cap"].tolist()[:2] == [84, 84]
-    assert pd.isna(out.loc[2, "shelf_life_cap"])
-    assert out["shelf_life_cap"].tolist()[3:] == [3336, 0]
-    assert out["cap_applied"].tolist() == [True, True, False, False, True]
-    assert out["suggested_qty"].tolist() == [84, 0, 96, 96, 0]
+    assert out["rounded_qty"].tolist() == [96, 204, 108, 96, 96, 96]
+    assert out["shelf_life_cap"].tolist()[:3] == [84, 84, 108]
+    assert pd.isna(out.loc[3, "shelf_life_cap"])
+    assert out["shelf_life_cap"].tolist()[4:] == [3336, 0]
+    assert out["cap_applied"].tolist() == [True, True, False, False, False, True]
+    assert out["suggested_qty"].tolist() == [84, 0, 108, 96, 96, 0]
     assert out["reason"].tolist() == [
         "capped_by_shelf_life",
         "cap_below_min_order",
         "below_reorder_point",
         "below_reorder_point",
+        "below_reorder_point",
         "cap_below_min_order",
     ]
-    # Days of cover: (10 + 84) / 10, 10 / 10, (10 + 96) / 10 twice, 10 / 10.
-    assert out["days_of_cover"].astype(float).tolist() == pytest.approx([9.4, 1.0, 10.6, 10.6, 1.0])
+    # Days of cover: (10 + 84) / 10, 10 / 10, (10 + 108) / 10, (10 + 96) / 10 twice, 10 / 10.
+    assert out["days_of_cover"].astype(float).tolist() == pytest.approx([9.4, 1.0, 11.8, 10.6, 10.6, 1.0])
 
 
 def test_perishables_are_reviewed_more_often() -> None:
