@@ -347,7 +347,7 @@ def test_with_daily_review_coopcast_meets_the_a_item_target_with_a_quarter_of_th
     assert ratio < 0.5
 
 
-def test_500_skus_over_90_days_replay_in_a_few_seconds():
+def test_500_skus_over_90_days_give_both_policies_per_class_and_overall():
     skus, demand, forecaster = _synthetic_case(n_skus=500, n_days=90, history_days=28, seed=5)
     summary = evaluate_replenishment(skus, demand, START, forecaster, seed=0)
     assert len(summary) == 8
