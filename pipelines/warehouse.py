@@ -102,7 +102,8 @@ CREATE TABLE IF NOT EXISTS ml.policy_evaluation (
     days                 INTEGER NOT NULL,
     model_version        VARCHAR NOT NULL,
     run_id               VARCHAR NOT NULL,
-    as_of                DATE NOT NULL
+    as_of                DATE NOT NULL,
+    warmup_days          INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS ml.replenishment_plan (
     merchant_id                 BIGINT NOT NULL,
@@ -248,6 +249,7 @@ ML_ADDED_COLUMNS = (
     "ALTER TABLE ml.forecast_backtests ADD COLUMN IF NOT EXISTS rmse DOUBLE",
     "ALTER TABLE ml.forecast_backtests ADD COLUMN IF NOT EXISTS actual_units DOUBLE",
     "ALTER TABLE ml.forecast_backtests ADD COLUMN IF NOT EXISTS forecast_units DOUBLE",
+    "ALTER TABLE ml.policy_evaluation ADD COLUMN IF NOT EXISTS warmup_days INTEGER DEFAULT 0",
 )
 
 

@@ -53,6 +53,7 @@ def test_the_command_writes_both_policies_per_abc_class_of_the_sample(evaluated:
     assert rows["fill_rate"].between(0.0, 1.0).all()
     assert rows["merchant_id"].isna().all() and rows["merchant_code"].isna().all()
     assert (rows["days"] == REPLAY_DAYS).all() and (pd.to_datetime(rows["as_of"]) == pd.Timestamp(as_of)).all()
+    assert (rows["warmup_days"] == WARMUP_DAYS).all()
     figures = ["avg_inventory_value", "expired_value", "stockout_days", "orders_placed"]
     assert (rows[figures] >= 0).all().all() and rows["model_version"].notna().all()
     skus = rows.set_index(["policy", "abc_class"])["skus"]
@@ -67,8 +68,8 @@ def test_a_rerun_replaces_the_previous_evaluation(evaluated: PipelineRun) -> Non
         run_config={"ops": {policy_evaluation.op.name: {"config": {"days": RERUN_DAYS, "max_skus": 5}}}},
     )
     assert result.success
-    runs = warehouse_rows(warehouse, "SELECT DISTINCT run_id, days FROM ml.policy_evaluation")
-    assert runs == [(result.run_id, RERUN_DAYS)]
+    runs = warehouse_rows(warehouse, "SELECT DISTINCT run_id, days, warmup_days FROM ml.policy_evaluation")
+    assert runs == [(result.run_id, RERUN_DAYS, 0)]
     assert warehouse_rows(warehouse, "SELECT max(skus) FROM ml.policy_evaluation WHERE abc_class = 'ALL'") == [(5,)]
 
 

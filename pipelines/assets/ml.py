@@ -218,7 +218,7 @@ def replenishment_plan(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 
 POLICY_EVALUATION = dg.AssetKey(["ml", "policy_evaluation"])
 POLICY_EVALUATION_COLUMNS = """merchant_id, merchant_code, policy, abc_class, fill_rate, avg_inventory_value,
-    expired_value, stockout_days, orders_placed, turnover, skus, days, model_version, run_id, as_of"""
+    expired_value, stockout_days, orders_placed, turnover, skus, days, model_version, run_id, as_of, warmup_days"""
 REPLAY_DEMAND_SQL = "SELECT merchant_code, sku_code, date, demand FROM sim.daily_demand WHERE date <= ?"
 REPLAY_PRODUCTS_SQL = """SELECT merchant_id, merchant_code, sku_code, supplier_code, unit_cost, shelf_life_days,
     lead_time_days, min_order_qty, order_multiple FROM marts.dim_products"""
@@ -312,6 +312,7 @@ def policy_evaluation(
             merchant_code=None,
             skus=summary["abc_class"].map(counts).fillna(len(data.skus)).astype(int),
             days=config.days,
+            warmup_days=config.warmup_days,
             model_version=EVALUATION_VERSION,
             run_id=context.run_id,
             as_of=as_of,
