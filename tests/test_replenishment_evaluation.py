@@ -11,9 +11,6 @@ import pandas as pd
 import pytest
 
 from models.replenishment.evaluation import (
-    MERCHANT_FRESH_SHELF_LIFE_DAYS,
-    MERCHANT_MEMORY_DAYS,
-    MERCHANT_RECENT_DAYS,
     SUMMARY_COLUMNS,
     draw_lead_times,
     evaluate_replenishment,
@@ -22,8 +19,6 @@ from models.replenishment.evaluation import (
     replay_policy,
     summarise,
 )
-from transactional.simulator.bulk import history
-from transactional.simulator.reference import FRESH_SHELF_LIFE_DAYS
 
 START = pd.Timestamp("2026-03-01")
 
@@ -351,8 +346,3 @@ def test_500_skus_over_90_days_give_both_policies_per_class_and_overall():
     skus, demand, forecaster = _synthetic_case(n_skus=500, n_days=90, history_days=28, seed=5)
     summary = evaluate_replenishment(skus, demand, START, forecaster, seed=0)
     assert len(summary) == 8
-
-
-def test_the_minmax_baseline_keeps_the_simulated_merchants_numbers():
-    assert (MERCHANT_MEMORY_DAYS, MERCHANT_RECENT_DAYS) == (history.MEMORY_DAYS, history.RECENT_DAYS)
-    assert MERCHANT_FRESH_SHELF_LIFE_DAYS == FRESH_SHELF_LIFE_DAYS

@@ -3,8 +3,9 @@
 Both policies see the same true demand, the same starting stock and the same supplier lead times
 (common random numbers), so the difference in the results is the policy's alone:
 
-- `minmax`, what merchants do today: the rule the simulated merchants follow (docs/simulator.md,
-  "Replenishment"), so the baseline is the practice that produced the network's own ledger.
+- `minmax`, what merchants do today: the rule the simulated merchants follow
+  (transactional/simulator/merchant_rule.py, docs/simulator.md "Replenishment"), so the baseline
+  is the practice that produced the network's own ledger.
   m = the mean demand of the last 28 days seen so far, or of the last 7 when higher (fresh produce,
   shelf life ≤ 30 days: the 28 days only); min = m · (L + S) with S = max(2, L / 2) safety days;
   max = min + m · C with a cover of C = 2 days for fresh produce, 14 for goods keeping ≤ 200
@@ -71,16 +72,13 @@ from models.replenishment.policy import (
     round_up_to_packs,
     suggest_replenishment,
 )
+from transactional.simulator import merchant_rule
+from transactional.simulator.reference import FRESH_SHELF_LIFE_DAYS
 
 POLICIES = ("minmax", "coopcast")
 # The held-out period and sample of `coopcast evaluate replenishment` (replay_inputs.py).
 DEFAULT_DAYS = 90
 DEFAULT_MAX_SKUS = 500
-# The simulated merchants' own rule (transactional/simulator/bulk/history.py, `_replenish`).
-MERCHANT_MEMORY_DAYS = 28
-MERCHANT_RECENT_DAYS = 7
-MERCHANT_FRESH_SHELF_LIFE_DAYS = 30
-MERCHANT_MIN_SAFETY_DAYS = 2.0
 ALL_CLASSES = "ALL"
 SKU_COLUMNS = (
     "sku",
@@ -367,26 +365,17 @@ def _check_warmup(warmup_days: int, n_days: int) -> None:
 
 def _minmax_order(skus: pd.DataFrame, seen: np.ndarray, position: np.ndarray) -> np.ndarray:
     n_seen = seen.shape[1]
-    usual = seen[:, -MERCHANT_MEMORY_DAYS:].mean(axis=1) if n_seen else np.zeros(len(skus))
-    recent = seen[:, -MERCHANT_RECENT_DAYS:].mean(axis=1) if n_seen else np.zeros(len(skus))
+    usual = seen[:, -merchant_rule.MEMORY_DAYS :].mean(axis=1) if n_seen else np.zeros(len(skus))
+    recent = seen[:, -merchant_rule.RECENT_DAYS :].mean(axis=1) if n_seen else np.zeros(len(skus))
     shelf_life = skus["shelf_life_days"].to_numpy(dtype=float, na_value=np.nan)
-    fresh = shelf_life <= MERCHANT_FRESH_SHELF_LIFE_DAYS
     # A merchant follows a ramp up within the week, but not for produce that would rot.
-    rate = np.where(fresh, usual, np.maximum(usual, recent))
+    rate = np.where(shelf_life <= FRESH_SHELF_LIFE_DAYS, usual, np.maximum(usual, recent))
     lead_time = skus["lead_time_days"].to_numpy(dtype=float)
-    minimum = rate * (lead_time + np.maximum(MERCHANT_MIN_SAFETY_DAYS, lead_time / 2))
-    maximum = minimum + rate * merchant_cover_days(shelf_life)
+    minimum = rate * (lead_time + merchant_rule.safety_days(lead_time))
+    maximum = minimum + rate * merchant_rule.cover_days(shelf_life)
     need = np.where(position < minimum, np.maximum(maximum - position, 0.0), 0.0)
     return round_up_to_packs(
         need, skus["min_order_qty"].to_numpy(dtype=float), skus["order_multiple"].to_numpy(dtype=float)
-    )
-
-
-def merchant_cover_days(shelf_life_days: np.ndarray) -> np.ndarray:
-    """Days of sales one merchant order adds above its reorder point: little for produce that rots,
-    more for goods that keep (NaN: goods that do not expire)."""
-    return np.select(
-        [shelf_life_days <= MERCHANT_FRESH_SHELF_LIFE_DAYS, shelf_life_days <= 200], [2.0, 14.0], default=30.0
     )
 
 

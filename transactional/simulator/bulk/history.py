@@ -16,6 +16,7 @@ from datetime import date, datetime, time
 import numpy as np
 import pandas as pd
 
+from transactional.simulator import merchant_rule
 from transactional.simulator.bulk.demand import (
     PROMOTION_DIP_DAYS,
     DemandModel,
@@ -25,16 +26,15 @@ from transactional.simulator.bulk.demand import (
 )
 from transactional.simulator.bulk.funnel import ShopTraffic, funnel_events
 from transactional.simulator.bulk.stockroom import NEVER_EXPIRES, Allocation, Stockroom
+from transactional.simulator.merchant_rule import MEMORY_DAYS, RECENT_DAYS
 from transactional.simulator.plan import DECLINE_DAYS, MerchantPlan
-from transactional.simulator.reference import CUSTOMER_TYPES, FRESH_SHELF_LIFE_DAYS
+from transactional.simulator.reference import CUSTOMER_TYPES
 from transactional.simulator.scales import Scale
 from transactional.simulator.seasons import Calendar
 from transactional.stock import BUSINESS_TIMEZONE
 
 DAY_US = 86_400_000_000
 SECOND_US = 1_000_000
-MEMORY_DAYS = 28  # the merchant judges demand by what customers asked for over four weeks…
-RECENT_DAYS = 7  # …or the last week if higher, to follow a ramp up quickly
 SHIP_NEXT_DAY_SHARE = 0.7  # the rest ship the day after; fresh produce always next day
 LATE_SHIPMENT_SHARE = 0.03  # shipped a day later than planned: the 48-hour SLA breaks
 SLOW_CONFIRMATION_SHARE = 0.02  # confirmed after more than 24 hours
@@ -128,9 +128,8 @@ class _MerchantDraw:
         self.list_cost = np.array([float(s.unit_cost) for s in sku])
         self.multiple = np.array([s.leaf.order_multiple for s in sku])
         self.min_qty = np.array([s.leaf.min_order_qty for s in sku])
-        # Days of sales one reorder should cover: little for produce that rots, more for goods that keep.
-        self.cover_days = np.select([self.shelf_life <= FRESH_SHELF_LIFE_DAYS, self.shelf_life <= 200], [2, 14], 30)
-        self.safety_days = np.maximum(2.0, self.lead / 2)
+        self.cover_days = merchant_rule.cover_days(self.shelf_life)
+        self.safety_days = merchant_rule.safety_days(self.lead)
         # Like most co-op shops, the merchant orders from each supplier on one weekday (produce daily).
         self.order_weekday = self.supplier_of % 7
         self.weekday = np.array([day.weekday() for day in context.calendar.days])
