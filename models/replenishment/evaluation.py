@@ -347,7 +347,6 @@ def evaluate_replenishment(
     """Replay both policies over the same demand, stock and lead-time draws; the summary of
     `summarise` over the days after the first `warmup_days`."""
     inputs = prepare_replay(skus, demand, start, initial_batches)
-    _check_warmup(warmup_days, inputs.n_days)
     lead_times = draw_lead_times(inputs.skus, inputs.n_days, seed)
     totals = [
         replay_policy("minmax", inputs, lead_times, warmup_days=warmup_days)[0],
