@@ -1,4 +1,8 @@
-"""Every label the merchants read comes from locales/<language>.json; Chinese is the default."""
+"""Every label the merchants read comes from locales/<language>/*.json; Chinese is the default.
+
+Each area of the app keeps its labels in its own file (`app.json`, `sales.json`, ...), so pages can
+be added without touching each other's labels; a key defined twice is an error, not a silent override.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,14 @@ LANGUAGE_KEY = "language"
 
 @functools.cache
 def load_locale(language: str) -> dict[str, str]:
-    return json.loads((LOCALES_DIR / f"{language}.json").read_text(encoding="utf-8"))
+    labels: dict[str, str] = {}
+    for path in sorted((LOCALES_DIR / language).glob("*.json")):
+        area = json.loads(path.read_text(encoding="utf-8"))
+        repeated = labels.keys() & area.keys()
+        if repeated:
+            raise ValueError(f"{path}: labels already defined in another file: {sorted(repeated)}")
+        labels.update(area)
+    return labels
 
 
 def current_language() -> str:

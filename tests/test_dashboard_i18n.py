@@ -14,13 +14,25 @@ import pytest
 from dashboards import formatting
 
 DASHBOARDS = Path(__file__).resolve().parents[1] / "dashboards"
-LOCALES = {language: DASHBOARDS / "locales" / f"{language}.json" for language in ("zh", "en")}
+LANGUAGES = ("zh", "en")
 # Literal keys passed to t("...") anywhere in the app.
 LABEL_CALL = re.compile(r"""\bt\(\s*"([a-z0-9_]+)\"""")
 
 
 def load(language: str) -> dict[str, str]:
-    return json.loads(LOCALES[language].read_text(encoding="utf-8"))
+    """Every label file of the language, merged; a key may be defined in one file only."""
+    labels: dict[str, str] = {}
+    for path in sorted((DASHBOARDS / "locales" / language).glob("*.json")):
+        area = json.loads(path.read_text(encoding="utf-8"))
+        assert not labels.keys() & area.keys(), f"{path} repeats labels of another file"
+        labels.update(area)
+    assert labels, f"no label files for {language}"
+    return labels
+
+
+def test_both_languages_have_the_same_label_files() -> None:
+    zh, en = ({path.name for path in (DASHBOARDS / "locales" / language).glob("*.json")} for language in LANGUAGES)
+    assert zh == en
 
 
 def placeholders(text: str) -> set[str]:
