@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from dashboards import formatting, queries
 from dashboards.i18n import language_toggle, t
 from dashboards.merchant import current_merchant, merchant_picker
-
-APP_PAGES = Path(__file__).resolve().parent / "app_pages"
+from dashboards.navigation import pages_for
 
 
 def pages() -> list[st.Page]:
+    # Every page until sign-in exists; then the signed-in account's role picks them.
     return [
-        st.Page(
-            APP_PAGES / "overview.py",
-            title=t("nav_overview"),
-            icon=":material/dashboard:",
-            url_path="overview",
-            default=True,
-        ),
-        st.Page(
-            APP_PAGES / "customers.py",
-            title=t("nav_customers"),
-            icon=":material/person_alert:",
-            url_path="customers",
-        ),
-        st.Page(
-            APP_PAGES / "prices.py",
-            title=t("nav_prices"),
-            icon=":material/trending_up:",
-            url_path="prices",
-        ),
+        st.Page(spec.path, title=t(spec.title_key), icon=spec.icon, url_path=spec.url_path, default=index == 0)
+        for index, spec in enumerate(pages_for("owner"))
     ]
 
 

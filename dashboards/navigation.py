@@ -1,0 +1,47 @@
+"""The dashboard's pages and which account roles see them.
+
+Sub-accounts see their own modules (procurement: stock and buying; sales: selling and customers;
+finance: money), owners and platform admins see every page. A page is added here, once, with its
+roles; `streamlit_app.py` builds the navigation from this list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_PAGES = Path(__file__).resolve().parent / "app_pages"
+
+ROLES = ("owner", "procurement", "sales", "finance", "admin")
+EVERY_ROLE = frozenset(ROLES)
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    script: str
+    title_key: str
+    icon: str
+    url_path: str
+    roles: frozenset[str]
+
+    @property
+    def path(self) -> Path:
+        return APP_PAGES / self.script
+
+
+def _roles(*sub_accounts: str) -> frozenset[str]:
+    return frozenset({"owner", "admin", *sub_accounts})
+
+
+PAGE_SPECS: tuple[PageSpec, ...] = (
+    PageSpec("overview.py", "nav_overview", ":material/dashboard:", "overview", EVERY_ROLE),
+    PageSpec("customers.py", "nav_customers", ":material/person_alert:", "customers", _roles("sales")),
+    PageSpec("prices.py", "nav_prices", ":material/trending_up:", "prices", _roles("procurement")),
+)
+
+
+def pages_for(role: str) -> list[PageSpec]:
+    """The pages an account of `role` may open, in menu order; the first is the landing page."""
+    if role not in EVERY_ROLE:
+        raise ValueError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+    return [spec for spec in PAGE_SPECS if role in spec.roles]
