@@ -31,6 +31,8 @@ TOTAL_LABEL = "合计 Total"
 NUMBER_FORMATS = {"integer": "#,##0", "decimal": "#,##0.0", "money": '"¥"#,##0.00', "date": "yyyy-mm-dd"}
 # Excel (and tools that re-parse exported text) treat cells starting with these as formulas.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# In-memory workbooks whose text is never turned into a formula, a link or a number.
+TEXT_AS_TEXT = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 
 
 class Column(NamedTuple):
@@ -143,10 +145,7 @@ def build_workbook(suggestions: pd.DataFrame, merchant_code: str, as_of: date) -
     )
     columns = supplier_sheet_columns(to_order)
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(
-        buffer,
-        {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
-    )
+    book = xlsxwriter.Workbook(buffer, TEXT_AS_TEXT)
     formats = _formats(book)
     # Created first so it is the first tab; filled once the supplier totals are known.
     summary = book.add_worksheet(SUMMARY_SHEET)

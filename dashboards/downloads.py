@@ -1,0 +1,120 @@
+"""Every table of every page downloads as an Excel workbook, exactly as shown.
+
+Headers are the labels of the session's language, the header row stays in view, money shows as ¥
+and dates as YYYY-MM-DD. Text is written as text with the same formula guard as the procurement
+workbooks (`pipelines.exports`), so a product name starting with "=" never runs in Excel.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Collection, Mapping
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
+
+from dashboards.i18n import t
+from pipelines.exports import NUMBER_FORMATS, TEXT_AS_TEXT
+from pipelines.exports import _write_text as write_text
+
+if TYPE_CHECKING:
+    from streamlit.elements.lib.column_types import ColumnConfig
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SHEET = "Sheet1"
+HEADER_ROW = 0
+TEXT_WIDTH, NUMBER_WIDTH = 28, 14
+
+
+def headers_of(columns: Mapping[str, ColumnConfig]) -> dict[str, str]:
+    """The labels a table shows, from its st.column_config, in its column order."""
+    return {name: str(config["label"]) for name, config in columns.items()}
+
+
+def money_of(columns: Mapping[str, ColumnConfig]) -> set[str]:
+    """The columns a table shows in ¥."""
+    return {name for name, config in columns.items() if "¥" in str(config.get("type_config", {}).get("format", ""))}
+
+
+def _formats(book: xlsxwriter.Workbook) -> dict[str, Format]:
+    formats = {kind: book.add_format({"num_format": fmt}) for kind, fmt in NUMBER_FORMATS.items()}
+    formats["header"] = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
+    formats["text"] = book.add_format({})
+    formats["risky_text"] = book.add_format({"quote_prefix": True})
+    return formats
+
+
+def _kind(series: pd.Series, is_money: bool) -> str:
+    if is_money:
+        return "money"
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "date"
+    if pd.api.types.is_integer_dtype(series):
+        return "integer"
+    if pd.api.types.is_numeric_dtype(series):
+        return "decimal"
+    return "text"
+
+
+def _write_cell(sheet: Worksheet, row: int, col: int, value: object, kind: str, formats: dict[str, Format]) -> None:
+    if isinstance(value, list | tuple | np.ndarray):
+        write_text(sheet, row, col, t("list_separator").join(str(item) for item in value), formats)
+    elif value is None or pd.isna(value):
+        sheet.write_blank(row, col, None)
+    elif isinstance(value, datetime | date | pd.Timestamp):
+        sheet.write_datetime(row, col, pd.Timestamp(value).to_pydatetime(), formats["date"])
+    elif kind == "boolean" or isinstance(value, bool):
+        sheet.write_boolean(row, col, bool(value))
+    elif kind in NUMBER_FORMATS:
+        sheet.write_number(row, col, float(value), formats[kind])
+    else:
+        write_text(sheet, row, col, value, formats)
+
+
+def workbook_bytes(frame: pd.DataFrame, headers: Mapping[str, str], money: Collection[str] = ()) -> bytes:
+    """The columns named in `headers`, in that order, under those labels."""
+    missing = [column for column in headers if column not in frame.columns]
+    if missing:
+        raise ValueError(f"the table has no columns {missing}: it has {list(frame.columns)}")
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, TEXT_AS_TEXT)
+    formats = _formats(book)
+    sheet = book.add_worksheet(SHEET)
+    for col, (column, label) in enumerate(headers.items()):
+        kind = _kind(frame[column], column in money)
+        sheet.write_string(HEADER_ROW, col, label, formats["header"])
+        sheet.set_column(col, col, TEXT_WIDTH if kind == "text" else NUMBER_WIDTH)
+        for row, value in enumerate(frame[column].tolist(), start=HEADER_ROW + 1):
+            _write_cell(sheet, row, col, value, kind, formats)
+    sheet.freeze_panes(HEADER_ROW + 1, 0)
+    sheet.autofilter(HEADER_ROW, 0, HEADER_ROW + max(len(frame), 1), max(len(headers) - 1, 0))
+    book.close()
+    return buffer.getvalue()
+
+
+def excel_download(
+    frame: pd.DataFrame, headers: Mapping[str, str], file_stem: str, key: str, *, money: Collection[str] = ()
+) -> None:
+    """A download button for the table as `<file_stem>.xlsx`; `key` keeps buttons of one page apart."""
+    st.download_button(
+        t("download_excel"),
+        data=workbook_bytes(frame, headers, money),
+        file_name=f"{file_stem}.xlsx",
+        mime=XLSX_MIME,
+        key=key,
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def table_download(frame: pd.DataFrame, columns: Mapping[str, ColumnConfig], file_stem: str, key: str) -> None:
+    """The download of a table shown with `columns` (its st.column_config): same labels, ¥ where it shows ¥."""
+    excel_download(frame, headers_of(columns), file_stem, key, money=money_of(columns))
