@@ -90,6 +90,8 @@ CORE_TABLES = (
 NOT_INGESTED = {
     "alembic_version": "migration bookkeeping",
     "api_keys": "credentials (hashes), not analytics",
+    "users": "dashboard accounts: password hashes and lock-out state, not analytics",
+    "account_log": "sign-ins and account changes, kept with the accounts in PostgreSQL",
     "idempotency_keys": "the API's replay cache of responses",
     "deleted_rows": "the delete log ingestion applies to raw.*; raw shows its result",
 }
