@@ -37,6 +37,9 @@ PAGE_SPECS: tuple[PageSpec, ...] = (
     PageSpec("overview.py", "nav_overview", ":material/dashboard:", "overview", EVERY_ROLE),
     PageSpec("customers.py", "nav_customers", ":material/person_alert:", "customers", _roles("sales")),
     PageSpec("prices.py", "nav_prices", ":material/trending_up:", "prices", _roles("procurement")),
+    PageSpec("forecast.py", "nav_forecast", ":material/inventory:", "forecast", _roles("procurement")),
+    PageSpec("suppliers.py", "nav_suppliers", ":material/local_shipping:", "suppliers", _roles("procurement")),
+    PageSpec("finance.py", "nav_finance", ":material/account_balance:", "finance", _roles("finance")),
 )
 
 
