@@ -36,6 +36,7 @@ def _roles(*sub_accounts: str) -> frozenset[str]:
 PAGE_SPECS: tuple[PageSpec, ...] = (
     PageSpec("overview.py", "nav_overview", ":material/dashboard:", "overview", EVERY_ROLE),
     PageSpec("customers.py", "nav_customers", ":material/person_alert:", "customers", _roles("sales")),
+    PageSpec("customer_insight.py", "nav_customer_insight", ":material/groups:", "customer-insight", _roles("sales")),
     PageSpec("prices.py", "nav_prices", ":material/trending_up:", "prices", _roles("procurement")),
     PageSpec("forecast.py", "nav_forecast", ":material/inventory:", "forecast", _roles("procurement")),
     PageSpec("suppliers.py", "nav_suppliers", ":material/local_shipping:", "suppliers", _roles("procurement")),

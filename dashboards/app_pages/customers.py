@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboards import formatting, queries
 from dashboards.i18n import t
+from dashboards.masking import current_role, mask_customers
 from dashboards.merchant import Merchant, current_merchant
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def render_table(merchant: Merchant, scores: pd.DataFrame, horizon_days: int) ->
         format_func=labels.__getitem__,
         key="churn_statuses",
     )
-    table = warned_customers(scores, statuses)
+    table = mask_customers(warned_customers(scores, statuses), current_role())
     if table.empty:
         st.success(t("no_warned_customers"))
         return
