@@ -37,6 +37,7 @@ from pipelines.commands.imports import import_app
 from pipelines.commands.ingest import ingest as ingest_command
 from pipelines.commands.merchant import merchant_app
 from pipelines.commands.replenish import replenish as replenish_command
+from pipelines.commands.user import demo_login, first_admin_password, user_app
 from transactional import db
 
 app = typer.Typer(
@@ -52,6 +53,7 @@ app.add_typer(evaluate_app, name="evaluate")
 app.command()(backup_commands.backup)
 app.command()(backup_commands.restore)
 app.add_typer(merchant_app, name="merchant")
+app.add_typer(user_app, name="user")
 app.command("api")(api_command)
 app.add_typer(import_app, name="import")
 app.command("docs")(docs_command)
@@ -74,6 +76,12 @@ def init() -> None:
     console.print(f"PostgreSQL  {db.describe(uri)} (schema core migrated)")
     console.print(f"Warehouse   {settings.warehouse_path()}")
     console.print(f"Home        {db.coopcast_home()}")
+    with db.connect(uri) as conn:
+        password = first_admin_password(conn)
+    if password is None:
+        console.print("Admin       an admin account exists (`coopcast user reset-password admin` gives a new password)")
+    else:
+        console.print(f"Admin       account admin created; its password is shown only now: {password}")
 
 
 @app.command()
@@ -510,6 +518,9 @@ def demo(
     _materialize("Run", None)
     exports = sorted(settings.exports_dir().glob("replenishment_*.xlsx"))
     console.print(f"Workbooks   {len(exports)} in {settings.exports_dir()}")
+    with db.connect(uri) as conn:
+        username, password, merchant_code = demo_login(conn)
+    console.print(f"Demo login  {username} / {password} (owner of merchant {merchant_code}; shown only now)")
     _serve_until_stopped(port, dagster_port)
 
 
