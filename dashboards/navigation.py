@@ -35,6 +35,10 @@ def _roles(*sub_accounts: str) -> frozenset[str]:
 
 PAGE_SPECS: tuple[PageSpec, ...] = (
     PageSpec("overview.py", "nav_overview", ":material/dashboard:", "overview", EVERY_ROLE),
+    PageSpec("sales.py", "nav_sales", ":material/bar_chart:", "sales", _roles("sales")),
+    PageSpec("funnel.py", "nav_funnel", ":material/filter_alt:", "funnel", _roles("sales")),
+    PageSpec("products.py", "nav_products", ":material/category:", "products", _roles("sales", "procurement")),
+    PageSpec("inventory.py", "nav_inventory", ":material/inventory_2:", "inventory", _roles("procurement")),
     PageSpec("customers.py", "nav_customers", ":material/person_alert:", "customers", _roles("sales")),
     PageSpec("customer_insight.py", "nav_customer_insight", ":material/groups:", "customer-insight", _roles("sales")),
     PageSpec("prices.py", "nav_prices", ":material/trending_up:", "prices", _roles("procurement")),

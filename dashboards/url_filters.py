@@ -47,10 +47,12 @@ def _bind(
         raise ValueError(f"{key!r} cannot be a URL filter: the merchant comes from the session, never the URL")
     if key not in st.session_state or not is_valid(st.session_state[key]):
         from_url = parse(st.query_params.get_all(key)) if key in st.query_params else None
-        if from_url is None:
-            # A shared link shows what the page shows, not a value the page ignored.
-            st.query_params.pop(key, None)
         st.session_state[key] = default if from_url is None else from_url
+        # The URL keeps only what the page applied, so a shared link shows the same page.
+        if from_url is None:
+            st.query_params.pop(key, None)
+        else:
+            _write_back(key)()
     return {"key": key, "on_change": _write_back(key)}
 
 

@@ -1,0 +1,85 @@
+"""Pieces the analysis pages share: the heading, a date-range filter kept in the URL and a table
+with its Excel download."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import formatting, url_filters
+from dashboards.downloads import table_download
+from dashboards.i18n import t
+from dashboards.merchant import Merchant, current_merchant
+
+if TYPE_CHECKING:
+    from streamlit.elements.lib.column_types import ColumnConfig
+
+
+def page_heading(title_key: str) -> Merchant:
+    """The page title and whose data it shows; returns the session's merchant."""
+    merchant = current_merchant()
+    st.title(t(title_key))
+    st.caption(t("overview_subtitle", merchant=merchant.label, as_of=formatting.day(merchant.as_of)))
+    return merchant
+
+
+def date_range(key: str, first: date, last: date, default_days: int) -> tuple[date, date]:
+    """A from–to filter inside [first, last], the last `default_days` days unless the URL says otherwise."""
+    default = (max(first, last - timedelta(days=default_days - 1)), last)
+    chosen = st.date_input(
+        t("filter_date_range"),
+        min_value=first,
+        max_value=last,
+        format="YYYY-MM-DD",
+        **url_filters.day_range(key, first, last, default),
+    )
+    # While the user is picking, the widget holds the start day alone.
+    return chosen[0], chosen[-1]
+
+
+def file_stem(merchant: Merchant, name: str) -> str:
+    return f"{name}_{merchant.merchant_code}_{formatting.day(merchant.as_of)}"
+
+
+def table(frame: pd.DataFrame, columns: Mapping[str, ColumnConfig], merchant: Merchant, name: str) -> None:
+    """The table with the columns of `columns` under their labels, and its Excel download."""
+    shown = frame[list(columns)]
+    st.dataframe(shown, hide_index=True, column_config=dict(columns))
+    table_download(shown, columns, file_stem(merchant, name), key=f"download_{name}")
+
+
+def money_column(label_key: str) -> ColumnConfig:
+    return st.column_config.NumberColumn(t(label_key), format="¥%,.2f")
+
+
+def count_column(label_key: str) -> ColumnConfig:
+    return st.column_config.NumberColumn(t(label_key), format="%,d")
+
+
+def share_column(label_key: str) -> ColumnConfig:
+    return st.column_config.NumberColumn(t(label_key), format="percent")
+
+
+def text_column(label_key: str) -> ColumnConfig:
+    return st.column_config.TextColumn(t(label_key))
+
+
+def date_column(label_key: str) -> ColumnConfig:
+    return st.column_config.DateColumn(t(label_key), format="YYYY-MM-DD")
+
+
+def ranked_sku_columns() -> dict[str, ColumnConfig]:
+    """The columns of a product ranking: rank, product, category, units and revenue."""
+    return {
+        "revenue_rank": count_column("rank_col_rank"),
+        "sku_code": text_column("col_sku_code"),
+        "sku_name": text_column("col_sku_name"),
+        "category_l1": text_column("col_category"),
+        "quantity": count_column("rank_col_quantity"),
+        "revenue": money_column("rank_col_revenue"),
+        "revenue_share": share_column("rank_col_revenue_share"),
+    }

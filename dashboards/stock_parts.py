@@ -1,0 +1,39 @@
+"""The slow-moving stock table, shown on both the Products and the Inventory page."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from dashboards import formatting, queries_stock
+from dashboards.i18n import t
+from dashboards.merchant import Merchant
+from dashboards.page_parts import count_column, date_column, money_column, share_column, table, text_column
+
+if TYPE_CHECKING:
+    from streamlit.elements.lib.column_types import ColumnConfig
+
+
+def slow_mover_columns() -> dict[str, ColumnConfig]:
+    return {
+        "sku_code": text_column("col_sku_code"),
+        "sku_name": text_column("col_sku_name"),
+        "category_l1": text_column("col_category"),
+        "last_sale_date": date_column("stock_col_last_sale_date"),
+        "days_without_sale": count_column("stock_col_days_without_sale"),
+        "warehouses": count_column("stock_col_warehouses"),
+        "on_hand": count_column("col_on_hand"),
+        "slow_moving_value": money_column("stock_col_slow_moving_value"),
+        "share_of_stock_value": share_column("stock_col_share_of_stock_value"),
+    }
+
+
+def render_slow_movers(merchant: Merchant) -> None:
+    st.subheader(t("stock_slow_movers"))
+    slow = queries_stock.slow_movers(merchant.merchant_id, merchant.as_of)
+    if slow.empty:
+        st.success(t("stock_no_slow_movers"))
+        return
+    st.caption(t("stock_slow_movers_caption", skus=len(slow), value=formatting.money(slow["slow_moving_value"].sum())))
+    table(slow, slow_mover_columns(), merchant, "slow_movers")

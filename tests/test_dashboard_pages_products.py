@@ -1,0 +1,149 @@
+"""The Products page (商品分析) as a merchant sees it, in both languages, against the serving copy."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import PipelineRun
+from tests.dashboard_pages import (
+    assert_formula_safe,
+    downloaded_sheet,
+    downloads,
+    formula_home,
+    header,
+    open_page,
+    sheet_rows,
+    table_of,
+)
+from tests.test_dashboard_apptest import serving
+
+__all__ = ["downloads", "formula_home", "serving"]
+
+PAGE = "products"
+
+
+def merchant_with_slow_movers(serving: duckdb.DuckDBPyConnection) -> tuple[int, date]:
+    found = serving.execute(
+        """SELECT m.merchant_id, m.as_of FROM marts.fct_slow_moving_products s
+           JOIN marts.dim_merchants m ON m.merchant_id = s.merchant_id AND m.as_of = s.as_of
+           GROUP BY m.merchant_id, m.as_of ORDER BY count(*) DESC, m.merchant_id LIMIT 1"""
+    ).fetchone()
+    assert found, "the pipeline found no slow-moving stock at any merchant"
+    return found
+
+
+def class_counts(serving: duckdb.DuckDBPyConnection, merchant_id: int, as_of: date) -> dict[tuple[str, str], int]:
+    rows = serving.execute(
+        """SELECT abc_class, xyz_class, count(*) FROM marts.fct_product_abc_xyz
+           WHERE merchant_id = ? AND as_of = ? GROUP BY ALL""",
+        [merchant_id, as_of],
+    ).fetchall()
+    return {(abc, xyz): count for abc, xyz, count in rows}
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "headings", "abc_labels"),
+    [
+        ("zh", "商品分析", {"ABC-XYZ 矩阵", "热销商品", "滞销商品"}, ["A 高贡献", "B 中贡献", "C 低贡献"]),
+        (
+            "en",
+            "Product analysis",
+            {"ABC-XYZ matrix", "Hot sellers", "Slow movers"},
+            ["A high revenue", "B medium revenue", "C low revenue"],
+        ),
+    ],
+)
+def test_the_matrix_counts_each_class_and_slow_movers_are_listed(
+    pipeline_run: PipelineRun,
+    serving: duckdb.DuckDBPyConnection,
+    monkeypatch: pytest.MonkeyPatch,
+    language: str,
+    title: str,
+    headings: set[str],
+    abc_labels: list[str],
+) -> None:
+    merchant_id, as_of = merchant_with_slow_movers(serving)
+    counts = class_counts(serving, merchant_id, as_of)
+    slow = {
+        row[0]
+        for row in serving.execute(
+            "SELECT sku_code FROM marts.fct_slow_moving_products WHERE merchant_id = ? AND as_of = ?",
+            [merchant_id, as_of],
+        ).fetchall()
+    }
+
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, language)
+
+    assert not app.exception
+    assert [heading.value for heading in app.title] == [title]
+    assert headings <= {heading.value for heading in app.subheader}
+    grid = table_of(app, "abc_class").value
+    assert list(grid["abc_class"]) == abc_labels
+    shown = {(abc, xyz): grid[xyz].iloc[row] for row, abc in enumerate("ABC") for xyz in "XYZ"}
+    assert shown == {cell: counts.get(cell, 0) for cell in shown}
+    assert set(table_of(app, "slow_moving_value").value["sku_code"]) == slow
+
+
+def test_the_url_picks_the_measure_and_class_and_bad_values_are_ignored(
+    pipeline_run: PipelineRun, serving: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merchant_id, as_of = merchant_with_slow_movers(serving)
+    shares = dict(
+        serving.execute(
+            """SELECT abc_class || xyz_class, sum(revenue) / sum(sum(revenue)) OVER ()
+               FROM marts.fct_product_abc_xyz WHERE merchant_id = ? AND as_of = ? GROUP BY ALL""",
+            [merchant_id, as_of],
+        ).fetchall()
+    )
+    (biggest_class,) = serving.execute(
+        """SELECT abc_xyz_class FROM marts.fct_product_abc_xyz WHERE merchant_id = ? AND as_of = ?
+           GROUP BY ALL ORDER BY count(*) DESC, abc_xyz_class LIMIT 1""",
+        [merchant_id, as_of],
+    ).fetchone()
+    members = {
+        row[0]
+        for row in serving.execute(
+            "SELECT sku_code FROM marts.fct_product_abc_xyz WHERE merchant_id = ? AND as_of = ? AND abc_xyz_class = ?",
+            [merchant_id, as_of, biggest_class],
+        ).fetchall()
+    }
+
+    query = {"products_measure": "revenue_share", "products_class": biggest_class}
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, query=query)
+
+    assert not app.exception
+    grid = table_of(app, "abc_class").value
+    shown = {abc + xyz: grid[xyz].iloc[row] for row, abc in enumerate("ABC") for xyz in "XYZ"}
+    assert shown == pytest.approx({cell: shares.get(cell, 0.0) for cell in shown})
+    assert set(table_of(app, "abc_xyz_class").value["sku_code"]) == members
+
+    app = open_page(
+        pipeline_run, monkeypatch, PAGE, merchant_id, query={"products_class": "QQ", "products_measure": "x"}
+    )
+
+    assert not app.exception
+    assert set(table_of(app, "abc_xyz_class").value["abc_xyz_class"]) <= {"AX"}
+    assert table_of(app, "abc_class").value["X"].dtype.kind in "iu"
+
+
+def test_the_class_table_downloads_as_a_formula_safe_workbook(
+    pipeline_run: PipelineRun,
+    formula_home: Path,
+    serving: duckdb.DuckDBPyConnection,
+    monkeypatch: pytest.MonkeyPatch,
+    downloads,
+) -> None:
+    merchant_id, _ = merchant_with_slow_movers(serving)
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, home=formula_home)
+    assert not app.exception
+
+    slow = downloaded_sheet(app, downloads, "download_slow_movers")
+    assert header(slow)[:2] == ["商品编码", "商品名称"]
+    assert len(sheet_rows(slow)) == len(table_of(app, "slow_moving_value").value)
+    assert assert_formula_safe(slow) == len(sheet_rows(slow))
+    matrix = downloaded_sheet(app, downloads, "download_abc_xyz_matrix")
+    assert [row[0] for row in sheet_rows(matrix)] == ["A 高贡献", "B 中贡献", "C 低贡献"]
