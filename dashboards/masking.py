@@ -11,21 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import pandas as pd
-import streamlit as st
 
+from dashboards.auth import signed_in_user
 from dashboards.navigation import EVERY_ROLE, ROLES
 
 ROLES_SEEING_PERSONAL_DATA = frozenset({"owner", "sales", "admin"})
-# Until sign-in writes the signed-in account here, a session acts as the merchant's owner.
-ROLE_KEY = "role"
-DEFAULT_ROLE = "owner"
 MASK = "*"
 PHONE_PREFIX, PHONE_SUFFIX = 3, 4
 
 
 def current_role() -> str:
-    """The role of the session's account: the one place that knows where the role comes from."""
-    return st.session_state.get(ROLE_KEY, DEFAULT_ROLE)
+    """The role of the signed-in account (pages run only once someone has signed in)."""
+    user = signed_in_user()
+    if user is None:
+        raise LookupError("no one is signed in in this session")
+    return user.role
 
 
 def sees_personal_data(role: str) -> bool:

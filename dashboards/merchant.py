@@ -1,7 +1,7 @@
 """Which merchant's data this session shows.
 
-Until accounts exist a sidebar picker decides; sign-in will replace `merchant_picker` and the
-body of `current_merchant`, and nothing else needs to change.
+The signed-in account's own merchant (dashboards/auth.py), never a widget or the URL; a platform
+admin belongs to no merchant, sees them all and picks one in the sidebar.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import queries
+from dashboards.auth import signed_in_user
 from dashboards.i18n import t
+from transactional.users import ADMIN_ROLE
 
 MERCHANT_KEY = "merchant_id"
 
@@ -45,9 +47,14 @@ def merchant_picker(merchants: pd.DataFrame) -> None:
 
 
 def current_merchant() -> Merchant:
-    """The merchant chosen in the sidebar; never a default, so no page shows someone else's data."""
+    """The signed-in account's merchant (for an admin, the one picked); never a default, so no
+    page shows someone else's data."""
+    user = signed_in_user()
+    if user is None:
+        raise LookupError("no one is signed in in this session")
+    merchant_id = st.session_state.get(MERCHANT_KEY) if user.role == ADMIN_ROLE else user.merchant_id
     merchants = queries.merchants()
-    chosen = merchants[merchants["merchant_id"] == st.session_state.get(MERCHANT_KEY)]
+    chosen = merchants[merchants["merchant_id"] == merchant_id]
     if chosen.empty:
-        raise LookupError("no merchant is chosen in this session")
+        raise LookupError(f"merchant {user.merchant_code or merchant_id} has no published data")
     return _merchant(chosen.iloc[0])

@@ -86,7 +86,7 @@ def _query_row(sql: str, params: tuple[object, ...]) -> tuple:
 
 
 def merchants() -> pd.DataFrame:
-    """All merchants, for the picker that stands in for sign-in until accounts exist."""
+    """All merchants: the platform admin's picker, and the signed-in merchant's own row."""
     return _query_frame(
         "SELECT merchant_id, merchant_code, merchant_name, as_of FROM marts.dim_merchants ORDER BY merchant_code", ()
     )

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import formatting, queries
+from dashboards import auth, formatting, queries
 from dashboards.i18n import language_toggle, t
 from dashboards.merchant import current_merchant, merchant_picker
-from dashboards.navigation import pages_for
+from dashboards.navigation import PAGE_SPECS, pages_for
+from transactional.users import ADMIN_ROLE
 
 
-def pages() -> list[st.Page]:
-    # Every page until sign-in exists; then the signed-in account's role picks them.
+def pages(role: str | None) -> list[st.Page]:
+    """The signed-in role's pages; signed out, every page (hidden), so that a bookmarked URL
+    still resolves, and shows the landing page after sign-in if the role may not open it."""
+    specs = pages_for(role) if role else PAGE_SPECS
     return [
         st.Page(spec.path, title=t(spec.title_key), icon=spec.icon, url_path=spec.url_path, default=index == 0)
-        for index, spec in enumerate(pages_for("owner"))
+        for index, spec in enumerate(specs)
     ]
 
 
@@ -26,17 +29,28 @@ def data_freshness() -> None:
 
 def main() -> None:
     st.set_page_config(page_title="coopcast 供销数据", layout="wide")
+    user = auth.signed_in_user()
     # Registered before any early stop, so a bookmarked page URL still resolves.
-    navigation = st.navigation(pages())
+    navigation = st.navigation(pages(user.role if user else None), position="sidebar" if user else "hidden")
     language_toggle()
     if not queries.serving_available():
         st.info(t("serving_missing"), icon=":material/hourglass_empty:")
         return
+    if user is None:
+        auth.sign_in_form()
+        return
+    auth.account_sidebar(user)
     merchants = queries.merchants()
     if merchants.empty:
         st.info(t("no_merchants"))
         return
-    merchant_picker(merchants)
+    if user.role == ADMIN_ROLE:
+        merchant_picker(merchants)
+    try:
+        current_merchant()
+    except LookupError:
+        st.info(t("auth_no_data", merchant=user.merchant_code))
+        return
     data_freshness()
     navigation.run()
 

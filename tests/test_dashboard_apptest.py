@@ -17,6 +17,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Dataframe
 
+from tests.conftest import PipelineRun
+from tests.dashboard_signin import sign_in_as
+
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py"
 # The first run imports pandas, altair and DuckDB and reads the whole serving copy.
 RUN_TIMEOUT = 60
@@ -38,9 +41,11 @@ def serving(serving_home: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @pytest.fixture
-def app(serving_home: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    use_home(monkeypatch, serving_home)
-    return AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+def app(pipeline_run: PipelineRun, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """A platform admin's session, which picks the merchant in the sidebar."""
+    use_home(monkeypatch, pipeline_run.home)
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    return sign_in_as(app, monkeypatch, pipeline_run.database_url, "admin")
 
 
 def show_merchant(app: AppTest, merchant_id: int) -> AppTest:

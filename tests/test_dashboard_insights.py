@@ -16,6 +16,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Dataframe
 
+from tests.conftest import PipelineRun
+from tests.dashboard_signin import sign_in_as
 from tests.test_dashboard_apptest import APP, RUN_TIMEOUT, column_labels, metric_value, show_merchant, use_home, yuan
 
 CHURN_PAGE = "app_pages/customers.py"
@@ -33,9 +35,10 @@ def serving(serving_home: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @pytest.fixture
-def app(serving_home: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    use_home(monkeypatch, serving_home)
-    return AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+def app(pipeline_run: PipelineRun, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    use_home(monkeypatch, pipeline_run.home)
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    return sign_in_as(app, monkeypatch, pipeline_run.database_url, "admin")
 
 
 def open_page(app: AppTest, page: str, language: str = "zh") -> AppTest:
@@ -213,16 +216,19 @@ def test_the_hint_list_names_the_products_to_buy_ahead_or_wait_for(
         assert any("没有建议提前采购或暂缓采购" in info.value for info in app.info)
 
 
-def app_on_a_changed_copy(serving_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sql: str) -> AppTest:
-    """The app on a copy of the serving file changed by `sql`, as an older or emptier publication."""
+def app_on_a_changed_copy(
+    pipeline_run: PipelineRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sql: str
+) -> AppTest:
+    """An admin's session on a copy of the serving file changed by `sql`, as an older or emptier publication."""
     home = tmp_path / "home"
     (home / "serving").mkdir(parents=True)
     copy = home / "serving" / "warehouse.duckdb"
-    shutil.copyfile(serving_home / "serving" / "warehouse.duckdb", copy)
+    shutil.copyfile(pipeline_run.home / "serving" / "warehouse.duckdb", copy)
     with duckdb.connect(str(copy)) as conn:
         conn.execute(sql)
     use_home(monkeypatch, home)
-    return AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    return sign_in_as(app, monkeypatch, pipeline_run.database_url, "admin")
 
 
 @pytest.mark.parametrize(
@@ -237,9 +243,9 @@ def app_on_a_changed_copy(serving_home: Path, tmp_path: Path, monkeypatch: pytes
     ids=["no rows", "no tables"],
 )
 def test_a_merchant_without_scores_or_prices_is_told_so(
-    serving_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sql: str
+    pipeline_run: PipelineRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sql: str
 ) -> None:
-    app = app_on_a_changed_copy(serving_home, tmp_path, monkeypatch, sql)
+    app = app_on_a_changed_copy(pipeline_run, tmp_path, monkeypatch, sql)
 
     open_page(app, CHURN_PAGE)
     assert not app.exception

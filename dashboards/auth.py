@@ -1,0 +1,95 @@
+"""Sign-in: who this session is, decided only by a password checked in PostgreSQL.
+
+The form calls `transactional.users.authenticate` as `coopcast_app` (a role subject to row
+security), which applies the platform's lock-out rule. The signed-in account is kept server-side,
+in a registry shared by the app's sessions; the session's state holds only a random token naming
+it. So nothing a browser sends (widget values, the URL) and nothing written into session state
+can make a session another account or another merchant: a forged token names no account.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+import psycopg
+import streamlit as st
+
+from dashboards.i18n import LANGUAGE_KEY, t
+from dashboards.queries import BUSINESS_TIMEZONE
+from transactional import db, users
+
+# Not the key of any widget: only this module writes it.
+SESSION_TOKEN_KEY = "_coopcast_session_token"
+USERNAME_KEY = "sign_in_username"
+PASSWORD_KEY = "sign_in_password"
+
+
+@st.cache_resource
+def _signed_in_accounts() -> dict[str, users.SignedInUser]:
+    """Signed-in accounts by session token, for this server process."""
+    return {}
+
+
+def signed_in_user() -> users.SignedInUser | None:
+    token = st.session_state.get(SESSION_TOKEN_KEY)
+    return _signed_in_accounts().get(token) if isinstance(token, str) else None
+
+
+def _remember(user: users.SignedInUser) -> None:
+    token = secrets.token_urlsafe(32)
+    _signed_in_accounts()[token] = user
+    st.session_state[SESSION_TOKEN_KEY] = token
+
+
+def sign_out() -> None:
+    """Forget the account and everything the session chose while signed in, except its language."""
+    _signed_in_accounts().pop(st.session_state.get(SESSION_TOKEN_KEY), None)
+    for key in list(st.session_state):
+        if key != LANGUAGE_KEY:
+            del st.session_state[key]
+
+
+def locked_until_text(locked_until: datetime) -> str:
+    return locked_until.astimezone(BUSINESS_TIMEZONE).strftime("%Y-%m-%d %H:%M")
+
+
+def _refusal(error: users.WrongPassword | users.AccountLocked) -> str:
+    if isinstance(error, users.AccountLocked):
+        return t("auth_locked", attempts=users.MAX_FAILED_ATTEMPTS, until=locked_until_text(error.locked_until))
+    minutes = int(users.LOCK_DURATION.total_seconds() // 60)
+    return t("auth_wrong_password", attempts=error.attempts_left, minutes=minutes)
+
+
+def _sign_in(username: str, password: str) -> None:
+    if not username.strip() or not password:
+        st.error(t("auth_missing"))
+        return
+    try:
+        with psycopg.connect(db.app_database_url(), autocommit=True) as conn:
+            user = users.authenticate(conn, username.strip(), password, datetime.now(UTC))
+    except (users.WrongPassword, users.AccountLocked) as error:
+        st.error(_refusal(error))
+        return
+    except psycopg.OperationalError:
+        st.error(t("auth_unavailable"))
+        return
+    _remember(user)
+    st.rerun()
+
+
+def sign_in_form() -> None:
+    with st.form("sign_in"):
+        st.subheader(t("auth_title"))
+        username = st.text_input(t("auth_username"), key=USERNAME_KEY)
+        password = st.text_input(t("auth_password"), type="password", key=PASSWORD_KEY)
+        submitted = st.form_submit_button(t("auth_submit"), type="primary")
+    if submitted:
+        _sign_in(username, password)
+
+
+def account_sidebar(user: users.SignedInUser) -> None:
+    st.sidebar.caption(t("auth_signed_in_as", username=user.username, role=t(f"role_{user.role}")))
+    if st.sidebar.button(t("auth_sign_out"), key="sign_out", icon=":material/logout:"):
+        sign_out()
+        st.rerun()
