@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from streamlit.elements.lib.column_types import ColumnConfig
 
 WINDOW_MONTHS = (1, 3, 6, 12)
+DEFAULT_MONTHS = 3
 CATEGORY_LEVELS = (1, 2, 3)
 OVERDUE_BUCKETS = ("not_due", "overdue_1_30", "overdue_31_60", "overdue_61_plus")
 
@@ -30,9 +31,10 @@ def choose_window(merchant: Merchant) -> date:
         t("fin_window"),
         WINDOW_MONTHS,
         format_func=labels.__getitem__,
-        **url_filters.one_of("fin_months", WINDOW_MONTHS, 3),
+        **url_filters.one_of("fin_months", WINDOW_MONTHS, DEFAULT_MONTHS),
     )
-    first = tb.first_month(merchant.as_of, months or 3)
+    # A segmented control can be cleared; then the default window stands.
+    first = tb.first_month(merchant.as_of, months or DEFAULT_MONTHS)
     st.caption(t("fin_window_caption", first=formatting.day(first), last=formatting.day(merchant.as_of)))
     return first
 

@@ -93,7 +93,7 @@ def render_forecast(merchant: Merchant) -> None:
             forecast_columns(),
             stem=tb.file_stem(f"forecast_{sku_code}", merchant),
             key="fc_forecast_download",
-            empty_key="fc_no_backtest",
+            empty_key="fc_no_forecast_rows",
         )
     render_backtest(merchant, sku_code)
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from streamlit.elements.lib.column_types import ColumnConfig
 
 PERFORMANCE_WINDOWS = ("trailing", "all_time")
+DEFAULT_WINDOW = "trailing"
 RISK_LEVELS = ("high", "medium", "low")
 
 
@@ -45,13 +46,17 @@ def performance_columns() -> dict[str, ColumnConfig]:
 def render_performance(merchant: Merchant) -> pd.DataFrame:
     st.subheader(t("sup_performance"))
     labels = {window: t(f"sup_window_{window}") for window in PERFORMANCE_WINDOWS}
-    window = st.segmented_control(
-        t("sup_window"),
-        PERFORMANCE_WINDOWS,
-        format_func=labels.__getitem__,
-        **url_filters.one_of("sup_window", PERFORMANCE_WINDOWS, "trailing"),
+    # A segmented control can be cleared; then the default period stands.
+    window = (
+        st.segmented_control(
+            t("sup_window"),
+            PERFORMANCE_WINDOWS,
+            format_func=labels.__getitem__,
+            **url_filters.one_of("sup_window", PERFORMANCE_WINDOWS, DEFAULT_WINDOW),
+        )
+        or DEFAULT_WINDOW
     )
-    performance = suppliers.supplier_performance(merchant.merchant_id, window or "trailing")
+    performance = suppliers.supplier_performance(merchant.merchant_id, window)
     if tb.show_table(
         performance,
         performance_columns(),
