@@ -19,7 +19,8 @@ CATEGORY_LEVELS = (1, 2, 3)
 
 def first_sales_day(merchant_id: int) -> date | None:
     frame = _query_frame(
-        "SELECT min(period_start) AS first_day FROM marts.fct_merchant_period_sales WHERE merchant_id = ?",
+        """SELECT min(period_start) AS first_day FROM marts.fct_merchant_period_sales
+           WHERE merchant_id = ? AND period = 'day'""",
         (merchant_id,),
     )
     first = frame["first_day"].iloc[0]

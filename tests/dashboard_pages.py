@@ -19,6 +19,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest, app_test
 from streamlit.testing.v1.element_tree import Dataframe
 
+from dashboards.navigation import ROLES, pages_for
 from tests.conftest import PipelineRun
 from tests.dashboard_signin import sign_in_as
 from tests.test_dashboard_apptest import APP, RUN_TIMEOUT, column_labels, use_home
@@ -55,6 +56,34 @@ def formula_home(pipeline_run: PipelineRun, tmp_path: Path) -> Path:
         for schema, table in tables:
             conn.execute(f"UPDATE {schema}.{table} SET sku_name = '=HYPERLINK(\"x\",' || sku_name || ')'")
     return home
+
+
+def roles_seeing(page: str) -> set[str]:
+    """The account roles whose menu holds dashboards/app_pages/<page>.py."""
+    return {role for role in ROLES if f"{page}.py" in {spec.script for spec in pages_for(role)}}
+
+
+def home_without_rows(pipeline_run: PipelineRun, tmp_path: Path, merchant_id: int) -> Path:
+    """A copy of the published home in which merchant `merchant_id` exists but has no rows in any mart."""
+    home = tmp_path / "empty_home"
+    shutil.copytree(pipeline_run.home, home)
+    with duckdb.connect(str(home / "serving" / "warehouse.duckdb")) as conn:
+        tables = conn.execute(
+            """SELECT c.table_schema, c.table_name FROM information_schema.columns c
+               JOIN information_schema.tables t USING (table_schema, table_name)
+               WHERE c.column_name = 'merchant_id' AND t.table_type = 'BASE TABLE'
+                 AND NOT (c.table_schema = 'marts' AND c.table_name = 'dim_merchants')"""
+        ).fetchall()
+        for schema, table in tables:
+            conn.execute(f"DELETE FROM {schema}.{table} WHERE merchant_id = ?", [merchant_id])
+    return home
+
+
+def assert_empty_state(app: AppTest, message: str) -> None:
+    """The page says there is nothing to show, and shows no table."""
+    assert not app.exception
+    assert message in [info.value for info in app.info]
+    assert not app.dataframe
 
 
 def open_page(

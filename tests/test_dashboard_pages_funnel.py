@@ -10,12 +10,15 @@ import pytest
 
 from tests.conftest import PipelineRun
 from tests.dashboard_pages import (
+    assert_empty_state,
     assert_formula_safe,
     downloaded_sheet,
     downloads,
     formula_home,
     header,
+    home_without_rows,
     open_page,
+    roles_seeing,
     sheet_rows,
     table_of,
 )
@@ -143,3 +146,18 @@ def test_the_sku_table_downloads_as_a_formula_safe_workbook(
     assert header(sheet)[:3] == ["SKU", "Product", "Product views"]
     assert len(sheet_rows(sheet)) == len(table_of(app, "view_to_purchase_rate").value)
     assert assert_formula_safe(sheet) > 0
+
+
+def test_a_merchant_without_rows_is_told_so(
+    pipeline_run: PipelineRun, serving: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    merchant_id, _ = busiest_shop(serving)
+    home = home_without_rows(pipeline_run, tmp_path, merchant_id)
+
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, home=home)
+
+    assert_empty_state(app, "该商户还没有店铺访问数据。")
+
+
+def test_the_page_is_for_its_roles() -> None:
+    assert roles_seeing(PAGE) == {"owner", "sales", "admin"}

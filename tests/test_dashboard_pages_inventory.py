@@ -11,12 +11,15 @@ import pytest
 
 from tests.conftest import PipelineRun
 from tests.dashboard_pages import (
+    assert_empty_state,
     assert_formula_safe,
     downloaded_sheet,
     downloads,
     formula_home,
     header,
+    home_without_rows,
     open_page,
+    roles_seeing,
     sheet_rows,
     table_of,
 )
@@ -179,3 +182,18 @@ def test_the_near_expiry_table_downloads_as_a_formula_safe_workbook(
     at_risk = columns.index("风险金额") + 1
     assert sheet.cell(row=2, column=at_risk).number_format == '"¥"#,##0.00'
     assert assert_formula_safe(sheet) == len(rows)
+
+
+def test_a_merchant_without_rows_is_told_so(
+    pipeline_run: PipelineRun, serving: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    merchant_id, _ = merchant_with_expiring_stock(serving)
+    home = home_without_rows(pipeline_run, tmp_path, merchant_id)
+
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, home=home)
+
+    assert_empty_state(app, "该商户还没有库存。")
+
+
+def test_the_page_is_for_its_roles() -> None:
+    assert roles_seeing(PAGE) == {"owner", "procurement", "admin"}

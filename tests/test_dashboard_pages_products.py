@@ -10,12 +10,15 @@ import pytest
 
 from tests.conftest import PipelineRun
 from tests.dashboard_pages import (
+    assert_empty_state,
     assert_formula_safe,
     downloaded_sheet,
     downloads,
     formula_home,
     header,
+    home_without_rows,
     open_page,
+    roles_seeing,
     sheet_rows,
     table_of,
 )
@@ -147,3 +150,18 @@ def test_the_class_table_downloads_as_a_formula_safe_workbook(
     assert assert_formula_safe(slow) == len(sheet_rows(slow))
     matrix = downloaded_sheet(app, downloads, "download_abc_xyz_matrix")
     assert [row[0] for row in sheet_rows(matrix)] == ["A 高贡献", "B 中贡献", "C 低贡献"]
+
+
+def test_a_merchant_without_rows_is_told_so(
+    pipeline_run: PipelineRun, serving: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    merchant_id, _ = merchant_with_slow_movers(serving)
+    home = home_without_rows(pipeline_run, tmp_path, merchant_id)
+
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, home=home)
+
+    assert_empty_state(app, "该商户还没有商品。")
+
+
+def test_the_page_is_for_its_roles() -> None:
+    assert roles_seeing(PAGE) == {"owner", "sales", "procurement", "admin"}

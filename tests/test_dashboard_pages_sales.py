@@ -14,12 +14,15 @@ import pytest
 
 from tests.conftest import PipelineRun
 from tests.dashboard_pages import (
+    assert_empty_state,
     assert_formula_safe,
     downloaded_sheet,
     downloads,
     formula_home,
     header,
+    home_without_rows,
     open_page,
+    roles_seeing,
     sheet_rows,
     table_of,
     table_with,
@@ -178,3 +181,18 @@ def test_the_tables_download_as_formula_safe_workbooks(
     ranking = downloaded_sheet(app, downloads, "download_sales_ranking")
     assert "商品名称" in header(ranking)
     assert assert_formula_safe(ranking) == len(sheet_rows(ranking)) > 0
+
+
+def test_a_merchant_without_rows_is_told_so(
+    pipeline_run: PipelineRun, serving: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    merchant_id, _ = busiest_merchant(serving)
+    home = home_without_rows(pipeline_run, tmp_path, merchant_id)
+
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, home=home)
+
+    assert_empty_state(app, "该商户还没有销售记录。")
+
+
+def test_the_page_is_for_its_roles() -> None:
+    assert roles_seeing(PAGE) == {"owner", "sales", "admin"}
