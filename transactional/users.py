@@ -249,7 +249,9 @@ def authenticate(
 
     The outcome is committed before the error is raised, so a failure counts even though the
     caller sees an exception; the account's row stays locked from the lookup to that commit, so
-    concurrent wrong passwords are counted one after the other.
+    concurrent wrong passwords are counted one after the other. Pass a connection with no
+    transaction open (autocommit, or idle): inside the caller's transaction the outcome would
+    commit only with it, and a rollback would forget the failure.
     """
     with conn.transaction():
         row = conn.execute(
