@@ -217,3 +217,12 @@ def test_the_application_role_signs_in_but_cannot_read_hashes_or_other_merchants
         app_conn.execute("UPDATE core.users SET failed_attempts = 0")
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not a sign-in outcome"):
         app_conn.execute("SELECT core.record_sign_in(NULL, 'x', 'account.create', 0::smallint, NULL, 'x', '{}', now())")
+
+
+def test_sign_in_refuses_to_run_inside_a_transaction_that_could_forget_a_failure(
+    conn: psycopg.Connection, merchant_ids: dict[str, int]
+) -> None:
+    users.create_user(conn, "wang", "M001", "owner", PASSWORD, AT)
+    conn.execute("SELECT 1")
+    with pytest.raises(ValueError, match="no transaction open"):
+        users.authenticate(conn, "wang", WRONG, AT)

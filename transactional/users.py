@@ -249,10 +249,11 @@ def authenticate(
 
     The outcome is committed before the error is raised, so a failure counts even though the
     caller sees an exception; the account's row stays locked from the lookup to that commit, so
-    concurrent wrong passwords are counted one after the other. Pass a connection with no
-    transaction open (autocommit, or idle): inside the caller's transaction the outcome would
-    commit only with it, and a rollback would forget the failure.
+    concurrent wrong passwords are counted one after the other. The connection must have no
+    transaction open: inside the caller's, a rollback would forget the failure.
     """
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise ValueError("authenticate needs a connection with no transaction open, so that failures always count")
     with conn.transaction():
         row = conn.execute(
             """SELECT user_id, username, role, merchant_id, merchant_code, password_hash, failed_attempts, locked_until
