@@ -21,6 +21,7 @@ from tests.conftest import PipelineRun
 from tests.dashboard_signin import sign_in_as
 
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py"
+FORECAST_PAGE = "app_pages/forecast.py"
 # The first run imports pandas, altair and DuckDB and reads the whole serving copy.
 RUN_TIMEOUT = 60
 ANY_FLAG = (
@@ -130,9 +131,10 @@ def test_the_replenishment_workbook_can_be_downloaded(app: AppTest, serving_home
     merchants = dict(serving.execute("SELECT merchant_code, merchant_id FROM marts.dim_merchants").fetchall())
     assert codes & merchants.keys(), "the pipeline exported no workbook for any merchant"
     show_merchant(app, merchants[sorted(codes & merchants.keys())[0]])
+    app.switch_page(FORECAST_PAGE).run()
 
     assert not app.exception
-    assert [button.label for button in app.download_button] == ["下载补货表"]
+    assert "下载补货表" in [button.label for button in app.download_button]
 
 
 def test_forecast_accuracy_is_one_minus_the_monthly_sku_wape_with_its_definition(
@@ -155,7 +157,12 @@ def test_forecast_accuracy_is_one_minus_the_monthly_sku_wape_with_its_definition
             assert "1 − 月度商品级WAPE" in shown[0].proto.help
 
 
-def test_the_default_product_has_a_forecast_chart(app: AppTest) -> None:
+def test_the_overview_leads_to_the_forecast_page_whose_default_product_has_a_forecast_chart(app: AppTest) -> None:
+    assert not app.exception
+    assert [link.proto.label for link in app.page_link] == ["各商品预测与补货建议"]
+
+    app.switch_page(FORECAST_PAGE).run()
+
     assert not app.exception
     assert not [info.value for info in app.info if "预测结果" in info.value]
     assert any("80%" in caption.value for caption in app.caption)

@@ -125,3 +125,20 @@ def test_the_page_speaks_english_when_asked(
     }
     plan = table_of(app, "supplier_name").value
     assert set(plan["reason"]) <= {"Below reorder point", "Capped by shelf life", "Shelf-life cap below minimum order"}
+
+
+@pytest.mark.parametrize(("role", "links"), [("procurement", 1), ("sales", 0), ("finance", 0)])
+def test_the_overview_links_to_the_forecast_page_only_for_roles_that_may_open_it(
+    pipeline_run: PipelineRun,
+    serving: duckdb.DuckDBPyConnection,
+    monkeypatch: pytest.MonkeyPatch,
+    role: str,
+    links: int,
+) -> None:
+    merchant_id = serving.execute("SELECT min(merchant_id) FROM marts.dim_merchants").fetchone()[0]
+
+    app = open_as(pipeline_run, monkeypatch, "overview", merchant_id, role=role)
+
+    assert not app.exception
+    assert [title.value for title in app.title] == ["经营概览"]
+    assert len(app.page_link) == links

@@ -1,4 +1,4 @@
-"""经营概览 / Overview: the chosen merchant's last 30 days, stock alerts, forecast and workbook."""
+"""经营概览 / Overview: the chosen merchant's last 30 days, stock alerts and forecast accuracy."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ import streamlit as st
 from dashboards import charts, forecast_view, formatting, queries
 from dashboards.i18n import t
 from dashboards.inbox import render_inbox
+from dashboards.masking import current_role
 from dashboards.merchant import Merchant, current_merchant
+from dashboards.navigation import pages_for
 
 if TYPE_CHECKING:
     from streamlit.elements.lib.column_types import ColumnConfig
 
 KPI_DAYS = 30
+FORECAST_PAGE = "forecast.py"
 
 
 def percent_change(current: Decimal, previous: Decimal) -> str | None:
@@ -137,26 +140,11 @@ def render_flagged_stock(flags: pd.DataFrame) -> None:
 
 
 def render_forecast(merchant: Merchant) -> None:
+    """The merchant's forecast accuracy; each SKU's forecast and the suggestions live on their own page."""
     st.subheader(t("demand_forecast"))
     forecast_view.render_forecast_accuracy(merchant)
-    skus = queries.forecastable_skus(merchant.merchant_id, merchant.as_of)
-    if skus.empty:
-        st.info(t("no_products"))
-        return
-    names = dict(zip(skus["sku_code"], skus["sku_name"], strict=True))
-    # The merchant is in the key: another merchant's SKU list must not inherit this choice.
-    sku_code = st.selectbox(
-        t("forecast_sku"),
-        list(names),
-        format_func=lambda code: f"{code} · {names[code]}",
-        key=f"forecast_sku_{merchant.merchant_id}",
-    )
-    forecast_view.render_sku_forecast(merchant, sku_code)
-
-
-def render_replenishment(merchant: Merchant) -> None:
-    st.subheader(t("replenishment"))
-    forecast_view.render_workbook(merchant)
+    if FORECAST_PAGE in {spec.script for spec in pages_for(current_role())}:
+        st.page_link(f"app_pages/{FORECAST_PAGE}", label=t("fc_open_page"), icon=":material/arrow_forward:")
 
 
 def render() -> None:
@@ -169,7 +157,6 @@ def render() -> None:
     render_sales_trend(merchant)
     render_flagged_stock(flags)
     render_forecast(merchant)
-    render_replenishment(merchant)
 
 
 render()
