@@ -31,6 +31,7 @@ from pipelines.cli_common import (
     progress,
 )
 from pipelines.commands import backup as backup_commands
+from pipelines.commands.alerts import alerts_app
 from pipelines.commands.api import api as api_command
 from pipelines.commands.docs import docs as docs_command
 from pipelines.commands.imports import import_app
@@ -53,6 +54,7 @@ app.add_typer(evaluate_app, name="evaluate")
 app.command()(backup_commands.backup)
 app.command()(backup_commands.restore)
 app.add_typer(merchant_app, name="merchant")
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(user_app, name="user")
 app.command("api")(api_command)
 app.add_typer(import_app, name="import")

@@ -8,12 +8,14 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from pipelines.assets.alert_digests import alert_digests
 from pipelines.assets.churn import churn_scores
 from pipelines.assets.dbt import ML_TAG, build_dbt_assets, prepared_dbt_project
 from pipelines.assets.exports import build_serving_asset, replenishment_workbooks
 from pipelines.assets.ingest import INGEST_ASSETS, INGEST_CHECKS
 from pipelines.assets.ml import POLICY_EVALUATION, demand_forecasts, policy_evaluation, replenishment_plan
 from pipelines.assets.prices import price_trend_assets
+from pipelines.ops.digests import alert_digest_email_job
 from pipelines.ops.schedules import FULL_RUN_JOB, POLICY_EVALUATION_JOB, build_jobs, build_schedules
 from pipelines.ops.sensors import new_data_sensor, run_failure_alerts
 from pipelines.ops.settlements import weekly_settlement_job
@@ -33,6 +35,7 @@ def build_definitions() -> dg.Definitions:
         *demand_forecasts.keys,
         *churn_scores.keys,
         *price_trend_assets.keys,
+        *alert_digests.keys,
     ]
     serving_warehouse = build_serving_asset(published)
     ml_marts = dg.AssetSelection.tag(ML_TAG, "")
@@ -46,11 +49,16 @@ def build_definitions() -> dg.Definitions:
             policy_evaluation,
             churn_scores,
             price_trend_assets,
+            alert_digests,
             replenishment_workbooks,
             serving_warehouse,
         ],
         asset_checks=INGEST_CHECKS,
-        jobs=[*build_jobs(ml_marts, dg.AssetSelection.assets(POLICY_EVALUATION)), weekly_settlement_job],
+        jobs=[
+            *build_jobs(ml_marts, dg.AssetSelection.assets(POLICY_EVALUATION)),
+            weekly_settlement_job,
+            alert_digest_email_job,
+        ],
         schedules=build_schedules(),
         sensors=[new_data_sensor, run_failure_alerts],
         # Steps run one after the other in the run's process: most of them hold the warehouse's

@@ -230,6 +230,39 @@ CREATE TABLE IF NOT EXISTS ml.price_change_points (
     model_version  VARCHAR NOT NULL,
     run_id         VARCHAR NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ml.alert_digests (
+    merchant_id          BIGINT NOT NULL,
+    merchant_code        VARCHAR NOT NULL,
+    as_of                DATE NOT NULL,
+    kind                 VARCHAR NOT NULL CHECK (kind IN ('low_stock', 'near_expiry', 'churn_risk')),
+    item_key             VARCHAR NOT NULL,
+    is_new               BOOLEAN NOT NULL,
+    near_expiry_level    INTEGER,
+    sku_code             VARCHAR,
+    sku_name             VARCHAR,
+    warehouse_code       VARCHAR,
+    lot_code             VARCHAR,
+    expiry_date          DATE,
+    days_to_expiry       INTEGER,
+    quantity             INTEGER,
+    low_stock_threshold  INTEGER,
+    value_at_risk        DECIMAL(18, 2),
+    customer_code        VARCHAR,
+    churn_risk           DOUBLE,
+    reasons              VARCHAR[],
+    model_version        VARCHAR NOT NULL,
+    run_id               VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ml.alert_digest_summaries (
+    merchant_id     BIGINT NOT NULL,
+    merchant_code   VARCHAR NOT NULL,
+    as_of           DATE NOT NULL,
+    previous_as_of  DATE,
+    flagged_items   INTEGER NOT NULL,
+    new_items       INTEGER NOT NULL,
+    model_version   VARCHAR NOT NULL,
+    run_id          VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ml.price_evaluation (
     as_of           DATE NOT NULL,
     metric          VARCHAR NOT NULL,

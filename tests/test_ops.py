@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import os
 import socket
-import socketserver
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,52 +16,10 @@ import pytest
 
 from pipelines.ops.alerts import recent_alerts
 from pipelines.ops.instance import ensure_instance
+from tests import smtp_support
 from tests.conftest import REPO_ROOT
 
-
-class RecordingSmtpHandler(socketserver.StreamRequestHandler):
-    """Speaks enough SMTP (RFC 5321) for smtplib to deliver one message, and keeps it."""
-
-    def reply(self, line: str) -> None:
-        self.wfile.write(f"{line}\r\n".encode())
-
-    def handle(self) -> None:
-        self.reply("220 localhost test SMTP")
-        envelope: dict = {"to": []}
-        while line := self.rfile.readline().decode():
-            command = line.strip().upper()
-            if command.startswith(("EHLO", "HELO")):
-                self.reply("250 localhost")
-            elif command.startswith("MAIL FROM:"):
-                envelope["from"] = line.strip()[10:]
-                self.reply("250 OK")
-            elif command.startswith("RCPT TO:"):
-                envelope["to"].append(line.strip()[8:])
-                self.reply("250 OK")
-            elif command == "DATA":
-                self.reply("354 End data with <CR><LF>.<CR><LF>")
-                body = []
-                while (data := self.rfile.readline().decode()).rstrip("\r\n") != ".":
-                    body.append(data)
-                envelope["data"] = "".join(body)
-                self.server.messages.append(dict(envelope))
-                self.reply("250 OK queued")
-            elif command == "QUIT":
-                self.reply("221 Bye")
-                return
-            else:
-                self.reply("250 OK")
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[socketserver.ThreadingTCPServer]:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), RecordingSmtpHandler)
-    server.messages = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+smtp_server = smtp_support.smtp_server
 
 
 @pytest.fixture

@@ -51,33 +51,59 @@ class Alert:
 
 
 @dataclass(frozen=True)
-class SmtpSettings:
+class SmtpServer:
+    """The mail server (COOPCAST_SMTP_HOST and friends), shared by ops alerts and merchant digests."""
+
     host: str
     port: int
     sender: str
-    recipients: tuple[str, ...]
     user: str | None
     password: str | None
     starttls: bool
 
     @classmethod
-    def from_environment(cls) -> SmtpSettings | None:
+    def from_environment(cls) -> SmtpServer | None:
         host = os.environ.get("COOPCAST_SMTP_HOST", "").strip()
-        recipients = tuple(
-            address.strip() for address in os.environ.get("COOPCAST_SMTP_TO", "").split(",") if address.strip()
-        )
-        if not host or not recipients:
+        if not host:
             return None
         starttls = os.environ.get("COOPCAST_SMTP_STARTTLS", "").strip().lower() in ("1", "true", "yes")
         return cls(
             host=host,
             port=int(os.environ.get("COOPCAST_SMTP_PORT") or (587 if starttls else 25)),
             sender=os.environ.get("COOPCAST_SMTP_FROM") or "coopcast@localhost",
-            recipients=recipients,
             user=os.environ.get("COOPCAST_SMTP_USER") or None,
             password=os.environ.get("COOPCAST_SMTP_PASSWORD") or None,
             starttls=starttls,
         )
+
+    def send(self, message: EmailMessage, recipients: tuple[str, ...]) -> None:
+        """Send `message` (its Subject and body set) from the configured sender to `recipients`."""
+        message["From"] = self.sender
+        message["To"] = ", ".join(recipients)
+        with smtplib.SMTP(self.host, self.port, timeout=30) as client:
+            if self.starttls:
+                client.starttls()
+            if self.user:
+                client.login(self.user, self.password or "")
+            client.send_message(message)
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where ops alerts go: the server and COOPCAST_SMTP_TO."""
+
+    server: SmtpServer
+    recipients: tuple[str, ...]
+
+    @classmethod
+    def from_environment(cls) -> SmtpSettings | None:
+        server = SmtpServer.from_environment()
+        recipients = tuple(
+            address.strip() for address in os.environ.get("COOPCAST_SMTP_TO", "").split(",") if address.strip()
+        )
+        if server is None or not recipients:
+            return None
+        return cls(server=server, recipients=recipients)
 
 
 def alerts_path() -> Path:
@@ -96,7 +122,7 @@ def raise_alert(alert: Alert, at: datetime | None = None) -> None:
             send_email(smtp, alert)
             emailed_to = ", ".join(smtp.recipients)
         except (OSError, smtplib.SMTPException) as error:
-            logger.error("alert email to %s failed: %s", smtp.host, error)
+            logger.error("alert email to %s failed: %s", smtp.server.host, error)
             emailed_to = f"failed: {error}"
     _store(alert, raised_at, emailed_to)
 
@@ -116,15 +142,8 @@ def _store(alert: Alert, raised_at: str, emailed_to: str | None) -> None:
 def send_email(smtp: SmtpSettings, alert: Alert) -> None:
     message = EmailMessage()
     message["Subject"] = alert.subject()
-    message["From"] = smtp.sender
-    message["To"] = ", ".join(smtp.recipients)
     message.set_content(alert.body())
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=30) as client:
-        if smtp.starttls:
-            client.starttls()
-        if smtp.user:
-            client.login(smtp.user, smtp.password or "")
-        client.send_message(message)
+    smtp.server.send(message, smtp.recipients)
 
 
 def recent_alerts(limit: int = 20) -> list[dict]:

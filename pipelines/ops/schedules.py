@@ -4,6 +4,7 @@
                                                 daily facts rebuild the days that changed, whole on Sundays
 04:00 Monday       coopcast_weekly_forecast     forecasts, replenishment marts, workbooks, publish
 06:00 Monday       coopcast_weekly_settlement   every merchant's statement of last week
+07:00 every day    coopcast_alert_digest_email  each merchant's alert digest by email (when SMTP is set)
 
 The forecasts run before the settlement so procurement has Monday's workbooks when the week's
 money is settled; both run after the nightly build of Sunday's data.
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.ops.alerts import SmtpServer
+from pipelines.ops.digests import NOT_CONFIGURED, alert_digest_email_job
 from pipelines.ops.settlements import settlement_run_config, weekly_settlement_job
 
 BUSINESS_TIMEZONE = "Asia/Shanghai"
@@ -89,6 +92,7 @@ def build_schedules() -> list[dg.ScheduleDefinition]:
             description="Mondays at 04:00 Beijing time: forecasts and replenishment before the settlement.",
         ),
         weekly_settlement_schedule,
+        alert_digest_email_schedule,
     ]
 
 
@@ -104,3 +108,19 @@ def weekly_settlement_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunR
     # The tick's time, not the clock's: a tick run late (daemon down) still settles its own week.
     at = context.scheduled_execution_time
     return dg.RunRequest(run_key=at.isoformat(), run_config=settlement_run_config(at))
+
+
+@dg.schedule(
+    name="coopcast_alert_digest_email_schedule",
+    job=alert_digest_email_job,
+    cron_schedule="0 7 * * *",
+    execution_timezone=BUSINESS_TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every day at 07:00 Beijing time, after the nightly run (and Monday's forecasts):"
+    " each merchant's alert digest by email, skipped while SMTP is not configured.",
+)
+def alert_digest_email_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    if SmtpServer.from_environment() is None:
+        return dg.SkipReason(NOT_CONFIGURED)
+    # One run per tick: a digest already emailed is skipped by the send itself, so a retried tick is harmless.
+    return dg.RunRequest(run_key=context.scheduled_execution_time.isoformat())

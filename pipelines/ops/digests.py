@@ -1,0 +1,244 @@
+"""Emailing each merchant's daily alert digest (`coopcast alerts send`, and the daily Dagster job).
+
+The digest is read from the serving copy (read-only, so sending never waits on a pipeline run);
+what was sent is recorded in $COOPCAST_HOME/alerts.sqlite beside the ops alerts, one row per
+merchant × as_of, so a digest is never emailed twice. Recipients per merchant come from
+COOPCAST_DIGEST_TO (see .env.example): a configuration, like the SMTP server, rather than a table,
+so it works before merchants have accounts with email addresses.
+"""
+
+import html
+import os
+import smtplib
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from dashboards import formatting
+from dashboards.digest import DIGEST_SUMMARY_SQL, NEW_ITEMS_SQL, label, sections
+from pipelines import settings
+from pipelines.ops.alerts import SmtpServer, alerts_path
+
+RECIPIENTS_VARIABLE = "COOPCAST_DIGEST_TO"
+EMAIL_LANGUAGES = ("zh", "en")
+DIGEST_EMAIL_JOB = "coopcast_alert_digest_email"
+NOT_CONFIGURED = "SMTP is not configured: set COOPCAST_SMTP_HOST (see .env.example) to email the digests"
+
+SENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS digest_emails (
+    merchant_code TEXT NOT NULL,
+    as_of TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    sent_at TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    new_items INTEGER NOT NULL,
+    PRIMARY KEY (merchant_code, as_of)
+)
+"""
+MERCHANTS_SQL = "SELECT merchant_id, merchant_code, merchant_name FROM marts.dim_merchants ORDER BY merchant_code"
+
+
+class DigestError(Exception):
+    """A digest cannot be sent as asked; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    merchant_code: str
+    merchant_name: str
+    as_of: date
+    run_id: str
+    items: pd.DataFrame
+
+    @property
+    def merchant(self) -> str:
+        return f"{self.merchant_code} · {self.merchant_name}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    merchant_code: str
+    as_of: date | None
+    status: str  # sent | nothing_new | already_sent | no_recipient | no_digest | failed
+    detail: str = ""
+
+
+def parse_recipients(text: str) -> dict[str, tuple[str, ...]]:
+    """`M001=owner@example.com,shop@example.com;M002=boss@example.com` → merchant code → addresses."""
+    recipients: dict[str, tuple[str, ...]] = {}
+    for entry in filter(None, (part.strip() for part in text.split(";"))):
+        code, separator, addresses = entry.partition("=")
+        found = tuple(address.strip() for address in addresses.split(",") if address.strip())
+        if not separator or not code.strip() or not found or any("@" not in address for address in found):
+            raise DigestError(
+                f"{RECIPIENTS_VARIABLE}: expected CODE=address[,address] entries separated by ';', got {entry!r}"
+            )
+        recipients[code.strip()] = found
+    return recipients
+
+
+def recipients_from_environment() -> dict[str, tuple[str, ...]]:
+    return parse_recipients(os.environ.get(RECIPIENTS_VARIABLE, ""))
+
+
+def load_digests(serving_path: Path, merchant_code: str | None, as_of: date | None) -> list[Digest | str]:
+    """Each merchant's digest (its latest, or that of `as_of`), or its code when it has none."""
+    if not serving_path.is_file():
+        raise DigestError(f"no serving copy at {serving_path}: run `coopcast run` first")
+    with duckdb.connect(str(serving_path), read_only=True) as conn:
+        if not conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ml' AND table_name = 'alert_digests'"
+        ).fetchone()[0]:
+            raise DigestError("the serving copy has no alert digest yet: run `coopcast run` first")
+        merchants = conn.execute(MERCHANTS_SQL).df()
+        if merchant_code is not None:
+            merchants = merchants[merchants["merchant_code"] == merchant_code]
+            if merchants.empty:
+                raise DigestError(f"no merchant {merchant_code!r} in the serving copy")
+        return [_digest(conn, merchant, as_of) for _, merchant in merchants.iterrows()]
+
+
+def _digest(conn: duckdb.DuckDBPyConnection, merchant: pd.Series, as_of: date | None) -> Digest | str:
+    merchant_id = int(merchant["merchant_id"])
+    summary = conn.execute(DIGEST_SUMMARY_SQL, [merchant_id, as_of, merchant_id]).df()
+    if summary.empty:
+        return str(merchant["merchant_code"])
+    digest_as_of = pd.Timestamp(summary["as_of"].iloc[0]).date()
+    return Digest(
+        merchant_code=str(merchant["merchant_code"]),
+        merchant_name=str(merchant["merchant_name"]),
+        as_of=digest_as_of,
+        run_id=str(summary["run_id"].iloc[0]),
+        items=conn.execute(NEW_ITEMS_SQL, [merchant_id, digest_as_of]).df(),
+    )
+
+
+def compose(digest: Digest) -> EmailMessage:
+    """Plain text and HTML, each Chinese first with English below."""
+    values = {"merchant": digest.merchant, "as_of": formatting.day(digest.as_of), "count": len(digest.items)}
+    message = EmailMessage()
+    message["Subject"] = " / ".join(label(language, "digest_email_subject", **values) for language in EMAIL_LANGUAGES)
+    message.set_content("\n\n----\n\n".join(_text_part(language, digest, values) for language in EMAIL_LANGUAGES))
+    body = "<hr>".join(_html_part(language, digest, values) for language in EMAIL_LANGUAGES)
+    message.add_alternative(f'<!DOCTYPE html><html><body style="font-family: sans-serif">{body}</body></html>', "html")
+    return message
+
+
+def _text_part(language: str, digest: Digest, values: dict) -> str:
+    lines = [label(language, "digest_email_heading", **values)]
+    for section in sections(language, digest.items):
+        lines += ["", section.heading, *(f"  - {line}" for line in section.lines)]
+    return "\n".join([*lines, "", label(language, "digest_email_footer")])
+
+
+def _html_part(language: str, digest: Digest, values: dict) -> str:
+    parts = [f'<h2 lang="{language}">{html.escape(label(language, "digest_email_heading", **values))}</h2>']
+    for section in sections(language, digest.items):
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in section.lines)
+        parts.append(f"<h3>{html.escape(section.heading)}</h3><ul>{items}</ul>")
+    parts.append(f"<p>{html.escape(label(language, 'digest_email_footer'))}</p>")
+    return "".join(parts)
+
+
+def _connect_sent() -> sqlite3.Connection:
+    path = alerts_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30)
+    conn.execute(SENT_SCHEMA)
+    return conn
+
+
+def already_sent(merchant_code: str, as_of: date) -> bool:
+    conn = _connect_sent()
+    try:
+        row = conn.execute(
+            "SELECT 1 FROM digest_emails WHERE merchant_code = ? AND as_of = ?", (merchant_code, as_of.isoformat())
+        ).fetchone()
+    finally:
+        conn.close()
+    return row is not None
+
+
+def record_sent(digest: Digest, recipients: tuple[str, ...], at: datetime) -> None:
+    conn = _connect_sent()
+    try:
+        with conn:
+            conn.execute(
+                "INSERT INTO digest_emails (merchant_code, as_of, run_id, sent_at, recipients, new_items)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    digest.merchant_code,
+                    digest.as_of.isoformat(),
+                    digest.run_id,
+                    at.isoformat(),
+                    ", ".join(recipients),
+                    len(digest.items),
+                ),
+            )
+    finally:
+        conn.close()
+
+
+def sent_digests() -> list[dict]:
+    """Every digest email sent, newest first."""
+    conn = _connect_sent()
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in conn.execute("SELECT * FROM digest_emails ORDER BY sent_at DESC, merchant_code")]
+    finally:
+        conn.close()
+
+
+def send_one(server: SmtpServer, digest: Digest, recipients: tuple[str, ...] | None, at: datetime) -> Outcome:
+    if digest.items.empty:
+        return Outcome(digest.merchant_code, digest.as_of, "nothing_new")
+    if already_sent(digest.merchant_code, digest.as_of):
+        return Outcome(digest.merchant_code, digest.as_of, "already_sent")
+    if not recipients:
+        return Outcome(digest.merchant_code, digest.as_of, "no_recipient", f"no address in {RECIPIENTS_VARIABLE}")
+    try:
+        server.send(compose(digest), recipients)
+    except (OSError, smtplib.SMTPException) as error:
+        return Outcome(digest.merchant_code, digest.as_of, "failed", f"{server.host}: {error}")
+    record_sent(digest, recipients, at)
+    return Outcome(digest.merchant_code, digest.as_of, "sent", ", ".join(recipients))
+
+
+def send_digests(
+    merchant_code: str | None = None, as_of: date | None = None, at: datetime | None = None
+) -> list[Outcome]:
+    """Email every chosen merchant's digest that has new items and was not sent before."""
+    server = SmtpServer.from_environment()
+    if server is None:
+        raise DigestError(NOT_CONFIGURED)
+    recipients = recipients_from_environment()
+    sent_at = at or datetime.now(UTC)
+    outcomes = []
+    for digest in load_digests(settings.serving_path(), merchant_code, as_of):
+        if isinstance(digest, str):
+            outcomes.append(Outcome(digest, as_of, "no_digest"))
+        else:
+            outcomes.append(send_one(server, digest, recipients.get(digest.merchant_code), sent_at))
+    return outcomes
+
+
+@dg.op(out=dg.Out(dg.Nothing), description="Email each merchant's latest alert digest with new items, once.")
+def email_alert_digests(context: dg.OpExecutionContext) -> None:
+    outcomes = send_digests()
+    context.add_output_metadata(
+        {"outcomes": dg.MetadataValue.json({outcome.merchant_code: outcome.status for outcome in outcomes})}
+    )
+    failed = [f"{outcome.merchant_code} ({outcome.detail})" for outcome in outcomes if outcome.status == "failed"]
+    if failed:
+        raise dg.Failure(f"digest emails failed for {', '.join(failed)}")
+
+
+@dg.job(name=DIGEST_EMAIL_JOB, description="Email the merchants' daily alert digests (coopcast alerts send).")
+def alert_digest_email_job() -> None:
+    email_alert_digests()

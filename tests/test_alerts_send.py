@@ -1,0 +1,164 @@
+"""`coopcast alerts send` against a real SMTP server listening in the test (tests/smtp_support.py),
+on the next-day digest of tests/alert_digest_support.py."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import shutil
+from email.message import EmailMessage
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.ops.digests import DigestError, parse_recipients
+from tests import alert_digest_support, smtp_support
+from tests.conftest import PipelineRun, run_cli
+
+next_day = alert_digest_support.next_day
+smtp_server = smtp_support.smtp_server
+
+
+@pytest.fixture
+def home(next_day: alert_digest_support.NextDay, pipeline_run: PipelineRun, tmp_path: Path) -> PipelineRun:
+    """A home of its own holding the next day's serving copy, so no test sees another's sent emails."""
+    (tmp_path / "serving").mkdir()
+    shutil.copy(next_day.serving, tmp_path / "serving" / "warehouse.duckdb")
+    return PipelineRun(home=tmp_path, database_url=pipeline_run.database_url)
+
+
+@pytest.fixture
+def merchant_codes(next_day: alert_digest_support.NextDay) -> dict[int, str]:
+    with duckdb.connect(str(next_day.serving), read_only=True) as conn:
+        return dict(conn.execute("SELECT merchant_id, merchant_code FROM marts.dim_merchants").fetchall())
+
+
+@pytest.fixture
+def smtp(smtp_server, monkeypatch: pytest.MonkeyPatch, merchant_codes: dict[int, str]):
+    monkeypatch.setenv("COOPCAST_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("COOPCAST_SMTP_PORT", str(smtp_server.server_address[1]))
+    monkeypatch.setenv("COOPCAST_SMTP_FROM", "alerts@coop.example")
+    monkeypatch.setenv(
+        "COOPCAST_DIGEST_TO", ";".join(f"{code}=owner-{code}@coop.example" for code in merchant_codes.values())
+    )
+    return smtp_server
+
+
+def received(smtp_server) -> list[EmailMessage]:
+    return [email.message_from_string(sent["data"], policy=email.policy.default) for sent in smtp_server.messages]
+
+
+def body(message: EmailMessage, kind: str) -> str:
+    return message.get_body(preferencelist=(kind,)).get_content()
+
+
+def new_items(next_day: alert_digest_support.NextDay, merchant_id: int) -> list[tuple]:
+    with duckdb.connect(str(next_day.serving), read_only=True) as conn:
+        return conn.execute(
+            """SELECT kind, sku_code, customer_code, value_at_risk, expiry_date, low_stock_threshold
+               FROM ml.alert_digests WHERE merchant_id = ? AND as_of = ? AND is_new""",
+            [merchant_id, next_day.as_of],
+        ).fetchall()
+
+
+def test_without_smtp_it_says_so_in_one_line_and_fails(home: PipelineRun, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COOPCAST_SMTP_HOST", raising=False)
+    result = run_cli(home, "alerts", "send", check=False)
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    assert "SMTP is not configured" in line and "COOPCAST_SMTP_HOST" in line
+
+
+def test_each_merchant_with_new_items_gets_one_bilingual_email_and_the_others_none(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str]
+) -> None:
+    merchant_id = next_day.low_stock[0]
+    code = merchant_codes[merchant_id]
+    result = run_cli(home, "alerts", "send")
+
+    [message] = received(smtp)
+    assert smtp.messages[0]["to"] == [f"<owner-{code}@coop.example>"]
+    assert code in message["Subject"] and "每日预警" in message["Subject"] and "daily alerts" in message["Subject"]
+    text, html = body(message, "plain"), body(message, "html")
+    for part in (text, html):
+        assert part.index("每日预警摘要") < part.index("daily alert digest")
+        assert next_day.as_of.isoformat() in part
+    items = new_items(next_day, merchant_id)
+    assert {kind for kind, *_ in items} == {"low_stock", "near_expiry", "churn_risk"}
+    for kind, sku_code, customer_code, value, expiry, threshold in items:
+        shown = [customer_code] if kind == "churn_risk" else [sku_code]
+        if kind == "near_expiry":
+            shown += [f"¥{value:,.2f}", expiry.isoformat()]
+        if kind == "low_stock":
+            shown.append(f"{threshold:,}")
+        for part in (text, html):
+            assert all(piece in part for piece in shown), (kind, shown)
+    assert text.count("  - ") == len(items) * 2  # each item once in Chinese, once in English
+
+    others = [other for other in merchant_codes.values() if other != code]
+    lines = result.stdout.splitlines()
+    assert any(line.startswith(code) and "sent to" in line for line in lines)
+    assert all(any(line.startswith(other) and "nothing new" in line for line in lines) for other in others)
+
+
+def test_a_digest_is_emailed_once_however_often_the_command_runs(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay
+) -> None:
+    run_cli(home, "alerts", "send")
+    again = run_cli(home, "alerts", "send")
+    assert len(smtp.messages) == 1
+    assert "already sent" in again.stdout
+
+
+def test_merchant_and_as_of_choose_an_earlier_digest(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str]
+) -> None:
+    merchant_id, code = max(merchant_codes.items())
+    with duckdb.connect(str(next_day.serving), read_only=True) as conn:
+        [(first_new,)] = conn.execute(
+            "SELECT count(*) FROM ml.alert_digests WHERE merchant_id = ? AND as_of = ? AND is_new",
+            [merchant_id, next_day.first_as_of],
+        ).fetchall()
+    assert first_new > 0, "the merchant's first digest has nothing new to send"
+
+    run_cli(home, "alerts", "send", "--merchant", code, "--as-of", next_day.first_as_of.isoformat())
+    [message] = received(smtp)
+    assert smtp.messages[0]["to"] == [f"<owner-{code}@coop.example>"]
+    assert next_day.first_as_of.isoformat() in message["Subject"]
+    assert body(message, "plain").count("  - ") == first_new * 2
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (("--merchant", "NOPE"), "no merchant 'NOPE'"),
+        (("--as-of", "31/10/2026"), "--as-of must be a date"),
+    ],
+)
+def test_bad_input_fails_with_a_clear_line(home: PipelineRun, smtp, args: tuple[str, ...], reason: str) -> None:
+    result = run_cli(home, "alerts", "send", *args, check=False)
+    assert result.returncode != 0
+    assert reason in result.stderr
+    assert smtp.messages == []
+
+
+def test_a_merchant_without_a_recipient_is_not_emailed_and_named(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str], monkeypatch
+) -> None:
+    code = merchant_codes[next_day.low_stock[0]]
+    monkeypatch.setenv("COOPCAST_DIGEST_TO", "")
+    result = run_cli(home, "alerts", "send", "--merchant", code, check=False)
+    assert result.returncode != 0
+    assert "COOPCAST_DIGEST_TO" in result.stdout and code in result.stderr
+    assert smtp.messages == []
+
+
+def test_recipients_are_read_per_merchant_and_a_malformed_entry_is_refused() -> None:
+    assert parse_recipients(" M001=a@coop.example, b@coop.example ;M002=c@coop.example;") == {
+        "M001": ("a@coop.example", "b@coop.example"),
+        "M002": ("c@coop.example",),
+    }
+    for malformed in ("M001", "M001=", "=a@coop.example", "M001=not-an-address"):
+        with pytest.raises(DigestError, match="COOPCAST_DIGEST_TO"):
+            parse_recipients(malformed)
