@@ -105,6 +105,19 @@ def category_sku_sales(
     )
 
 
+def channel_sales(merchant_id: int, first_day: date, last_day: date) -> pd.DataFrame:
+    """Revenue per channel over the days of [first_day, last_day], within each of the two channel dimensions
+    (price tier: retail, wholesale, member; order source: platform, import)."""
+    return _query_frame(
+        """SELECT channel_type, channel, sum(orders) AS orders, sum(revenue) AS revenue,
+                  sum(revenue) / nullif(sum(sum(revenue)) OVER (PARTITION BY channel_type), 0) AS revenue_share
+           FROM marts.fct_channel_period_sales
+           WHERE merchant_id = ? AND period = 'day' AND period_start BETWEEN ? AND ?
+           GROUP BY channel_type, channel ORDER BY channel_type, revenue DESC, channel""",
+        (merchant_id, first_day, last_day),
+    )
+
+
 def funnel_days(merchant_id: int, first_day: date, last_day: date) -> pd.DataFrame:
     return _query_frame(
         """SELECT funnel_date, visit_sessions, product_view_sessions, cart_add_sessions, purchase_sessions,

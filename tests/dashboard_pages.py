@@ -23,6 +23,7 @@ from dashboards.navigation import ROLES, pages_for
 from tests.conftest import PipelineRun
 from tests.dashboard_signin import sign_in_as
 from tests.test_dashboard_apptest import APP, RUN_TIMEOUT, column_labels, use_home
+from transactional.users import ADMIN_ROLE
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@")
 
@@ -94,13 +95,19 @@ def open_page(
     language: str = "zh",
     query: Mapping[str, str | list[str]] | None = None,
     home: Path | None = None,
+    role: str = "owner",
 ) -> AppTest:
-    """A fresh session signed in as the owner of merchant `merchant_id`, on dashboards/app_pages/<page>.py,
-    its URL carrying `query`; `home` replaces the pipeline's published home."""
+    """A fresh session on dashboards/app_pages/<page>.py showing merchant `merchant_id`, its URL carrying
+    `query`: signed in as an account of that merchant with `role`, or as a platform admin who picks the
+    merchant in the sidebar; `home` replaces the pipeline's published home."""
     use_home(monkeypatch, home or pipeline_run.home)
     app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
     app.session_state["language"] = language
-    sign_in_as(app.run(), monkeypatch, pipeline_run.database_url, "owner", merchant_id)
+    if role == ADMIN_ROLE:
+        sign_in_as(app.run(), monkeypatch, pipeline_run.database_url, role)
+        app.sidebar.selectbox(key="merchant_id").set_value(merchant_id).run()
+    else:
+        sign_in_as(app.run(), monkeypatch, pipeline_run.database_url, role, merchant_id)
     app.query_params.update(query or {})
     return app.switch_page(f"app_pages/{page}.py").run()
 

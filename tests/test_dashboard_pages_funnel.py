@@ -45,6 +45,7 @@ def stage_sessions(serving: duckdb.DuckDBPyConnection, merchant_id: int, first: 
     ).fetchone()
 
 
+@pytest.mark.parametrize("role", ["owner", "admin"])
 @pytest.mark.parametrize(
     ("language", "title", "stages", "conversion"),
     [
@@ -60,12 +61,13 @@ def test_the_stages_are_the_sessions_of_the_last_90_days(
     title: str,
     stages: tuple[str, ...],
     conversion: str,
+    role: str,
 ) -> None:
     merchant_id, as_of = busiest_shop(serving)
     sessions = stage_sessions(serving, merchant_id, as_of - timedelta(days=DEFAULT_DAYS - 1), as_of)
     assert sessions[0] > 0
 
-    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, language)
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, language, role=role)
 
     assert not app.exception
     assert [heading.value for heading in app.title] == [title]

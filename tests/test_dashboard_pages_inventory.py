@@ -51,6 +51,7 @@ def one_value(serving: duckdb.DuckDBPyConnection, sql: str, params: list) -> Dec
     return Decimal(value or 0)
 
 
+@pytest.mark.parametrize("role", ["owner", "admin"])
 @pytest.mark.parametrize(
     ("language", "title", "stock_value", "headings"),
     [
@@ -71,6 +72,7 @@ def test_stock_value_and_low_stock_are_the_merchants(
     title: str,
     stock_value: str,
     headings: set[str],
+    role: str,
 ) -> None:
     merchant_id, as_of = merchant_with_expiring_stock(serving)
     value = one_value(
@@ -84,7 +86,7 @@ def test_stock_value_and_low_stock_are_the_merchants(
         [merchant_id, as_of],
     ).fetchall()
 
-    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, language)
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, language, role=role)
 
     assert not app.exception
     assert [heading.value for heading in app.title] == [title]

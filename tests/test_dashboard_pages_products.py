@@ -48,6 +48,7 @@ def class_counts(serving: duckdb.DuckDBPyConnection, merchant_id: int, as_of: da
     return {(abc, xyz): count for abc, xyz, count in rows}
 
 
+@pytest.mark.parametrize("role", ["owner", "admin"])
 @pytest.mark.parametrize(
     ("language", "title", "headings", "abc_labels"),
     [
@@ -68,6 +69,7 @@ def test_the_matrix_counts_each_class_and_slow_movers_are_listed(
     title: str,
     headings: set[str],
     abc_labels: list[str],
+    role: str,
 ) -> None:
     merchant_id, as_of = merchant_with_slow_movers(serving)
     counts = class_counts(serving, merchant_id, as_of)
@@ -79,7 +81,7 @@ def test_the_matrix_counts_each_class_and_slow_movers_are_listed(
         ).fetchall()
     }
 
-    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, language)
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, language, role=role)
 
     assert not app.exception
     assert [heading.value for heading in app.title] == [title]

@@ -52,6 +52,7 @@ def totals(serving: duckdb.DuckDBPyConnection, merchant_id: int, first: date, la
     return Decimal(revenue), int(orders)
 
 
+@pytest.mark.parametrize("role", ["owner", "admin"])
 @pytest.mark.parametrize(
     ("language", "title", "labels", "foreign"),
     [
@@ -67,12 +68,13 @@ def test_the_page_shows_the_last_year_of_the_merchants_sales(
     title: str,
     labels: set[str],
     foreign: str,
+    role: str,
 ) -> None:
     merchant_id, as_of = busiest_merchant(serving)
     revenue, orders = totals(serving, merchant_id, as_of - timedelta(days=DEFAULT_DAYS - 1), as_of)
     assert revenue > 0
 
-    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, language)
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, language, role=role)
 
     assert not app.exception
     assert [heading.value for heading in app.title] == [title]
@@ -101,6 +103,30 @@ def test_category_names_stay_chinese_in_english(
     assert not app.exception
     shown = set(table_of(app, "category_name").value["category_name"])
     assert shown == names
+
+
+def test_channels_split_the_revenue_by_price_tier_and_by_order_source(
+    pipeline_run: PipelineRun, serving: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merchant_id, as_of = busiest_merchant(serving)
+    revenue, _ = totals(serving, merchant_id, as_of - timedelta(days=DEFAULT_DAYS - 1), as_of)
+    labels = {"retail": "零售", "wholesale": "批发", "member": "会员", "platform": "平台订单", "import": "导入的历史"}
+    expected = dict(
+        serving.execute(
+            """SELECT channel, sum(revenue) FROM marts.fct_channel_period_sales
+               WHERE merchant_id = ? AND period = 'day' AND period_start BETWEEN ? AND ? GROUP BY channel""",
+            [merchant_id, as_of - timedelta(days=DEFAULT_DAYS - 1), as_of],
+        ).fetchall()
+    )
+
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id)
+
+    assert not app.exception
+    channels = table_with(app, "渠道").value
+    shown = dict(zip(channels["channel"], channels["revenue"], strict=True))
+    assert shown == pytest.approx({labels[channel]: float(value) for channel, value in expected.items()})
+    for dimension in ("价格类型", "订单来源"):
+        assert channels.loc[channels["channel_type"] == dimension, "revenue"].sum() == pytest.approx(float(revenue))
 
 
 def test_the_url_sets_the_dates_grain_and_drill_down_and_bad_values_are_ignored(

@@ -190,6 +190,29 @@ def render_regions(merchant: Merchant, first_day: date, last_day: date) -> None:
     table(regions, region_columns(), merchant, "sales_regions")
 
 
+def channel_columns() -> dict[str, ColumnConfig]:
+    return {
+        "channel_type": text_column("sales_col_channel_type"),
+        "channel": text_column("sales_col_channel"),
+        "orders": count_column("sales_orders"),
+        "revenue": money_column("sales_revenue"),
+        "revenue_share": share_column("sales_col_channel_share"),
+    }
+
+
+def render_channels(merchant: Merchant, first_day: date, last_day: date) -> None:
+    st.subheader(t("sales_channels"))
+    channels = queries_sales.channel_sales(merchant.merchant_id, first_day, last_day)
+    if channels.empty:
+        st.info(t("sales_no_sales_in_range"))
+        return
+    shown = channels.assign(
+        channel_type=channels["channel_type"].map(lambda name: t(f"sales_channel_type_{name}")),
+        channel=channels["channel"].map(lambda name: t(f"sales_channel_{name}")),
+    )
+    table(shown, channel_columns(), merchant, "sales_channels")
+
+
 def render() -> None:
     merchant = page_heading("sales_title")
     first = queries_sales.first_sales_day(merchant.merchant_id)
@@ -202,6 +225,7 @@ def render() -> None:
     render_trend(merchant, first_day, last_day)
     render_categories(merchant, first_day, last_day)
     render_regions(merchant, first_day, last_day)
+    render_channels(merchant, first_day, last_day)
     render_ranking(merchant)
 
 
