@@ -6,13 +6,17 @@ from __future__ import annotations
 import email
 import email.policy
 import shutil
+from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.ops.digests import DigestError, parse_recipients
+from pipelines.ops.digests import DigestError, alert_digest_email_job, parse_recipients, sent_digests
+from pipelines.ops.schedules import alert_digest_email_schedule
 from tests import alert_digest_support, smtp_support
 from tests.conftest import PipelineRun, run_cli
 
@@ -162,3 +166,24 @@ def test_recipients_are_read_per_merchant_and_a_malformed_entry_is_refused() -> 
     for malformed in ("M001", "M001=", "=a@coop.example", "M001=not-an-address"):
         with pytest.raises(DigestError, match="COOPCAST_DIGEST_TO"):
             parse_recipients(malformed)
+
+
+def test_the_daily_job_sends_like_the_command_and_records_what_it_sent(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COOPCAST_HOME", str(home.home))
+    monkeypatch.delenv("COOPCAST_WAREHOUSE", raising=False)
+    assert alert_digest_email_job.execute_in_process().success
+    assert len(smtp.messages) == 1
+    [sent] = sent_digests()
+    assert (sent["as_of"], sent["new_items"]) == (next_day.as_of.isoformat(), 3)
+
+
+def test_the_daily_schedule_skips_its_tick_while_smtp_is_not_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    tick = datetime(2026, 11, 2, 7, tzinfo=ZoneInfo("Asia/Shanghai"))
+    context = dg.build_schedule_context(scheduled_execution_time=tick)
+    monkeypatch.delenv("COOPCAST_SMTP_HOST", raising=False)
+    assert isinstance(alert_digest_email_schedule(context), dg.SkipReason)
+    monkeypatch.setenv("COOPCAST_SMTP_HOST", "127.0.0.1")
+    request = alert_digest_email_schedule(context)
+    assert isinstance(request, dg.RunRequest) and request.run_key == tick.isoformat()
