@@ -1,0 +1,261 @@
+"""Sign-in, lock-out messages, role pages and per-merchant isolation, driven through AppTest on
+the tiny pipeline's serving copy and its PostgreSQL database (fixture `pipeline_run`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import duckdb
+import psycopg
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboards.auth import SESSION_TOKEN_KEY
+from tests.conftest import PipelineRun
+from tests.dashboard_signin import create_account, sign_in_as, submit_sign_in, use_database
+from tests.test_dashboard_apptest import APP, RUN_TIMEOUT, use_home
+from transactional.users import MAX_FAILED_ATTEMPTS
+
+CUSTOMERS_PAGE = "app_pages/customers.py"
+PRICES_PAGE = "app_pages/prices.py"
+FINANCE_PAGE = "app_pages/finance.py"
+OVERVIEW_PAGE = "app_pages/overview.py"
+BUSINESS_TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def serving(pipeline_run: PipelineRun) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn = duckdb.connect(str(pipeline_run.home / "serving" / "warehouse.duckdb"), read_only=True)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def signed_out(pipeline_run: PipelineRun, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    use_home(monkeypatch, pipeline_run.home)
+    use_database(monkeypatch, pipeline_run.database_url)
+    return AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+
+
+@pytest.fixture
+def merchant_pair(serving: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Two merchants, the one whose session is tested first."""
+    ids = [
+        row[0]
+        for row in serving.execute("SELECT merchant_id FROM marts.dim_merchants ORDER BY merchant_code").fetchall()
+    ]
+    assert len(ids) >= 2, "isolation needs two merchants with published data"
+    return ids[0], ids[1]
+
+
+def in_language(app: AppTest, language: str) -> AppTest:
+    return app.sidebar.radio(key="language").set_value(language).run()
+
+
+def errors(app: AppTest) -> list[str]:
+    return [error.value for error in app.error]
+
+
+def titles(app: AppTest) -> list[str]:
+    return [title.value for title in app.title]
+
+
+def open_page(app: AppTest, page: str) -> AppTest:
+    return app.switch_page(page).run()
+
+
+def opens(app: AppTest, page: str) -> bool:
+    """Whether the session's navigation has `page`; AppTest refuses to switch to one it has not."""
+    try:
+        app.switch_page(page).run()
+    except ValueError as error:
+        assert "Could not find a navigation page" in str(error)
+        return False
+    assert not app.exception
+    assert titles(app) != ["经营概览"]
+    return True
+
+
+def test_a_signed_out_session_sees_only_the_sign_in_form(signed_out: AppTest) -> None:
+    assert not signed_out.exception
+    assert [field.label for field in signed_out.text_input] == ["用户名", "密码"]
+    assert not signed_out.metric and not signed_out.dataframe and not signed_out.title
+    assert not [box for box in signed_out.sidebar.selectbox if box.key == "merchant_id"]
+
+
+@pytest.mark.parametrize(
+    ("language", "first_message", "locked_words"),
+    [
+        ("zh", "用户名或密码错误。再输错 4 次，账号将被锁定 30 分钟。", "账号已锁定至"),
+        ("en", "Wrong username or password. 4 more wrong attempts lock the account for 30 minutes.", "locked until"),
+    ],
+)
+def test_wrong_passwords_say_how_many_attempts_are_left_then_until_when_it_is_locked(
+    signed_out: AppTest,
+    pipeline_run: PipelineRun,
+    merchant_pair: tuple[int, int],
+    language: str,
+    first_message: str,
+    locked_words: str,
+) -> None:
+    victim = create_account(pipeline_run.database_url, "owner", merchant_pair[0])
+    app = in_language(signed_out, language)
+
+    shown = [errors(submit_sign_in(app, victim.username, "wrong-guess-1")) for _ in range(MAX_FAILED_ATTEMPTS)]
+
+    assert shown[0] == [first_message]
+    assert [len(message) for message in shown] == [1] * MAX_FAILED_ATTEMPTS
+    assert [message[0] for message in shown[1:4]] == [first_message.replace("4", str(left)) for left in (3, 2, 1)]
+    with psycopg.connect(pipeline_run.database_url) as conn:
+        (locked_until,) = conn.execute(
+            "SELECT locked_until FROM core.users WHERE username = %s", [victim.username]
+        ).fetchone()
+    until = locked_until.astimezone(BUSINESS_TIMEZONE).strftime("%Y-%m-%d %H:%M")
+    assert locked_words in shown[4][0] and until in shown[4][0]
+    # Even the right password is refused while the account is locked.
+    refused = submit_sign_in(app, victim.username, victim.password)
+    assert [message for message in errors(refused) if until in message]
+    assert SESSION_TOKEN_KEY not in refused.session_state
+    assert not refused.metric
+
+
+def test_an_unknown_name_gets_the_wrong_password_message(signed_out: AppTest) -> None:
+    app = submit_sign_in(signed_out, f"nobody-{datetime.now().timestamp():.0f}", "whatever-123")
+    assert errors(app) == ["用户名或密码错误。再输错 4 次，账号将被锁定 30 分钟。"]
+
+
+@pytest.mark.parametrize(
+    ("role", "role_name", "opens_prices", "opens_customers", "opens_finance"),
+    [
+        ("owner", "商户负责人", True, True, True),
+        ("sales", "销售", False, True, False),
+        ("procurement", "采购", True, False, False),
+        ("finance", "财务", False, False, True),
+    ],
+)
+def test_each_role_opens_only_its_pages(
+    signed_out: AppTest,
+    pipeline_run: PipelineRun,
+    monkeypatch: pytest.MonkeyPatch,
+    merchant_pair: tuple[int, int],
+    role: str,
+    role_name: str,
+    opens_prices: bool,
+    opens_customers: bool,
+    opens_finance: bool,
+) -> None:
+    app = sign_in_as(signed_out, monkeypatch, pipeline_run.database_url, role, merchant_pair[0])
+    assert titles(app) == ["经营概览"]
+    assert any(caption.value.endswith(f"（{role_name}）") for caption in app.sidebar.caption)
+
+    # A page the role may not open is not in its navigation at all.
+    assert opens(app, PRICES_PAGE) is opens_prices
+    assert opens(app, CUSTOMERS_PAGE) is opens_customers
+    assert opens(app, FINANCE_PAGE) is opens_finance
+    assert not app.exception
+
+
+def test_signing_out_forgets_the_account(
+    signed_out: AppTest, pipeline_run: PipelineRun, monkeypatch: pytest.MonkeyPatch, merchant_pair: tuple[int, int]
+) -> None:
+    app = sign_in_as(signed_out, monkeypatch, pipeline_run.database_url, "owner", merchant_pair[0])
+    assert app.metric
+    app.sidebar.button(key="sign_out").click().run()
+    assert not app.metric and not app.title
+    assert [field.label for field in app.text_input] == ["用户名", "密码"]
+
+
+def merchant_label(serving: duckdb.DuckDBPyConnection, merchant_id: int) -> str:
+    code, name = serving.execute(
+        "SELECT merchant_code, merchant_name FROM marts.dim_merchants WHERE merchant_id = ?", [merchant_id]
+    ).fetchone()
+    return f"{code} · {name}"
+
+
+def customers_of(serving: duckdb.DuckDBPyConnection, merchant_id: int) -> set[tuple[str, str]]:
+    rows = serving.execute(
+        "SELECT customer_code, customer_name FROM marts.dim_customers WHERE merchant_id = ?", [merchant_id]
+    ).fetchall()
+    return set(rows)
+
+
+def shown_customers(app: AppTest) -> set[tuple[str, str]]:
+    shown: set[tuple[str, str]] = set()
+    for table in app.dataframe:
+        frame = table.value
+        if {"customer_code", "customer_name"} <= set(frame.columns):
+            shown |= set(zip(frame["customer_code"], frame["customer_name"], strict=True))
+    return shown
+
+
+def assert_only_own_merchant(
+    app: AppTest, serving: duckdb.DuckDBPyConnection, own: int, other: int, context: str
+) -> None:
+    assert not app.exception, context
+    captions = " ".join(caption.value for caption in app.caption)
+    if titles(app) == ["经营概览"]:
+        assert merchant_label(serving, own) in captions, context
+    assert merchant_label(serving, other) not in captions, context
+    foreign = customers_of(serving, other) - customers_of(serving, own)
+    assert not shown_customers(app) & foreign, context
+    assert shown_customers(app) <= customers_of(serving, own), context
+
+
+def attempts_to_see_another_merchant(app: AppTest, other: int, other_code: str) -> Iterator[str]:
+    """Each way a session could try to switch merchant, applied one after the other; yields what it did."""
+    app.session_state["merchant_id"] = other
+    app.run()
+    yield "merchant_id written into session state"
+    app.query_params["merchant_id"] = str(other)
+    app.query_params["merchant"] = other_code
+    app.query_params["merchant_code"] = other_code
+    app.run()
+    yield "merchant in the query string"
+    for box in [box for box in app.selectbox if box.options]:
+        # The first and the last option: every option of the SKU pickers would take minutes.
+        for index in sorted({0, len(box.options) - 1}):
+            box.select_index(index).run()
+            yield f"selectbox {box.key or box.label} set to its option {index}"
+    app.session_state[SESSION_TOKEN_KEY] = "forged-token"
+    app.run()
+    yield "a forged session token"
+
+
+@pytest.mark.parametrize("page", [OVERVIEW_PAGE, CUSTOMERS_PAGE])
+def test_a_merchant_session_never_shows_another_merchants_rows(
+    signed_out: AppTest,
+    pipeline_run: PipelineRun,
+    monkeypatch: pytest.MonkeyPatch,
+    serving: duckdb.DuckDBPyConnection,
+    merchant_pair: tuple[int, int],
+    page: str,
+) -> None:
+    own, other = merchant_pair
+    assert customers_of(serving, other) - customers_of(serving, own), "the merchants' customers do not differ"
+    (other_code,) = serving.execute(
+        "SELECT merchant_code FROM marts.dim_merchants WHERE merchant_id = ?", [other]
+    ).fetchone()
+    app = open_page(sign_in_as(signed_out, monkeypatch, pipeline_run.database_url, "owner", own), page)
+
+    assert_only_own_merchant(app, serving, own, other, f"{page} after sign-in")
+    if page == CUSTOMERS_PAGE:
+        assert shown_customers(app), "the customers page showed no customer to compare"
+    for attempt in attempts_to_see_another_merchant(app, other, other_code):
+        assert_only_own_merchant(app, serving, own, other, f"{page}: {attempt}")
+    # The forged token signed the session out rather than into anything.
+    assert [field.label for field in app.text_input] == ["用户名", "密码"]
+
+
+def test_an_admin_picks_any_merchant(
+    signed_out: AppTest,
+    pipeline_run: PipelineRun,
+    monkeypatch: pytest.MonkeyPatch,
+    serving: duckdb.DuckDBPyConnection,
+    merchant_pair: tuple[int, int],
+) -> None:
+    app = sign_in_as(signed_out, monkeypatch, pipeline_run.database_url, "admin")
+    for merchant_id in merchant_pair:
+        app.sidebar.selectbox(key="merchant_id").set_value(merchant_id).run()
+        assert merchant_label(serving, merchant_id) in " ".join(caption.value for caption in app.caption)
