@@ -90,6 +90,7 @@ def _synthetic_replay(demand_after_cut: float, cut: pd.Timestamp, as_of: date):
             "merchant_code": "M1",
             "sku_code": ["S0", "S1", "S2"],
             "supplier_code": "P1",
+            "category": "调味品",
             "unit_cost": 3.0,
             "shelf_life_days": None,
             "lead_time_days": 3,

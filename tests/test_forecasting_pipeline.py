@@ -21,7 +21,7 @@ from models.forecasting.pipeline import (
     nested_bounds,
 )
 from models.forecasting.prophet_model import PROPHET_MODEL, backtest_prophet, forecast_prophet, prophet_series_ids
-from models.forecasting.selection import DEVIATION_RATIO, strong_deviations
+from models.forecasting.selection import DEVIATION_RATIO, ENSEMBLE, strong_deviations
 from models.forecasting.series import HORIZON_DAYS, daily_demand_series
 
 AS_OF = {1: date(2026, 10, 31), 2: date(2026, 9, 30)}
@@ -338,3 +338,81 @@ def test_prophet_backtests_three_origins_and_forecasts_90_days_with_nested_bound
     # The weekly profile peaks on the sixth day of its cycle: Prophet's weekly season finds it.
     by_weekday = forecasts.groupby(forecasts["ds"].dt.dayofweek)["yhat"].mean()
     assert by_weekday.max() > 2 * by_weekday.min()
+
+
+SEASONAL_HISTORY_DAYS = 800
+PEAK_DAYS_AHEAD = (21, 60)
+
+
+def planting_peak(seed: int, scale: float) -> np.ndarray:
+    """Intermittent sales, six times as busy every 364 days from PEAK_DAYS_AHEAD[0] to [1] after
+    merchant 1's as_of (the peak the forecast should see coming, from last year's)."""
+    days_before_as_of = np.arange(SEASONAL_HISTORY_DAYS - 1, -1, -1)
+    days_to_next_peak = (PEAK_DAYS_AHEAD[0] + days_before_as_of) % 364
+    peak = days_to_next_peak >= 364 - (PEAK_DAYS_AHEAD[1] - PEAK_DAYS_AHEAD[0])
+    random = np.random.RandomState(seed)
+    return random.poisson(scale * np.where(peak, 6.0, 1.0))
+
+
+@pytest.fixture(scope="module")
+def seasonal_sales() -> tuple[pd.DataFrame, pd.DataFrame]:
+    sales = pd.concat(
+        [sales_rows(1, f"FERTILISER{i}", planting_peak(300 + i, scale=0.4 + 0.2 * i)) for i in range(4)]
+        + [sales_rows(1, f"SALT{i}", intermittent(400 + i, rate=0.5)) for i in range(2)],
+        ignore_index=True,
+    )
+    categories = pd.DataFrame(
+        {
+            "merchant_id": 1,
+            "sku_code": [f"FERTILISER{i}" for i in range(4)] + ["SALT0", "SALT1"],
+            "category": ["化肥"] * 4 + ["调味品"] * 2,
+        }
+    )
+    return sales, categories
+
+
+def days_ahead_totals(forecasts: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Per SKU, the forecast units of the first two weeks and of the peak window."""
+    ahead = (pd.to_datetime(forecasts["date"]) - pd.Timestamp(as_of)).dt.days
+    first, last = PEAK_DAYS_AHEAD
+    return (
+        pd.DataFrame(
+            {
+                "first_fortnight": forecasts["yhat"].where(ahead <= 14, 0.0),
+                "peak": forecasts["yhat"].where((ahead > first) & (ahead <= last), 0.0),
+                "sku_code": forecasts["sku_code"],
+            }
+        )
+        .groupby("sku_code")[["first_fortnight", "peak"]]
+        .sum()
+    )
+
+
+def test_categories_let_the_forecast_see_last_years_peak_coming(
+    seasonal_sales: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    sales, categories = seasonal_sales
+    plain = forecast_network(sales, {1: AS_OF[1]})
+    shaped = forecast_network(sales, {1: AS_OF[1]}, categories=categories)
+    plain_totals, shaped_totals = (days_ahead_totals(n.forecasts, AS_OF[1]) for n in (plain, shaped))
+
+    fertiliser = shaped_totals.index.str.startswith("FERTILISER")
+    peak_days, fortnight_days = PEAK_DAYS_AHEAD[1] - PEAK_DAYS_AHEAD[0], 14
+
+    def rise(totals: pd.DataFrame) -> float:
+        category = totals[fertiliser].sum()
+        return (category["peak"] / peak_days) / (category["first_fortnight"] / fortnight_days)
+
+    # The peak window is six times as busy a day as the fortnight before it: the shaped forecast
+    # expects at least three times, the level forecasts of the same candidates far less.
+    assert rise(shaped_totals) >= 3.0
+    assert rise(plain_totals) < 1.5
+    # A category whose year is flat is left as it was: its candidates score the same. (The
+    # choice and combination weights may move, pooled as they are with the shaped series.)
+    salt_scores = [
+        network.backtests[
+            network.backtests["sku_code"].str.startswith("SALT") & (network.backtests["model"] != ENSEMBLE)
+        ].reset_index(drop=True)[["sku_code", "model", "origin", "horizon_bucket", "mase", "rmsse"]]
+        for network in (plain, shaped)
+    ]
+    pd.testing.assert_frame_equal(*salt_scores)

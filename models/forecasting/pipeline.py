@@ -21,6 +21,7 @@ Each model family is fitted on its own, so its speed can be recorded.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -50,10 +51,11 @@ from models.forecasting.prophet_model import (
     forecast_prophet,
     prophet_series_ids,
 )
+from models.forecasting.seasonality import category_profiles, shape_by_year_back
 from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, WEIGHT_COLUMNS, ensemble_rows, select_models
 from models.forecasting.series import HORIZON_DAYS, daily_demand_series
 
-MODEL_VERSION = "class-pooled-rmsse-choice-combination-3"
+MODEL_VERSION = "class-pooled-rmsse-choice-combination-year-shape-4"
 ACTIVE_DAYS = 90
 FALLBACK_MODEL = "seasonal_naive"
 PER_SERIES_FAMILIES = {
@@ -153,16 +155,41 @@ def family_series_per_second(seconds: dict[str, float], series_count: dict[str, 
     }
 
 
+def year_back_shaper(
+    sales: pd.DataFrame, as_of_by_merchant: dict[int, date], categories: pd.DataFrame | None
+) -> Callable[[pd.DataFrame, pd.Series], pd.DataFrame]:
+    """A function laying the category's year-back shape (seasonality.py) over per-series rows
+    forecast from given last days; the identity without categories.
+
+    The profiles read every day of history, not only the models' HISTORY_DAYS window: last year's
+    peak is older than that window reaches.
+    """
+    if categories is None or categories.empty:
+        return lambda rows, last_days: rows
+    labels = pd.DataFrame(
+        {
+            "unique_id": categories["merchant_id"].astype("int64").astype(str) + "|" + categories["sku_code"],
+            "category": categories["category"],
+        }
+    ).dropna()
+    history = daily_demand_series(sales, as_of_by_merchant, history_days=None)
+    profiles = category_profiles(history, labels)
+    return lambda rows, last_days: shape_by_year_back(rows, last_days, profiles, labels, VALUE_COLUMNS)
+
+
 def forecast_network(
     sales: pd.DataFrame,
     as_of_by_merchant: dict[int, date],
     horizon: int = HORIZON_DAYS,
     active_days: int = ACTIVE_DAYS,
+    categories: pd.DataFrame | None = None,
 ) -> NetworkForecast:
     """Backtest, choose and forecast every active merchant × SKU series.
 
     `sales` has merchant_id, sku_code, sales_date, quantity (all warehouses; days with sales
-    only). Merchants missing from `as_of_by_merchant` are left out.
+    only). Merchants missing from `as_of_by_merchant` are left out. `categories` (merchant_id,
+    sku_code, category) lets the per-series candidates follow their category's year-back shape
+    (seasonality.py); LightGBM and Prophet model the year themselves.
     """
     series = active_series(daily_demand_series(sales, as_of_by_merchant), active_days)
     if series.empty:
@@ -186,9 +213,11 @@ def forecast_network(
 
     started = time.perf_counter()
     backtest_frames = []
+    shape = year_back_shaper(sales, as_of_by_merchant, categories)
     for family, names in PER_SERIES_FAMILIES.items():
         family_started = time.perf_counter()
-        backtest_frames.append(backtest_forecasts(series, classes, only=names))
+        family_rows = backtest_forecasts(series, classes, only=names)
+        backtest_frames.append(shape(family_rows, family_rows["cutoff"]))
         family_seconds[family] += time.perf_counter() - family_started
     family_started = time.perf_counter()
     global_rows = backtest_global(series, classes)
@@ -202,9 +231,11 @@ def forecast_network(
 
     started = time.perf_counter()
     candidate_frames = []
+    last_days = series.groupby("unique_id")["ds"].max()
     for family, names in PER_SERIES_FAMILIES.items():
         family_started = time.perf_counter()
-        candidate_frames.append(forecast_candidates(series, horizon, classes, only=names))
+        family_forecasts = forecast_candidates(series, horizon, classes, only=names)
+        candidate_frames.append(shape(family_forecasts, family_forecasts["unique_id"].map(last_days)))
         family_seconds[family] += time.perf_counter() - family_started
     family_started = time.perf_counter()
     candidate_frames.append(forecast_global(series, global_rows, horizon))

@@ -12,11 +12,14 @@ HISTORY_DAYS = 365
 INTERVAL_LEVELS = (80, 95)
 
 
-def daily_demand_series(sales: pd.DataFrame, as_of_by_merchant: dict[int, date]) -> pd.DataFrame:
+def daily_demand_series(
+    sales: pd.DataFrame, as_of_by_merchant: dict[int, date], history_days: int | None = HISTORY_DAYS
+) -> pd.DataFrame:
     """One zero-filled daily row per merchant × SKU from its window start to the merchant's as_of.
 
     `sales` has merchant_id, sku_code, sales_date, quantity (days with sales only). The window is
-    the last HISTORY_DAYS, and never shorter than four seasons, so a seasonal difference exists.
+    the last `history_days` (None: from the first sale), and never shorter than four seasons, so a
+    seasonal difference exists.
     """
     frames = []
     for (merchant_id, sku_code), rows in sales.groupby(["merchant_id", "sku_code"], sort=True):
@@ -26,7 +29,9 @@ def daily_demand_series(sales: pd.DataFrame, as_of_by_merchant: dict[int, date])
         rows = rows[pd.to_datetime(rows["sales_date"]).dt.date <= as_of]
         if rows.empty:
             continue
-        start = max(pd.to_datetime(rows["sales_date"]).min().date(), as_of - timedelta(days=HISTORY_DAYS - 1))
+        start = pd.to_datetime(rows["sales_date"]).min().date()
+        if history_days is not None:
+            start = max(start, as_of - timedelta(days=history_days - 1))
         start = min(start, as_of - timedelta(days=4 * SEASON_LENGTH - 1))
         days = pd.date_range(start, as_of, freq="D")
         quantity = rows.groupby(pd.to_datetime(rows["sales_date"]))["quantity"].sum()

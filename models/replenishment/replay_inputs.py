@@ -148,7 +148,8 @@ def coopcast_forecasts(data: ReplayData, refit_every_days: int = REFIT_EVERY_DAY
             columns={"date": "sales_date", "demand": "quantity"}
         )
         as_of_by_merchant = {int(merchant_id): fitted_through.date() for merchant_id in merchants["merchant_id"]}
-        network = forecast_network(sales, as_of_by_merchant)
+        categories = data.skus[["merchant_id", "sku_code", "category"]]
+        network = forecast_network(sales, as_of_by_merchant, categories=categories)
         forecasts = network.forecasts.merge(
             data.skus[["merchant_id", "sku_code", "sku"]], on=["merchant_id", "sku_code"]
         )

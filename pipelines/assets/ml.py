@@ -86,12 +86,13 @@ def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     try:
         merchants = conn.execute("SELECT merchant_id, merchant_code, as_of FROM marts.dim_merchants").df()
         sales = conn.execute("SELECT merchant_id, sku_code, sales_date, quantity FROM marts.fct_daily_sales").df()
+        categories = conn.execute(FORECAST_CATEGORIES_SQL).df()
         as_of_by_merchant = {
             int(row.merchant_id): pd.Timestamp(row.as_of).date()
             for row in merchants.itertuples()
             if pd.notna(row.as_of)
         }
-        network = forecast_network(sales, as_of_by_merchant)
+        network = forecast_network(sales, as_of_by_merchant, categories=categories)
         codes = merchants[["merchant_id", "merchant_code"]]
         forecasts = network.forecasts.merge(codes, on="merchant_id").assign(warehouse_code=None, run_id=context.run_id)
         backtests = network.backtests.merge(codes, on="merchant_id").assign(run_id=context.run_id)
@@ -134,6 +135,8 @@ PLAN_POSITIONS_SQL = "SELECT * FROM intermediate.int_replenishment_positions_joi
 SUPPLIER_LEAD_TIMES_SQL = (
     "SELECT merchant_id, supplier_code, lead_time_days, deliveries FROM marts.fct_supplier_lead_times"
 )
+# Seasons are pooled over the level-2 category (化肥, 种子 …), whose SKUs share a farming calendar.
+FORECAST_CATEGORIES_SQL = "SELECT merchant_id, sku_code, category_l2 AS category FROM marts.dim_products"
 PLAN_PRODUCTS_SQL = "SELECT merchant_id, product_id, shelf_life_days FROM marts.dim_products"
 PLAN_CLASSES_SQL = "SELECT merchant_id, sku_code, abc_class, xyz_class FROM marts.fct_product_abc_xyz"
 # The forecast and its backtest made at each merchant's current as_of; older as_ofs stay for history.
@@ -220,8 +223,8 @@ POLICY_EVALUATION = dg.AssetKey(["ml", "policy_evaluation"])
 POLICY_EVALUATION_COLUMNS = """merchant_id, merchant_code, policy, abc_class, fill_rate, avg_inventory_value,
     expired_value, stockout_days, orders_placed, turnover, skus, days, model_version, run_id, as_of, warmup_days"""
 REPLAY_DEMAND_SQL = "SELECT merchant_code, sku_code, date, demand FROM sim.daily_demand WHERE date <= ?"
-REPLAY_PRODUCTS_SQL = """SELECT merchant_id, merchant_code, sku_code, supplier_code, unit_cost, shelf_life_days,
-    lead_time_days, min_order_qty, order_multiple FROM marts.dim_products"""
+REPLAY_PRODUCTS_SQL = """SELECT merchant_id, merchant_code, sku_code, supplier_code, category_l2 AS category,
+    unit_cost, shelf_life_days, lead_time_days, min_order_qty, order_multiple FROM marts.dim_products"""
 REPLAY_ABC_SQL = "SELECT merchant_id, sku_code, abc_class FROM marts.fct_product_abc_xyz"
 # Each batch's units on hand (all warehouses) before the first replay day began in Beijing time.
 REPLAY_BATCHES_SQL = """
