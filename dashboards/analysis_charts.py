@@ -68,3 +68,19 @@ def heatmap(frame: pd.DataFrame, x: str, y: str, value: str, text: str, titles: 
         tooltip=[alt.Tooltip(f"{text}:N", title=value_title)],
     )
     return alt.layer(cells, base.mark_text(fontSize=14).encode(text=f"{text}:N"))
+
+
+def count_bars(frame: pd.DataFrame, date: str, value: str, date_title: str, value_title: str) -> alt.Chart:
+    """A count per period (orders, customers) as bars over time."""
+    return (
+        alt.Chart(frame)
+        .mark_bar(color=HISTORY_COLOR)
+        .encode(
+            x=alt.X(f"{date}:T", title=date_title, axis=alt.Axis(format=DATE_FORMAT)),
+            y=alt.Y(f"{value}:Q", title=value_title, axis=alt.Axis(format=",d")),
+            tooltip=[
+                alt.Tooltip(f"{date}:T", title=date_title, format=DATE_FORMAT),
+                alt.Tooltip(f"{value}:Q", title=value_title, format=","),
+            ],
+        )
+    )

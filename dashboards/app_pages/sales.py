@@ -73,8 +73,13 @@ def render_trend(merchant: Merchant, first_day: date, last_day: date) -> None:
     trend = periods.assign(
         period=pd.to_datetime(periods["period_start"]), label=periods["revenue"].map(formatting.money)
     )
-    st.altair_chart(
-        charts.revenue_trend_chart(trend, t("axis_date"), t("axis_revenue")).properties(height=260), width="stretch"
+    revenue, orders = st.columns(2)
+    revenue.altair_chart(
+        charts.revenue_trend_chart(trend, t("axis_date"), t("axis_revenue")).properties(height=240), width="stretch"
+    )
+    orders.altair_chart(
+        analysis_charts.count_bars(trend, "period", "orders", t("axis_date"), t("sales_orders")).properties(height=240),
+        width="stretch",
     )
     st.caption(t("sales_trend_caption"))
     table(periods, trend_columns(), merchant, "sales_trend")
