@@ -101,7 +101,7 @@ def test_the_churn_page_speaks_chinese_with_counts_validation_and_reasons(
         [merchant_id, as_of],
     ).fetchone()
     assert any(f"验证AUC {auc:.2f}" in caption.value for caption in app.caption)
-    assert [button.label for button in app.get("download_button")] == ["下载客户预警表（CSV）"]
+    assert [button.label for button in app.get("download_button")] == ["下载 Excel"]
 
 
 def test_the_churn_page_in_english_has_no_chinese_labels(app: AppTest) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from dashboards import formatting, queries
+from dashboards import downloads, formatting, queries
 from dashboards.i18n import t
 from dashboards.masking import current_role, mask_customers
 from dashboards.merchant import Merchant, current_merchant
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 STATUSES = ("active", "at_risk", "sleeping", "lost")
 WARNED_STATUSES = ("at_risk", "sleeping", "lost")
-CSV_MIME = "text/csv"
 TABLE_COLUMNS = (
     "customer_code",
     "customer_name",
@@ -63,14 +62,6 @@ def customer_columns(horizon_days: int) -> dict[str, ColumnConfig]:
         ),
         "reasons": st.column_config.TextColumn(t("col_churn_reasons")),
     }
-
-
-def csv_bytes(table: pd.DataFrame, columns: dict[str, ColumnConfig]) -> bytes:
-    """The table as shown, headers included."""
-    shown = table.assign(
-        churn_risk=table["churn_risk"].map(formatting.percent), expected_purchases=table["expected_purchases"].round(1)
-    )
-    return formatting.csv_bytes(shown, {name: config["label"] for name, config in columns.items()})
 
 
 def render_counts(scores: pd.DataFrame) -> None:
@@ -120,13 +111,12 @@ def render_table(merchant: Merchant, scores: pd.DataFrame, horizon_days: int) ->
         return
     columns = customer_columns(horizon_days)
     st.dataframe(table, hide_index=True, column_config=columns)
-    st.download_button(
-        t("download_churn_csv"),
-        data=csv_bytes(table, columns),
-        file_name=f"churn_{merchant.merchant_code}_{formatting.day(merchant.as_of)}.csv",
-        mime=CSV_MIME,
-        on_click="ignore",
-        icon=":material/download:",
+    # Risk to a tenth of a percent and expected purchases to one decimal, as the table shows them.
+    shown = table.assign(
+        churn_risk=table["churn_risk"].round(3), expected_purchases=table["expected_purchases"].round(1)
+    )
+    downloads.table_download(
+        shown, columns, f"churn_{merchant.merchant_code}_{formatting.day(merchant.as_of)}", "churn_download"
     )
 
 
