@@ -30,7 +30,8 @@ router = APIRouter(prefix="/purchase-orders", tags=["purchasing"], responses=ERR
 def create_purchase_order(
     body: CreatePurchaseOrder, session: Session, response: Response, idempotency_key: IdempotencyKey = None
 ) -> JsonObject:
-    """Large orders wait for approval (status pending_approval) when the merchant's rules say so."""
+    """Large orders wait for approval (status pending_approval) when the merchant's rules say so;
+    with `draft`, the order is a draft whatever its amount."""
     conn, merchant_id = session.conn, session.merchant_id
 
     def create(at: datetime) -> Performed:
@@ -46,6 +47,7 @@ def create_purchase_order(
             ],
             at=at,
             expected_at=body.expected_at,
+            draft=body.draft,
         )
         opened = reads.purchase_order(conn, purchase_order_id)
         return Performed(opened.model_dump(mode="json"), target=opened.po_no)

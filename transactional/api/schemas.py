@@ -283,6 +283,11 @@ class CreatePurchaseOrder(WriteRequest):
     warehouse_code: Code
     lines: list[PurchaseLineIn] = Field(min_length=1, max_length=MAX_LINES)
     expected_at: Moment | None = Field(default=None, description="Default: `at` plus the supplier's lead time.")
+    draft: bool = Field(
+        default=False,
+        description="Create a draft (status draft) to review and submit later instead of sending the order; "
+        "a draft is not on order and needs no approval yet.",
+    )
 
 
 class DeliveredLine(Body):
