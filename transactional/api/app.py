@@ -21,7 +21,10 @@ stock, prices and promotions, suppliers and purchase orders, and funnel events.
 * **Authentication**: every route except `/openapi.json` and `/docs` needs the merchant's API key
   (printed by `coopcast merchant create`, replaced by `coopcast merchant rotate-key`) in the
   `X-API-Key` header or as `Authorization: Bearer <key>`. The key decides the merchant; requests
-  name SKUs, customers, warehouses and orders by their codes.
+  name SKUs, customers, warehouses and orders by their codes. `POST /purchase-orders` also takes
+  the session token a dashboard account gets at sign-in (`Authorization: Bearer`, valid 12 hours,
+  ended by signing out; roles owner, procurement and admin; a platform admin names the merchant
+  in `X-Merchant-Code`); every other route refuses it with 403.
 * **Idempotency**: every write accepts an `Idempotency-Key` header. A retry with the same key and
   body returns the first response (with `Idempotent-Replayed: true`) and changes nothing; the
   same key with another body is refused with 422.

@@ -20,7 +20,7 @@ from transactional.api.schemas import (
     ReceivePurchaseOrder,
     WriteRequest,
 )
-from transactional.api.session import IdempotencyKey, MerchantSession, Session
+from transactional.api.session import IdempotencyKey, MerchantSession, PurchasingSession, Session
 from transactional.operations import JsonObject, Performed
 
 router = APIRouter(prefix="/purchase-orders", tags=["purchasing"], responses=ERROR_RESPONSES)
@@ -28,10 +28,12 @@ router = APIRouter(prefix="/purchase-orders", tags=["purchasing"], responses=ERR
 
 @router.post("", status_code=201, response_model=PurchaseOrderOut, summary="Open a purchase order")
 def create_purchase_order(
-    body: CreatePurchaseOrder, session: Session, response: Response, idempotency_key: IdempotencyKey = None
+    body: CreatePurchaseOrder, session: PurchasingSession, response: Response, idempotency_key: IdempotencyKey = None
 ) -> JsonObject:
     """Large orders wait for approval (status pending_approval) when the merchant's rules say so;
-    with `draft`, the order is a draft whatever its amount."""
+    with `draft`, the order is a draft whatever its amount. Besides the API key, a dashboard
+    session token of an owner, procurement or admin account is accepted (an admin's names the
+    merchant in `X-Merchant-Code`)."""
     conn, merchant_id = session.conn, session.merchant_id
 
     def create(at: datetime) -> Performed:

@@ -1,4 +1,10 @@
-"""Who is calling: the API key resolved to a merchant, and the connection the request uses."""
+"""Who is calling: the API key resolved to a merchant, and the connection the request uses.
+
+Besides API keys, the routes the dashboard writes through accept a dashboard session token
+(`transactional.user_sessions`, minted at sign-in) as `Authorization: Bearer`: it acts for the
+account's merchant, under the account's name in the operation log, and only for the roles the
+route allows. Every other route refuses such a token (403), so a signed-in account can do no
+more through the API than its dashboard offers it."""
 
 from __future__ import annotations
 
@@ -11,17 +17,23 @@ import psycopg
 from fastapi import Depends, Header, HTTPException, Request, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from transactional import merchants
+from transactional import merchants, user_sessions
 from transactional.api.schemas import WriteRequest
 from transactional.db import act_for_merchant
 from transactional.operations import JsonObject, Operation, Performed, perform
+from transactional.users import ADMIN_ROLE, ROLES
 
 T = TypeVar("T")
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+MERCHANT_HEADER = "X-Merchant-Code"
+PURCHASING_ROLES = frozenset({"owner", "procurement", ADMIN_ROLE})
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The merchant's API key.")
-_bearer = HTTPBearer(auto_error=False, description="The merchant's API key as a bearer token.")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="The merchant's API key as a bearer token, or a dashboard session token where a route accepts one.",
+)
 
 
 @dataclass(frozen=True)
@@ -70,22 +82,93 @@ def _unauthorized(reason: str) -> HTTPException:
     return HTTPException(status_code=401, detail=reason, headers={"WWW-Authenticate": "Bearer"})
 
 
+def _forbidden(reason: str) -> HTTPException:
+    return HTTPException(status_code=403, detail=reason)
+
+
+def _merchant_acted_for(account: user_sessions.SessionAccount, merchant_code: str | None) -> int:
+    """A merchant account acts for its own merchant; a platform admin, who has none, names one."""
+    if account.role != ADMIN_ROLE:
+        if merchant_code is not None:
+            raise _forbidden(
+                f"an account of role {account.role} acts only for its own merchant: leave out {MERCHANT_HEADER}"
+            )
+        return account.merchant_id
+    if merchant_code is None:
+        raise HTTPException(
+            status_code=422,
+            detail=f"a platform admin's session belongs to no merchant: name the one it acts for in {MERCHANT_HEADER}",
+        )
+    if account.named_merchant_id is None:
+        raise HTTPException(status_code=404, detail=f"no merchant with code {merchant_code!r}")
+    return account.named_merchant_id
+
+
+def _session_for_token(
+    conn: psycopg.Connection, token: str, merchant_code: str | None, token_roles: frozenset[str]
+) -> MerchantSession:
+    account = user_sessions.account_for_token(conn, token, datetime.now(UTC), merchant_code)
+    if account is None:
+        raise _unauthorized(
+            "the API key or session token is not valid: unknown, rotated, expired or ended by signing out"
+        )
+    if account.role not in token_roles:
+        allowed = ", ".join(role for role in ROLES if role in token_roles)
+        raise _forbidden(
+            f"an account of role {account.role} may not do this with a dashboard session"
+            + (f": only roles {allowed} may" if allowed else "; use the merchant's API key")
+        )
+    return MerchantSession(conn, _merchant_acted_for(account, merchant_code), actor=account.username)
+
+
+def _resolve(
+    request: Request, presented: str | None, merchant_code: str | None, token_roles: frozenset[str]
+) -> Iterator[MerchantSession]:
+    """An API key decides the merchant (any merchant header is ignored, as it always was); else a
+    dashboard session token of an account whose role is in `token_roles`."""
+    if not presented:
+        raise _unauthorized("an API key is required: send it in the X-API-Key header or as Authorization: Bearer")
+    with request.app.state.pool.connection() as conn:
+        merchant_id = merchants.authenticate(conn, presented)
+        if merchant_id is not None:
+            yield MerchantSession(conn, merchant_id, actor=merchants.key_prefix(presented))
+            return
+        yield _session_for_token(conn, presented, merchant_code, token_roles)
+
+
+def _presented(api_key: str | None, bearer: HTTPAuthorizationCredentials | None) -> str | None:
+    return api_key or (bearer.credentials if bearer else None)
+
+
 def merchant_session(
     request: Request,
     api_key: Annotated[str | None, Security(_api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Iterator[MerchantSession]:
-    presented = api_key or (bearer.credentials if bearer else None)
-    if not presented:
-        raise _unauthorized("an API key is required: send it in the X-API-Key header or as Authorization: Bearer")
-    with request.app.state.pool.connection() as conn:
-        merchant_id = merchants.authenticate(conn, presented)
-        if merchant_id is None:
-            raise _unauthorized("the API key is not valid: it is unknown or has been rotated")
-        yield MerchantSession(conn, merchant_id, actor=merchants.key_prefix(presented))
+    yield from _resolve(request, _presented(api_key, bearer), None, frozenset())
+
+
+def purchasing_session(
+    request: Request,
+    api_key: Annotated[str | None, Security(_api_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    merchant_code: Annotated[
+        str | None,
+        Header(
+            alias=MERCHANT_HEADER,
+            min_length=1,
+            max_length=64,
+            description="With a platform admin's dashboard session: the merchant it acts for. "
+            "Not allowed with other accounts' sessions; ignored with an API key.",
+        ),
+    ] = None,
+) -> Iterator[MerchantSession]:
+    yield from _resolve(request, _presented(api_key, bearer), merchant_code, PURCHASING_ROLES)
 
 
 Session = Annotated[MerchantSession, Depends(merchant_session)]
+# Dashboard accounts that buy: the roles that see the replenishment suggestions.
+PurchasingSession = Annotated[MerchantSession, Depends(purchasing_session)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
