@@ -5,6 +5,10 @@ security), which applies the platform's lock-out rule. The signed-in account is 
 in a registry shared by the app's sessions; the session's state holds only a random token naming
 it. So nothing a browser sends (widget values, the URL) and nothing written into session state
 can make a session another account or another merchant: a forged token names no account.
+
+At sign-in the account also gets a token for the HTTP API (`transactional.user_sessions`), kept
+beside the account in the same server-side way; the dashboard writes (approving replenishment
+suggestions) send it, and signing out revokes it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import streamlit as st
 
 from dashboards.i18n import LANGUAGE_KEY, t
 from dashboards.queries import BUSINESS_TIMEZONE
-from transactional import db, users
+from transactional import db, user_sessions, users
 
 # Not the key of any widget: only this module writes it.
 SESSION_TOKEN_KEY = "_coopcast_session_token"
@@ -31,19 +35,45 @@ def _signed_in_accounts() -> dict[str, users.SignedInUser]:
     return {}
 
 
+@st.cache_resource
+def _api_tokens() -> dict[str, str]:
+    """The signed-in accounts' API session tokens, by the same session token."""
+    return {}
+
+
 def signed_in_user() -> users.SignedInUser | None:
     token = st.session_state.get(SESSION_TOKEN_KEY)
     return _signed_in_accounts().get(token) if isinstance(token, str) else None
 
 
-def _remember(user: users.SignedInUser) -> None:
+def api_token() -> str | None:
+    """The token the signed-in account acts with in the HTTP API."""
+    token = st.session_state.get(SESSION_TOKEN_KEY)
+    return _api_tokens().get(token) if isinstance(token, str) else None
+
+
+def _remember(user: users.SignedInUser, api_session: user_sessions.IssuedSession) -> None:
     token = secrets.token_urlsafe(32)
     _signed_in_accounts()[token] = user
+    _api_tokens()[token] = api_session.token
     st.session_state[SESSION_TOKEN_KEY] = token
+
+
+def _revoke_api_token(session_token: object) -> None:
+    api_session_token = _api_tokens().pop(session_token, None) if isinstance(session_token, str) else None
+    if api_session_token is None:
+        return
+    try:
+        with psycopg.connect(db.app_database_url(), autocommit=True) as conn:
+            user_sessions.revoke_session(conn, api_session_token, datetime.now(UTC))
+    except psycopg.OperationalError:
+        # Signing out must not depend on the database; the token still expires on its own.
+        return
 
 
 def sign_out() -> None:
     """Forget the account and everything the session chose while signed in, except its language."""
+    _revoke_api_token(st.session_state.get(SESSION_TOKEN_KEY))
     _signed_in_accounts().pop(st.session_state.get(SESSION_TOKEN_KEY), None)
     for key in list(st.session_state):
         if key != LANGUAGE_KEY:
@@ -67,14 +97,16 @@ def _sign_in(username: str, password: str) -> None:
         return
     try:
         with psycopg.connect(db.app_database_url(), autocommit=True) as conn:
-            user = users.authenticate(conn, username.strip(), password, datetime.now(UTC))
+            signed_in_at = datetime.now(UTC)
+            user = users.authenticate(conn, username.strip(), password, signed_in_at)
+            api_session = user_sessions.open_session(conn, user, signed_in_at)
     except (users.WrongPassword, users.AccountLocked) as error:
         st.error(_refusal(error))
         return
     except psycopg.OperationalError:
         st.error(t("auth_unavailable"))
         return
-    _remember(user)
+    _remember(user, api_session)
     st.rerun()
 
 

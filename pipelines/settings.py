@@ -32,3 +32,12 @@ def dagster_home() -> Path:
 
 def dbt_target_dir() -> Path:
     return coopcast_home() / "dbt" / "target"
+
+
+API_URL_SETTING = "COOPCAST_API_URL"
+API_PORT = 8000
+
+
+def api_url() -> str:
+    """Where the dashboard reaches the HTTP API (`coopcast serve` sets it to the API it starts)."""
+    return (os.environ.get(API_URL_SETTING) or f"http://127.0.0.1:{API_PORT}").rstrip("/")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from dashboards import forecast_view, formatting, queries, url_filters
+from dashboards import approvals, forecast_view, formatting, queries, url_filters
 from dashboards import queries_forecast as forecasting
 from dashboards import tables as tb
 from dashboards.i18n import t
@@ -176,12 +176,13 @@ def render_suggestions(merchant: Merchant) -> None:
         st.markdown(t("fc_supplier_heading", supplier=supplier, lines=len(lines)))
         edited = edit_supplier_order(merchant, str(supplier), lines)
         st.caption(t("fc_supplier_total", value=formatting.money(edited[ORDER_VALUE].sum())))
-        edited_orders.append(edited.assign(supplier_name=supplier))
+        edited_orders.append(edited.assign(supplier_name=supplier, supplier_code=lines["supplier_code"]))
     plan = pd.concat(edited_orders, ignore_index=True)
     total = st.columns(3)
     total[0].metric(t("fc_kpi_lines"), formatting.count(int((plan[ORDER_QTY] > 0).sum())), border=True)
     total[1].metric(t("fc_kpi_suppliers"), formatting.count(suggestions["supplier_name"].nunique()), border=True)
     total[2].metric(t("fc_kpi_order_value"), formatting.money(plan[ORDER_VALUE].sum()), border=True)
+    approvals.render_approval(merchant, plan, ORDER_QTY)
     plan_columns = {"supplier_name": tb.text("fc_col_supplier")} | suggestion_columns()
     tb.show_table(
         plan,
