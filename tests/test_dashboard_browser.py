@@ -1,40 +1,47 @@
-"""The dashboard in a real headless Chromium: `streamlit run` as a user starts it, then a browser."""
+"""The dashboard in a real headless Chromium: `streamlit run` as a user starts it, then a browser
+signs in through the form and opens every page of an owner's menu.
+
+Screenshots of each page go to tests/artifacts/screenshots/ (git-ignored), named `<url_path>_zh.png`.
+"""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
+import openpyxl
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from dashboards.navigation import pages_for
+from pipelines.exports import NO_SUPPLIER, SUMMARY_SHEET
+from tests.conftest import PipelineRun
+from tests.dashboard_browser import (
+    CHROMIUM_ARGS,
+    RENDER_MS,
+    REPO_ROOT,
+    VIEWPORT,
+    configured_chromium,
+    dashboard_env,
+    label,
+    open_from_menu,
+    sign_in,
+    streamlit_server,
+    submit_sign_in,
+    wait_until_rendered,
+)
+from tests.dashboard_signin import Account, account, create_account
+from transactional import users
 
 pytestmark = pytest.mark.browser
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-STARTUP_SECONDS = 60
-# The first render reads the serving copy and draws two charts; generous for a 2-core CI machine.
-RENDER_MS = 60_000
+SCREENSHOTS = REPO_ROOT / "tests" / "artifacts" / "screenshots"
 
 
 def chromium_path() -> str:
-    path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    path = configured_chromium()
     if not os.access(path, os.X_OK):
         message = f"no Chromium at {path} (apt-get install chromium, or set CHROMIUM_PATH)"
         if os.environ.get("COOPCAST_CI") == "1":
@@ -43,87 +50,134 @@ def chromium_path() -> str:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def supplier_titles(serving_home: Path, merchant_id: int) -> set[str]:
+    """The suppliers the merchant's workbook has a sheet for, as each sheet's title ("code name")."""
+    with duckdb.connect(str(serving_home / "serving" / "warehouse.duckdb"), read_only=True) as conn:
+        rows = conn.execute(
+            """SELECT DISTINCT coalesce(supplier_code, ?), coalesce(supplier_name, ?)
+               FROM marts.fct_replenishment_suggestions WHERE merchant_id = ? AND suggested_qty > 0""",
+            [*NO_SUPPLIER, merchant_id],
+        ).fetchall()
+    return {f"{code} {name}" for code, name in rows}
 
 
-def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"streamlit did not answer within {STARTUP_SECONDS} s:\n{log.read_text()}")
+@pytest.fixture(scope="module")
+def merchant_id(serving_home: Path) -> int:
+    """The merchant whose replenishment suggestions name the most suppliers."""
+    with duckdb.connect(str(serving_home / "serving" / "warehouse.duckdb"), read_only=True) as conn:
+        (chosen,) = conn.execute(
+            """SELECT merchant_id FROM marts.fct_replenishment_suggestions WHERE suggested_qty > 0
+               GROUP BY merchant_id ORDER BY count(DISTINCT supplier_code) DESC, merchant_id LIMIT 1"""
+        ).fetchone()
+    return chosen
 
 
-@pytest.fixture
-def dashboard_url(serving_home: Path, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "COOPCAST_HOME": str(serving_home),
-        "COOPCAST_WAREHOUSE": str(serving_home / "warehouse.duckdb"),
-    }
-    log = tmp_path / "streamlit.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "streamlit", "run", "dashboards/streamlit_app.py"),
-                *("--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"),
-                *("--browser.gatherUsageStats", "false"),
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_healthy(url, server, log)
+@pytest.fixture(scope="module")
+def owner(pipeline_run: PipelineRun, merchant_id: int) -> Account:
+    return account(pipeline_run.database_url, "owner", merchant_id)
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    env = dashboard_env(pipeline_run.home, pipeline_run.database_url)
+    with streamlit_server(REPO_ROOT / "dashboards" / "streamlit_app.py", env, log) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
-@pytest.fixture
-def page(dashboard_url: str) -> Iterator[Page]:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 2200})
-            page.goto(dashboard_url)
-            yield page
+            yield browser
         finally:
             browser.close()
 
 
-def wait_for_the_whole_page(page: Page, revenue_label: str, last_header: str) -> None:
-    expect(page.get_by_test_id("stMetricLabel").filter(has_text=revenue_label)).to_be_visible(timeout=RENDER_MS)
-    expect(page.get_by_role("heading", name=last_header)).to_be_visible(timeout=RENDER_MS)
-    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2, timeout=RENDER_MS)
+@pytest.fixture
+def page(browser: Browser, dashboard_url: str) -> Iterator[Page]:
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    try:
+        page = context.new_page()
+        page.goto(dashboard_url)
+        yield page
+    finally:
+        context.close()
 
 
-def test_a_merchant_reads_the_overview_in_chinese_then_english(page: Page) -> None:
-    wait_for_the_whole_page(page, "营业额", "补货建议")
+def assert_no_python_error(page: Page) -> None:
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.locator("body")).not_to_contain_text("Traceback")
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def test_a_wrong_password_says_how_many_attempts_are_left(
+    page: Page, pipeline_run: PipelineRun, merchant_id: int
+) -> None:
+    fresh = create_account(pipeline_run.database_url, "owner", merchant_id)
+
+    submit_sign_in(page, fresh.username, fresh.password + "x")
+
+    minutes = int(users.LOCK_DURATION.total_seconds() // 60)
+    message = label("auth_wrong_password").format(attempts=users.MAX_FAILED_ATTEMPTS - 1, minutes=minutes)
+    expect(page.get_by_test_id("stAlertContentError")).to_have_text(message, timeout=RENDER_MS)
+    expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
+    assert_no_python_error(page)
+
+
+def test_an_owner_opens_every_page_of_the_menu_without_a_python_error(page: Page, owner: Account) -> None:
+    sign_in(page, owner.username, owner.password)
+    menu = page.get_by_test_id("stSidebarNav").locator("a")
+    expect(menu).to_have_count(len(pages_for("owner")))
+
+    for spec in pages_for("owner"):
+        open_from_menu(page, label(spec.title_key))
+        assert_no_python_error(page)
+        screenshot(page, f"{spec.url_path}_zh")
+
+
+def test_the_overview_reads_in_english_after_the_toggle(page: Page, owner: Account) -> None:
+    sign_in(page, owner.username, owner.password)
     expect(page.get_by_test_id("stMetricValue").first).to_contain_text("¥")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "overview_zh.png", full_page=True)
 
     page.get_by_test_id("stSidebar").get_by_text("English", exact=True).click()
 
-    wait_for_the_whole_page(page, "Revenue", "Replenishment")
-    expect(page.get_by_test_id("stMetricLabel").filter(has_text="营业额")).to_have_count(0)
-    page.screenshot(path=ARTIFACTS / "overview_en.png", full_page=True)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
+    wait_until_rendered(page, label("overview_title", "en"))
+    expect(page.get_by_role("heading", name=label("overview_title"), exact=True)).to_have_count(0)
+    assert_no_python_error(page)
+    screenshot(page, "overview_en")
+
+
+def test_an_admin_signs_in_and_reads_a_merchant_overview(page: Page, pipeline_run: PipelineRun) -> None:
+    admin = account(pipeline_run.database_url, "admin")
+
+    sign_in(page, admin.username, admin.password)
+
+    expect(page.get_by_test_id("stMetricValue").first).to_contain_text("¥")
+    assert_no_python_error(page)
+    screenshot(page, "overview_admin_zh")
+
+
+def test_the_replenishment_workbook_downloads_with_a_sheet_per_supplier(
+    page: Page, owner: Account, serving_home: Path, merchant_id: int, tmp_path: Path
+) -> None:
+    sign_in(page, owner.username, owner.password)
+    forecast = next(spec for spec in pages_for("owner") if spec.script == "forecast.py")
+    open_from_menu(page, label(forecast.title_key))
+
+    with page.expect_download(timeout=RENDER_MS) as download:
+        page.get_by_role("button", name=label("download_replenishment")).click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+
+    book = openpyxl.load_workbook(saved)
+    summary, *supplier_sheets = book.sheetnames
+    assert summary == SUMMARY_SHEET
+    titles = {book[name]["A1"].value for name in supplier_sheets}
+    assert titles == supplier_titles(serving_home, merchant_id)
+    assert len(supplier_sheets) == len(titles)
