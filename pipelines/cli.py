@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
@@ -354,8 +355,13 @@ def _parse_date(text: str) -> date:
         raise CommandFailed(f"--as-of must be a date like 2026-10-31, got {text!r}") from error
 
 
-def _launch_servers(port: int, dagster_port: int) -> list[subprocess.Popen]:
+def _launch_servers(ports: ServerPorts) -> list[subprocess.Popen]:
     configure_environment()
+    api_server = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "api", "--port", str(ports.api)],
+        cwd=settings.REPO_ROOT,
+        start_new_session=True,
+    )
     streamlit = subprocess.Popen(
         [
             sys.executable,
@@ -364,7 +370,7 @@ def _launch_servers(port: int, dagster_port: int) -> list[subprocess.Popen]:
             "run",
             str(settings.REPO_ROOT / "dashboards" / "streamlit_app.py"),
             "--server.port",
-            str(port),
+            str(ports.dashboard),
             "--server.headless",
             "true",
             "--browser.gatherUsageStats",
@@ -372,27 +378,44 @@ def _launch_servers(port: int, dagster_port: int) -> list[subprocess.Popen]:
             "--client.toolbarMode",
             "minimal",
         ],
+        # The dashboard approves replenishment suggestions through the API started here.
+        env={**os.environ, settings.API_URL_SETTING: ports.api_url},
         start_new_session=True,
     )
     dagster = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-p", str(dagster_port)],
+        [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-p", str(ports.dagster)],
         cwd=settings.REPO_ROOT,
         start_new_session=True,
     )
-    return [streamlit, dagster]
+    return [api_server, streamlit, dagster]
+
+
+@dataclass(frozen=True)
+class ServerPorts:
+    dashboard: int
+    dagster: int
+    api: int
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api}"
+
+
+ApiPortOption = Annotated[int, typer.Option("--api-port", help="HTTP API port (the dashboard approves through it)")]
 
 
 def _stop_on_sigterm(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _serve_until_stopped(port: int, dagster_port: int) -> None:
-    """Run both servers until Ctrl+C or SIGTERM, then stop them and everything they started."""
+def _serve_until_stopped(ports: ServerPorts) -> None:
+    """Run the servers until Ctrl+C or SIGTERM, then stop them and everything they started."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    processes = _launch_servers(port, dagster_port)
-    console.print(f"Dashboard   http://localhost:{port}")
-    console.print(f"Dagster UI  http://localhost:{dagster_port}")
-    console.print("Press Ctrl+C to stop both.")
+    processes = _launch_servers(ports)
+    console.print(f"Dashboard   http://localhost:{ports.dashboard}")
+    console.print(f"API         {ports.api_url} (docs /docs)")
+    console.print(f"Dagster UI  http://localhost:{ports.dagster}")
+    console.print("Press Ctrl+C to stop them all.")
     exited_on_their_own = []
     try:
         while True:
@@ -430,10 +453,11 @@ def _stop_process_groups(processes: list[subprocess.Popen]) -> None:
 def serve(
     port: Annotated[int, typer.Option(help="Dashboard port")] = DASHBOARD_PORT,
     dagster_port: Annotated[int, typer.Option("--dagster-port", help="Dagster UI port")] = DAGSTER_PORT,
+    api_port: ApiPortOption = settings.API_PORT,
 ) -> None:
-    """Start the merchant dashboard and the Dagster UI."""
+    """Start the merchant dashboard, the HTTP API it writes through, and the Dagster UI."""
     prepare()
-    _serve_until_stopped(port, dagster_port)
+    _serve_until_stopped(ServerPorts(port, dagster_port, api_port))
 
 
 @app.command()
@@ -508,8 +532,9 @@ ORDER BY m.merchant_code
 def demo(
     port: Annotated[int, typer.Option(help="Dashboard port")] = DASHBOARD_PORT,
     dagster_port: Annotated[int, typer.Option("--dagster-port", help="Dagster UI port")] = DAGSTER_PORT,
+    api_port: ApiPortOption = settings.API_PORT,
 ) -> None:
-    """init, simulate the small network (once), run the pipeline, then serve both UIs."""
+    """init, simulate the small network (once), run the pipeline, then serve the UIs and the API."""
     uri = prepare()
     with db.connect(uri) as conn:
         row = conn.execute("SELECT count(*) FROM core.merchants").fetchone()
@@ -523,7 +548,7 @@ def demo(
     with db.connect(uri) as conn:
         username, password, merchant_code = demo_login(conn)
     console.print(f"Demo login  {username} / {password} (owner of merchant {merchant_code}; shown only now)")
-    _serve_until_stopped(port, dagster_port)
+    _serve_until_stopped(ServerPorts(port, dagster_port, api_port))
 
 
 def main() -> None:

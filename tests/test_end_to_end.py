@@ -192,10 +192,11 @@ def answers(url: str) -> bool:
         return False
 
 
-def test_serve_starts_the_dashboard_and_the_dagster_ui_then_stops_cleanly(pipeline_run: PipelineRun) -> None:
-    dashboard, dagster_ui = free_port(), free_port()
+def test_serve_starts_the_dashboard_the_api_and_the_dagster_ui_then_stops_cleanly(pipeline_run: PipelineRun) -> None:
+    dashboard, dagster_ui, api = free_port(), free_port(), free_port()
+    ports = ["--port", str(dashboard), "--dagster-port", str(dagster_ui), "--api-port", str(api)]
     server = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "serve", "--port", str(dashboard), "--dagster-port", str(dagster_ui)],
+        [sys.executable, "-m", "pipelines.cli", "serve", *ports],
         cwd=REPO_ROOT,
         env=pipeline_run.env(),
         stdout=subprocess.DEVNULL,
@@ -203,9 +204,13 @@ def test_serve_starts_the_dashboard_and_the_dagster_ui_then_stops_cleanly(pipeli
     )
     try:
         deadline = time.monotonic() + 180
-        urls = (f"http://127.0.0.1:{dashboard}/", f"http://127.0.0.1:{dagster_ui}/server_info")
+        urls = (
+            f"http://127.0.0.1:{dashboard}/",
+            f"http://127.0.0.1:{dagster_ui}/server_info",
+            f"http://127.0.0.1:{api}/openapi.json",
+        )
         while not all(answers(url) for url in urls):
-            assert server.poll() is None, "coopcast serve exited before both UIs answered"
+            assert server.poll() is None, "coopcast serve exited before the UIs and the API answered"
             assert time.monotonic() < deadline, "the UIs did not answer within 3 minutes"
             time.sleep(1)
     finally:

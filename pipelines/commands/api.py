@@ -7,9 +7,8 @@ from typing import Annotated
 import typer
 
 from pipelines.cli_common import console, one_line_errors, prepare
+from pipelines.settings import API_PORT
 from transactional import db
-
-API_PORT = 8000
 
 
 @one_line_errors
