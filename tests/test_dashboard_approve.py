@@ -15,7 +15,8 @@ from pipelines.settings import API_URL_SETTING
 from tests.api_support import running_api
 from tests.conftest import PipelineRun
 from tests.dashboard_sessions import open_as, serving
-from tests.dashboard_signin import account
+from tests.dashboard_signin import account, create_account, submit_sign_in, use_database
+from tests.test_dashboard_apptest import APP, RUN_TIMEOUT, use_home
 
 __all__ = ["serving"]
 
@@ -113,3 +114,31 @@ def test_the_owner_approves_an_edited_quantity_as_one_draft_and_a_second_click_o
     assert not again.error, [error.value for error in again.error]
     assert drafts_by(pipeline_run.database_url, merchant_id, owner) == drafts
     assert [message.value for message in again.success] == [done]
+
+
+def api_sessions_of(database_url: str, username: str) -> list[tuple[bool, bool]]:
+    """(live, revoked) of each API session token issued to the account, oldest first."""
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            """SELECT s.expires_at > now() AND s.revoked_at IS NULL, s.revoked_at IS NOT NULL
+               FROM core.user_sessions s JOIN core.users u USING (user_id)
+               WHERE u.username = %s ORDER BY s.user_session_id""",
+            [username],
+        ).fetchall()
+
+
+def test_signing_in_issues_one_api_token_and_signing_out_revokes_it(
+    pipeline_run: PipelineRun, serving: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merchant_id = merchant_with_suggestions(serving)
+    procurement = create_account(pipeline_run.database_url, "procurement", merchant_id)
+    use_database(monkeypatch, pipeline_run.database_url)
+    use_home(monkeypatch, pipeline_run.home)
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    assert api_sessions_of(pipeline_run.database_url, procurement.username) == []
+
+    submit_sign_in(app, procurement.username, procurement.password)
+    assert api_sessions_of(pipeline_run.database_url, procurement.username) == [(True, False)]
+
+    app.sidebar.button(key="sign_out").click().run()
+    assert api_sessions_of(pipeline_run.database_url, procurement.username) == [(False, True)]
