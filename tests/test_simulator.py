@@ -19,6 +19,8 @@ UNTOUCHED_TABLES = {
     "core.stock_transfers", "core.stocktakes", "core.stocktake_lines", "core.supplier_agreements",
     "core.supplier_agreement_prices", "core.purchase_approval_rules", "core.purchase_order_approvals",
     "core.product_groups", "core.product_tags", "core.product_promotion_prices", "core.deleted_rows",
+    # Dashboard accounts are made by people (`coopcast user create`, `init`, `demo`), never simulated.
+    "core.users", "core.account_log", "core.user_sessions",
 }  # fmt: skip
 
 # Every table the simulator writes, in both schemas: a run is identical when all of them are.
