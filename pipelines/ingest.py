@@ -92,6 +92,7 @@ NOT_INGESTED = {
     "api_keys": "credentials (hashes), not analytics",
     "users": "dashboard accounts: password hashes and lock-out state, not analytics",
     "account_log": "sign-ins and account changes, kept with the accounts in PostgreSQL",
+    "user_sessions": "the dashboard's API session tokens (hashes), credentials like api_keys",
     "idempotency_keys": "the API's replay cache of responses",
     "deleted_rows": "the delete log ingestion applies to raw.*; raw shows its result",
 }
