@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from transactional.users import ROLES
+
 APP_PAGES = Path(__file__).resolve().parent / "app_pages"
 
-ROLES = ("owner", "procurement", "sales", "finance", "admin")
 EVERY_ROLE = frozenset(ROLES)
 
 
