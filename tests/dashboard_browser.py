@@ -80,14 +80,15 @@ def _wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
 
 @contextmanager
 def streamlit_server(script: Path, env: dict[str, str], log: Path) -> Iterator[str]:
-    """`streamlit run script` on a free local port; its URL while it runs, its output in `log`."""
+    """`streamlit run script` on a free local port, with the options `coopcast serve` gives it; its
+    URL while it runs, its output in `log`."""
     port = free_port()
     with log.open("w") as output:
         server = subprocess.Popen(
             [
                 *(sys.executable, "-m", "streamlit", "run", str(script)),
                 *("--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"),
-                *("--browser.gatherUsageStats", "false"),
+                *("--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"),
             ],
             cwd=REPO_ROOT,
             env=env,

@@ -1,5 +1,6 @@
-"""The dashboard in a real headless Chromium: `streamlit run` as a user starts it, then a browser
-signs in through the form and opens every page of an owner's menu.
+"""The dashboard in a real headless Chromium: `streamlit run` as a user starts it beside the API
+(`coopcast api`), then a browser signs in through the form, opens every page of an owner's menu,
+approves suggestions as draft purchase orders and downloads the replenishment workbook.
 
 Screenshots of each page go to tests/artifacts/screenshots/ (git-ignored), named `<url_path>_zh.png`.
 """
@@ -12,11 +13,14 @@ from pathlib import Path
 
 import duckdb
 import openpyxl
+import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from dashboards.navigation import pages_for
 from pipelines.exports import NO_SUPPLIER, SUMMARY_SHEET
+from pipelines.settings import API_URL_SETTING
+from tests.api_support import running_api
 from tests.conftest import PipelineRun
 from tests.dashboard_browser import (
     CHROMIUM_ARGS,
@@ -81,8 +85,10 @@ def owner(pipeline_run: PipelineRun, merchant_id: int) -> Account:
 def dashboard_url(pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     env = dashboard_env(pipeline_run.home, pipeline_run.database_url)
-    with streamlit_server(REPO_ROOT / "dashboards" / "streamlit_app.py", env, log) as url:
-        yield url
+    with running_api(pipeline_run.database_url, tmp_path_factory.mktemp("api_home")) as api_url:
+        env[API_URL_SETTING] = api_url
+        with streamlit_server(REPO_ROOT / "dashboards" / "streamlit_app.py", env, log) as url:
+            yield url
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +187,48 @@ def test_the_replenishment_workbook_downloads_with_a_sheet_per_supplier(
     titles = {book[name]["A1"].value for name in supplier_sheets}
     assert titles == supplier_titles(serving_home, merchant_id)
     assert len(supplier_sheets) == len(titles)
+
+
+def least_suggested_merchant(serving_home: Path) -> int:
+    """The merchant with the fewest supplier-backed suggestions: not the one the AppTest approval
+    test orders for, so the two never share an idempotency key when they share a pipeline."""
+    with duckdb.connect(str(serving_home / "serving" / "warehouse.duckdb"), read_only=True) as conn:
+        (chosen,) = conn.execute(
+            """SELECT merchant_id FROM marts.fct_replenishment_suggestions
+               WHERE suggested_qty > 0 AND supplier_code IS NOT NULL
+               GROUP BY merchant_id ORDER BY count(*), merchant_id LIMIT 1"""
+        ).fetchone()
+    return chosen
+
+
+def draft_numbers_by(database_url: str, merchant_id: int, actor: str) -> set[str]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            """SELECT po.po_no FROM core.purchase_orders po
+               JOIN core.operation_log log ON log.merchant_id = po.merchant_id AND log.target = po.po_no
+                                          AND log.operation = 'purchase_order.create' AND log.actor = %s
+               WHERE po.merchant_id = %s AND po.status = 'draft'""",
+            [actor, merchant_id],
+        ).fetchall()
+    return {po_no for (po_no,) in rows}
+
+
+def test_procurement_approves_the_suggestions_as_draft_purchase_orders(
+    page: Page, pipeline_run: PipelineRun, serving_home: Path
+) -> None:
+    merchant_id = least_suggested_merchant(serving_home)
+    buyer = create_account(pipeline_run.database_url, "procurement", merchant_id)
+    sign_in(page, buyer.username, buyer.password)
+    forecast = next(spec for spec in pages_for("procurement") if spec.script == "forecast.py")
+    open_from_menu(page, label(forecast.title_key))
+
+    page.get_by_role("button", name=label("fc_approve")).click()
+
+    done = page.get_by_test_id("stAlertContentSuccess")
+    expect(done).to_have_count(1, timeout=RENDER_MS)
+    drafts = draft_numbers_by(pipeline_run.database_url, merchant_id, buyer.username)
+    assert drafts, "approving made no draft purchase order"
+    expect(done).to_contain_text(sorted(drafts)[0])
+    assert all(po_no in done.inner_text() for po_no in drafts)
+    assert_no_python_error(page)
+    screenshot(page, "forecast_approved_zh")
