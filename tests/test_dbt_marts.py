@@ -314,7 +314,8 @@ def test_replenishment_uses_the_current_forecast_and_open_purchase_orders(wareho
     assert sum(row[10] for row in suggestions) == pytest.approx(error_sd)
     service_level, lead_time_sd = suggestions[0][8], suggestions[0][9]
     z = statistics.NormalDist().inv_cdf(service_level)
-    expected_safety = z * math.sqrt(14 * error_sd**2 + 2.0**2 * lead_time_sd**2)
+    # Over P = 14 days the days' errors are correlated by ρ = 0.06: 14 · σe² · (1 + 0.06 · 13).
+    expected_safety = z * math.sqrt(14 * error_sd**2 * 1.78 + 2.0**2 * lead_time_sd**2)
     assert sum(row[2] for row in suggestions) == pytest.approx(expected_safety)
     assert [(row[3], row[4]) for row in suggestions] == [(15, 24), (3, 0)]
     for _, forecast, safety, available, on_order, suggested, model, *_, reorder, up_to, position, reason in suggestions:

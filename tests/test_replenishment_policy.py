@@ -3,7 +3,9 @@
 Unless a test says otherwise a row is an A item with lead time 3 days and review period 7 days
 (P = 10), a forecast of 30 units over the lead time and 100 over P (d = 100 / 10 = 10 a day), no
 forecast error (so no safety stock), nothing on hand, on order or reserved, MOQ 1 and multiple 1:
-reorder point 30, order-up-to level 100.
+reorder point 30, order-up-to level 100. Where a test has a forecast error, the days' errors are
+correlated by ρ = 0.06 (FORECAST_ERROR_DAY_CORRELATION): over P days their variance is
+P · σe² · (1 + 0.06 · (P − 1)), for P = 4 that is 4 · 1.18 · σe² = 4.72 · σe².
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pandas as pd
 import pytest
 
 from models.replenishment.policy import (
+    FORECAST_ERROR_DAY_CORRELATION,
     OUTPUT_COLUMNS,
     REASONS,
     SERVICE_LEVELS,
@@ -24,6 +27,8 @@ from models.replenishment.policy import (
 Z_99 = 2.326348
 Z_95 = 1.644854
 Z_90 = 1.281552
+# √(4 · 1.18) = √4.72: σe = 1 over P = 4 correlated days.
+SQRT_4_72 = 2.172556
 
 
 def _row(**overrides: object) -> dict[str, object]:
@@ -55,7 +60,8 @@ def _suggest(*rows: dict[str, object], **options: object) -> pd.DataFrame:
 
 def test_default_service_levels_and_their_z() -> None:
     assert dict(SERVICE_LEVELS) == {"A": 0.99, "B": 0.95, "C": 0.90}
-    # σe = 1 a day over P = 4 days (L 2 + R 2), demand 0: SS = z · √(4 · 1²) = 2z.
+    assert FORECAST_ERROR_DAY_CORRELATION == 0.06
+    # σe = 1 a day over P = 4 days (L 2 + R 2), demand 0: SS = z · √(4 · 1² · 1.18) = 2.172556 z.
     out = _suggest(
         *(
             _row(abc_class=abc, lead_time_days=2, review_period_days=2, daily_forecast_error_sd=1.0)
@@ -63,7 +69,9 @@ def test_default_service_levels_and_their_z() -> None:
         )
     )
     assert out["service_level"].tolist() == [0.99, 0.95, 0.90]
-    assert out["safety_stock"].astype(float).tolist() == pytest.approx([2 * Z_99, 2 * Z_95, 2 * Z_90], abs=1e-5)
+    assert out["safety_stock"].astype(float).tolist() == pytest.approx(
+        [SQRT_4_72 * Z_99, SQRT_4_72 * Z_95, SQRT_4_72 * Z_90], abs=1e-5
+    )
 
 
 def test_service_level_overrides_xyz_and_unclassified() -> None:
@@ -76,11 +84,11 @@ def test_service_level_overrides_xyz_and_unclassified() -> None:
     # then C + Z = CZ); B without XYZ is B.
     assert levels.tolist() == [0.975, 0.80, 0.90, 0.80, 0.95]
     assert levels.index.tolist() == [5, 4, 3, 2, 1]
-    # The override reaches the safety stock: σe 1, P 4 → SS = 2 · Φ⁻¹(0.975) = 2 · 1.959964.
+    # The override reaches the safety stock: σe 1, P 4 → SS = √4.72 · Φ⁻¹(0.975) = 2.172556 · 1.959964.
     out = _suggest(
         _row(lead_time_days=2, review_period_days=2, daily_forecast_error_sd=1.0), service_levels={"A": 0.975}
     )
-    assert out.loc[0, "safety_stock"] == pytest.approx(3.919928, abs=1e-5)
+    assert out.loc[0, "safety_stock"] == pytest.approx(4.258132, abs=1e-5)
     with pytest.raises(ValueError, match="ABC class"):
         service_levels_by_class(pd.Series(["D"]))
     with pytest.raises(ValueError, match="between 0 and 1"):
@@ -97,17 +105,18 @@ def test_safety_stock_with_and_without_lead_time_variability() -> None:
         "daily_forecast_error_sd": 3.0,
     }
     out = _suggest(_row(**common), _row(**common, lead_time_sd_days=2.0))
-    # Certain lead time: SS = z · √(4 · 3²) = 6z = 13.958088.
-    # σL 2 days: SS = z · √(4 · 3² + 4² · 2²) = z · √(36 + 64) = 10z = 23.263479.
-    assert out["safety_stock"].astype(float).tolist() == pytest.approx([6 * Z_99, 10 * Z_99], abs=1e-5)
+    # Certain lead time: SS = z · √(4 · 3² · 1.18) = z · √42.48 = 2.326348 · 6.517668 = 15.162365.
+    # σL 2 days: SS = z · √(42.48 + 4² · 2²) = z · √106.48 = 2.326348 · 10.318915 = 24.005387.
+    safety = [15.162365, 24.005387]
+    assert out["safety_stock"].astype(float).tolist() == pytest.approx(safety, abs=1e-5)
     # ROP = S = 16 + SS: both cover L + R.
-    assert out["reorder_point"].astype(float).tolist() == pytest.approx([16 + 6 * Z_99, 16 + 10 * Z_99], abs=1e-5)
-    assert out["order_up_to"].astype(float).tolist() == pytest.approx([16 + 6 * Z_99, 16 + 10 * Z_99], abs=1e-5)
-    # Position 0 ≤ ROP: need = S → 29.958 and 39.263, rounded up to whole units 30 and 40;
-    # 30 / 4 = 7.5 and 40 / 4 = 10 days of cover.
-    assert out["raw_need"].astype(float).tolist() == pytest.approx([16 + 6 * Z_99, 16 + 10 * Z_99], abs=1e-5)
-    assert out["suggested_qty"].tolist() == [30, 40]
-    assert out["days_of_cover"].astype(float).tolist() == pytest.approx([7.5, 10.0])
+    assert out["reorder_point"].astype(float).tolist() == pytest.approx([16 + ss for ss in safety], abs=1e-5)
+    assert out["order_up_to"].astype(float).tolist() == pytest.approx([16 + ss for ss in safety], abs=1e-5)
+    # Position 0 ≤ ROP: need = S → 31.162 and 40.005, rounded up to whole units 32 and 41;
+    # 32 / 4 = 8 and 41 / 4 = 10.25 days of cover.
+    assert out["raw_need"].astype(float).tolist() == pytest.approx([16 + ss for ss in safety], abs=1e-5)
+    assert out["suggested_qty"].tolist() == [32, 41]
+    assert out["days_of_cover"].astype(float).tolist() == pytest.approx([8.0, 10.25])
     assert out["reason"].tolist() == ["below_reorder_point", "below_reorder_point"]
 
 
@@ -245,7 +254,8 @@ def test_zero_demand() -> None:
     out = _suggest(
         # Forecast 0 and no error: SS 0, ROP 0 = S 0 = position → nothing to order.
         _row(forecast_lead_time_demand=0.0, forecast_protection_demand=0.0),
-        # Forecast 0 but σe 1: SS = 2.326348 · √10 = 7.356557 = ROP = S → 8 units.
+        # Forecast 0 but σe 1 over P = 10: SS = 2.326348 · √(10 · (1 + 0.06 · 9)) = 2.326348 · √15.4
+        # = 9.129249 = ROP = S → 10 units.
         _row(forecast_lead_time_demand=0.0, forecast_protection_demand=0.0, daily_forecast_error_sd=1.0),
         # The same perishable good: nothing sells before expiry, cap 0 < MOQ → 0.
         _row(
@@ -255,8 +265,8 @@ def test_zero_demand() -> None:
             shelf_life_days=90,
         ),
     )
-    assert out["safety_stock"].astype(float).tolist() == pytest.approx([0.0, 7.356557, 7.356557], abs=1e-5)
-    assert out["suggested_qty"].tolist() == [0, 8, 0]
+    assert out["safety_stock"].astype(float).tolist() == pytest.approx([0.0, 9.129249, 9.129249], abs=1e-5)
+    assert out["suggested_qty"].tolist() == [0, 10, 0]
     assert out["reason"].tolist() == ["covered", "below_reorder_point", "cap_below_min_order"]
     # No demand, no days of cover (not infinity).
     assert out["days_of_cover"].isna().tolist() == [True, True, True]

@@ -37,7 +37,7 @@ through untouched.
 Arithmetic, with d = forecast_protection_demand / P the mean daily demand:
 
     z              = Φ⁻¹(service level)
-    safety_stock   = z · √(P · σe² + d² · σL²)
+    safety_stock   = z · √(P · σe² · (1 + ρ · (P − 1)) + d² · σL²), ρ = FORECAST_ERROR_DAY_CORRELATION
     reorder_point  = forecast_protection_demand + safety_stock
     order_up_to    = forecast_protection_demand + safety_stock + prebuild_qty
     position       = on_hand + on_order − reserved
@@ -51,9 +51,12 @@ Arithmetic, with d = forecast_protection_demand / P the mean daily demand:
     suggested_qty  = min(rounded_qty, shelf_life_cap), or 0 when that cap is below the MOQ
     days_of_cover  = (position + suggested_qty) / d
 
-The safety stock is the textbook one for random demand and random lead time: over a protection
-period of P days the forecast error has variance P · σe² (independent days) and a lead time that
-is σL days off shifts demand by d · σL. Independent, the two variances add.
+The safety stock is the textbook one for random demand and random lead time, with the days'
+forecast errors correlated: a forecast that is off on one day tends to be off the same way on
+the next (its level is wrong for a while), so over P days the error's variance is
+P · σe² · (1 + ρ · (P − 1)), ρ the correlation between any two days' errors, not P · σe² as for
+independent days. A lead time that is σL days off shifts demand by d · σL. Independent, the two
+variances add.
 
 The shelf-life cap assumes goods arrive with their full shelf life and the stock already held
 sells first (FEFO): whatever cannot be sold at the forecast rate before the last 30 days before
@@ -84,6 +87,16 @@ import pandas as pd
 from scipy.stats import norm
 
 SERVICE_LEVELS: Mapping[str, float] = MappingProxyType({"A": 0.99, "B": 0.95, "C": 0.90})
+# ρ, the correlation between two days' forecast errors of one series. Measured on the small
+# network: the chosen options' backtests (3 origins × ~300 series, 28 days each) give 0.058 from
+# the spread of each origin's mean error against its daily RMSE, and the replay's warm-up (forecasts
+# made before the measured days) 0.064 for the non-perishable A items. With independent days the
+# safety stock covered half the spread of the errors over P (realised error ÷ σe·√P had a standard
+# deviation of 1.8 to 2.4 for goods that keep, P ≈ 13 to 24 days). On the replay with warm-up it
+# lifts A items' fill rate from 0.982 to 0.988 and all from 0.951 to 0.958 for 4.5 % more stock
+# and ¥200 more expired (still below the merchants' rule). The warm-up's B and C items imply 0.19
+# to 0.24, but from fewer, lumpier series; one ρ for all keeps to what the backtests support.
+FORECAST_ERROR_DAY_CORRELATION = 0.06
 # The ABC mart classes a SKU without revenue as C; one it has not seen yet is the same long tail.
 UNCLASSIFIED_ABC_CLASS = "C"
 EXPIRY_MARGIN_DAYS = 30
@@ -225,9 +238,11 @@ def safety_stock(
     mean_daily_demand: np.ndarray,
     lead_time_sd_days: np.ndarray,
 ) -> np.ndarray:
-    """z · √(P · σe² + d² · σL²): forecast error over the protection period plus lead-time variability."""
-    variance = protection_days * daily_forecast_error_sd**2 + mean_daily_demand**2 * lead_time_sd_days**2
-    return z * np.sqrt(variance)
+    """z · √(P · σe² · (1 + ρ · (P − 1)) + d² · σL²): forecast error over the protection period, its days
+    correlated by ρ = FORECAST_ERROR_DAY_CORRELATION, plus lead-time variability."""
+    correlated_days = 1 + FORECAST_ERROR_DAY_CORRELATION * (protection_days - 1)
+    forecast_variance = protection_days * daily_forecast_error_sd**2 * correlated_days
+    return z * np.sqrt(forecast_variance + mean_daily_demand**2 * lead_time_sd_days**2)
 
 
 def round_up_to_packs(need: np.ndarray, min_order_qty: np.ndarray, order_multiple: np.ndarray) -> np.ndarray:
