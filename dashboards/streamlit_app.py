@@ -7,7 +7,7 @@ import streamlit as st
 from dashboards import auth, formatting, queries
 from dashboards.i18n import language_toggle, t
 from dashboards.merchant import current_merchant, merchant_picker
-from dashboards.navigation import PAGE_SPECS, pages_for
+from dashboards.navigation import PAGE_SPECS, import_page_modules, pages_for
 from transactional.users import ADMIN_ROLE
 
 
@@ -27,6 +27,13 @@ def data_freshness() -> None:
     st.sidebar.caption(t("published_at", time=queries.published_at().strftime("%Y-%m-%d %H:%M")))
 
 
+@st.cache_resource(show_spinner=False)
+def page_modules_imported() -> bool:
+    """Once per server process, while the sign-in form is the page shown."""
+    import_page_modules()
+    return True
+
+
 def main() -> None:
     st.set_page_config(page_title="coopcast 供销数据", layout="wide")
     user = auth.signed_in_user()
@@ -38,6 +45,7 @@ def main() -> None:
         return
     if user is None:
         auth.sign_in_form()
+        page_modules_imported()
         return
     auth.account_sidebar(user)
     merchants = queries.merchants()
