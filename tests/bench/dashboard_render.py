@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -42,6 +41,7 @@ from playwright.sync_api import Page, sync_playwright
 from dashboards.navigation import pages_for
 from tests import dashboard_browser as browser_run
 from tests.bench.empty_app import EMPTY_PATHS, EMPTY_TITLES
+from tests.bench.figures import machine
 from tests.bench.order_placement import bench_database, server_url
 from tests.conftest import PIPELINE_SEED, PipelineRun, run_cli
 from tests.dashboard_signin import create_account
@@ -196,31 +196,38 @@ def parse_arguments() -> argparse.Namespace:
     return arguments
 
 
+def run(pipeline: PipelineRun, repeats: int, merchant: str | None = None) -> dict:
+    """Every page of the owner's menu and the baseline page, `repeats` renders each, as one dict."""
+    with tempfile.TemporaryDirectory() as logs:
+        merchant_id, merchant_code = busiest_merchant(pipeline.home, merchant)
+        baseline_samples, page_samples = measure(pipeline, merchant_id, repeats, Path(logs))
+    baseline_p50 = statistics.median(baseline_samples)
+    return {
+        "merchant": merchant_code,
+        "repeats": repeats,
+        "measured": "menu click to page fully rendered (title shown, run over, charts and tables drawn)",
+        "baseline": "switching to a page holding only a title, same browser, same run",
+        "baseline_figure": asdict(figure("(empty page)", baseline_samples, baseline_p50)),
+        "figures": [asdict(figure(url_path, samples, baseline_p50)) for url_path, samples in page_samples.items()],
+    }
+
+
 def main() -> None:
     arguments = parse_arguments()
-    with chosen_pipeline(arguments.home, arguments.database) as pipeline, tempfile.TemporaryDirectory() as logs:
-        merchant_id, merchant_code = busiest_merchant(pipeline.home, arguments.merchant)
-        baseline_samples, page_samples = measure(pipeline, merchant_id, arguments.repeats, Path(logs))
-        data = "tiny pipeline built by the benchmark" if arguments.home is None else f"home {arguments.home}"
-    baseline_p50 = statistics.median(baseline_samples)
-    baseline = figure("(empty page)", baseline_samples, baseline_p50)
-    figures = [figure(url_path, samples, baseline_p50) for url_path, samples in page_samples.items()]
+    with chosen_pipeline(arguments.home, arguments.database) as pipeline:
+        figures = run(pipeline, arguments.repeats, arguments.merchant)
+    data = "tiny pipeline built by the benchmark" if arguments.home is None else f"home {arguments.home}"
     result = {
         "benchmark": "dashboard_render",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
         "versions": {"streamlit": streamlit.__version__, "playwright": version("playwright")},
         "data": data,
-        "merchant": merchant_code,
-        "repeats": arguments.repeats,
-        "measured": "menu click to page fully rendered (title shown, run over, charts and tables drawn)",
-        "baseline": "switching to a page holding only a title, same browser, same run",
-        "baseline_figure": asdict(baseline),
-        "figures": [asdict(row) for row in figures],
+        **figures,
     }
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print_table(figures, baseline)
+    print_table([Figure(**row) for row in figures["figures"]], Figure(**figures["baseline_figure"]))
     print(f"wrote {arguments.output}")
 
 

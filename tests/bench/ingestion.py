@@ -30,7 +30,6 @@ import statistics
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,6 +39,7 @@ import psycopg
 
 from pipelines import ingest
 from pipelines import warehouse as duck
+from tests.bench.figures import rates, spread, timed
 from tests.bench.order_placement import bench_database, server_url
 from tests.ingest_support import trade
 from tests.test_crash import Shop, open_shop
@@ -49,16 +49,6 @@ from transactional.simulator import simulate
 BASELINE_TABLES = ("order_lines", "funnel_events")
 DAY = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
 REPEATS = 3
-
-
-def seconds(action: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
-
-
-def median_seconds(action: Callable[[], object], repeats: int = REPEATS) -> float:
-    return statistics.median(seconds(action) for _ in range(repeats))
 
 
 def row_count(url: str, table: str) -> int:
@@ -87,25 +77,24 @@ def server_copy(url: str, table: str) -> None:
         conn.execute(f"COPY (SELECT * FROM core.{table}) TO '/dev/null' (FORMAT binary)")
 
 
-def baseline(url: str, table: str, workdir: Path) -> dict:
+def baseline(url: str, table: str, workdir: Path, repeats: int = REPEATS) -> dict:
     rows = row_count(url, table)
     conn = duck.connect(workdir / "scanner.duckdb")
     try:
         duck.attach_postgres(conn, url)
-        scanner_seconds = median_seconds(lambda: scanner_copy(conn, table))
+        scanner = rates(rows, timed(lambda: scanner_copy(conn, table), repeats))
     finally:
         conn.close()
-    rates = {
-        "scanner_rows_per_s": rows / scanner_seconds,
-        "pandas_read_sql_rows_per_s": rows / median_seconds(lambda: pandas_read(url, table)),
-        "server_copy_rows_per_s": rows / median_seconds(lambda: server_copy(url, table)),
-    }
+    pandas = rates(rows, timed(lambda: pandas_read(url, table), repeats))
+    server = rates(rows, timed(lambda: server_copy(url, table), repeats))
     return {
         "table": table,
         "rows": rows,
-        **{name: round(rate) for name, rate in rates.items()},
-        "scanner_vs_pandas": round(rates["scanner_rows_per_s"] / rates["pandas_read_sql_rows_per_s"], 2),
-        "scanner_vs_server_copy": round(rates["scanner_rows_per_s"] / rates["server_copy_rows_per_s"], 2),
+        "scanner_rows_per_s": spread(scanner, 0),
+        "pandas_read_sql_rows_per_s": spread(pandas, 0),
+        "server_copy_rows_per_s": spread(server, 0),
+        "scanner_vs_pandas": round(statistics.median(scanner) / statistics.median(pandas), 2),
+        "scanner_vs_server_copy": round(statistics.median(scanner) / statistics.median(server), 2),
     }
 
 
@@ -129,25 +118,39 @@ def trade_one_day(url: str, shop: Shop, orders: int, funnel_events: int) -> dict
     return {"orders": orders, "funnel_events": funnel_events}
 
 
-def measure(url: str, writable: bool, day_orders: int, day_funnel_events: int, baseline_tables: list[str]) -> dict:
+def measure(
+    url: str,
+    writable: bool,
+    day_orders: int,
+    day_funnel_events: int,
+    baseline_tables: list[str],
+    repeats: int = REPEATS,
+) -> dict:
+    """Every figure on the data at `url`; the trading day (written into it) only when `writable`."""
     with tempfile.TemporaryDirectory(prefix="coopcast-bench-ingest-") as tmp:
         workdir = Path(tmp)
         warehouse = workdir / "warehouse.duckdb"
-        started = time.perf_counter()
-        full_rows = sum(ingest.ingest(url, warehouse, full=True).row_counts.values())
-        full_seconds = time.perf_counter() - started
+        full_rows = 0
+
+        def full_refresh() -> None:
+            nonlocal full_rows
+            # A fresh warehouse each time: a full refresh into an existing one also replaces its tables.
+            warehouse.unlink(missing_ok=True)
+            full_rows = sum(ingest.ingest(url, warehouse, full=True).row_counts.values())
+
+        full_seconds = timed(full_refresh, repeats)
         figures: dict = {
             "full_refresh": {
                 "rows": full_rows,
-                "seconds": round(full_seconds, 2),
-                "rows_per_s": round(full_rows / full_seconds),
+                "seconds": spread(full_seconds, 2),
+                "rows_per_s": spread(rates(full_rows, full_seconds), 0),
             },
-            "baselines": [baseline(url, table, workdir) for table in baseline_tables],
+            "baselines": [baseline(url, table, workdir, repeats) for table in baseline_tables],
             "no_change": {
-                "source_has_changes_seconds": round(
-                    median_seconds(lambda: ingest.source_has_changes(url, warehouse), repeats=5), 3
+                "source_has_changes_seconds": spread(
+                    timed(lambda: ingest.source_has_changes(url, warehouse), max(repeats, 5))
                 ),
-                "incremental_seconds": round(median_seconds(lambda: ingest.ingest(url, warehouse)), 2),
+                "incremental_seconds": spread(timed(lambda: ingest.ingest(url, warehouse), repeats), 2),
             },
         }
         if writable:

@@ -228,6 +228,18 @@ def measure(url: str, shop: Shop, seconds: float, repeats: int) -> list[Figure]:
     return figures
 
 
+def run(server: str, seconds: float, repeats: int) -> dict:
+    """Both workloads at every client count, in a database of their own on `server`."""
+    with bench_database(server) as url:
+        shop = open_shop(url, max(CLIENT_COUNTS))
+        figures = measure(url, shop, seconds, repeats)
+    return {
+        "seconds_per_run": seconds,
+        "baseline": "one INSERT + COMMIT per transaction, same clients, same run",
+        "figures": [asdict(figure) for figure in figures],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each measured run")
@@ -235,20 +247,17 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("bench/order_placement.json"))
     arguments = parser.parse_args()
 
-    with server_url() as server, bench_database(server) as url:
-        shop = open_shop(url, max(CLIENT_COUNTS))
-        with psycopg.connect(url) as conn:
+    with server_url() as server:
+        with psycopg.connect(server) as conn:
             server_version = conn.execute("SHOW server_version").fetchone()[0]
-        figures = measure(url, shop, arguments.seconds, arguments.repeats)
+        figures = run(server, arguments.seconds, arguments.repeats)
 
     result = {
         "benchmark": "order_placement",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
         "versions": {"postgresql": server_version, "psycopg": psycopg.__version__},
-        "seconds_per_run": arguments.seconds,
-        "baseline": "one INSERT + COMMIT per transaction, same clients, same run",
-        "figures": [asdict(figure) for figure in figures],
+        **figures,
     }
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 from datetime import UTC, datetime
@@ -26,6 +24,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
+from tests.bench.figures import machine
 from tests.bench.order_placement import bench_database, server_url
 from transactional.migrate import upgrade
 from transactional.simulator import simulate
@@ -91,6 +90,11 @@ def summarise(runs: list[dict]) -> dict:
     }
 
 
+def measure(server: str, scale: str, repeats: int) -> dict:
+    """`repeats` simulations of `scale`, each into a fresh database on `server`, summarised."""
+    return summarise([simulate_once(server, scale) for _ in range(repeats)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", nargs="+", default=["tiny", "small"])
@@ -102,13 +106,12 @@ def main() -> None:
         with psycopg.connect(server) as conn:
             server_version = conn.execute("SHOW server_version").fetchone()[0]
         for scale in arguments.scales:
-            runs = [simulate_once(server, scale) for _ in range(arguments.repeats)]
-            figures[scale] = summarise(runs)
+            figures[scale] = measure(server, scale, arguments.repeats)
             rate = figures[scale]["rows_per_second"]["median"]
             ratio = figures[scale]["ratio_to_plain_copy"]["median"]
             print(f"{scale}: {rate:,.0f} rows/s, {ratio:.2f}x a plain COPY of as many rows")
     result = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
         "versions": {"postgresql": server_version, "psycopg": psycopg.__version__, "numpy": np.__version__},
         "seed": SEED,
         "scales": figures,
