@@ -34,6 +34,7 @@ from pipelines.cli_common import (
 from pipelines.commands import backup as backup_commands
 from pipelines.commands.alerts import alerts_app
 from pipelines.commands.api import api as api_command
+from pipelines.commands.bench import bench as bench_command
 from pipelines.commands.docs import docs as docs_command
 from pipelines.commands.imports import import_app
 from pipelines.commands.ingest import ingest as ingest_command
@@ -62,6 +63,7 @@ app.add_typer(import_app, name="import")
 app.command("docs")(docs_command)
 app.command("ingest")(ingest_command)
 app.command("replenish")(replenish_command)
+app.command("bench")(bench_command)
 DEMO_SCALE = "small"
 DEMO_SEED = 7
 DASHBOARD_PORT = 8501

@@ -1,0 +1,117 @@
+"""Forecasting speed on a fixed sample of series: the whole forecast + backtest, and each model
+family's series per second, against statsforecast's AutoETS alone and Prophet alone.
+
+    python -m tests.bench.forecasting --home HOME [--repeats 3] [--output bench/forecasting.json]
+
+The sample is SAMPLE_SERIES active merchant × SKU series (sold in the last 90 days before their
+merchant's as_of) drawn with SAMPLE_SEED from the home's serving copy (marts.fct_daily_sales), so
+every run and every baseline forecasts the same series. `forecast_network` backtests, chooses and
+forecasts them exactly as `coopcast forecast` does; the baselines, in the same run on the same
+series, each fit one model per series and forecast the same 90 days: AutoETS alone (statsforecast,
+the model the pipeline's smooth series mostly use) and Prophet alone. The ratios pipeline series/s
+÷ baseline series/s are what to compare across machines; the baselines do no backtest, so the
+ratio says what choosing among backtested candidates costs against fitting one model once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models.forecasting.candidates import engine_for
+from models.forecasting.pipeline import MODEL_FAMILIES, active_series, forecast_network
+from models.forecasting.prophet_model import fit_and_forecast
+from models.forecasting.series import HORIZON_DAYS, daily_demand_series
+from pipelines import warehouse as duck
+from pipelines.assets.ml import FORECAST_CATEGORIES_SQL
+from tests.bench.figures import rates, spread, timed, write_result
+
+SAMPLE_SERIES = 100
+SAMPLE_SEED = 0
+REPEATS = 3
+
+
+def load_inputs(warehouse_path: Path) -> tuple[pd.DataFrame, dict[int, date], pd.DataFrame]:
+    """What the forecast asset reads: daily sales, each merchant's as_of, the SKUs' categories."""
+    conn = duck.connect(warehouse_path, read_only=True)
+    try:
+        merchants = conn.execute("SELECT merchant_id, as_of FROM marts.dim_merchants").df()
+        sales = conn.execute("SELECT merchant_id, sku_code, sales_date, quantity FROM marts.fct_daily_sales").df()
+        categories = conn.execute(FORECAST_CATEGORIES_SQL).df()
+    finally:
+        conn.close()
+    as_of_by_merchant = {
+        int(row.merchant_id): pd.Timestamp(row.as_of).date() for row in merchants.itertuples() if pd.notna(row.as_of)
+    }
+    return sales, as_of_by_merchant, categories
+
+
+def series_key(frame: pd.DataFrame) -> pd.Series:
+    return frame["merchant_id"].astype("int64").astype(str) + "|" + frame["sku_code"]
+
+
+def sample_inputs(
+    sales: pd.DataFrame, as_of_by_merchant: dict[int, date], categories: pd.DataFrame, size: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sales and categories of `size` active series drawn with `seed` (all of them when fewer)."""
+    active_ids = sorted(active_series(daily_demand_series(sales, as_of_by_merchant))["unique_id"].unique())
+    chosen = set(np.random.default_rng(seed).choice(active_ids, size=min(size, len(active_ids)), replace=False))
+    return sales[series_key(sales).isin(chosen)], categories[series_key(categories).isin(chosen)]
+
+
+def auto_ets_alone(series: pd.DataFrame) -> None:
+    engine_for(("auto_ets",), HORIZON_DAYS).forecast(df=series, h=HORIZON_DAYS)
+
+
+def prophet_alone(series: pd.DataFrame) -> None:
+    for _, history in series.groupby("unique_id", sort=False):
+        fit_and_forecast(history, HORIZON_DAYS)
+
+
+def measure(warehouse_path: Path, repeats: int = REPEATS) -> dict:
+    sales, as_of_by_merchant, categories = load_inputs(warehouse_path)
+    sample_sales, sample_categories = sample_inputs(sales, as_of_by_merchant, categories, SAMPLE_SERIES, SAMPLE_SEED)
+    series = active_series(daily_demand_series(sample_sales, as_of_by_merchant))
+    series_count = int(series["unique_id"].nunique())
+    family_rates: dict[str, list[float]] = {family: [] for family in MODEL_FAMILIES}
+
+    def whole_forecast() -> None:
+        network = forecast_network(sample_sales, as_of_by_merchant, categories=sample_categories)
+        for family, rate in network.timings["family_series_per_second"].items():
+            if rate is not None:
+                family_rates[family].append(rate)
+
+    whole = rates(series_count, timed(whole_forecast, repeats))
+    history = series[["unique_id", "ds", "y"]]
+    auto_ets = rates(series_count, timed(lambda: auto_ets_alone(history), repeats))
+    prophet = rates(series_count, timed(lambda: prophet_alone(history), repeats))
+    return {
+        "series": series_count,
+        "sample": f"{SAMPLE_SERIES} active series drawn with seed {SAMPLE_SEED}",
+        "horizon_days": HORIZON_DAYS,
+        "forecast_network_series_per_s": spread(whole, 2),
+        "family_series_per_s": {family: spread(found, 2) for family, found in family_rates.items() if found},
+        "auto_ets_alone_series_per_s": spread(auto_ets, 2),
+        "prophet_alone_series_per_s": spread(prophet, 2),
+        "ratio_to_auto_ets": round(statistics.median(whole) / statistics.median(auto_ets), 3),
+        "ratio_to_prophet": round(statistics.median(whole) / statistics.median(prophet), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", type=Path, required=True, help="a COOPCAST_HOME with a published serving copy")
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--output", type=Path, default=Path("bench/forecasting.json"))
+    arguments = parser.parse_args()
+    serving_copy = arguments.home / "serving" / "warehouse.duckdb"
+    write_result(arguments.output, "forecasting", measure(serving_copy, arguments.repeats))
+
+
+if __name__ == "__main__":
+    main()
