@@ -139,6 +139,19 @@ def test_an_expired_or_signed_out_token_gets_401(client: TestClient, shop: ApiSh
     assert "expired" in answers["expired"].json()["detail"]
 
 
+def test_a_password_reset_revokes_the_accounts_tokens(client: TestClient, shop: ApiShop) -> None:
+    token = signed_in_token(shop, "owner", shop.merchant.merchant_id)
+    other = signed_in_token(shop, "owner", shop.merchant.merchant_id)
+    with psycopg.connect(shop.owner_url) as conn:
+        users.reset_password(conn, username_of(shop, token), "newharvest99", datetime.now(UTC))
+
+    refused = client.post("/purchase-orders", json=PURCHASE, headers=bearer(token))
+    accepted = client.post("/purchase-orders", json=PURCHASE, headers=bearer(other))
+
+    assert refused.status_code == 401
+    assert accepted.status_code == 201, accepted.text
+
+
 def test_an_admin_token_must_name_the_merchant_it_acts_for(client: TestClient, shop: ApiShop) -> None:
     token = signed_in_token(shop, "admin", None)
 

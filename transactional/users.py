@@ -173,7 +173,8 @@ def create_user(
 
 
 def reset_password(conn: psycopg.Connection, username: str, password: str, at: datetime, *, actor: str = "cli") -> None:
-    """Give the account a new password and unlock it. Runs as the database owner."""
+    """Give the account a new password, unlock it and revoke its API session tokens (whoever
+    knew the old password may have signed in with it). Runs as the database owner."""
     with conn.transaction():
         row = conn.execute(
             "SELECT user_id, username, merchant_id FROM core.users WHERE lower(username) = lower(%s) FOR UPDATE",
@@ -187,6 +188,11 @@ def reset_password(conn: psycopg.Connection, username: str, password: str, at: d
                       password_changed_at = %s, updated_at = %s
                WHERE user_id = %s""",
             [_checked_hash(stored_name, password), at, at, user_id],
+        )
+        conn.execute(
+            """UPDATE core.user_sessions SET revoked_at = greatest(%s, issued_at)
+               WHERE user_id = %s AND revoked_at IS NULL AND expires_at > %s""",
+            [at, user_id, at],
         )
         _log(conn, user_id, stored_name, merchant_id, "account.reset_password", actor, at)
 
