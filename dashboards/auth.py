@@ -8,7 +8,8 @@ can make a session another account or another merchant: a forged token names no 
 
 At sign-in the account also gets a token for the HTTP API (`transactional.user_sessions`), kept
 beside the account in the same server-side way; the dashboard writes (approving replenishment
-suggestions) send it, and signing out revokes it.
+suggestions) send it, and signing out revokes it. A dashboard session ends when that token
+expires (`user_sessions.SESSION_LIFETIME`): the next run of the page asks for the password again.
 """
 
 from __future__ import annotations
@@ -36,36 +37,56 @@ def _signed_in_accounts() -> dict[str, users.SignedInUser]:
 
 
 @st.cache_resource
-def _api_tokens() -> dict[str, str]:
-    """The signed-in accounts' API session tokens, by the same session token."""
+def _api_sessions() -> dict[str, user_sessions.IssuedSession]:
+    """The signed-in accounts' API sessions, by the same session token."""
     return {}
+
+
+def _forget(session_token: str) -> None:
+    _signed_in_accounts().pop(session_token, None)
+    _api_sessions().pop(session_token, None)
+
+
+def _forget_expired(now: datetime) -> None:
+    """Drop the sessions whose time is up, those of closed browser tabs included."""
+    for session_token, api_session in list(_api_sessions().items()):
+        if api_session.expires_at <= now:
+            _forget(session_token)
 
 
 def signed_in_user() -> users.SignedInUser | None:
     token = st.session_state.get(SESSION_TOKEN_KEY)
-    return _signed_in_accounts().get(token) if isinstance(token, str) else None
+    if not isinstance(token, str):
+        return None
+    api_session = _api_sessions().get(token)
+    if api_session is None or api_session.expires_at <= datetime.now(UTC):
+        _forget(token)
+        return None
+    return _signed_in_accounts().get(token)
 
 
 def api_token() -> str | None:
     """The token the signed-in account acts with in the HTTP API."""
     token = st.session_state.get(SESSION_TOKEN_KEY)
-    return _api_tokens().get(token) if isinstance(token, str) else None
+    api_session = _api_sessions().get(token) if isinstance(token, str) else None
+    return api_session.token if api_session else None
 
 
 def _remember(user: users.SignedInUser, api_session: user_sessions.IssuedSession) -> None:
+    _forget_expired(datetime.now(UTC))
     token = secrets.token_urlsafe(32)
     _signed_in_accounts()[token] = user
-    _api_tokens()[token] = api_session.token
+    _api_sessions()[token] = api_session
     st.session_state[SESSION_TOKEN_KEY] = token
 
 
 def _revoke_api_token(session_token: object) -> None:
-    api_session_token = _api_tokens().pop(session_token, None) if isinstance(session_token, str) else None
-    if api_session_token is None:
+    api_session = _api_sessions().pop(session_token, None) if isinstance(session_token, str) else None
+    if api_session is None:
         return
     try:
         with psycopg.connect(db.app_database_url(), autocommit=True) as conn:
-            user_sessions.revoke_session(conn, api_session_token, datetime.now(UTC))
+            user_sessions.revoke_session(conn, api_session.token, datetime.now(UTC))
     except psycopg.OperationalError:
         # Signing out must not depend on the database; the token still expires on its own.
         return

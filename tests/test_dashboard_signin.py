@@ -4,7 +4,8 @@ the tiny pipeline's serving copy and its PostgreSQL database (fixture `pipeline_
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -12,6 +13,7 @@ import psycopg
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboards import auth
 from dashboards.auth import SESSION_TOKEN_KEY
 from tests.conftest import PipelineRun
 from tests.dashboard_signin import create_account, sign_in_as, submit_sign_in, use_database
@@ -167,6 +169,22 @@ def test_signing_out_forgets_the_account(
     app.sidebar.button(key="sign_out").click().run()
     assert not app.metric and not app.title
     assert [field.label for field in app.text_input] == ["用户名", "密码"]
+
+
+def test_a_session_ends_when_its_api_token_expires(
+    signed_out: AppTest, pipeline_run: PipelineRun, monkeypatch: pytest.MonkeyPatch, merchant_pair: tuple[int, int]
+) -> None:
+    app = sign_in_as(signed_out, monkeypatch, pipeline_run.database_url, "owner", merchant_pair[0])
+    assert app.metric
+    token = app.session_state[SESSION_TOKEN_KEY]
+    sessions = auth._api_sessions()
+    sessions[token] = replace(sessions[token], expires_at=datetime.now(UTC) - timedelta(seconds=1))
+
+    app.run()
+
+    assert not app.metric and not app.title
+    assert [field.label for field in app.text_input] == ["用户名", "密码"]
+    assert token not in sessions
 
 
 def merchant_label(serving: duckdb.DuckDBPyConnection, merchant_id: int) -> str:
