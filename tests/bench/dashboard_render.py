@@ -35,6 +35,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import streamlit
 from playwright.sync_api import Page, sync_playwright
 
@@ -64,8 +65,8 @@ class Figure:
 
 
 def percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+    """The nearest-rank percentile: of 20 renders the p95 is the 19th fastest, not the slowest."""
+    return float(np.percentile(samples, share * 100, method="inverted_cdf"))
 
 
 def figure(page: str, samples: list[float], baseline_p50: float) -> Figure:

@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import psycopg
 
 from transactional import catalogue, stock
@@ -62,8 +63,7 @@ class Measurement:
         return self.transactions / self.seconds
 
     def percentile(self, share: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+        return float(np.percentile(self.latencies_ms, share * 100, method="inverted_cdf"))
 
 
 @dataclass(frozen=True)
