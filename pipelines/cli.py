@@ -19,7 +19,7 @@ from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from models.replenishment.evaluation import DEFAULT_DAYS, DEFAULT_MAX_SKUS
+from models.replenishment.evaluation import DEFAULT_DAYS, DEFAULT_MAX_SKUS, REFIT_EVERY_DAYS
 from pipelines import settings
 from pipelines import warehouse as duck
 from pipelines.cli_common import (
@@ -277,12 +277,21 @@ def evaluate_replenishment(
             help="Days replayed before the measured ones, not counted: each policy first shapes its own stock",
         ),
     ] = 0,
+    refit_days: Annotated[
+        int,
+        typer.Option(
+            "--refit-days",
+            help="Days between refits of coopcast's forecasts (7 = as the weekly plan; slower)",
+        ),
+    ] = REFIT_EVERY_DAYS,
 ) -> None:
     """Replay the simulator's true demand under merchants' min-max policy and coopcast's; write ml.policy_evaluation."""
     if days < 1 or max_skus < 1:
         raise CommandFailed("--days and --max-skus must be at least 1")
     if warmup_days < 0:
         raise CommandFailed("--warmup-days must be 0 or more")
+    if refit_days < 1:
+        raise CommandFailed("--refit-days must be at least 1")
     prepare()
     with contextlib.closing(duck.connect(settings.warehouse_path(), read_only=True)) as conn:
         if not duck.has_simulator_truth(conn):
@@ -297,7 +306,13 @@ def evaluate_replenishment(
         job_name=POLICY_EVALUATION_JOB,
         ops_config={
             policy_evaluation.op.name: {
-                "config": {"days": days, "max_skus": max_skus, "seed": seed, "warmup_days": warmup_days}
+                "config": {
+                    "days": days,
+                    "max_skus": max_skus,
+                    "seed": seed,
+                    "warmup_days": warmup_days,
+                    "refit_days": refit_days,
+                }
             }
         },
     )
@@ -311,6 +326,7 @@ def evaluate_replenishment(
     table = Table(
         title=f"Replay of {summary[0][9]} days to {summary[0][10]}"
         + (f" after {warmup_days} days of warm-up" if warmup_days else "")
+        + f", forecasts refitted every {refit_days} days"
         + " (ml.policy_evaluation)",
         caption="fill: units served ÷ demanded; stock ¥: average inventory value; out-days: SKU-days short;"
         " turns: cost of goods sold ÷ average inventory value",

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.slow
 
 REPLAY_DAYS = 56
 WARMUP_DAYS = 14
+REFIT_DAYS = 14
 RERUN_DAYS = 28
 
 
@@ -32,11 +33,13 @@ def evaluated(pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathFactor
     shutil.copy(pipeline_run.home / "warehouse.duckdb", home / "warehouse.duckdb")
     copy = PipelineRun(home=home, database_url=pipeline_run.database_url)
     result = run_cli(
-        copy, "evaluate", "replenishment", "--days", str(REPLAY_DAYS), "--warmup-days", str(WARMUP_DAYS), "--seed", "3"
+        copy,
+        *("evaluate", "replenishment", "--days", str(REPLAY_DAYS), "--warmup-days", str(WARMUP_DAYS)),
+        *("--refit-days", str(REFIT_DAYS), "--seed", "3"),
     )
     assert "coopcast" in result.stdout and "minmax" in result.stdout
-    # The title names the warm-up (a wrapped title keeps its words whole).
-    assert "warm-up" in result.stdout
+    # The title names the warm-up and the refits (a wrapped title keeps its words whole).
+    assert "warm-up" in result.stdout and "refitted" in result.stdout
     return copy
 
 
@@ -128,6 +131,13 @@ def test_no_forecast_sees_demand_after_its_decision_day() -> None:
     # The refit after the cut does see the surge: the check above could fail.
     later = observed[~up_to_cut]["yhat"].sum()
     assert surged[surged["decision_date"] > cut]["yhat"].sum() > 5 * later
+
+
+def test_refits_must_be_at_least_a_day_apart(pipeline_run: PipelineRun) -> None:
+    result = run_cli(pipeline_run, "evaluate", "replenishment", "--refit-days", "0", check=False)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--refit-days must be at least 1" in lines[0], result.stderr
 
 
 def test_without_simulator_truth_the_command_fails_with_one_line(pipeline_run: PipelineRun, tmp_path: Path) -> None:

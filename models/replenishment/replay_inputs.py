@@ -13,9 +13,10 @@ The period is the last `days` days up to the network's as_of. A seeded sample of
 - Starting stock is what the ledger held the morning of the first replay day: the on-hand units
   of every batch (all warehouses) with that batch's expiry date, identical for both policies.
 - The coopcast forecaster is `forecast_network` fitted on the demand before each refit day, every
-  REFIT_EVERY_DAYS of the period; each fit serves the decision days up to the next refit, so no
-  forecast sees demand after its decision day. Its daily error standard deviation comes from the
-  chosen option's backtest, as the weekly plan takes it (`plan.daily_forecast_error_sd`).
+  REFIT_EVERY_DAYS of the period (or as asked: the weekly plan refits every 7); each fit serves
+  the decision days up to the next refit, so no forecast sees demand after its decision day. Its
+  daily error standard deviation comes from the chosen option's backtest, as the weekly plan takes
+  it (`plan.daily_forecast_error_sd`).
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ import pandas as pd
 
 from models.forecasting.pipeline import forecast_network
 from models.replenishment import plan, policy
-from models.replenishment.evaluation import DEFAULT_DAYS, DEFAULT_MAX_SKUS
+from models.replenishment.evaluation import DEFAULT_DAYS, DEFAULT_MAX_SKUS, REFIT_EVERY_DAYS
 
-REFIT_EVERY_DAYS = 28
 KEY_SEPARATOR = "/"
 
 

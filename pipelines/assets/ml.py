@@ -8,7 +8,12 @@ import duckdb
 import pandas as pd
 
 from models.forecasting.pipeline import MODEL_VERSION, chosen_versus_candidates, forecast_network
-from models.replenishment.evaluation import evaluate_replenishment, frame_forecaster, prepare_replay
+from models.replenishment.evaluation import (
+    REFIT_EVERY_DAYS,
+    evaluate_replenishment,
+    frame_forecaster,
+    prepare_replay,
+)
 from models.replenishment.plan import RECENT_DEMAND_DAYS, plan_replenishment
 from models.replenishment.replay_inputs import (
     DEFAULT_DAYS,
@@ -247,6 +252,8 @@ class PolicyEvaluationConfig(dg.Config):
     seed: int = 0
     # Days replayed before the measured ones, so that each policy has shaped its own stock.
     warmup_days: int = 0
+    # Days between the coopcast forecaster's refits (evaluation.REFIT_EVERY_DAYS).
+    refit_days: int = REFIT_EVERY_DAYS
 
 
 def review_period_days(conn: duckdb.DuckDBPyConnection) -> int:
@@ -297,7 +304,7 @@ def policy_evaluation(
             review_period_days=review_period_days(conn),
         )
         started = time.perf_counter()
-        forecasts = coopcast_forecasts(data)
+        forecasts = coopcast_forecasts(data, refit_every_days=config.refit_days)
         forecast_seconds = time.perf_counter() - started
         inputs = prepare_replay(data.skus, data.demand, data.start, data.initial_batches)
         summary = evaluate_replenishment(
