@@ -17,7 +17,8 @@ the trading day is then skipped, unless `--trade-day` allows writing it (a scrat
 `--baseline-tables` narrows the baselines (pandas reads the county's 114 M funnel events at
 ~165 k rows/s: half an hour per repeat). A county day is ~9,300 orders and ~157,000 funnel events (6.8 M
 orders and 115 M events over 731 days); they are written through the services (orders placed,
-40 % shipped, 20 % cancelled) and the funnel event API, then one incremental ingestion copies them.
+40 % shipped, 20 % cancelled, by DAY_SHOPS merchants trading at once, as a county's do) and the
+funnel event API, then one incremental ingestion copies them.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ import platform
 import random
 import statistics
 import tempfile
+import threading
 import time
 import warnings
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -41,14 +44,21 @@ from pipelines import ingest
 from pipelines import warehouse as duck
 from tests.bench.figures import rates, spread, timed
 from tests.bench.order_placement import bench_database, server_url
+from tests.builders import category_path
 from tests.ingest_support import trade
-from tests.test_crash import Shop, open_shop
+from tests.test_crash import AT, Shop
+from transactional import catalogue, stock
 from transactional.funnel import FunnelEvent, record_events
 from transactional.simulator import simulate
 
 BASELINE_TABLES = ("order_lines", "funnel_events")
 DAY = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
 REPEATS = 3
+# The trading day's orders are placed by this many merchants at once, each on its own connection:
+# one merchant alone places them one after another (about 120 orders/s on 2 shared cores, so some
+# 80 s of the small run spent writing, not measuring); four at once wrote 600 orders 1.7 times as fast.
+DAY_SHOPS = 4
+SKUS_PER_SHOP = 3
 
 
 def row_count(url: str, table: str) -> int:
@@ -98,12 +108,56 @@ def baseline(url: str, table: str, workdir: Path, repeats: int = REPEATS) -> dic
     }
 
 
-def trade_one_day(url: str, shop: Shop, orders: int, funnel_events: int) -> dict[str, int]:
-    rng = random.Random(1)
+def open_day_shops(url: str, count: int) -> list[Shop]:
+    """`count` merchants under one category, each with a customer and SKUS_PER_SHOP SKUs stocked in
+    four batches of 5,000 (plenty for its share of a county day)."""
+    shops = []
     with psycopg.connect(url) as conn:
-        for number in range(orders):
+        leaf = category_path(conn, "DAY", ("日用品", "清洁", "洗衣粉"), AT).leaf
+        for index in range(count):
+            merchant = catalogue.create_merchant(conn, f"M-DAY{index}", f"交易日供销社 {index}", AT)
+            warehouse = catalogue.create_warehouse(conn, merchant, "WH01", "主仓", AT)
+            customer = catalogue.create_customer(conn, merchant, "C0001", "李四", AT)
+            products = []
+            for sku in range(SKUS_PER_SHOP):
+                product = catalogue.create_product(
+                    conn, merchant, f"SKU-{sku}", f"洗衣粉 {sku}", leaf, Decimal("5.00"), Decimal("8.50"), AT
+                )
+                for _ in range(4):
+                    stock.receive_stock(conn, warehouse_id=warehouse, product_id=product, quantity=5_000, at=AT)
+                products.append(product)
+            shops.append(Shop(merchant, customer, warehouse, products))
+        conn.commit()
+    return shops
+
+
+def trade_shop_share(url: str, shop: Shop, numbers: range, orders: int, seed: int) -> None:
+    """The orders `numbers` of the day's `orders` (spread over the day by number), at one shop."""
+    rng = random.Random(seed)
+    with psycopg.connect(url) as conn:
+        for number in numbers:
             chosen = rng.sample(shop.product_ids, k=rng.randint(1, len(shop.product_ids)))
             trade(conn, shop, chosen, DAY + timedelta(seconds=number * 86_400 // max(orders, 1)), rng)
+
+
+def trade_one_day(url: str, shops: list[Shop], orders: int, funnel_events: int) -> dict[str, int]:
+    errors: list[BaseException] = []
+
+    def trade_share(index: int) -> None:
+        try:
+            trade_shop_share(url, shops[index], range(index, orders, len(shops)), orders, seed=1 + index)
+        except BaseException as error:  # surfaced after every shop has stopped
+            errors.append(error)
+
+    threads = [threading.Thread(target=trade_share, args=(index,)) for index in range(len(shops))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    shop = shops[0]
+    with psycopg.connect(url) as conn:
         events = [
             FunnelEvent(
                 merchant_id=shop.merchant_id,
@@ -154,7 +208,7 @@ def measure(
             },
         }
         if writable:
-            written = trade_one_day(url, open_shop(url), day_orders, day_funnel_events)
+            written = trade_one_day(url, open_day_shops(url, DAY_SHOPS), day_orders, day_funnel_events)
             started = time.perf_counter()
             result = ingest.ingest(url, warehouse)
             figures["county_day"] = {
