@@ -54,6 +54,9 @@ def about_table(report: dict) -> str:
         listed = ", ".join(f"{name} {count:,}" for name, count in biggest)
         rows.append(["data", f"{sum(postgresql_rows.values()):,} rows in PostgreSQL core ({listed}, …)"])
     rows.append(["whole run", f"{report['total_seconds']:,.0f} s"])
+    phases = report.get("phase_seconds")
+    if phases:
+        rows.append(["of which", ", ".join(f"{name} {seconds:,.0f} s" for name, seconds in phases.items())])
     return table(["", ""], rows)
 
 
@@ -127,11 +130,12 @@ def run_table(figures: dict, scale: str) -> str:
 
 def build_table(figures: dict, scale: str) -> str:
     total = table(
-        ["build", "seconds", "models", "sum of model times"],
+        ["build", "seconds", "dbt's own seconds", "models", "sum of model times"],
         [
             [
-                f"`{figures['command']}`",
+                f"`{figures['command']}`" + (f", {figures['part']}" if "part" in figures else ""),
                 ranged(figures["total_seconds"], 1),
+                number(figures.get("dbt_elapsed_seconds"), 1),
                 figures["models"],
                 figures["model_seconds_sum"],
             ]
