@@ -119,12 +119,17 @@ def running_api(owner_url: str, home: Path, pool_size: int = 10) -> Iterator[str
         _wait_until_serving(server, base_url, log)
         yield base_url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server, grace_seconds=20)
+
+
+def stop_server(server: subprocess.Popen, grace_seconds: float) -> None:
+    """Ask the server to stop; kill it if it has not within `grace_seconds`."""
+    server.terminate()
+    try:
+        server.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def _wait_until_serving(server: subprocess.Popen, base_url: str, log: Path, timeout: float = 60) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from dashboards.i18n import load_locale
-from tests.api_support import free_port
+from tests.api_support import free_port, stop_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
@@ -100,12 +100,7 @@ def streamlit_server(script: Path, env: dict[str, str], log: Path) -> Iterator[s
         _wait_until_healthy(url, server, log)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server, grace_seconds=10)
 
 
 def dashboard_env(home: Path, database_url: str) -> dict[str, str]:
