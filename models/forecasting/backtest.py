@@ -27,9 +27,10 @@ from collections.abc import Collection
 import numpy as np
 import pandas as pd
 
+from models.forecasting import distributed
 from models.forecasting.candidates import VALUE_COLUMNS, engine_for, long_forecasts, series_by_candidates
 from models.forecasting.demand_classes import classify_demand
-from models.forecasting.series import INTERVAL_LEVELS, SEASON_LENGTH
+from models.forecasting.series import SEASON_LENGTH
 
 BACKTEST_HORIZON_DAYS = 28
 BACKTEST_STEP_DAYS = 28
@@ -78,9 +79,7 @@ def backtest_forecasts(
     long_enough = series[lengths >= held_out_days + MIN_TRAINING_DAYS]
     frames = []
     for names, members in series_by_candidates(long_enough, classes, h, held_out_days, only=only):
-        wide = engine_for(names, h).cross_validation(
-            h=h, df=members, n_windows=n_windows, step_size=step_size, level=list(INTERVAL_LEVELS)
-        )
+        wide = distributed.cross_validation(engine_for(names, h), members, h, n_windows, step_size)
         frames.append(long_forecasts(wide, names, ["unique_id", "ds", "cutoff", "y"]))
     if not frames:
         return pd.DataFrame(columns=BACKTEST_ROW_COLUMNS)

@@ -30,8 +30,9 @@ from statsforecast.models import (
 )
 from statsforecast.utils import ConformalIntervals
 
+from models.forecasting import distributed
 from models.forecasting.demand_classes import ERRATIC, INTERMITTENT, LUMPY, SMOOTH, classify_demand
-from models.forecasting.series import HORIZON_DAYS, INTERVAL_LEVELS, SEASON_LENGTH
+from models.forecasting.series import HORIZON_DAYS, SEASON_LENGTH
 
 MOVING_AVERAGE_DAYS = 28
 # Error A or M, no trend, additive weekly season: a searched trend extrapolated 90 days ahead
@@ -183,7 +184,7 @@ def forecast_candidates(
         classes = classify_demand(series)
     frames = []
     for names, members in series_by_candidates(series, classes, horizon, only=only):
-        wide = engine_for(names, horizon).forecast(h=horizon, df=members, level=list(INTERVAL_LEVELS))
+        wide = distributed.forecast(engine_for(names, horizon), members, horizon)
         frames.append(long_forecasts(wide, names, ["unique_id", "ds"]))
     if not frames:
         return pd.DataFrame(columns=FORECAST_COLUMNS)
