@@ -1,0 +1,143 @@
+"""Series per second of the per-series statsforecast models (baselines, intermittent, AutoETS and
+AutoTheta; backtest and 90-day forecast) in this process and on a Dask cluster, on one fixed sample.
+
+    python -m tests.bench.forecasting_distributed [--scheduler tcp://host:8786] [--repeats 2]
+        [--output bench/forecasting_distributed.json]
+
+Without `--scheduler` the cluster is a `distributed.LocalCluster` of two worker processes with
+one thread each, started here, so on a 2-core machine it shows what the second core buys against
+what shipping the series to the workers costs. The sample is synthetic (numpy, SAMPLE_SEED): a
+year of daily demand for SAMPLE_SERIES series, a quarter of each demand class, so every
+per-series model family fits. The first call on each side is a warm-up (the workers import
+statsforecast and compile its models) and is reported apart, not timed with the rest. The
+forecasts on both sides are compared; the figures are only written if they are the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from distributed import LocalCluster
+
+from models.forecasting.backtest import backtest_forecasts
+from models.forecasting.candidates import forecast_candidates
+from models.forecasting.demand_classes import classify_demand
+from models.forecasting.distributed import SCHEDULER_SETTING
+from models.forecasting.series import HISTORY_DAYS, HORIZON_DAYS
+from tests.bench.figures import rates, spread, timed, write_result
+
+SAMPLE_SERIES = 120
+SAMPLE_SEED = 0
+REPEATS = 2
+WORKERS = 2
+WEEKLY_PROFILE = np.array([2.0, 3.0, 4.0, 6.0, 9.0, 12.0, 8.0])
+
+
+def sample_series(size: int = SAMPLE_SERIES, seed: int = SAMPLE_SEED, days: int = HISTORY_DAYS) -> pd.DataFrame:
+    """`size` daily series of `days`, cycling through smooth, erratic, intermittent and lumpy demand."""
+    random = np.random.default_rng(seed)
+    weekly = np.tile(WEEKLY_PROFILE, days // 7 + 1)[:days]
+    makers: list[Callable[[], np.ndarray]] = [
+        lambda: np.maximum(1, np.round(weekly * random.uniform(1, 4) + random.normal(0, 1.5, days))),
+        lambda: np.maximum(1, np.round(random.lognormal(1.5, 1.0, days))),
+        lambda: (random.random(days) < 0.3) * random.integers(2, 4, days),
+        lambda: (random.random(days) < 0.2) * np.maximum(1, np.round(random.lognormal(1.0, 1.2, days))),
+    ]
+    dates = pd.date_range("2025-01-01", periods=days, freq="D")
+    frames = [
+        pd.DataFrame({"unique_id": f"{index:04d}", "ds": dates, "y": makers[index % len(makers)]().astype(float)})
+        for index in range(size)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def per_series_models(series: pd.DataFrame, classes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the per-series families do in a run: the rolling-origin backtest, then the 90-day forecast."""
+    return backtest_forecasts(series, classes), forecast_candidates(series, HORIZON_DAYS, classes)
+
+
+def with_scheduler(address: str | None, action: Callable[[], object]) -> object:
+    """`action()` with COOPCAST_DASK_SCHEDULER set to `address` (unset for None), restored after."""
+    previous = os.environ.pop(SCHEDULER_SETTING, None)
+    if address is not None:
+        os.environ[SCHEDULER_SETTING] = address
+    try:
+        return action()
+    finally:
+        os.environ.pop(SCHEDULER_SETTING, None)
+        if previous is not None:
+            os.environ[SCHEDULER_SETTING] = previous
+
+
+def side(address: str | None, series: pd.DataFrame, classes: pd.DataFrame, repeats: int) -> dict:
+    """One side's warm-up seconds, timed repeats and result (the last repeat's)."""
+    started = time.perf_counter()
+    with_scheduler(address, lambda: per_series_models(first_series(series), classes))
+    warm_up = time.perf_counter() - started
+    results: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+
+    def run() -> None:
+        results.append(with_scheduler(address, lambda: per_series_models(series, classes)))
+
+    seconds = timed(run, repeats)
+    return {"warm_up_seconds": round(warm_up, 2), "seconds": seconds, "result": results[-1]}
+
+
+def first_series(series: pd.DataFrame, count: int = 4) -> pd.DataFrame:
+    """The first `count` series: enough to make every family's first fit, little else."""
+    return series[series["unique_id"].isin(series["unique_id"].drop_duplicates().head(count))]
+
+
+@contextmanager
+def cluster_at(scheduler: str | None) -> Iterator[str]:
+    """The given scheduler's address, or a LocalCluster's started for the measurement."""
+    if scheduler is not None:
+        yield scheduler
+        return
+    with LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def measure(scheduler: str | None, repeats: int = REPEATS) -> dict:
+    series = sample_series()
+    classes = classify_demand(series)
+    count = int(series["unique_id"].nunique())
+    with cluster_at(scheduler) as address:
+        in_process = side(None, series, classes, repeats)
+        on_cluster = side(address, series, classes, repeats)
+    for single, distributed in zip(in_process["result"], on_cluster["result"], strict=True):
+        pd.testing.assert_frame_equal(distributed, single, check_exact=False, rtol=1e-9)
+    single_rates = rates(count, in_process["seconds"])
+    cluster_rates = rates(count, on_cluster["seconds"])
+    return {
+        "series": count,
+        "sample": f"{SAMPLE_SERIES} synthetic series of {HISTORY_DAYS} days, seed {SAMPLE_SEED}",
+        "classes": classes["demand_class"].value_counts().sort_index().to_dict(),
+        "cluster": f"LocalCluster, {WORKERS} worker processes × 1 thread" if scheduler is None else scheduler,
+        "single_process_series_per_s": spread(single_rates, 2),
+        "cluster_series_per_s": spread(cluster_rates, 2),
+        "cluster_over_single_process": round(statistics.median(cluster_rates) / statistics.median(single_rates), 3),
+        "cluster_warm_up_seconds": on_cluster["warm_up_seconds"],
+        "same_forecasts": True,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scheduler", help="a running Dask scheduler; default: a local cluster started here")
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--output", type=Path, default=Path("bench/forecasting_distributed.json"))
+    arguments = parser.parse_args()
+    write_result(arguments.output, "forecasting_distributed", measure(arguments.scheduler, arguments.repeats))
+
+
+if __name__ == "__main__":
+    main()
