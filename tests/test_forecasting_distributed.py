@@ -92,6 +92,12 @@ def cluster() -> Iterator[LocalCluster]:
         yield local
 
 
+@pytest.fixture(autouse=True)
+def single_process_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The single-process side is single-process even where the environment names a scheduler."""
+    monkeypatch.delenv(SCHEDULER_SETTING, raising=False)
+
+
 def executed_tasks(cluster: LocalCluster) -> dict[str, int]:
     """How many tasks each worker of the cluster has run so far."""
     with Client(cluster.scheduler_address, set_as_default=False) as observer:

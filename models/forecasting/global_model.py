@@ -20,6 +20,7 @@ day ahead. Days past 28 reuse the 28-day windows' errors, so their intervals may
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import holidays
 import lightgbm as lgb
@@ -80,20 +81,24 @@ def chinese_holiday(dates: pd.DatetimeIndex) -> np.ndarray:
     return dates.normalize().isin(calendar).astype(np.int8)
 
 
-def engine(seed: int = 0) -> MLForecast:
-    """An unfitted daily mlforecast engine holding the one LightGBM model."""
-    model = lgb.LGBMRegressor(**LIGHTGBM_PARAMETERS, n_jobs=THREADS, random_state=seed)
-    return MLForecast(
-        models={GLOBAL_MODEL: model},
-        freq="D",
-        lags=list(LAGS),
-        lag_transforms={
+def feature_settings() -> dict[str, Any]:
+    """The daily features the model learns from, as mlforecast's (and its distributed twin's) arguments."""
+    return {
+        "freq": "D",
+        "lags": list(LAGS),
+        "lag_transforms": {
             7: [RollingMean(window_size=7), RollingMean(window_size=28)],
             YEAR_LAG - YEAR_BACK_WINDOW // 2: [RollingMean(window_size=YEAR_BACK_WINDOW)],
         },
-        date_features=["dayofweek", "month", chinese_holiday],
-        num_threads=1,
-    )
+        "date_features": ["dayofweek", "month", chinese_holiday],
+        "num_threads": 1,
+    }
+
+
+def engine(seed: int = 0) -> MLForecast:
+    """An unfitted daily mlforecast engine holding the one LightGBM model."""
+    model = lgb.LGBMRegressor(**LIGHTGBM_PARAMETERS, n_jobs=THREADS, random_state=seed)
+    return MLForecast(models={GLOBAL_MODEL: model}, **feature_settings())
 
 
 def modelled_series(series: pd.DataFrame, classes: pd.DataFrame, held_out_days: int) -> pd.DataFrame:

@@ -11,6 +11,11 @@ year of daily demand for SAMPLE_SERIES series, a quarter of each demand class, s
 per-series model family fits. The first call on each side is a warm-up (the workers import
 statsforecast and compile its models) and is reported apart, not timed with the rest. The
 forecasts on both sides are compared; the figures are only written if they are the same.
+
+The global LightGBM model stays in one process; `global_model_on_dask` records why: mlforecast's
+`DistributedMLForecast` with `DaskLGBMForecast`, same features and settings, fitted on the same
+series split into one partition and into one per worker, against the single-process fit's
+28-day forecast (total absolute difference over total forecast, and the largest difference).
 """
 
 from __future__ import annotations
@@ -23,14 +28,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import dask.dataframe as dd
 import numpy as np
 import pandas as pd
-from distributed import LocalCluster
+from distributed import Client, LocalCluster
+from mlforecast.distributed import DistributedMLForecast
+from mlforecast.distributed.models.dask.lgb import DaskLGBMForecast
 
-from models.forecasting.backtest import backtest_forecasts
+from models.forecasting.backtest import BACKTEST_HORIZON_DAYS, backtest_forecasts
 from models.forecasting.candidates import forecast_candidates
 from models.forecasting.demand_classes import classify_demand
 from models.forecasting.distributed import SCHEDULER_SETTING
+from models.forecasting.global_model import GLOBAL_MODEL, LIGHTGBM_PARAMETERS, THREADS, engine, feature_settings
 from models.forecasting.series import HISTORY_DAYS, HORIZON_DAYS
 from tests.bench.figures import rates, spread, timed, write_result
 
@@ -78,17 +87,26 @@ def with_scheduler(address: str | None, action: Callable[[], object]) -> object:
 
 
 def side(address: str | None, series: pd.DataFrame, classes: pd.DataFrame, repeats: int) -> dict:
-    """One side's warm-up seconds, timed repeats and result (the last repeat's)."""
+    """One side's warm-up seconds, the seconds of the same small call once warm (what a call costs
+    beside its series), the timed repeats and their result (the last repeat's)."""
     started = time.perf_counter()
     with_scheduler(address, lambda: per_series_models(first_series(series), classes))
     warm_up = time.perf_counter() - started
+    started = time.perf_counter()
+    with_scheduler(address, lambda: per_series_models(first_series(series), classes))
+    small_call = time.perf_counter() - started
     results: list[tuple[pd.DataFrame, pd.DataFrame]] = []
 
     def run() -> None:
         results.append(with_scheduler(address, lambda: per_series_models(series, classes)))
 
     seconds = timed(run, repeats)
-    return {"warm_up_seconds": round(warm_up, 2), "seconds": seconds, "result": results[-1]}
+    return {
+        "warm_up_seconds": round(warm_up, 2),
+        "small_call_seconds": round(small_call, 2),
+        "seconds": seconds,
+        "result": results[-1],
+    }
 
 
 def first_series(series: pd.DataFrame, count: int = 4) -> pd.DataFrame:
@@ -106,6 +124,32 @@ def cluster_at(scheduler: str | None) -> Iterator[str]:
         yield cluster.scheduler_address
 
 
+def global_model_on_dask(address: str, series: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """How far the global model's forecast on Dask is from the single-process one, per partition count."""
+    single = engine().fit(series, dropna=False).predict(BACKTEST_HORIZON_DAYS)
+    total = float(single[GLOBAL_MODEL].abs().sum())
+    differences = {}
+    with Client(address) as client:
+        for partitions in sorted({1, WORKERS}):
+            model = DaskLGBMForecast(**LIGHTGBM_PARAMETERS, n_jobs=THREADS, random_state=0)
+            distributed = DistributedMLForecast(
+                models={GLOBAL_MODEL: model}, engine=client, num_partitions=partitions, **feature_settings()
+            )
+            distributed.fit(dd.from_pandas(series, npartitions=partitions), dropna=False)
+            forecast = distributed.predict(BACKTEST_HORIZON_DAYS).compute()
+            forecast = forecast.astype({"unique_id": series["unique_id"].dtype, "ds": single["ds"].dtype})
+            paired = single.merge(forecast, on=["unique_id", "ds"], suffixes=("", "_dask"), validate="one_to_one")
+            if len(paired) != len(single):
+                raise AssertionError("the distributed global model forecast other series or days")
+            difference = np.abs(paired[f"{GLOBAL_MODEL}_dask"] - paired[GLOBAL_MODEL]).to_numpy()
+            differences[f"{partitions}_partitions"] = {
+                "relative_difference": round(float(difference.sum()) / total, 4),
+                "max_abs_difference": round(float(difference.max()), 3),
+                "mean_forecast": round(float(single[GLOBAL_MODEL].mean()), 3),
+            }
+    return differences
+
+
 def measure(scheduler: str | None, repeats: int = REPEATS) -> dict:
     series = sample_series()
     classes = classify_demand(series)
@@ -113,6 +157,7 @@ def measure(scheduler: str | None, repeats: int = REPEATS) -> dict:
     with cluster_at(scheduler) as address:
         in_process = side(None, series, classes, repeats)
         on_cluster = side(address, series, classes, repeats)
+        global_model = global_model_on_dask(address, series)
     for single, distributed in zip(in_process["result"], on_cluster["result"], strict=True):
         pd.testing.assert_frame_equal(distributed, single, check_exact=False, rtol=1e-9)
     single_rates = rates(count, in_process["seconds"])
@@ -126,7 +171,12 @@ def measure(scheduler: str | None, repeats: int = REPEATS) -> dict:
         "cluster_series_per_s": spread(cluster_rates, 2),
         "cluster_over_single_process": round(statistics.median(cluster_rates) / statistics.median(single_rates), 3),
         "cluster_warm_up_seconds": on_cluster["warm_up_seconds"],
+        "small_call_seconds": {
+            "single_process": in_process["small_call_seconds"],
+            "cluster": on_cluster["small_call_seconds"],
+        },
         "same_forecasts": True,
+        "global_model_on_dask_against_single_process": global_model,
     }
 
 
