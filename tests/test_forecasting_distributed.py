@@ -21,7 +21,7 @@ from models.forecasting.backtest import backtest_forecasts
 from models.forecasting.candidates import forecast_candidates
 from models.forecasting.demand_classes import ERRATIC, INTERMITTENT, LUMPY, SMOOTH, classify_demand
 from models.forecasting.distributed import SCHEDULER_SETTING, scheduler_address
-from models.forecasting.pipeline import forecast_network
+from models.forecasting.pipeline import IN_PROCESS, forecast_network
 from models.forecasting.series import daily_demand_series
 
 AS_OF = {1: date(2026, 10, 31), 2: date(2026, 9, 30)}
@@ -156,3 +156,5 @@ def test_the_network_forecast_on_the_cluster_equals_the_single_process_one(
     assert_same_rows(in_process.forecasts, distributed.forecasts)
     assert_same_rows(in_process.backtests, distributed.backtests)
     assert distributed.timings["backtested_series"] == in_process.timings["backtested_series"]
+    assert distributed.timings["per_series_fits_on"] == cluster.scheduler_address
+    assert in_process.timings["per_series_fits_on"] == IN_PROCESS

@@ -28,6 +28,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from models.forecasting import distributed
 from models.forecasting.backtest import (
     ALL_HORIZONS,
     BACKTEST_HORIZON_DAYS,
@@ -58,6 +59,7 @@ from models.forecasting.series import HORIZON_DAYS, daily_demand_series
 MODEL_VERSION = "class-pooled-rmsse-choice-combination-year-shape-4"
 ACTIVE_DAYS = 90
 FALLBACK_MODEL = "seasonal_naive"
+IN_PROCESS = "this process"
 PER_SERIES_FAMILIES = {
     "baselines": BASELINE_MODELS,
     "exponential_smoothing_theta": CONTINUOUS_MODELS,
@@ -87,7 +89,7 @@ class NetworkForecast:
 
     forecasts: pd.DataFrame
     backtests: pd.DataFrame
-    timings: dict[str, float | int | dict[str, float | int | None]]
+    timings: dict[str, float | int | str | dict[str, float | int | None]]
 
 
 def active_series(series: pd.DataFrame, active_days: int = ACTIVE_DAYS) -> pd.DataFrame:
@@ -155,6 +157,11 @@ def family_series_per_second(seconds: dict[str, float], series_count: dict[str, 
     }
 
 
+def per_series_fits_on() -> str:
+    """Where the per-series families' speeds in the timings were measured: a Dask scheduler or this process."""
+    return distributed.scheduler_address() or IN_PROCESS
+
+
 def year_back_shaper(
     sales: pd.DataFrame, as_of_by_merchant: dict[int, date], categories: pd.DataFrame | None
 ) -> Callable[[pd.DataFrame, pd.Series], pd.DataFrame]:
@@ -205,6 +212,7 @@ def forecast_network(
                 "family_series_per_second": dict.fromkeys(MODEL_FAMILIES),
                 "prophet_series": 0,
                 "prophet_series_cap": PROPHET_MAX_SERIES,
+                "per_series_fits_on": per_series_fits_on(),
             },
         )
     classes = classify_demand(before_last_origin(series))
@@ -281,6 +289,7 @@ def forecast_network(
             "family_series_per_second": family_series_per_second(family_seconds, family_series),
             "prophet_series": len(prophet_ids),
             "prophet_series_cap": PROPHET_MAX_SERIES,
+            "per_series_fits_on": per_series_fits_on(),
         },
     )
 
