@@ -2,7 +2,7 @@
 
 {#- The business date of a timestamptz: trading days are counted in the merchant's local time. -#}
 {% macro business_date(column) -%}
-    cast(({{ column }} at time zone '{{ var("business_timezone") }}') as date)
+    {{ local_date(column, var("business_timezone")) }}
 {%- endmacro %}
 
 {#- The run's fixed as_of as 'YYYY-MM-DD', or none when each merchant takes its own last day. -#}

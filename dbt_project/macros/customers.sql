@@ -38,13 +38,13 @@
     {%- if levels < 2 or levels > 9 -%}
         {{ exceptions.raise_compiler_error("var rfm_score_levels must be 2..9, got " ~ levels) }}
     {%- endif -%}
-    cast(({{ levels }} * {{ no_better_count }} + {{ scored_count }} - 1) // {{ scored_count }} as integer)
+    cast({{ integer_divide(levels ~ " * " ~ no_better_count ~ " + " ~ scored_count ~ " - 1", scored_count) }} as integer)
 {%- endmacro %}
 
 {#- A score on rfm_score_levels levels on the 5-level scale the segment map is written for. -#}
 {% macro score_on_five_levels(score) -%}
     {%- set levels = var("rfm_score_levels") | int -%}
-    (({{ score }} * 5 + {{ levels - 1 }}) // {{ levels }})
+    {{ integer_divide(score ~ " * 5 + " ~ (levels - 1), levels) }}
 {%- endmacro %}
 
 {#- The common 10-segment RFM map on recency × frequency scores (5 levels; monetary is shown

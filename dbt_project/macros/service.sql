@@ -3,12 +3,12 @@
 {#- The instant a business date ends (midnight after it, Asia/Shanghai), as timestamptz: what was
     recorded before it is known at that as_of. -#}
 {% macro business_day_end(date_column) -%}
-    timezone('{{ var("business_timezone") }}', cast({{ date_column }} + 1 as timestamp))
+    {{ instant_of_local("cast(" ~ date_column ~ " + 1 as timestamp)", var("business_timezone")) }}
 {%- endmacro %}
 
 {#- Hours between two timestamptz values, fractional. -#}
 {% macro hours_between(start_column, end_column) -%}
-    (epoch({{ end_column }}) - epoch({{ start_column }})) / 3600.0
+    ({{ epoch_seconds(end_column) }} - {{ epoch_seconds(start_column) }}) / 3600.0
 {%- endmacro %}
 
 {#- Impact 1..5 of an amount at stake (CNY): one step up at each of var risk_impact_value_floors. -#}
@@ -64,7 +64,7 @@ counted as (
         count(*) filter (where fresh_ship_breached) as fresh_ship_breaches,
         avg(confirm_hours) as avg_confirm_hours,
         avg(ship_hours) as avg_ship_hours,
-        quantile_cont(ship_hours, 0.9) as p90_ship_hours
+        percentile_cont(0.9) within group (order by ship_hours) as p90_ship_hours
     from orders
     group by merchant_id, merchant_code, {{ period_column }}
 )

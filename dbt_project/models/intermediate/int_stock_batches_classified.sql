@@ -39,7 +39,7 @@ dated as (
         stock.on_hand,
         stock.reserved,
         stock.frozen,
-        cast(datediff('day', stock.as_of, batches.expiry_date) as integer) as days_to_expiry
+        cast({{ dbt.datediff("stock.as_of", "batches.expiry_date", "day") }} as integer) as days_to_expiry
     from stock
     inner join batches on batches.batch_id = stock.batch_id
 )

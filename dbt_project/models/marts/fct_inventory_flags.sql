@@ -77,13 +77,9 @@ flagged as (
         positions.stock_value,
         sku_first_received.first_received_date,
         sku_last_sale.last_sale_date,
-        cast(datediff('day', sku_last_sale.last_sale_date, positions.as_of) as integer) as days_since_last_sale,
+        cast({{ dbt.datediff("sku_last_sale.last_sale_date", "positions.as_of", "day") }} as integer) as days_since_last_sale,
         positions.on_hand > 0
-            and datediff(
-                'day',
-                coalesce(sku_last_sale.last_sale_date, sku_first_received.first_received_date),
-                positions.as_of
-            ) > {{ slow_moving_days }} as is_slow_moving,
+            and {{ dbt.datediff("coalesce(sku_last_sale.last_sale_date, sku_first_received.first_received_date)", "positions.as_of", "day") }} > {{ slow_moving_days }} as is_slow_moving,
         positions.nearest_expiry_date,
         positions.near_expiry_level,
         positions.expired_quantity,

@@ -4,7 +4,7 @@ with source as (
 
 select
     singleton,
-    confirm_within,
-    ship_within,
-    fresh_ship_within
+    {{ source_interval('confirm_within') }} as confirm_within,
+    {{ source_interval('ship_within') }} as ship_within,
+    {{ source_interval('fresh_ship_within') }} as fresh_ship_within
 from source

@@ -26,27 +26,41 @@ category_amounts as (
 
 main_categories as (
     select merchant_id, customer_id, category_l1 as main_category_l1
-    from category_amounts
-    qualify row_number() over (
-        partition by merchant_id, customer_id
-        order by amount desc, category_l1 nulls last
-    ) = 1
+    from (
+        select
+            merchant_id,
+            customer_id,
+            category_l1,
+            row_number() over (
+                partition by merchant_id, customer_id
+                order by amount desc, category_l1 nulls last
+            ) as amount_rank
+        from category_amounts
+    ) as ranked
+    where amount_rank = 1
 ),
 
 weekday_orders as (
     select
         merchant_id,
         customer_id,
-        isodow(ordered_date) as weekday,
+        {{ iso_weekday('ordered_date') }} as weekday,
         count(*) as orders
     from {{ ref('int_customer_orders_unioned') }}
-    group by merchant_id, customer_id, isodow(ordered_date)
+    group by merchant_id, customer_id, {{ iso_weekday('ordered_date') }}
 ),
 
 preferred_weekdays as (
     select merchant_id, customer_id, weekday as preferred_weekday
-    from weekday_orders
-    qualify row_number() over (partition by merchant_id, customer_id order by orders desc, weekday) = 1
+    from (
+        select
+            merchant_id,
+            customer_id,
+            weekday,
+            row_number() over (partition by merchant_id, customer_id order by orders desc, weekday) as orders_rank
+        from weekday_orders
+    ) as ranked
+    where orders_rank = 1
 )
 
 select

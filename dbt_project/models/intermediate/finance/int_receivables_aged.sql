@@ -50,7 +50,7 @@ owed as (
         cast(coalesce(offsets.offset_cents, 0) as bigint) as offset_cents,
         cast(sales.gross_cents - coalesce(paid.paid_cents, 0) - coalesce(offsets.offset_cents, 0) as bigint)
             as open_cents,
-        cast(sales.as_of - sales.receivable_due_date as integer) as days_past_due
+        cast({{ dbt.datediff("sales.receivable_due_date", "sales.as_of", "day") }} as integer) as days_past_due
     from sales
     left join paid on paid.order_id = sales.order_id
     left join offsets on offsets.order_id = sales.order_id

@@ -27,7 +27,7 @@ source_events as (
     select
         merchant_id,
         occurred_at,
-        epoch_us(occurred_at) // {{ 15 * 60 * 1000000 }} as quarter_hour,
+        {{ integer_divide(epoch_microseconds('occurred_at'), 15 * 60 * 1000000) }} as quarter_hour,
         session_id,
         product_id,
         order_id,
@@ -36,20 +36,20 @@ source_events as (
     {%- set window = partition_window() %}
     {%- if window is not none %}
     -- A day's events lie within a day of its UTC midnight; the exact cut is on the business date.
-    where occurred_at >= cast(date '{{ window[0] }}' - 1 as timestamptz)
-      and occurred_at < cast(date '{{ window[1] }}' + 1 as timestamptz)
+    where occurred_at >= cast(date '{{ window[0] }}' - 1 as {{ type_timestamptz() }})
+      and occurred_at < cast(date '{{ window[1] }}' + 1 as {{ type_timestamptz() }})
     {%- endif %}
 ),
 
 quarter_hours as (
     select
         quarter_hour,
-        {{ business_date('to_timestamp(quarter_hour * ' ~ (15 * 60) ~ ')') }} as occurred_date
+        {{ business_date(instant_from_epoch_seconds('quarter_hour * ' ~ (15 * 60))) }} as occurred_date
     from (select distinct quarter_hour from source_events)
 ),
 
 -- Materialized: both aggregates below read it.
-events as materialized (
+events as {{ materialized_cte() }} (
     select
         source_events.merchant_id,
         quarter_hours.occurred_date,

@@ -58,9 +58,9 @@ select
     product_categories.product_id,
     promotions.starts_date,
     promotions.ends_date,
-    cast(promotions.ends_date - promotions.starts_date + 1 as integer) as promotion_days,
+    cast({{ dbt.datediff("promotions.starts_date", "promotions.ends_date", "day") }} + 1 as integer) as promotion_days,
     -- A promotion still running at as_of is measured over the days it has run so far.
-    cast(least(promotions.ends_date, promotions.as_of) - promotions.starts_date + 1 as integer) as observed_days,
+    cast({{ dbt.datediff("promotions.starts_date", "least(promotions.ends_date, promotions.as_of)", "day") }} + 1 as integer) as observed_days,
     promotions.as_of
 from promotions
 inner join product_categories

@@ -28,7 +28,7 @@ inventory as (
         windows.window_days,
         sum(
             intervals.on_hand * intervals.unit_cost
-            * datediff('day', greatest(intervals.valid_from, windows.window_start), intervals.valid_to)
+            * {{ dbt.datediff("greatest(intervals.valid_from, windows.window_start)", "intervals.valid_to", "day") }}
         ) as value_days
     from {{ ref('int_stock_batch_intervals_derived') }} as intervals
     inner join windows

@@ -15,7 +15,7 @@ lines as (
         lines.merchant_id,
         lines.product_id,
         merchants.as_of,
-        cast(datediff('day', lines.ordered_date, merchants.as_of) // 7 as integer) as weeks_before_as_of,
+        cast({{ integer_divide(dbt.datediff("lines.ordered_date", "merchants.as_of", "day"), 7) }} as integer) as weeks_before_as_of,
         lines.quantity,
         lines.revenue
     from {{ ref('int_order_lines_enriched') }} as lines

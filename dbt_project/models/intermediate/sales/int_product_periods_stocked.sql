@@ -20,15 +20,12 @@ period_series as (
         merchants.merchant_id,
         merchants.as_of,
         periods.period,
-        unnest(generate_series(
-            {{ sales_period_start('periods.period', 'first_sales.first_sales_date') }},
-            merchants.as_of,
-            case periods.period
-                when 'week' then interval 7 day
-                when 'month' then interval 1 month
-                when 'quarter' then interval 3 month
-            end
-        )) as period_start
+        {{ unnest_date_range(
+            sales_period_start('periods.period', 'first_sales.first_sales_date'),
+            'merchants.as_of',
+            "case periods.period when 'month' then 1 when 'quarter' then 3 else 0 end",
+            "case periods.period when 'week' then 7 else 0 end"
+        ) }} as period_start
     from merchants
     inner join first_sales on first_sales.merchant_id = merchants.merchant_id
     cross join {{ sales_periods(["week", "month", "quarter"]) }}
@@ -108,7 +105,7 @@ period_stock as (
         period,
         period_start,
         is_period_end,
-        last_value(on_hand ignore nulls) over (
+        {{ last_value_ignoring_nulls('on_hand') }} over (
             partition by merchant_id, product_id
             order by event_date, is_period_end
             rows between unbounded preceding and current row

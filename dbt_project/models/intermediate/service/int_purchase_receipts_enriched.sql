@@ -50,7 +50,7 @@ select
     purchase_orders.ordered_date,
     receipts.expected_date,
     receipts.received_date,
-    cast(datediff('day', purchase_orders.ordered_date, receipts.received_date) as integer) as lead_time_days,
+    cast({{ dbt.datediff("purchase_orders.ordered_date", "receipts.received_date", "day") }} as integer) as lead_time_days,
     cast(greatest(coalesce(receipts.days_late, 0), 0) as integer) as days_late,
     receipts.on_time,
     cast(coalesce(receipt_quantities.delivered_quantity, 0) as bigint) as delivered_quantity,

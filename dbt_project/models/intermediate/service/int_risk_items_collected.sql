@@ -121,7 +121,7 @@ supplier_items as (
         delivered_value + open_value,
         {{ urgency["late_supplier"] }},
         printf('on-time delivery rate %.1f%% over %d deliveries in the last {{ window_days }} days (floor %.1f%%), up to %d days late',
-            100 * on_time_rate, deliveries, {{ 100 * on_time_floor }}, days_late_max)
+            cast(100 * on_time_rate as double), deliveries, cast({{ 100 * on_time_floor }} as double), days_late_max)
     from supplier_stats
     where on_time_rate < {{ on_time_floor }} and deliveries >= {{ min_deliveries }}
     union all
@@ -136,7 +136,7 @@ supplier_items as (
         delivered_value + open_value,
         {{ urgency["poor_quality_supplier"] }},
         printf('quality pass rate %.1f%% in the last {{ window_days }} days (floor %.1f%%); %d of %d deliveries had rejections',
-            100 * quality_pass_rate, {{ 100 * quality_floor }},
+            cast(100 * quality_pass_rate as double), cast({{ 100 * quality_floor }} as double),
             cast(round(rejection_share * deliveries) as integer), deliveries)
     from supplier_stats
     where quality_pass_rate < {{ quality_floor }} and deliveries >= {{ min_deliveries }}
@@ -190,7 +190,7 @@ inventory_items as (
         case
             when sku_stock.on_hand = 0
                 then printf('A-class SKU out of stock in every warehouse; sold ¥%.2f in the last {{ window_days }} days',
-                    coalesce(sku_window_sales.revenue, 0))
+                    cast(coalesce(sku_window_sales.revenue, 0) as double))
             else printf('A-class SKU below its low-stock threshold: %d available against %d per warehouse',
                 sku_stock.available, products.low_stock_threshold)
         end as reason
@@ -215,7 +215,7 @@ inventory_items as (
         sku_stock.slow_moving_value,
         {{ urgency["overstock"] }},
         printf('slow-moving: ¥%.2f in stock, %s',
-            sku_stock.slow_moving_value,
+            cast(sku_stock.slow_moving_value as double),
             coalesce('no sale for ' || sku_stock.days_since_last_sale || ' days', 'never sold'))
     from sku_stock
     inner join {{ ref('stg_postgres__products') }} as products on products.product_id = sku_stock.product_id
@@ -254,8 +254,8 @@ logistics_items as (
         coalesce(warehouse_sla.recent_breached_amount, 0) as amount_at_stake,
         {{ urgency["ship_delay"] }} as urgency,
         printf('ship-SLA breach rate %.1f%% of %d orders in the last {{ window_days }} days, up from %.1f%% the {{ window_days }} days before',
-            100 * warehouse_sla.recent_breaches / warehouse_sla.recent_orders, warehouse_sla.recent_orders,
-            100 * coalesce(warehouse_sla.prior_breaches / nullif(warehouse_sla.prior_orders, 0), 0)) as reason
+            cast(100 * warehouse_sla.recent_breaches / warehouse_sla.recent_orders as double), warehouse_sla.recent_orders,
+            cast(100 * coalesce(warehouse_sla.prior_breaches / nullif(warehouse_sla.prior_orders, 0), 0) as double)) as reason
     from warehouse_sla
     inner join {{ ref('stg_postgres__warehouses') }} as warehouses on warehouses.warehouse_id = warehouse_sla.warehouse_id
     where warehouse_sla.recent_orders > 0
@@ -269,8 +269,8 @@ product_costs as (
     select
         history.merchant_id,
         history.product_id,
-        arg_max(history.unit_cost, history.valid_from) filter (where history.valid_from < merchants.as_of_end) as cost_now,
-        arg_max(history.unit_cost, history.valid_from) filter (where history.valid_from < merchants.window_start_at) as cost_before
+        max_by(history.unit_cost, history.valid_from) filter (where history.valid_from < merchants.as_of_end) as cost_now,
+        max_by(history.unit_cost, history.valid_from) filter (where history.valid_from < merchants.window_start_at) as cost_before
     from {{ ref('stg_postgres__product_cost_history') }} as history
     inner join merchants on merchants.merchant_id = history.merchant_id
     group by history.merchant_id, history.product_id
@@ -282,7 +282,7 @@ cost_changes as (
     select
         merchant_id,
         product_id,
-        unit_cost / lag(unit_cost) over (partition by merchant_id, product_id order by valid_from) - 1 as change,
+        cast(unit_cost as double) / lag(unit_cost) over (partition by merchant_id, product_id order by valid_from) - 1 as change,
         valid_from
     from {{ ref('stg_postgres__product_cost_history') }}
 ),
@@ -302,7 +302,7 @@ category_costs as (
     select
         product_costs.merchant_id,
         products.category_id,
-        avg(product_costs.cost_now / product_costs.cost_before - 1) as cost_change,
+        avg(cast(product_costs.cost_now as double) / product_costs.cost_before - 1) as cost_change,
         count(*) as products
     from product_costs
     inner join {{ ref('stg_postgres__products') }} as products on products.product_id = product_costs.product_id
@@ -336,8 +336,9 @@ market_items as (
         printf('mean unit cost of %d SKUs %s %.1f%% over the last {{ window_days }} days (volatility of changes %.1f%%); ¥%.2f bought in the window',
             category_costs.products,
             case when category_costs.cost_change >= 0 then 'rose' else 'fell' end,
-            100 * abs(category_costs.cost_change), 100 * coalesce(category_volatility.volatility, 0),
-            coalesce(category_spend.spend, 0)) as reason
+            cast(100 * abs(category_costs.cost_change) as double),
+            cast(100 * coalesce(category_volatility.volatility, 0) as double),
+            cast(coalesce(category_spend.spend, 0) as double)) as reason
     from category_costs
     inner join {{ ref('stg_postgres__categories') }} as categories on categories.category_id = category_costs.category_id
     left join category_spend

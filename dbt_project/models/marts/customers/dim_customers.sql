@@ -103,7 +103,7 @@ joined as (
         merchants.as_of,
         purchases.first_purchase_date,
         purchases.last_purchase_date,
-        merchants.as_of - purchases.last_purchase_date as days_since_last_purchase,
+        {{ dbt.datediff("purchases.last_purchase_date", "merchants.as_of", "day") }} as days_since_last_purchase,
         coalesce(purchases.orders, 0) as orders,
         coalesce(purchases.purchase_days, 0) as purchase_days,
         coalesce(purchases.amount, 0) as amount,
@@ -114,7 +114,7 @@ joined as (
         tier_positions.tiered_population,
         case
             when purchases.purchase_days > 1
-                then (purchases.last_purchase_date - purchases.first_purchase_date) / (purchases.purchase_days - 1)
+                then {{ dbt.datediff("purchases.first_purchase_date", "purchases.last_purchase_date", "day") }} / (purchases.purchase_days - 1)
         end as avg_days_between_purchases,
         habits.main_category_l1,
         habits.preferred_weekday,
@@ -159,7 +159,7 @@ select
     cast(tier_position as integer) as tier_position,
     {{ customer_value_tier('tier_position', 'tiered_population') }} as value_tier,
     coalesce(days_since_last_purchase >= {{ sleeping_days }}, false) as is_sleeping,
-    cast(case when orders > 0 then amount / orders end as decimal(18, 2)) as avg_order_value,
+    {{ decimal_from_double('case when orders > 0 then cast(amount as double) / orders end', 18, 2) }} as avg_order_value,
     cast(avg_days_between_purchases as double) as avg_days_between_purchases,
     {{ customer_habit_segment('purchase_days', 'avg_days_between_purchases') }} as habit_segment,
     main_category_l1,

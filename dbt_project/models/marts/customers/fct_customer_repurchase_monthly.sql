@@ -35,8 +35,13 @@ first_in_month as (
         purchase_month,
         ordered_date,
         next_purchase_date
-    from next_purchases
-    qualify row_number() over (partition by merchant_id, customer_id, purchase_month order by ordered_date) = 1
+    from (
+        select
+            *,
+            row_number() over (partition by merchant_id, customer_id, purchase_month order by ordered_date) as day_in_month
+        from next_purchases
+    ) as numbered
+    where day_in_month = 1
 ),
 
 monthly as (

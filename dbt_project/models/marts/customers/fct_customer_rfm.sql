@@ -77,9 +77,9 @@ select
     scored.recency_score,
     scored.frequency_score,
     scored.monetary_score,
-    cast(scored.recency_score as varchar)
-        || cast(scored.frequency_score as varchar)
-        || cast(scored.monetary_score as varchar) as rfm_cell,
+    cast(scored.recency_score as {{ dbt.type_string() }})
+        || cast(scored.frequency_score as {{ dbt.type_string() }})
+        || cast(scored.monetary_score as {{ dbt.type_string() }}) as rfm_cell,
     {{ rfm_segment('scored.recency_score', 'scored.frequency_score') }} as rfm_segment
 from scored
 inner join merchants on merchants.merchant_id = scored.merchant_id

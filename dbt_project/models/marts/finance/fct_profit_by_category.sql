@@ -85,7 +85,7 @@ select
     cast(by_level.revenue as decimal(18, 2)) as revenue,
     cast(by_level.cost as decimal(18, 2)) as cost,
     cast(by_level.revenue - by_level.cost as decimal(18, 2)) as gross_profit,
-    cast(case when by_level.revenue <> 0 then (by_level.revenue - by_level.cost) / by_level.revenue end as double)
+    cast(case when by_level.revenue <> 0 then cast(by_level.revenue - by_level.cost as double) / by_level.revenue end as double)
         as gross_margin,
     cast(by_level.estimated_cost as decimal(18, 2)) as estimated_cost,
     merchants.as_of

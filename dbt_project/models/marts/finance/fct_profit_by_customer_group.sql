@@ -69,7 +69,7 @@ select
     cast(
         case
             when monthly.revenue - monthly.amount_only_revenue <> 0
-                then (monthly.revenue - monthly.amount_only_revenue - monthly.cost)
+                then cast(monthly.revenue - monthly.amount_only_revenue - monthly.cost as double)
                     / (monthly.revenue - monthly.amount_only_revenue)
         end as double
     ) as gross_margin,

@@ -166,8 +166,8 @@ select
     cast(
         case
             when is_paid_with_other_statements then 0
-            when paid_date is not null then greatest(paid_date - payout_due_date, 0)
-            when net_payable_cents > 0 then greatest(as_of - payout_due_date, 0)
+            when paid_date is not null then greatest({{ dbt.datediff("payout_due_date", "paid_date", "day") }}, 0)
+            when net_payable_cents > 0 then greatest({{ dbt.datediff("payout_due_date", "as_of", "day") }}, 0)
             else 0
         end as integer
     ) as days_late,

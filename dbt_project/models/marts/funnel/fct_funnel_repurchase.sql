@@ -54,7 +54,7 @@ customer_periods as (
         cast(date_trunc('month', ordered_date) as date) as period_start,
         last_day(ordered_date) as period_end,
         min(ordered_date) as first_ordered_date,
-        arg_min(next_ordered_date, ordered_date) as next_ordered_date,
+        min_by(next_ordered_date, ordered_date) as next_ordered_date,
         bool_or(is_first_purchase) as is_first_purchase
     from sequenced
     group by merchant_id, customer_id, date_trunc('month', ordered_date), last_day(ordered_date)

@@ -58,7 +58,11 @@ levels as (
             lead(daily_changes.change_date) over sku_days,
             merchants.as_of + 1
         ) as valid_to,
-        sum(daily_changes.change) over (sku_days rows between unbounded preceding and current row) as sellable
+        sum(daily_changes.change) over (
+            partition by daily_changes.warehouse_id, daily_changes.product_id
+            order by daily_changes.change_date
+            rows between unbounded preceding and current row
+        ) as sellable
     from daily_changes
     inner join merchants on merchants.merchant_id = daily_changes.merchant_id
     window sku_days as (partition by daily_changes.warehouse_id, daily_changes.product_id order by daily_changes.change_date)
@@ -78,10 +82,10 @@ stocked_days as (
         levels.product_id,
         windows.window_days,
         sum(
-            datediff('day', greatest(levels.valid_from, windows.window_start), least(levels.valid_to, windows.as_of + 1))
+            {{ dbt.datediff("greatest(levels.valid_from, windows.window_start)", "least(levels.valid_to, windows.as_of + 1)", "day") }}
         ) filter (where levels.sellable > 0) as in_stock_days,
         sum(
-            datediff('day', greatest(levels.valid_from, windows.window_start), least(levels.valid_to, windows.as_of + 1))
+            {{ dbt.datediff("greatest(levels.valid_from, windows.window_start)", "least(levels.valid_to, windows.as_of + 1)", "day") }}
         ) filter (where levels.sellable > 0 and levels.sellable >= products.low_stock_threshold) as above_threshold_days
     from levels
     inner join windows
@@ -133,7 +137,7 @@ observed as (
         windows.window_days,
         greatest(windows.window_start, positions.first_stocked_date) as observed_from,
         windows.as_of,
-        datediff('day', greatest(windows.window_start, positions.first_stocked_date), windows.as_of + 1) as observed_days,
+        {{ dbt.datediff("greatest(windows.window_start, positions.first_stocked_date)", "(windows.as_of + 1)", "day") }} as observed_days,
         coalesce(stocked_days.in_stock_days, 0) as in_stock_days,
         coalesce(stocked_days.above_threshold_days, 0) as above_threshold_days,
         coalesce(sold.units_sold, 0) as units_sold,

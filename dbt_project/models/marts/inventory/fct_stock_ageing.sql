@@ -11,7 +11,7 @@ with batches as (
         as_of,
         on_hand,
         stock_value,
-        datediff('day', received_date, as_of) as age_days
+        {{ dbt.datediff("received_date", "as_of", "day") }} as age_days
     from {{ ref('int_stock_batches_classified') }}
     where on_hand > 0
 ),
@@ -75,7 +75,7 @@ select
     warehouses.warehouse_code,
     buckets.as_of,
     cast(buckets.bucket_no as integer) as bucket_no,
-    cast(buckets.bucket_label as varchar) as bucket_label,
+    cast(buckets.bucket_label as {{ dbt.type_string() }}) as bucket_label,
     cast(buckets.bucket_min_days as integer) as bucket_min_days,
     cast(buckets.bucket_max_days as integer) as bucket_max_days,
     cast(buckets.quantity as integer) as quantity,

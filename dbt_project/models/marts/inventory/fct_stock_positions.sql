@@ -33,7 +33,7 @@ positions as (
         sum(stock_value) as stock_value,
         count(*) filter (where on_hand > 0) as batches_in_stock,
         min(received_date) filter (where on_hand > 0) as oldest_received_date,
-        sum(on_hand * datediff('day', received_date, as_of)) filter (where on_hand > 0) as unit_age_days
+        sum(on_hand * {{ dbt.datediff("received_date", "as_of", "day") }}) filter (where on_hand > 0) as unit_age_days
     from batches
     group by merchant_id, product_id, warehouse_id, as_of
 ),
@@ -71,7 +71,7 @@ select
     cast(positions.stock_value as decimal(18, 2)) as stock_value,
     cast(positions.batches_in_stock as integer) as batches_in_stock,
     positions.oldest_received_date,
-    cast(datediff('day', positions.oldest_received_date, positions.as_of) as integer) as oldest_batch_age_days,
+    cast({{ dbt.datediff("positions.oldest_received_date", "positions.as_of", "day") }} as integer) as oldest_batch_age_days,
     cast(positions.unit_age_days as double) / nullif(positions.on_hand, 0) as average_age_days
 from positions
 inner join merchants on merchants.merchant_id = positions.merchant_id

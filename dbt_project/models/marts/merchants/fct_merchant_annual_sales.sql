@@ -20,20 +20,27 @@ first_sales as (
     group by merchant_id
 ),
 
-years as (
+merchant_years as (
     select
         merchants.merchant_id,
         merchants.merchant_code,
         merchants.as_of,
         first_sales.first_sale_date,
-        cast(sales_year.sales_year as integer) as sales_year,
-        make_date(cast(sales_year.sales_year as integer), 1, 1) as period_start,
-        least(make_date(cast(sales_year.sales_year as integer), 12, 31), merchants.as_of) as period_end
+        {{ unnest_integer_range('year(first_sales.first_sale_date)', 'year(merchants.as_of)') }} as sales_year
     from merchants
     inner join first_sales on first_sales.merchant_id = merchants.merchant_id
-    cross join lateral (
-        select unnest(range(year(first_sales.first_sale_date), year(merchants.as_of) + 1)) as sales_year
-    ) as sales_year
+),
+
+years as (
+    select
+        merchant_id,
+        merchant_code,
+        as_of,
+        first_sale_date,
+        cast(sales_year as integer) as sales_year,
+        make_date(cast(sales_year as integer), 1, 1) as period_start,
+        least(make_date(cast(sales_year as integer), 12, 31), as_of) as period_end
+    from merchant_years
 ),
 
 periods as (

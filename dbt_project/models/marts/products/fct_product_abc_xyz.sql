@@ -58,7 +58,7 @@ observed as (
         merchants.as_of,
         cast(
             coalesce(
-                least({{ full_weeks }}, greatest(0, (datediff('day', launches.launched_date, merchants.as_of) + 1) // 7)),
+                least({{ full_weeks }}, greatest(0, {{ integer_divide(dbt.datediff("launches.launched_date", "merchants.as_of", "day") ~ " + 1", 7) }})),
                 0
             ) as integer
         ) as demand_weeks

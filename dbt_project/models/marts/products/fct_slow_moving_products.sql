@@ -61,7 +61,7 @@ select
     slow.first_received_date,
     slow.last_sale_date,
     slow.days_since_last_sale,
-    cast(datediff('day', coalesce(slow.last_sale_date, slow.first_received_date), slow.as_of) as integer)
+    cast({{ dbt.datediff("coalesce(slow.last_sale_date, slow.first_received_date)", "slow.as_of", "day") }} as integer)
         as days_without_sale,
     cast(slow.warehouses as integer) as warehouses,
     cast(slow.on_hand as integer) as on_hand,

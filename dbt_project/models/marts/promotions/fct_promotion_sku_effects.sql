@@ -35,9 +35,14 @@ windows as (
         scoped.*,
         greatest(scoped.starts_date - {{ baseline_window }}, first_sales.first_sales_date) as baseline_start,
         greatest(
-            scoped.starts_date - greatest(scoped.starts_date - {{ baseline_window }}, first_sales.first_sales_date), 0
+            {{ dbt.datediff(
+                "greatest(scoped.starts_date - " ~ baseline_window ~ ", first_sales.first_sales_date)",
+                "scoped.starts_date",
+                "day"
+            ) }},
+            0
         ) as baseline_days,
-        greatest(least(scoped.ends_date + {{ post_window }}, scoped.as_of) - scoped.ends_date, 0) as post_days
+        greatest({{ dbt.datediff("scoped.ends_date", "least(scoped.ends_date + " ~ post_window ~ ", scoped.as_of)", "day") }}, 0) as post_days
     from {{ ref('int_promotion_products_scoped') }} as scoped
     left join first_sales on first_sales.merchant_id = scoped.merchant_id
 ),
@@ -141,17 +146,17 @@ select
     cast(measured.sales_revenue as decimal(18, 2)) as sales_revenue,
     cast(measured.sales_gross_profit as decimal(18, 2)) as sales_gross_profit,
     measured.baseline_daily_quantity * measured.observed_days as baseline_quantity,
-    cast(measured.baseline_daily_revenue * measured.observed_days as decimal(18, 2)) as baseline_revenue,
-    cast(measured.baseline_daily_gross_profit * measured.observed_days as decimal(18, 2)) as baseline_gross_profit,
+    {{ decimal_from_double('measured.baseline_daily_revenue * measured.observed_days', 18, 2) }} as baseline_revenue,
+    {{ decimal_from_double('measured.baseline_daily_gross_profit * measured.observed_days', 18, 2) }} as baseline_gross_profit,
     measured.sales_quantity - measured.baseline_daily_quantity * measured.observed_days as incremental_quantity,
-    cast(measured.sales_revenue - measured.baseline_daily_revenue * measured.observed_days as decimal(18, 2))
+    {{ decimal_from_double('measured.sales_revenue - measured.baseline_daily_revenue * measured.observed_days', 18, 2) }}
         as incremental_revenue,
-    cast(
-        measured.sales_gross_profit - measured.baseline_daily_gross_profit * measured.observed_days as decimal(18, 2)
-    ) as incremental_gross_profit,
+    {{ decimal_from_double(
+        'measured.sales_gross_profit - measured.baseline_daily_gross_profit * measured.observed_days', 18, 2
+    ) }} as incremental_gross_profit,
     {{ safe_ratio('measured.sales_quantity', 'measured.baseline_daily_quantity * measured.observed_days') }}
         as uplift_ratio,
-    cast(coalesce(measured.promotion_cost, 0) as decimal(18, 2)) as promotion_cost,
+    {{ decimal_from_double('coalesce(measured.promotion_cost, 0)', 18, 2) }} as promotion_cost,
     {{ safe_ratio('measured.sales_revenue', 'measured.promotion_cost') }} as roi,
     {{ safe_ratio(
         'measured.sales_gross_profit - measured.baseline_daily_gross_profit * measured.observed_days',
@@ -160,7 +165,7 @@ select
     cast(measured.post_days as integer) as post_days,
     cast(measured.post_quantity as integer) as post_quantity,
     cast(measured.post_revenue as decimal(18, 2)) as post_revenue,
-    cast(measured.post_revenue - measured.baseline_daily_revenue * measured.post_days as decimal(18, 2))
+    {{ decimal_from_double('measured.post_revenue - measured.baseline_daily_revenue * measured.post_days', 18, 2) }}
         as post_incremental_revenue,
     {{ safe_ratio('measured.post_quantity', 'measured.baseline_daily_quantity * measured.post_days') }}
         as post_dip_ratio,

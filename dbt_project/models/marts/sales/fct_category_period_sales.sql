@@ -57,7 +57,7 @@ select
     cast(period_sales.cost as decimal(18, 2)) as cost,
     cast(period_sales.revenue - period_sales.cost as decimal(18, 2)) as gross_profit,
     cast(
-        period_sales.revenue / nullif(sum(period_sales.revenue) over (
+        cast(period_sales.revenue as double) / nullif(sum(period_sales.revenue) over (
             partition by period_sales.merchant_id, categories.category_level, period_sales.period, period_sales.period_start
         ), 0) as double
     ) as revenue_share

@@ -58,9 +58,10 @@ select
     cast(period_sales.orders as integer) as orders,
     cast(period_sales.customers as integer) as customers,
     cast(period_sales.revenue as decimal(18, 2)) as revenue,
-    cast(round(period_sales.revenue / period_sales.orders, 2) as decimal(18, 2)) as average_order_value,
+    {{ decimal_from_double(round_double('cast(period_sales.revenue as double) / period_sales.orders', 2), 18, 2) }}
+        as average_order_value,
     cast(
-        period_sales.revenue / nullif(sum(period_sales.revenue) over (
+        cast(period_sales.revenue as double) / nullif(sum(period_sales.revenue) over (
             partition by period_sales.merchant_id, period_sales.channel_type, period_sales.period, period_sales.period_start
         ), 0) as double
     ) as revenue_share

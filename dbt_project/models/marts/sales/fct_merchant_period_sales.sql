@@ -55,7 +55,8 @@ select
     cast(period_sales.amount_only_revenue as decimal(18, 2)) as amount_only_revenue,
     cast(period_sales.cost as decimal(18, 2)) as cost,
     cast(period_sales.sku_revenue - period_sales.cost as decimal(18, 2)) as gross_profit,
-    cast(round(period_sales.revenue / period_sales.orders, 2) as decimal(18, 2)) as average_order_value,
+    {{ decimal_from_double(round_double('cast(period_sales.revenue as double) / period_sales.orders', 2), 18, 2) }}
+        as average_order_value,
     cast(period_sales.new_customer_revenue as decimal(18, 2)) as new_customer_revenue,
     cast(period_sales.revenue - period_sales.new_customer_revenue as decimal(18, 2)) as returning_customer_revenue
 from period_sales

@@ -84,7 +84,7 @@ select
     {{ sales_period_columns('flagged.period', 'flagged.period_start', 'merchants.as_of') }},
     cast(flagged.quantity as bigint) as quantity,
     cast(flagged.revenue as decimal(18, 2)) as revenue,
-    cast(flagged.revenue / nullif(flagged.period_revenue, 0) as double) as revenue_share,
+    cast(cast(flagged.revenue as double) / nullif(flagged.period_revenue, 0) as double) as revenue_share,
     cast(flagged.period_end_on_hand as integer) as period_end_on_hand,
     cast(flagged.ranked_skus as integer) as ranked_skus,
     cast(flagged.revenue_rank as integer) as revenue_rank,

@@ -36,9 +36,14 @@ cancellations as (
         coalesce(nullif(trim(note), ''), 'unspecified') as cancel_reason,
         coalesce(nullif(trim(actor), ''), 'unknown') as cancelled_by,
         from_status as cancelled_stage
-    from {{ ref('stg_postgres__order_events') }}
-    where to_status = 'cancelled'
-    qualify row_number() over (partition by order_id order by occurred_at desc, order_event_id desc) = 1
+    from (
+        select
+            *,
+            row_number() over (partition by order_id order by occurred_at desc, order_event_id desc) as recency
+        from {{ ref('stg_postgres__order_events') }}
+        where to_status = 'cancelled'
+    ) as cancelled_events
+    where recency = 1
 ),
 
 lines as (
@@ -62,7 +67,7 @@ category_lines as (
         orders.is_cancelled,
         lines.order_line_id,
         lines.line_amount,
-        unnest([lines.category_l1_id, lines.category_l2_id, lines.category_l3_id]) as category_id
+        {{ unnest_values(['lines.category_l1_id', 'lines.category_l2_id', 'lines.category_l3_id']) }} as category_id
     from lines
     inner join orders on orders.order_id = lines.order_id
 ),

@@ -29,11 +29,11 @@ sold as (
     select
         lines.merchant_id,
         cast(date_trunc('month', lines.ordered_date) as date) as month_start,
-        unnest([
-            product_categories.category_l1_id,
-            product_categories.category_l2_id,
-            product_categories.category_l3_id
-        ]) as category_id,
+        {{ unnest_values([
+            'product_categories.category_l1_id',
+            'product_categories.category_l2_id',
+            'product_categories.category_l3_id'
+        ]) }} as category_id,
         lines.quantity,
         lines.revenue
     from {{ ref('int_order_lines_enriched') }} as lines
@@ -72,13 +72,13 @@ returned as (
         returns.month_start,
         returns.return_reason,
         returns.return_id,
-        unnest([
-            product_categories.category_l1_id,
-            product_categories.category_l2_id,
-            product_categories.category_l3_id
-        ]) as category_id,
+        {{ unnest_values([
+            'product_categories.category_l1_id',
+            'product_categories.category_l2_id',
+            'product_categories.category_l3_id'
+        ]) }} as category_id,
         return_lines.quantity,
-        return_lines.quantity * order_lines.line_amount / nullif(order_lines.quantity, 0) as return_value,
+        cast(return_lines.quantity * order_lines.line_amount as double) / nullif(order_lines.quantity, 0) as return_value,
         case when returns.is_refunded then return_lines.refund_amount else 0 end as refunded_amount
     from {{ ref('stg_postgres__return_lines') }} as return_lines
     inner join returns on returns.return_id = return_lines.return_id
@@ -158,7 +158,7 @@ select
     cast(combined.refunded_amount as decimal(18, 2)) as refunded_amount,
     cast(coalesce(sold_monthly.revenue, 0) as decimal(18, 2)) as revenue,
     cast(combined.returned_quantity / nullif(sold_monthly.sold_quantity, 0) as double) as return_quantity_rate,
-    cast(combined.return_value / nullif(sold_monthly.revenue, 0) as double) as return_value_rate,
+    cast(cast(combined.return_value as double) / nullif(sold_monthly.revenue, 0) as double) as return_value_rate,
     merchants.as_of
 from combined
 left join sold_monthly

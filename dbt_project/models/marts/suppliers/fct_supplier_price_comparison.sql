@@ -46,12 +46,12 @@ paid as (
         supplier_id,
         count(*) as purchase_lines,
         sum(quantity) as purchased_quantity,
-        sum(quantity * unit_cost) / nullif(sum(quantity), 0) as avg_unit_cost,
-        sum(quantity * unit_cost) filter (where is_in_window)
+        cast(sum(quantity * unit_cost) as double) / nullif(sum(quantity), 0) as avg_unit_cost,
+        cast(sum(quantity * unit_cost) filter (where is_in_window) as double)
             / nullif(sum(quantity) filter (where is_in_window), 0) as window_avg_unit_cost,
         min(unit_cost) as min_unit_cost,
         max(unit_cost) as max_unit_cost,
-        arg_max(unit_cost, (ordered_at, purchase_order_line_id)) as last_unit_cost,
+        max_by(unit_cost, {{ ordering_key(['ordered_at', 'purchase_order_line_id']) }}) as last_unit_cost,
         max(ordered_date) as last_ordered_date
     from purchase_lines
     group by merchant_id, product_id, supplier_id
@@ -62,7 +62,7 @@ agreed as (
         agreements.merchant_id,
         agreements.supplier_id,
         prices.product_id,
-        arg_max(prices.agreed_unit_cost, agreements.valid_from) as agreed_unit_cost
+        max_by(prices.agreed_unit_cost, agreements.valid_from) as agreed_unit_cost
     from {{ ref('stg_postgres__supplier_agreement_prices') }} as prices
     inner join {{ ref('stg_postgres__supplier_agreements') }} as agreements
         on agreements.agreement_id = prices.agreement_id
@@ -119,8 +119,8 @@ select
     cast(compared.purchased_quantity as bigint) as purchased_quantity,
     compared.last_ordered_date,
     cast(compared.last_unit_cost as decimal(14, 2)) as last_unit_cost,
-    cast(compared.avg_unit_cost as decimal(14, 2)) as avg_unit_cost,
-    cast(compared.window_avg_unit_cost as decimal(14, 2)) as window_avg_unit_cost,
+    {{ decimal_from_double('compared.avg_unit_cost', 14, 2) }} as avg_unit_cost,
+    {{ decimal_from_double('compared.window_avg_unit_cost', 14, 2) }} as window_avg_unit_cost,
     cast(compared.min_unit_cost as decimal(14, 2)) as min_unit_cost,
     cast(compared.max_unit_cost as decimal(14, 2)) as max_unit_cost,
     cast(compared.agreed_unit_cost as decimal(14, 2)) as agreed_unit_cost,
@@ -134,7 +134,7 @@ select
     cast(compared.last_unit_cost - compared.network_min_last_unit_cost as decimal(14, 2))
         as diff_from_network_cheapest,
     cast(
-        (compared.last_unit_cost - compared.network_min_last_unit_cost)
+        cast(compared.last_unit_cost - compared.network_min_last_unit_cost as double)
         / nullif(compared.network_min_last_unit_cost, 0) as double
     ) as pct_above_network_cheapest,
     merchants.as_of
