@@ -40,8 +40,9 @@ from models.forecasting.candidates import forecast_candidates
 from models.forecasting.demand_classes import classify_demand
 from models.forecasting.distributed import SCHEDULER_SETTING
 from models.forecasting.global_model import GLOBAL_MODEL, LIGHTGBM_PARAMETERS, THREADS, engine, feature_settings
+from models.forecasting.pipeline import PER_SERIES_FAMILIES
 from models.forecasting.series import HISTORY_DAYS, HORIZON_DAYS
-from tests.bench.figures import rates, spread, timed, write_result
+from tests.bench.figures import rates, spread, write_result
 
 SAMPLE_SERIES = 120
 SAMPLE_SEED = 0
@@ -68,9 +69,21 @@ def sample_series(size: int = SAMPLE_SERIES, seed: int = SAMPLE_SEED, days: int 
     return pd.concat(frames, ignore_index=True)
 
 
-def per_series_models(series: pd.DataFrame, classes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What the per-series families do in a run: the rolling-origin backtest, then the 90-day forecast."""
-    return backtest_forecasts(series, classes), forecast_candidates(series, HORIZON_DAYS, classes)
+def per_series_models(
+    series: pd.DataFrame, classes: pd.DataFrame, names: tuple[str, ...]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What a per-series family does in a run: the rolling-origin backtest, then the 90-day forecast."""
+    return backtest_forecasts(series, classes, only=names), forecast_candidates(series, HORIZON_DAYS, classes, names)
+
+
+def every_family(series: pd.DataFrame, classes: pd.DataFrame) -> dict[str, tuple[float, object]]:
+    """Each per-series family's seconds and result, one family after the other as a run fits them."""
+    done = {}
+    for family, names in PER_SERIES_FAMILIES.items():
+        started = time.perf_counter()
+        result = per_series_models(series, classes, names)
+        done[family] = (time.perf_counter() - started, result)
+    return done
 
 
 def with_scheduler(address: str | None, action: Callable[[], object]) -> object:
@@ -87,25 +100,21 @@ def with_scheduler(address: str | None, action: Callable[[], object]) -> object:
 
 
 def side(address: str | None, series: pd.DataFrame, classes: pd.DataFrame, repeats: int) -> dict:
-    """One side's warm-up seconds, the seconds of the same small call once warm (what a call costs
-    beside its series), the timed repeats and their result (the last repeat's)."""
+    """One side's warm-up seconds, the seconds of the same small call once warm (what going there
+    costs beside the series), each repeat's seconds per family, and the last repeat's results."""
     started = time.perf_counter()
-    with_scheduler(address, lambda: per_series_models(first_series(series), classes))
+    with_scheduler(address, lambda: every_family(first_series(series), classes))
     warm_up = time.perf_counter() - started
     started = time.perf_counter()
-    with_scheduler(address, lambda: per_series_models(first_series(series), classes))
+    with_scheduler(address, lambda: every_family(first_series(series), classes))
     small_call = time.perf_counter() - started
-    results: list[tuple[pd.DataFrame, pd.DataFrame]] = []
-
-    def run() -> None:
-        results.append(with_scheduler(address, lambda: per_series_models(series, classes)))
-
-    seconds = timed(run, repeats)
+    repeated = [with_scheduler(address, lambda: every_family(series, classes)) for _ in range(repeats)]
     return {
         "warm_up_seconds": round(warm_up, 2),
         "small_call_seconds": round(small_call, 2),
-        "seconds": seconds,
-        "result": results[-1],
+        "family_seconds": {family: [done[family][0] for done in repeated] for family in PER_SERIES_FAMILIES},
+        "seconds": [sum(seconds for seconds, _ in done.values()) for done in repeated],
+        "results": [result for _, result in repeated[-1].values()],
     }
 
 
@@ -158,8 +167,9 @@ def measure(scheduler: str | None, repeats: int = REPEATS) -> dict:
         in_process = side(None, series, classes, repeats)
         on_cluster = side(address, series, classes, repeats)
         global_model = global_model_on_dask(address, series)
-    for single, distributed in zip(in_process["result"], on_cluster["result"], strict=True):
-        pd.testing.assert_frame_equal(distributed, single, check_exact=False, rtol=1e-9)
+    for single, distributed in zip(in_process["results"], on_cluster["results"], strict=True):
+        for single_frame, distributed_frame in zip(single, distributed, strict=True):
+            pd.testing.assert_frame_equal(distributed_frame, single_frame, check_exact=False, rtol=1e-9)
     single_rates = rates(count, in_process["seconds"])
     cluster_rates = rates(count, on_cluster["seconds"])
     return {
@@ -170,6 +180,13 @@ def measure(scheduler: str | None, repeats: int = REPEATS) -> dict:
         "single_process_series_per_s": spread(single_rates, 2),
         "cluster_series_per_s": spread(cluster_rates, 2),
         "cluster_over_single_process": round(statistics.median(cluster_rates) / statistics.median(single_rates), 3),
+        "family_seconds": {
+            family: {
+                "single_process": spread(in_process["family_seconds"][family], 2),
+                "cluster": spread(on_cluster["family_seconds"][family], 2),
+            }
+            for family in PER_SERIES_FAMILIES
+        },
         "cluster_warm_up_seconds": on_cluster["warm_up_seconds"],
         "small_call_seconds": {
             "single_process": in_process["small_call_seconds"],
