@@ -20,6 +20,7 @@ HEADINGS = {
     "run": "End to end: coopcast run",
     "build": "Build",
     "forecasting": "Forecasting",
+    "forecasting_distributed": "Distributed forecasting (Dask)",
     "dashboard_render": "Dashboard render time",
 }
 
@@ -169,6 +170,37 @@ def forecasting_table(figures: dict, scale: str) -> str:
     return table(header, rows)
 
 
+def forecasting_distributed_table(figures: dict, scale: str) -> str:
+    rows = [
+        [
+            "all three families",
+            ranged(figures["single_process_series_per_s"], 2),
+            ranged(figures["cluster_series_per_s"], 2),
+            number(figures["cluster_over_single_process"], 2),
+        ]
+    ]
+    for family, sides in figures["family_seconds"].items():
+        one, cluster = sides["single_process"], sides["cluster"]
+        ratio = one["median"] / cluster["median"] if cluster["median"] else None
+        rows.append([f"  family `{family}`, seconds", ranged(one, 2), ranged(cluster, 2), number(ratio, 2)])
+    header = [
+        f"per-series models ({figures['series']} series)",
+        "one process",
+        figures["cluster"],
+        "cluster speed ÷ one process",
+    ]
+    speeds = table(header, rows)
+    lightgbm = figures["global_model_on_dask_against_single_process"]
+    differences = table(
+        ["LightGBM on Dask, partitions", "Σ abs. difference ÷ Σ forecast", "largest difference, units/day"],
+        [
+            [name.split("_", 1)[0], number(found["relative_difference"], 4), number(found["max_abs_difference"], 2)]
+            for name, found in lightgbm.items()
+        ],
+    )
+    return speeds + "\n\n" + differences
+
+
 def dashboard_render_table(figures: dict, scale: str) -> str:
     rows = [
         [
@@ -192,6 +224,7 @@ RENDERERS: dict[str, Callable[[dict, str], str]] = {
     "run": run_table,
     "build": build_table,
     "forecasting": forecasting_table,
+    "forecasting_distributed": forecasting_distributed_table,
     "dashboard_render": dashboard_render_table,
 }
 

@@ -32,13 +32,30 @@ from pathlib import Path
 
 import psycopg
 
-from tests.bench import build, dashboard_render, forecasting, ingestion, order_placement, simulator
+from tests.bench import (
+    build,
+    dashboard_render,
+    forecasting,
+    forecasting_distributed,
+    ingestion,
+    order_placement,
+    simulator,
+)
 from tests.bench.figures import machine
 from tests.conftest import PipelineRun, run_cli
 from transactional.db import with_database
 
 SEED = 1
-BENCHMARKS = ("simulator", "order_placement", "run", "build", "forecasting", "dashboard_render", "ingestion")
+BENCHMARKS = (
+    "simulator",
+    "order_placement",
+    "forecasting_distributed",
+    "run",
+    "build",
+    "forecasting",
+    "dashboard_render",
+    "ingestion",
+)
 NEEDS_PIPELINE = frozenset({"run", "build", "forecasting", "dashboard_render"})
 NEEDS_NETWORK = NEEDS_PIPELINE | {"ingestion"}
 # What an existing pipeline, only read, cannot be measured with, and why.
@@ -211,6 +228,10 @@ def run_suite(options: Options, say: Callable[[str], None] = print) -> dict:
                 results["order_placement"] = order_placement.run(
                     server, ORDER_RUN_SECONDS[options.scale], options.repeats
                 )
+        if "forecasting_distributed" in chosen:
+            say("forecasting on a local Dask cluster")
+            with phase(phases, "forecasting_distributed"):
+                results["forecasting_distributed"] = forecasting_distributed.measure(None, options.repeats)
         if NEEDS_NETWORK & set(chosen):
             with network(options, network_url, "simulator" in chosen, phases, say) as scratch:
                 report["data_size"]["postgresql_rows"] = core_row_counts(scratch.pipeline.database_url)
