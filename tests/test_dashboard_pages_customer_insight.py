@@ -12,7 +12,7 @@ from tests.dashboard_sessions import open_as, serving
 __all__ = ["serving"]
 
 PAGE = "customer_insight"
-TIERS_ZH = {"diamond": "钻石", "gold": "黄金", "silver": "白银", "none": "普通"}
+TIERS_ZH = {"diamond": "钻石", "gold": "金牌", "silver": "银牌", "none": "普通"}
 
 
 def merchant_ids(serving: duckdb.DuckDBPyConnection) -> list[int]:
