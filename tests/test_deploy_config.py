@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from pathlib import Path
 
 import dagster as dg
+import psycopg
 import pytest
 import yaml
+from dagster._config import process_config, resolve_to_config_type
 from dagster._core.instance.config import dagster_instance_config
+from psycopg.conninfo import conninfo_to_dict
 
 from pipelines.ops.instance import WAREHOUSE_WRITERS_AT_ONCE
 from pipelines.ops.sensors import new_data_sensor
@@ -42,12 +46,64 @@ def test_the_instance_file_passes_the_pinned_dagsters_own_validation() -> None:
     assert config["storage"]["postgres"]
 
 
+def test_the_run_launcher_config_passes_the_pinned_dagster_k8s_schema(instance_yaml) -> None:
+    # The instance check above takes the launcher's config as opaque; K8sRunLauncher's own schema
+    # (dagster-k8s, pinned with dagster) rejects a misspelt or unknown key.
+    launcher = instance_yaml["run_launcher"]
+    launcher_class = getattr(importlib.import_module(launcher["module"]), launcher["class"])
+    checked = process_config(resolve_to_config_type(launcher_class.config_type()), launcher["config"])
+    assert checked.success, [error.message for error in checked.errors]
+
+
+def test_dagster_keeps_its_runs_in_postgresql_through_the_instance_files_storage(
+    instance_yaml, database_factory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The file's storage section as written, its DAGSTER_PG_* variables pointed at a database of
+    # the test server; a materialization's run and events must land in PostgreSQL and read back.
+    url = database_factory()
+    connection = conninfo_to_dict(url)
+    socket_dir = connection.get("host", "") if connection.get("host", "").startswith("/") else None
+    storage = {"postgres": {"postgres_db": dict(instance_yaml["storage"]["postgres"]["postgres_db"])}}
+    if socket_dir:
+        # The embedded test server listens on a Unix socket only; libpq takes its directory as a param.
+        storage["postgres"]["postgres_db"]["params"] = {"host": socket_dir}
+    for variable, value in {
+        "DAGSTER_PG_USERNAME": connection.get("user", "postgres"),
+        "DAGSTER_PG_PASSWORD": connection.get("password", ""),
+        "DAGSTER_PG_HOST": "localhost" if socket_dir else connection.get("host", "127.0.0.1"),
+        "DAGSTER_PG_DB": connection["dbname"],
+        "DAGSTER_PG_PORT": connection.get("port", "5432"),
+    }.items():
+        monkeypatch.setenv(variable, value)
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump({"storage": storage}))
+
+    @dg.asset
+    def stored_on_postgres() -> int:
+        return 1
+
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert type(instance.run_storage).__module__.startswith("dagster_postgres")
+        result = dg.materialize([stored_on_postgres], instance=instance)
+        assert result.success
+        (run,) = instance.get_runs()
+        assert run.run_id == result.run_id
+        assert instance.get_latest_materialization_event(stored_on_postgres.key) is not None
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM runs WHERE run_id = %s", [result.run_id]).fetchone()[0] == 1
+
+
 def test_dagsters_storage_is_postgres_with_every_credential_from_the_environment(instance_yaml) -> None:
     (kind,) = instance_yaml["storage"]
     assert kind == "postgres"
     connection = instance_yaml["storage"]["postgres"]["postgres_db"]
     for field in ("username", "password", "hostname", "db_name", "port"):
         assert set(connection[field]) == {"env"}, f"{field} is written into the file"
+
+
+def test_the_chart_and_the_file_connect_to_dagsters_database_with_the_same_driver(instance_yaml, helm_values) -> None:
+    scheme = instance_yaml["storage"]["postgres"]["postgres_db"]["scheme"]
+    assert helm_values["postgresql"]["postgresqlScheme"] == scheme
+    assert importlib.util.find_spec(scheme.split("+", 1)[1]) is not None
 
 
 def test_the_helm_chart_uses_an_external_postgres_and_a_secret_it_does_not_generate(helm_values) -> None:
