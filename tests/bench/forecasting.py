@@ -4,8 +4,9 @@ family's series per second, against statsforecast's AutoETS alone and Prophet al
     python -m tests.bench.forecasting --home HOME [--repeats 3] [--output bench/forecasting.json]
 
 The sample is SAMPLE_SERIES active merchant × SKU series (sold in the last 90 days before their
-merchant's as_of) drawn with SAMPLE_SEED from the home's serving copy (marts.fct_daily_sales), so
-every run and every baseline forecasts the same series. `forecast_network` backtests, chooses and
+merchant's as_of) drawn with SAMPLE_SEED from the home's serving copy (marts.fct_daily_sales),
+PROPHET_SAMPLE of them among the series the pipeline gives Prophet, so every run and every baseline
+forecasts the same series and every model family has a rate. `forecast_network` backtests, chooses and
 forecasts them exactly as `coopcast forecast` does; the baselines, in the same run on the same
 series, each fit one model per series and forecast the same 90 days: AutoETS alone (statsforecast,
 the model the pipeline's smooth series mostly use) and Prophet alone. The ratios pipeline series/s
@@ -24,8 +25,9 @@ import numpy as np
 import pandas as pd
 
 from models.forecasting.candidates import engine_for
-from models.forecasting.pipeline import MODEL_FAMILIES, active_series, forecast_network
-from models.forecasting.prophet_model import fit_and_forecast
+from models.forecasting.demand_classes import classify_demand
+from models.forecasting.pipeline import MODEL_FAMILIES, active_series, before_last_origin, forecast_network
+from models.forecasting.prophet_model import fit_and_forecast, prophet_series_ids
 from models.forecasting.series import HORIZON_DAYS, daily_demand_series
 from pipelines import warehouse as duck
 from pipelines.assets.ml import FORECAST_CATEGORIES_SQL
@@ -33,6 +35,8 @@ from tests.bench.figures import rates, spread, timed, write_result
 
 SAMPLE_SERIES = 100
 SAMPLE_SEED = 0
+# Of the sample, drawn from the series Prophet runs on (at most the pipeline's own cap of 20).
+PROPHET_SAMPLE = 10
 REPEATS = 3
 
 
@@ -58,9 +62,21 @@ def series_key(frame: pd.DataFrame) -> pd.Series:
 def sample_inputs(
     sales: pd.DataFrame, as_of_by_merchant: dict[int, date], categories: pd.DataFrame, size: int, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The sales and categories of `size` active series drawn with `seed` (all of them when fewer)."""
-    active_ids = sorted(active_series(daily_demand_series(sales, as_of_by_merchant))["unique_id"].unique())
-    chosen = set(np.random.default_rng(seed).choice(active_ids, size=min(size, len(active_ids)), replace=False))
+    """The sales and categories of `size` active series drawn with `seed` (all of them when fewer).
+
+    PROPHET_SAMPLE of them are drawn from the series the pipeline gives Prophet (smooth, with a
+    full year of history), where there are any, so the Prophet family has a rate of its own:
+    a plain draw of 100 from thousands of series rarely holds one.
+    """
+    series = active_series(daily_demand_series(sales, as_of_by_merchant))
+    rng = np.random.default_rng(seed)
+    prophet_ids = prophet_series_ids(
+        series, classify_demand(before_last_origin(series)), max_series=series["unique_id"].nunique()
+    )
+    from_prophet = rng.choice(prophet_ids, size=min(PROPHET_SAMPLE, len(prophet_ids), size), replace=False)
+    others = sorted(set(series["unique_id"]) - set(from_prophet))
+    rest = rng.choice(others, size=min(size - len(from_prophet), len(others)), replace=False)
+    chosen = set(from_prophet) | set(rest)
     return sales[series_key(sales).isin(chosen)], categories[series_key(categories).isin(chosen)]
 
 
@@ -92,7 +108,8 @@ def measure(warehouse_path: Path, repeats: int = REPEATS) -> dict:
     prophet = rates(series_count, timed(lambda: prophet_alone(history), repeats))
     return {
         "series": series_count,
-        "sample": f"{SAMPLE_SERIES} active series drawn with seed {SAMPLE_SEED}",
+        "sample": f"{SAMPLE_SERIES} active series drawn with seed {SAMPLE_SEED},"
+        f" up to {PROPHET_SAMPLE} of them from Prophet's",
         "horizon_days": HORIZON_DAYS,
         "forecast_network_series_per_s": spread(whole, 2),
         "family_series_per_s": {family: spread(found, 2) for family, found in family_rates.items() if found},
