@@ -62,7 +62,8 @@ def test_dagster_keeps_its_runs_in_postgresql_through_the_instance_files_storage
     # the test server; a materialization's run and events must land in PostgreSQL and read back.
     url = database_factory()
     connection = conninfo_to_dict(url)
-    socket_dir = connection.get("host", "") if connection.get("host", "").startswith("/") else None
+    host = connection.get("host", "127.0.0.1")
+    socket_dir = host if host.startswith("/") else None
     storage = {"postgres": {"postgres_db": dict(instance_yaml["storage"]["postgres"]["postgres_db"])}}
     if socket_dir:
         # The embedded test server listens on a Unix socket only; libpq takes its directory as a param.
@@ -70,7 +71,7 @@ def test_dagster_keeps_its_runs_in_postgresql_through_the_instance_files_storage
     for variable, value in {
         "DAGSTER_PG_USERNAME": connection.get("user", "postgres"),
         "DAGSTER_PG_PASSWORD": connection.get("password", ""),
-        "DAGSTER_PG_HOST": "localhost" if socket_dir else connection.get("host", "127.0.0.1"),
+        "DAGSTER_PG_HOST": "localhost" if socket_dir else host,
         "DAGSTER_PG_DB": connection["dbname"],
         "DAGSTER_PG_PORT": connection.get("port", "5432"),
     }.items():
