@@ -13,9 +13,10 @@ The build figure is `repeats` full-refresh builds of it; with one repeat (county
 own dbt steps instead (the first run on a fresh warehouse builds every model whole, as a full
 refresh does, so no second build is run). The built pipeline is what the forecasting and dashboard
 benchmarks measure; the ingestion benchmark runs last, since its trading day writes into the
-database. An existing pipeline (`--home`, `--database`) is only read: the
-benchmarks that would write it (run, dashboard render, the trading day) are skipped, and so is the
-build, which is the run's; the report says so. The report's phase_seconds says where the time went.
+database. The distributed forecasting benchmark needs no network: it fits its own synthetic series,
+in this process and on a local Dask cluster. An existing pipeline (`--home`, `--database`) is only
+read: the benchmarks that would write it (run, dashboard render, the trading day) are skipped, and
+so is the build, which is the run's; the report says so. The report's phase_seconds says where the time went.
 """
 
 from __future__ import annotations
