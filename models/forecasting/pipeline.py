@@ -106,6 +106,12 @@ def before_last_origin(series: pd.DataFrame, h: int = BACKTEST_HORIZON_DAYS) -> 
     return series[series["ds"] <= ends - pd.Timedelta(days=h)]
 
 
+def series_classes(series: pd.DataFrame) -> pd.DataFrame:
+    """Each series' demand class from its data before the last origin, so the window that scores
+    the choice never shapes which candidates (or whether Prophet) compete for it."""
+    return classify_demand(before_last_origin(series))
+
+
 def chosen_forecasts(candidates: pd.DataFrame, choices: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
     """The chosen option's forecast per series; a combination is the weighted mean of its members."""
     singles = candidates.merge(choices.loc[choices["model"] != ENSEMBLE, ["unique_id", "model"]])
@@ -215,7 +221,7 @@ def forecast_network(
                 "per_series_fits_on": per_series_fits_on(),
             },
         )
-    classes = classify_demand(before_last_origin(series))
+    classes = series_classes(series)
     family_seconds = dict.fromkeys(MODEL_FAMILIES, 0.0)
     family_series: dict[str, int] = {}
 

@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 
 from models.forecasting.candidates import engine_for
-from models.forecasting.demand_classes import classify_demand
-from models.forecasting.pipeline import MODEL_FAMILIES, active_series, before_last_origin, forecast_network
+from models.forecasting.pipeline import MODEL_FAMILIES, active_series, forecast_network, series_classes
 from models.forecasting.prophet_model import fit_and_forecast, prophet_series_ids
 from models.forecasting.series import HORIZON_DAYS, daily_demand_series
 from pipelines import warehouse as duck
@@ -70,9 +69,7 @@ def sample_inputs(
     """
     series = active_series(daily_demand_series(sales, as_of_by_merchant))
     rng = np.random.default_rng(seed)
-    prophet_ids = prophet_series_ids(
-        series, classify_demand(before_last_origin(series)), max_series=series["unique_id"].nunique()
-    )
+    prophet_ids = prophet_series_ids(series, series_classes(series), max_series=series["unique_id"].nunique())
     from_prophet = rng.choice(prophet_ids, size=min(PROPHET_SAMPLE, len(prophet_ids), size), replace=False)
     others = sorted(set(series["unique_id"]) - set(from_prophet))
     rest = rng.choice(others, size=min(size - len(from_prophet), len(others)), replace=False)
