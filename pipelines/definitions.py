@@ -13,6 +13,15 @@ from pipelines.assets.churn import churn_scores
 from pipelines.assets.dbt import ML_TAG, build_dbt_assets, prepared_dbt_project
 from pipelines.assets.exports import build_serving_asset, replenishment_workbooks
 from pipelines.assets.ingest import INGEST_ASSETS, INGEST_CHECKS
+from pipelines.assets.merchant_fan_out import (
+    FAN_OUT_GROUP,
+    forecast_series,
+    forecast_series_job,
+    forecast_series_schedule,
+    merchant_fan_out_sensor,
+    per_merchant_fits_job,
+    per_merchant_series_fits,
+)
 from pipelines.assets.ml import POLICY_EVALUATION, demand_forecasts, policy_evaluation, replenishment_plan
 from pipelines.assets.prices import price_trend_assets
 from pipelines.ops.digests import alert_digest_email_job
@@ -44,6 +53,8 @@ def build_definitions() -> dg.Definitions:
         assets=[
             *INGEST_ASSETS,
             *dbt_definitions,
+            forecast_series,
+            per_merchant_series_fits,
             demand_forecasts,
             replenishment_plan,
             policy_evaluation,
@@ -55,12 +66,14 @@ def build_definitions() -> dg.Definitions:
         ],
         asset_checks=INGEST_CHECKS,
         jobs=[
-            *build_jobs(ml_marts, dg.AssetSelection.assets(POLICY_EVALUATION)),
+            *build_jobs(ml_marts, dg.AssetSelection.assets(POLICY_EVALUATION), dg.AssetSelection.groups(FAN_OUT_GROUP)),
+            forecast_series_job,
+            per_merchant_fits_job,
             weekly_settlement_job,
             alert_digest_email_job,
         ],
-        schedules=build_schedules(),
-        sensors=[new_data_sensor, run_failure_alerts],
+        schedules=[*build_schedules(), forecast_series_schedule],
+        sensors=[new_data_sensor, run_failure_alerts, merchant_fan_out_sensor],
         # Steps run one after the other in the run's process: most of them hold the warehouse's
         # single write lock anyway, and one process loads the dbt manifest once.
         executor=dg.in_process_executor,

@@ -43,6 +43,11 @@ class WarehouseResource(dg.ConfigurableResource):
     def serving_path(self) -> Path:
         return settings.serving_path()
 
+    def forecast_fan_out_dir(self) -> Path:
+        """Beside the warehouse (so under COOPCAST_HOME by default): the merchant partitions' series
+        and fits (pipelines/assets/merchant_fan_out.py), on storage every run pod shares."""
+        return self.warehouse_path().parent / "forecast_fan_out"
+
     def exports_dir(self) -> Path:
         return settings.exports_dir()
 

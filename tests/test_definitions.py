@@ -64,7 +64,11 @@ def test_dbt_tests_show_as_asset_checks(definitions) -> None:
 
 def test_large_facts_have_daily_partitions_backfilled_in_one_run(definitions) -> None:
     graph = definitions.resolve_asset_graph()
-    partitioned = {key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).partitions_def}
+    partitioned = {
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if isinstance(graph.get(key).partitions_def, dg.TimeWindowPartitionsDefinition)
+    }
     assert partitioned == {
         "marts/fct_daily_sales",
         "marts/fct_merchant_daily_sales",
@@ -161,6 +165,42 @@ def test_the_policy_evaluation_runs_only_on_demand(definitions) -> None:
     assert selected(POLICY_EVALUATION_JOB) == {"ml/policy_evaluation"}
     assert "ml/policy_evaluation" not in selected(FULL_RUN_JOB)
     assert "ml/demand_forecasts" in selected(FULL_RUN_JOB)
+
+
+def test_the_merchant_partitions_run_only_in_their_own_jobs_and_only_when_fan_out_is_set(definitions) -> None:
+    from pipelines.assets.merchant_fan_out import FORECAST_SERIES_JOB, PER_MERCHANT_FITS_JOB
+    from pipelines.ops.schedules import FULL_RUN_JOB, NIGHTLY_JOB, WEEKLY_FORECAST_JOB
+
+    fan_out = {"ml/forecast_series", "ml/per_merchant_series_fits"}
+    for job_name in (FULL_RUN_JOB, NIGHTLY_JOB, WEEKLY_FORECAST_JOB):
+        keys = definitions.resolve_job_def(job_name).asset_layer.selected_asset_keys
+        assert not fan_out & {key.to_user_string() for key in keys}, job_name
+    per_merchant = definitions.resolve_job_def(PER_MERCHANT_FITS_JOB)
+    assert per_merchant.partitions_def.name == "merchant"
+    schedule = definitions.resolve_schedule_def("coopcast_forecast_series_schedule")
+    assert (schedule.job_name, schedule.cron_schedule) == (FORECAST_SERIES_JOB, "0 3 * * 1")
+    sensor = definitions.resolve_sensor_def("coopcast_merchant_fan_out_sensor")
+    # The suite runs without COOPCAST_MERCHANT_FAN_OUT: one machine, where nothing fans out.
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+
+
+def test_setting_fan_out_starts_the_series_schedule_and_the_fan_out_sensor() -> None:
+    statuses = (
+        "from pipelines.assets import merchant_fan_out as fan_out;"
+        "print(fan_out.forecast_series_schedule.default_status.value,"
+        " fan_out.merchant_fan_out_sensor.default_status.value)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", statuses],
+        cwd=REPO_ROOT,
+        env={**os.environ, "COOPCAST_MERCHANT_FAN_OUT": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["RUNNING", "RUNNING"]
 
 
 def test_sensors_watch_new_data_and_failed_runs(definitions) -> None:

@@ -15,14 +15,18 @@ origin holds decides the candidates either. Only candidates the final fit can pr
 (conformal intervals over 90 days need a longer history than over the backtest's 28). Series too
 short for a backtest are forecast by FALLBACK_MODEL, named in their `model`.
 
-Each model family is fitted on its own, so its speed can be recorded.
+Each model family is fitted on its own, so its speed can be recorded. The per-series families
+(`fit_per_series`) depend on nothing but their own series, so they may be fitted elsewhere (a
+partition per merchant, pipelines/assets/merchant_fan_out.py) and handed in; LightGBM, Prophet's
+draw and the pooled choice need every series at once and always run here.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -32,6 +36,7 @@ from models.forecasting import distributed
 from models.forecasting.backtest import (
     ALL_HORIZONS,
     BACKTEST_HORIZON_DAYS,
+    BACKTEST_ROW_COLUMNS,
     METRIC_NAMES,
     backtest_forecasts,
     score_backtest,
@@ -90,6 +95,87 @@ class NetworkForecast:
     forecasts: pd.DataFrame
     backtests: pd.DataFrame
     timings: dict[str, float | int | str | dict[str, float | int | None]]
+
+
+@dataclass(frozen=True)
+class PerSeriesFits:
+    """The per-series families' backtest rows (BACKTEST_ROW_COLUMNS) and forecasts
+    (candidates.FORECAST_COLUMNS), each row with its `family`, before the year-back shape; and the
+    seconds each family took on them."""
+
+    backtests: pd.DataFrame
+    forecasts: pd.DataFrame
+    backtest_seconds: dict[str, float] = field(default_factory=dict)
+    forecast_seconds: dict[str, float] = field(default_factory=dict)
+
+
+# What a per-series fit is: (series, their classes, horizon) → PerSeriesFits.
+SeriesFitter = Callable[[pd.DataFrame, pd.DataFrame, int], PerSeriesFits]
+FAMILY_BACKTEST_ORDER = ["unique_id", "model", "cutoff", "ds"]
+FAMILY_FORECAST_ORDER = ["unique_id", "model", "ds"]
+
+
+def fit_per_series(series: pd.DataFrame, classes: pd.DataFrame, horizon: int = HORIZON_DAYS) -> PerSeriesFits:
+    """Backtest and forecast every per-series family (PER_SERIES_FAMILIES) on `series`."""
+    backtests, forecasts, backtest_seconds, forecast_seconds = [], [], {}, {}
+    for family, names in PER_SERIES_FAMILIES.items():
+        started = time.perf_counter()
+        backtests.append(backtest_forecasts(series, classes, only=names).assign(family=family))
+        backtest_seconds[family] = time.perf_counter() - started
+    for family, names in PER_SERIES_FAMILIES.items():
+        started = time.perf_counter()
+        forecasts.append(forecast_candidates(series, horizon, classes, only=names).assign(family=family))
+        forecast_seconds[family] = time.perf_counter() - started
+    return PerSeriesFits(concat_rows(backtests), concat_rows(forecasts), backtest_seconds, forecast_seconds)
+
+
+def merge_per_series_fits(parts: list[PerSeriesFits]) -> PerSeriesFits:
+    """The fits of disjoint sets of series as one, rows in the order one fit of them all gives."""
+
+    family_rank = {family: rank for rank, family in enumerate(PER_SERIES_FAMILIES)}
+
+    def merged(frames: list[pd.DataFrame], order: list[str]) -> pd.DataFrame:
+        rows = concat_rows(frames)
+        ranked = rows.assign(family_rank=rows["family"].map(family_rank))
+        return ranked.sort_values(["family_rank", *order]).drop(columns="family_rank").reset_index(drop=True)
+
+    def summed(seconds: list[dict[str, float]]) -> dict[str, float]:
+        return {family: sum(part.get(family, 0.0) for part in seconds) for family in PER_SERIES_FAMILIES}
+
+    return PerSeriesFits(
+        backtests=merged([part.backtests for part in parts], FAMILY_BACKTEST_ORDER),
+        forecasts=merged([part.forecasts for part in parts], FAMILY_FORECAST_ORDER),
+        backtest_seconds=summed([part.backtest_seconds for part in parts]),
+        forecast_seconds=summed([part.forecast_seconds for part in parts]),
+    )
+
+
+def series_digest(series: pd.DataFrame, horizon: int = HORIZON_DAYS) -> str:
+    """A fingerprint of the series (unique_id, ds, y), the horizon and MODEL_VERSION: per-series fits
+    made elsewhere are used only for the very series, horizon and models they were made with."""
+    ordered = series.sort_values(["unique_id", "ds"])
+    canonical = pd.DataFrame(
+        {
+            "unique_id": ordered["unique_id"].astype(str).to_numpy(),
+            "ds": pd.to_datetime(ordered["ds"]).astype("datetime64[ns]").to_numpy(),
+            "y": ordered["y"].astype(float).to_numpy(),
+        }
+    )
+    digest = hashlib.sha256(f"{MODEL_VERSION}|{horizon}|".encode())
+    digest.update(pd.util.hash_pandas_object(canonical, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def network_series(
+    sales: pd.DataFrame, as_of_by_merchant: dict[int, date], active_days: int = ACTIVE_DAYS
+) -> pd.DataFrame:
+    """The daily series (unique_id, ds, y) `forecast_network` forecasts: the active ones."""
+    return active_series(daily_demand_series(sales, as_of_by_merchant), active_days)
+
+
+def merchant_of(series: pd.DataFrame) -> pd.Series:
+    """Each row's merchant_id, from its unique_id ("<merchant_id>|<sku_code>")."""
+    return series["unique_id"].str.split("|", n=1).str[0].astype("int64")
 
 
 def active_series(series: pd.DataFrame, active_days: int = ACTIVE_DAYS) -> pd.DataFrame:
@@ -196,15 +282,17 @@ def forecast_network(
     horizon: int = HORIZON_DAYS,
     active_days: int = ACTIVE_DAYS,
     categories: pd.DataFrame | None = None,
+    fit_series: SeriesFitter = fit_per_series,
 ) -> NetworkForecast:
     """Backtest, choose and forecast every active merchant × SKU series.
 
     `sales` has merchant_id, sku_code, sales_date, quantity (all warehouses; days with sales
     only). Merchants missing from `as_of_by_merchant` are left out. `categories` (merchant_id,
     sku_code, category) lets the per-series candidates follow their category's year-back shape
-    (seasonality.py); LightGBM and Prophet model the year themselves.
+    (seasonality.py); LightGBM and Prophet model the year themselves. `fit_series` makes the
+    per-series families' fits: by default here, or partly from fits made elsewhere.
     """
-    series = active_series(daily_demand_series(sales, as_of_by_merchant), active_days)
+    series = network_series(sales, as_of_by_merchant, active_days)
     if series.empty:
         return NetworkForecast(
             forecasts=pd.DataFrame(columns=FORECAST_COLUMNS),
@@ -222,17 +310,20 @@ def forecast_network(
             },
         )
     classes = series_classes(series)
-    family_seconds = dict.fromkeys(MODEL_FAMILIES, 0.0)
+    shape = year_back_shaper(sales, as_of_by_merchant, categories)
+    fits = fit_series(series, classes, horizon)
+    family_seconds = {
+        family: fits.backtest_seconds.get(family, 0.0) + fits.forecast_seconds.get(family, 0.0)
+        for family in PER_SERIES_FAMILIES
+    }
+    family_seconds.update({GLOBAL_FAMILY: 0.0, PROPHET_FAMILY: 0.0})
     family_series: dict[str, int] = {}
 
     started = time.perf_counter()
-    backtest_frames = []
-    shape = year_back_shaper(sales, as_of_by_merchant, categories)
-    for family, names in PER_SERIES_FAMILIES.items():
-        family_started = time.perf_counter()
-        family_rows = backtest_forecasts(series, classes, only=names)
-        backtest_frames.append(shape(family_rows, family_rows["cutoff"]))
-        family_seconds[family] += time.perf_counter() - family_started
+    # A family's rows keep their place (PER_SERIES_FAMILIES' order), as when fitted here.
+    backtest_frames = [
+        shape(rows, rows["cutoff"]).drop(columns="family") for _, rows in fits.backtests.groupby("family", sort=False)
+    ] or [pd.DataFrame(columns=BACKTEST_ROW_COLUMNS)]
     family_started = time.perf_counter()
     global_rows = backtest_global(series, classes)
     family_seconds[GLOBAL_FAMILY] += time.perf_counter() - family_started
@@ -241,16 +332,14 @@ def forecast_network(
     prophet_ids = prophet_series_ids(series, classes)
     backtest_frames.append(backtest_prophet(series, prophet_ids))
     family_seconds[PROPHET_FAMILY] += time.perf_counter() - family_started
-    backtest_seconds = time.perf_counter() - started
+    backtest_seconds = time.perf_counter() - started + sum(fits.backtest_seconds.values())
 
     started = time.perf_counter()
-    candidate_frames = []
     last_days = series.groupby("unique_id")["ds"].max()
-    for family, names in PER_SERIES_FAMILIES.items():
-        family_started = time.perf_counter()
-        family_forecasts = forecast_candidates(series, horizon, classes, only=names)
+    candidate_frames = []
+    for family in PER_SERIES_FAMILIES:
+        family_forecasts = fits.forecasts[fits.forecasts["family"] == family].drop(columns="family")
         candidate_frames.append(shape(family_forecasts, family_forecasts["unique_id"].map(last_days)))
-        family_seconds[family] += time.perf_counter() - family_started
     family_started = time.perf_counter()
     candidate_frames.append(forecast_global(series, global_rows, horizon))
     family_seconds[GLOBAL_FAMILY] += time.perf_counter() - family_started
@@ -260,7 +349,7 @@ def forecast_network(
     for family, frame in zip(MODEL_FAMILIES, candidate_frames, strict=True):
         family_series[family] = int(frame["unique_id"].nunique())
     candidates = concat_rows(candidate_frames)
-    final_seconds = time.perf_counter() - started
+    final_seconds = time.perf_counter() - started + sum(fits.forecast_seconds.values())
 
     producible = candidates[["unique_id", "model"]].drop_duplicates()
     rows = concat_rows(backtest_frames).merge(producible, on=["unique_id", "model"])

@@ -23,12 +23,13 @@ from models.replenishment.replay_inputs import (
     replay_start,
 )
 from pipelines import warehouse as duck
+from pipelines.assets.forecast_inputs import FORECAST_INPUTS, read_forecast_inputs
+from pipelines.assets.merchant_fan_out import PER_MERCHANT_SERIES_FITS, FanOutFitter
 from pipelines.ops import freshness
 from pipelines.resources import DUCKDB_WRITER_POOL, WarehouseResource
 
 DEMAND_FORECASTS = dg.AssetKey(["ml", "demand_forecasts"])
 FORECAST_BACKTESTS = dg.AssetKey(["ml", "forecast_backtests"])
-FORECAST_INPUTS = [dg.AssetKey(["marts", "fct_daily_sales"]), dg.AssetKey(["marts", "dim_merchants"])]
 FORECAST_KINDS = {"python", "statsforecast", "duckdb"}
 PREVIEW_ROWS = 10
 
@@ -66,7 +67,7 @@ def _forecast_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
         group_name="ml",
         kinds=FORECAST_KINDS,
         freshness_policy=freshness.WEEKLY,
-        deps=FORECAST_INPUTS,
+        deps=[*FORECAST_INPUTS, PER_MERCHANT_SERIES_FITS],
         description=description,
     )
 
@@ -89,19 +90,14 @@ def _forecast_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
 def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
     conn = duck.connect(warehouse.warehouse_path())
     try:
-        merchants = conn.execute("SELECT merchant_id, merchant_code, as_of FROM marts.dim_merchants").df()
-        sales = conn.execute("SELECT merchant_id, sku_code, sales_date, quantity FROM marts.fct_daily_sales").df()
-        categories = conn.execute(FORECAST_CATEGORIES_SQL).df()
-        as_of_by_merchant = {
-            int(row.merchant_id): pd.Timestamp(row.as_of).date()
-            for row in merchants.itertuples()
-            if pd.notna(row.as_of)
-        }
-        network = forecast_network(sales, as_of_by_merchant, categories=categories)
-        codes = merchants[["merchant_id", "merchant_code"]]
+        inputs = read_forecast_inputs(conn)
+        as_of_by_merchant = inputs.as_of_by_merchant
+        fitter = FanOutFitter(warehouse.forecast_fan_out_dir(), inputs.merchant_codes)
+        network = forecast_network(inputs.sales, as_of_by_merchant, categories=inputs.categories, fit_series=fitter)
+        codes = inputs.merchants[["merchant_id", "merchant_code"]]
         forecasts = network.forecasts.merge(codes, on="merchant_id").assign(warehouse_code=None, run_id=context.run_id)
         backtests = network.backtests.merge(codes, on="merchant_id").assign(run_id=context.run_id)
-        replaced = merchants[merchants["merchant_id"].isin(as_of_by_merchant)][["merchant_id", "as_of"]]
+        replaced = inputs.merchants[inputs.merchants["merchant_id"].isin(as_of_by_merchant)][["merchant_id", "as_of"]]
         with duck.transaction(conn):
             duck.create_ml_tables(conn)
             replace_as_of_rows(conn, "ml.demand_forecasts", DEMAND_FORECAST_COLUMNS, replaced, forecasts)
@@ -114,6 +110,10 @@ def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             "dagster/row_count": len(forecasts),
             "series_by_model": dg.MetadataValue.json(series_by_model(forecasts)),
             "timings": dg.MetadataValue.json(network.timings),
+            # Whose per-series fits came from their merchant partition, and whose were made in this run.
+            "per_series_fits": dg.MetadataValue.json(
+                {"from_partitions": fitter.from_partitions, "fitted_here": fitter.fitted_here}
+            ),
             "preview": dg.MetadataValue.md(forecasts.head(PREVIEW_ROWS).to_markdown(index=False)),
         },
     )
@@ -140,8 +140,6 @@ PLAN_POSITIONS_SQL = "SELECT * FROM intermediate.int_replenishment_positions_joi
 SUPPLIER_LEAD_TIMES_SQL = (
     "SELECT merchant_id, supplier_code, lead_time_days, deliveries FROM marts.fct_supplier_lead_times"
 )
-# Seasons are pooled over the level-2 category (化肥, 种子 …), whose SKUs share a farming calendar.
-FORECAST_CATEGORIES_SQL = "SELECT merchant_id, sku_code, category_l2 AS category FROM marts.dim_products"
 PLAN_PRODUCTS_SQL = "SELECT merchant_id, product_id, shelf_life_days FROM marts.dim_products"
 PLAN_CLASSES_SQL = "SELECT merchant_id, sku_code, abc_class, xyz_class FROM marts.fct_product_abc_xyz"
 # The forecast and its backtest made at each merchant's current as_of; older as_ofs stay for history.

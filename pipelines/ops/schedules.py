@@ -32,20 +32,23 @@ WEEKLY_GROUPS = ("ml", "exports")
 FULL_REFRESH_RUN_CONFIG = {"resources": {"run_settings": {"config": {"full_refresh": True}}}}
 
 
-def build_jobs(ml_marts: dg.AssetSelection, on_demand: dg.AssetSelection) -> list[dg.UnresolvedAssetJobDefinition]:
+def build_jobs(
+    ml_marts: dg.AssetSelection, on_demand: dg.AssetSelection, fan_out: dg.AssetSelection
+) -> list[dg.UnresolvedAssetJobDefinition]:
     """`ml_marts`: the dbt marts that read forecasts back, which belong to the weekly run;
-    `on_demand`: assets too slow for any run but their own job."""
+    `on_demand`: assets too slow for any run but their own job; `fan_out`: the per-merchant
+    partitions of the forecast's fits, which run in jobs of their own (merchant_fan_out.py)."""
     weekly = (dg.AssetSelection.groups(*WEEKLY_GROUPS) | ml_marts) - on_demand
     serving = dg.AssetSelection.groups("serving")
     return [
         dg.define_asset_job(
             FULL_RUN_JOB,
-            selection=dg.AssetSelection.all() - on_demand,
+            selection=dg.AssetSelection.all() - on_demand - fan_out,
             description="Ingest, dbt build, forecast, replenishment marts, workbooks, then publish the serving copy.",
         ),
         dg.define_asset_job(
             NIGHTLY_JOB,
-            selection=dg.AssetSelection.all() - weekly - on_demand,
+            selection=dg.AssetSelection.all() - weekly - on_demand - fan_out,
             description="Ingest what changed, rebuild the dbt models (not the ML marts), publish the serving copy.",
         ),
         dg.define_asset_job(

@@ -29,7 +29,7 @@ from models.forecasting.pipeline import MODEL_FAMILIES, active_series, forecast_
 from models.forecasting.prophet_model import fit_and_forecast, prophet_series_ids
 from models.forecasting.series import HORIZON_DAYS, daily_demand_series
 from pipelines import warehouse as duck
-from pipelines.assets.ml import FORECAST_CATEGORIES_SQL
+from pipelines.assets.forecast_inputs import FORECAST_CATEGORIES_SQL
 from tests.bench.figures import rates, spread, timed, write_result
 
 SAMPLE_SERIES = 100
