@@ -59,9 +59,9 @@ from models.forecasting.prophet_model import (
 )
 from models.forecasting.seasonality import category_profiles, shape_by_year_back
 from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, WEIGHT_COLUMNS, ensemble_rows, select_models
-from models.forecasting.series import HORIZON_DAYS, daily_demand_series
+from models.forecasting.series import GLOBAL_HISTORY_DAYS, HISTORY_DAYS, HORIZON_DAYS, daily_demand_series
 
-MODEL_VERSION = "class-pooled-rmsse-choice-combination-year-shape-4"
+MODEL_VERSION = "class-pooled-rmsse-choice-combination-year-shape-global-year-back-5"
 ACTIVE_DAYS = 90
 FALLBACK_MODEL = "seasonal_naive"
 IN_PROCESS = "this process"
@@ -166,11 +166,24 @@ def series_digest(series: pd.DataFrame, horizon: int = HORIZON_DAYS) -> str:
     return digest.hexdigest()
 
 
+def series_and_history(
+    sales: pd.DataFrame, as_of_by_merchant: dict[int, date], active_days: int = ACTIVE_DAYS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The active daily series (unique_id, ds, y) `forecast_network` forecasts, over HISTORY_DAYS;
+    and the same series over GLOBAL_HISTORY_DAYS, which the global model's year-back features
+    read. Built once over the longer window: building the daily frame is the slow part."""
+    longer = daily_demand_series(sales, as_of_by_merchant, history_days=GLOBAL_HISTORY_DAYS)
+    ends = longer.groupby("unique_id")["ds"].transform("max")
+    series = active_series(longer[longer["ds"] > ends - pd.Timedelta(days=HISTORY_DAYS)], active_days)
+    history = longer[longer["unique_id"].isin(series["unique_id"].unique())].reset_index(drop=True)
+    return series, history
+
+
 def network_series(
     sales: pd.DataFrame, as_of_by_merchant: dict[int, date], active_days: int = ACTIVE_DAYS
 ) -> pd.DataFrame:
     """The daily series (unique_id, ds, y) `forecast_network` forecasts: the active ones."""
-    return active_series(daily_demand_series(sales, as_of_by_merchant), active_days)
+    return series_and_history(sales, as_of_by_merchant, active_days)[0]
 
 
 def merchant_of(series: pd.DataFrame) -> pd.Series:
@@ -292,7 +305,7 @@ def forecast_network(
     (seasonality.py); LightGBM and Prophet model the year themselves. `fit_series` makes the
     per-series families' fits: by default here, or partly from fits made elsewhere.
     """
-    series = network_series(sales, as_of_by_merchant, active_days)
+    series, history = series_and_history(sales, as_of_by_merchant, active_days)
     if series.empty:
         return NetworkForecast(
             forecasts=pd.DataFrame(columns=FORECAST_COLUMNS),
@@ -325,7 +338,7 @@ def forecast_network(
         shape(rows, rows["cutoff"]).drop(columns="family") for _, rows in fits.backtests.groupby("family", sort=False)
     ] or [pd.DataFrame(columns=BACKTEST_ROW_COLUMNS)]
     family_started = time.perf_counter()
-    global_rows = backtest_global(series, classes)
+    global_rows = backtest_global(series, classes, history=history)
     family_seconds[GLOBAL_FAMILY] += time.perf_counter() - family_started
     backtest_frames.append(global_rows)
     family_started = time.perf_counter()
@@ -341,7 +354,7 @@ def forecast_network(
         family_forecasts = fits.forecasts[fits.forecasts["family"] == family].drop(columns="family")
         candidate_frames.append(shape(family_forecasts, family_forecasts["unique_id"].map(last_days)))
     family_started = time.perf_counter()
-    candidate_frames.append(forecast_global(series, global_rows, horizon))
+    candidate_frames.append(forecast_global(series, global_rows, horizon, history=history))
     family_seconds[GLOBAL_FAMILY] += time.perf_counter() - family_started
     family_started = time.perf_counter()
     candidate_frames.append(forecast_prophet(series, prophet_ids, horizon))

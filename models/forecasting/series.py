@@ -9,6 +9,9 @@ import pandas as pd
 HORIZON_DAYS = 90
 SEASON_LENGTH = 7
 HISTORY_DAYS = 365
+# What the global model's year-back features (lag 364, the fortnight a year back) are read from:
+# two years, so that they exist on each of its HISTORY_DAYS training days (global_model.py).
+GLOBAL_HISTORY_DAYS = 2 * HISTORY_DAYS
 INTERVAL_LEVELS = (80, 95)
 
 

@@ -1,0 +1,70 @@
+"""The global model's year-back features: what they hold, that nothing after the origin feeds them,
+and that with two years of history LightGBM sees last year's peak coming."""
+
+import numpy as np
+import pandas as pd
+
+from models.forecasting.demand_classes import classify_demand
+from models.forecasting.global_model import (
+    YEAR_BACK_FEATURES,
+    backtest_global,
+    forecast_global,
+    year_back_features,
+)
+from models.forecasting.pipeline import series_and_history
+from tests.test_forecasting_pipeline import AS_OF, PEAK_DAYS_AHEAD, planting_peak, sales_rows
+
+DAYS = 800
+
+
+def counting_series(days: int = DAYS) -> pd.DataFrame:
+    """One series whose demand on its n-th day is n, so every feature names the days it read."""
+    return pd.DataFrame(
+        {"unique_id": "1|A", "ds": pd.date_range("2024-01-01", periods=days), "y": np.arange(days, dtype=float)}
+    )
+
+
+def test_year_back_features_read_the_same_weekday_and_the_fortnight_around_it_a_year_back() -> None:
+    features = year_back_features(counting_series(), days_ahead=90).set_index("ds")
+    assert len(features) == DAYS + 90
+    day = features.index[500]
+    # Day n: the demand of day n − 364, and the mean of days n − 370 … n − 357.
+    assert features.loc[day, "year_back_demand"] == 500 - 364
+    assert features.loc[day, "year_back_fortnight"] == np.mean(np.arange(500 - 370, 500 - 357 + 1))
+    # The first year has no year back; the days ahead do, from the history.
+    assert features.iloc[:364]["year_back_demand"].isna().all()
+    assert features.iloc[:370]["year_back_fortnight"].isna().all()
+    assert features.iloc[DAYS:][YEAR_BACK_FEATURES].notna().all().all()
+    assert features.iloc[-1]["year_back_demand"] == DAYS + 90 - 1 - 364
+
+
+def test_year_back_features_of_a_day_never_read_the_357_days_before_it() -> None:
+    whole = year_back_features(counting_series()).set_index("ds")
+    changed = counting_series()
+    changed.loc[600:, "y"] = -1.0
+    # Days up to 600 + 356 read nothing from day 600 on, so changing those days moves none of them.
+    pd.testing.assert_frame_equal(
+        year_back_features(changed).set_index("ds").iloc[: 600 + 357], whole.iloc[: 600 + 357]
+    )
+
+
+def test_with_two_years_of_history_the_global_model_sees_last_years_peak_coming() -> None:
+    sales = pd.concat([sales_rows(1, f"FERTILISER{i}", planting_peak(300 + i, 0.6 + 0.2 * i)) for i in range(6)])
+    as_of = {1: AS_OF[1]}
+    series, history = series_and_history(sales, as_of)
+    classes = classify_demand(series)
+    assert history.groupby("unique_id").size().min() > series.groupby("unique_id").size().max()
+
+    def rise(with_history: pd.DataFrame | None) -> float:
+        """Forecast units a day in the peak window over those a day in the first fortnight ahead."""
+        rows = backtest_global(series, classes, history=with_history)
+        forecasts = forecast_global(series, rows, history=with_history)
+        ahead = (forecasts["ds"] - pd.Timestamp(AS_OF[1])).dt.days
+        first, last = PEAK_DAYS_AHEAD
+        peak = forecasts.loc[(ahead > first) & (ahead <= last), "yhat"].sum() / (last - first)
+        return peak / (forecasts.loc[ahead <= 14, "yhat"].sum() / 14)
+
+    # The peak window is six times as busy a day as the fortnight before it. From one year of
+    # series the year back is missing and the model expects the recent level; from two it rises.
+    assert rise(history) >= 3.0
+    assert rise(None) < 2.0
