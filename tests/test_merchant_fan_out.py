@@ -13,10 +13,15 @@ import pytest
 from models.forecasting.pipeline import merchant_of
 from pipelines.assets.merchant_fan_out import (
     MERCHANT_PARTITIONS,
+    MERCHANTS_PER_RUN_SETTING,
+    PARTITION_RANGE_END_TAG,
+    PARTITION_RANGE_START_TAG,
     PER_MERCHANT_FITS_JOB,
     fits_files,
     forecast_series,
+    merchant_batches,
     merchant_fan_out_sensor,
+    per_merchant_fits_job,
     per_merchant_series_fits,
     series_file,
 )
@@ -61,18 +66,34 @@ def series_run(instance, warehouse: WarehouseResource) -> dg.ExecuteInProcessRes
 def fanned_out_forecast(
     instance, warehouse: WarehouseResource, merchant_codes: list[str], series_run
 ) -> dg.ExecuteInProcessResult:
-    """Every merchant's partition run; the last merchant's on a series one day short, as if its
+    """Every merchant's partitions fitted; the last merchant's on a series one day short, as if its
     run had read the warehouse before the latest day was built."""
     directory = warehouse.forecast_fan_out_dir()
     stale = merchant_codes[-1]
     path = series_file(directory, stale)
     series = pd.read_parquet(path)
     series[series["ds"] < series["ds"].max()].to_parquet(path, index=False)
-    for code in merchant_codes:
-        result = dg.materialize(
-            [per_merchant_series_fits], instance=instance, partition_key=code, resources={"warehouse": warehouse}
-        )
-        assert result.success
+    # The first merchant in a run of its own, then every merchant in one run over the whole
+    # range, as the fan-out sensor asks for several merchants to a run.
+    first = dg.materialize(
+        [per_merchant_series_fits],
+        instance=instance,
+        partition_key=merchant_codes[0],
+        resources={"warehouse": warehouse},
+    )
+    assert first.success
+    job = dg.Definitions(
+        assets=[forecast_series, per_merchant_series_fits],
+        jobs=[per_merchant_fits_job],
+        resources={"warehouse": warehouse},
+    ).resolve_job_def(PER_MERCHANT_FITS_JOB)
+    ranged = job.execute_in_process(
+        instance=instance,
+        tags={PARTITION_RANGE_START_TAG: merchant_codes[0], PARTITION_RANGE_END_TAG: merchant_codes[-1]},
+    )
+    assert ranged.success
+    fitted = ranged.asset_materializations_for_node("ml__per_merchant_series_fits")
+    assert sorted(event.partition for event in fitted) == merchant_codes
     result = dg.materialize([demand_forecasts], instance=instance, resources={"warehouse": warehouse})
     assert result.success
     return result
@@ -121,11 +142,34 @@ def test_forecasts_and_backtests_equal_those_of_a_run_without_partitions(
         np.testing.assert_allclose(fanned_out[column], whole[column], rtol=1e-9, atol=1e-12, err_msg=column)
 
 
-def test_the_sensor_starts_one_run_per_merchant_after_the_series_are_written(
-    instance, series_run: dg.ExecuteInProcessResult, merchant_codes: list[str]
+@pytest.mark.parametrize("merchants_per_run", [1, 10])
+def test_the_sensor_starts_runs_over_every_merchant_after_the_series_are_written(
+    instance, series_run: dg.ExecuteInProcessResult, merchant_codes: list[str], merchants_per_run: int, monkeypatch
 ) -> None:
-    context = dg.build_sensor_context(instance=instance)
-    requests = list(merchant_fan_out_sensor(context))
-    assert sorted(request.partition_key for request in requests) == merchant_codes
-    assert len({request.run_key for request in requests}) == len(merchant_codes)
+    monkeypatch.setenv(MERCHANTS_PER_RUN_SETTING, str(merchants_per_run))
+    requests = list(merchant_fan_out_sensor(dg.build_sensor_context(instance=instance)))
+    ranges = [(request.tags[PARTITION_RANGE_START_TAG], request.tags[PARTITION_RANGE_END_TAG]) for request in requests]
+    if merchants_per_run == 1:
+        assert ranges == [(code, code) for code in merchant_codes]
+    else:
+        assert ranges == [(merchant_codes[0], merchant_codes[-1])]
+    assert len({request.run_key for request in requests}) == len(requests)
     assert all(request.job_name in (None, PER_MERCHANT_FITS_JOB) for request in requests)
+
+
+def test_a_run_covers_a_stretch_of_consecutive_partitions_and_never_one_left_out() -> None:
+    registered = ["M001", "M002", "M003", "M004", "M005", "M006"]
+    assert merchant_batches(registered, registered, 4) == [["M001", "M002", "M003", "M004"], ["M005", "M006"]]
+    # M003 has no series this time: no range may include it.
+    wanted = ["M001", "M002", "M004", "M005", "M006"]
+    assert merchant_batches(registered, wanted, 10) == [["M001", "M002"], ["M004", "M005", "M006"]]
+    assert merchant_batches(registered, [], 10) == []
+
+
+def test_the_range_tags_are_dagsters_own() -> None:
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    assert (PARTITION_RANGE_START_TAG, PARTITION_RANGE_END_TAG) == (
+        ASSET_PARTITION_RANGE_START_TAG,
+        ASSET_PARTITION_RANGE_END_TAG,
+    )

@@ -19,7 +19,8 @@ not run, failed, or run on older data costs time, never a different forecast.
 On one machine nothing runs the partitions (the full, nightly and weekly jobs leave this group
 out) and the forecast fits everything itself, as before. On a cluster, COOPCAST_MERCHANT_FAN_OUT=1
 starts the schedule that writes the series on Monday at 03:00 Beijing time, and the sensor that
-then launches one run per merchant partition, so the fits are ready for the weekly forecast at 04:00.
+then launches runs over the merchant partitions, COOPCAST_FAN_OUT_MERCHANTS_PER_RUN (10) to a run,
+so the fits are ready for the weekly forecast at 04:00.
 """
 
 import json
@@ -54,12 +55,28 @@ FAN_OUT_GROUP = "ml_fan_out"
 FORECAST_SERIES_JOB = "coopcast_forecast_series"
 PER_MERCHANT_FITS_JOB = "coopcast_per_merchant_fits"
 FAN_OUT_SETTING = "COOPCAST_MERCHANT_FAN_OUT"
+MERCHANTS_PER_RUN_SETTING = "COOPCAST_FAN_OUT_MERCHANTS_PER_RUN"
+# A merchant's fits take seconds (≈ 2.6 s at the county), a run pod tens of seconds to start:
+# several merchants to a run keep the start-up from costing more than the work.
+DEFAULT_MERCHANTS_PER_RUN = 10
+# The tags with which Dagster's own backfills run one run over a range of partitions.
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 SERIES_DIGEST_KEY = b"coopcast_series_digest"
 FIT_SECONDS_KEY = b"coopcast_fit_seconds"
 
 
 def fan_out_enabled() -> bool:
     return os.environ.get(FAN_OUT_SETTING, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def merchants_per_run() -> int:
+    value = os.environ.get(MERCHANTS_PER_RUN_SETTING, "").strip()
+    if not value:
+        return DEFAULT_MERCHANTS_PER_RUN
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{MERCHANTS_PER_RUN_SETTING} must be a whole number of merchants above 0, not {value!r}")
+    return int(value)
 
 
 def series_file(directory: Path, merchant_code: str) -> Path:
@@ -176,6 +193,7 @@ def forecast_series(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     kinds={"python", "statsforecast", "parquet"},
     deps=[FORECAST_SERIES],
     partitions_def=MERCHANT_PARTITIONS,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=merchants_per_run()),
     description="One merchant's per-series forecasting fits (baselines, ETS/Theta, intermittent models: "
     "backtest and final forecast), stamped with its series' digest; ml/demand_forecasts uses them when "
     "that digest matches the warehouse's series.",
@@ -226,18 +244,42 @@ forecast_series_schedule = dg.ScheduleDefinition(
 )
 
 
+def merchant_batches(registered: list[str], wanted: list[str], size: int) -> list[list[str]]:
+    """`wanted` merchants in runs of at most `size`, each a stretch of consecutive `registered`
+    partitions (a run covers a partition range, which must hold no merchant left out)."""
+    wanted_codes = set(wanted)
+    batches: list[list[str]] = []
+    stretch: list[str] = []
+    for code in registered:
+        if code in wanted_codes and len(stretch) < size:
+            stretch.append(code)
+            continue
+        if stretch:
+            batches.append(stretch)
+        stretch = [code] if code in wanted_codes else []
+    if stretch:
+        batches.append(stretch)
+    return batches
+
+
 @dg.asset_sensor(
     asset_key=FORECAST_SERIES,
     job=per_merchant_fits_job,
     name="coopcast_merchant_fan_out_sensor",
     default_status=dg.DefaultSensorStatus(_default_status().value),
-    description="After ml/forecast_series is written, one run of ml/per_merchant_series_fits per merchant.",
+    description="After ml/forecast_series is written, runs of ml/per_merchant_series_fits over every merchant, "
+    f"{DEFAULT_MERCHANTS_PER_RUN} to a run unless {MERCHANTS_PER_RUN_SETTING} says otherwise.",
 )
 def merchant_fan_out_sensor(
     context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry
 ) -> Iterator[dg.RunRequest]:
     materialization = asset_event.asset_materialization
-    codes = materialization.metadata["merchants"].value if materialization else []
-    for code in codes:
-        # One run per merchant and series materialization: a sensor tick evaluated twice starts nothing twice.
-        yield dg.RunRequest(run_key=f"{asset_event.run_id}:{code}", partition_key=code)
+    wanted = materialization.metadata["merchants"].value if materialization else []
+    registered = context.instance.get_dynamic_partitions(MERCHANT_PARTITIONS.name)
+    for batch in merchant_batches(registered, wanted, merchants_per_run()):
+        first, last = batch[0], batch[-1]
+        # One run per stretch and series run: a sensor tick evaluated twice starts nothing twice.
+        yield dg.RunRequest(
+            run_key=f"{asset_event.run_id}:{first}:{last}",
+            tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last},
+        )
