@@ -26,6 +26,7 @@ so the fits are ready for the weekly forecast at 04:00.
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,7 +97,8 @@ def write_parquet(frame: pd.DataFrame, path: Path, stamps: dict[bytes, str] | No
     table = pa.Table.from_pandas(frame, preserve_index=False)
     encoded = {key: value.encode() for key, value in (stamps or {}).items()}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **encoded})
-    staged = path.with_name(f".{path.name}.{os.getpid()}")
+    # A name no other writer uses: run pods of two nodes may well share a process id.
+    staged = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
     pq.write_table(table, staged)
     os.replace(staged, path)
 
@@ -109,18 +111,24 @@ def write_fits(directory: Path, merchant_code: str, fits: PerSeriesFits, digest:
 
 
 def stored_fits(directory: Path, merchant_code: str, digest: str) -> PerSeriesFits | None:
-    """The merchant's stored fits if both files were made on series with this digest, else None."""
-    backtests_path, forecasts_path = fits_files(directory, merchant_code)
-    try:
-        stamps = [pq.read_schema(path).metadata or {} for path in (backtests_path, forecasts_path)]
-    except FileNotFoundError:
-        return None
-    if any(stamp.get(SERIES_DIGEST_KEY) != digest.encode() for stamp in stamps):
-        return None
-    seconds = json.loads(stamps[0][FIT_SECONDS_KEY])
+    """The merchant's stored fits if both files were made on series with this digest, else None.
+
+    Each file's stamp is checked on the very table read (a partition run may replace the file
+    meanwhile), so rows are only ever taken from a file made on these series."""
+    tables = []
+    for path in fits_files(directory, merchant_code):
+        try:
+            table = pq.read_table(path)
+        except FileNotFoundError:
+            return None
+        if (table.schema.metadata or {}).get(SERIES_DIGEST_KEY) != digest.encode():
+            return None
+        tables.append(table)
+    backtests, forecasts = tables
+    seconds = json.loads(backtests.schema.metadata[FIT_SECONDS_KEY])
     return PerSeriesFits(
-        backtests=pd.read_parquet(backtests_path),
-        forecasts=pd.read_parquet(forecasts_path),
+        backtests=backtests.to_pandas(),
+        forecasts=forecasts.to_pandas(),
         backtest_seconds=seconds["backtest"],
         forecast_seconds=seconds["forecast"],
     )
@@ -138,16 +146,20 @@ class FanOutFitter:
 
     def __call__(self, series: pd.DataFrame, classes: pd.DataFrame, horizon: int) -> PerSeriesFits:
         merchants = merchant_of(series)
+        fanned_out = (self.directory / "fits").is_dir()
         parts, unfitted = [], []
         for merchant_id, rows in series.groupby(merchants, sort=True):
             code = self.merchant_codes[int(merchant_id)]
-            stored = stored_fits(self.directory, code, series_digest(rows, horizon))
+            stored = stored_fits(self.directory, code, series_digest(rows, horizon)) if fanned_out else None
             if stored is None:
                 unfitted.append(merchant_id)
                 self.fitted_here.append(code)
             else:
                 parts.append(stored)
                 self.from_partitions.append(code)
+        if not parts:
+            # Nothing fanned out (always so on one machine): one fit of every series, as without partitions.
+            return fit_per_series(series, classes, horizon)
         if unfitted:
             parts.append(fit_per_series(series[merchants.isin(unfitted)], classes, horizon))
         return merge_per_series_fits(parts)
