@@ -1,6 +1,8 @@
 """The global model's year-back features: what they hold, that nothing after the origin feeds them,
 and that with two years of history LightGBM sees last year's peak coming."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -10,6 +12,7 @@ from models.forecasting.global_model import (
     backtest_global,
     forecast_global,
     year_back_features,
+    year_back_may_be_missing,
 )
 from models.forecasting.pipeline import series_and_history
 from tests.test_forecasting_pipeline import AS_OF, PEAK_DAYS_AHEAD, planting_peak, sales_rows
@@ -68,3 +71,12 @@ def test_with_two_years_of_history_the_global_model_sees_last_years_peak_coming(
     # series the year back is missing and the model expects the recent level; from two it rises.
     assert rise(history) >= 3.0
     assert rise(None) < 2.0
+
+
+def test_only_the_year_back_features_may_be_missing_without_a_warning() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with year_back_may_be_missing():
+            warnings.warn("Found null values in year_back_demand, year_back_fortnight.", UserWarning, stacklevel=1)
+            warnings.warn("Found null values in lag28, year_back_demand.", UserWarning, stacklevel=1)
+    assert [str(warning.message) for warning in caught] == ["Found null values in lag28, year_back_demand."]

@@ -26,6 +26,9 @@ day ahead. Days past 28 reuse the 28-day windows' errors, so their intervals may
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -106,6 +109,17 @@ def engine(seed: int = 0) -> MLForecast:
     return MLForecast(models={GLOBAL_MODEL: model}, **feature_settings())
 
 
+@contextmanager
+def year_back_may_be_missing() -> Iterator[None]:
+    """Silence mlforecast's warning about missing values when only the year-back features have
+    them: they are missing by design where a series is younger than a year, and LightGBM handles
+    that. A warning naming any other feature still shows."""
+    feature = "|".join(YEAR_BACK_FEATURES)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", rf"Found null values in ({feature})(, ({feature}))*\.$", UserWarning)
+        yield
+
+
 def year_back_features(history: pd.DataFrame, days_ahead: int = 0) -> pd.DataFrame:
     """unique_id, ds and YEAR_BACK_FEATURES on every day of each zero-filled daily series in
     `history` and the `days_ahead` days after its end (whose year back is history)."""
@@ -172,16 +186,17 @@ def backtest_global(
     if training.empty:
         return pd.DataFrame(columns=BACKTEST_ROW_COLUMNS)
     training = with_year_back(training, year_back_features(series if history is None else history))
-    wide = engine().cross_validation(
-        training,
-        static_features=[],
-        n_windows=n_windows,
-        h=h,
-        step_size=step_size,
-        dropna=False,
-        prediction_intervals=PredictionIntervals(n_windows=CONFORMAL_WINDOWS, h=h),
-        level=list(INTERVAL_LEVELS),
-    )
+    with year_back_may_be_missing():
+        wide = engine().cross_validation(
+            training,
+            static_features=[],
+            n_windows=n_windows,
+            h=h,
+            step_size=step_size,
+            dropna=False,
+            prediction_intervals=PredictionIntervals(n_windows=CONFORMAL_WINDOWS, h=h),
+            level=list(INTERVAL_LEVELS),
+        )
     rows = wide.rename(columns=interval_columns(wide)).assign(model=GLOBAL_MODEL)
     rows[VALUE_COLUMNS] = rows[VALUE_COLUMNS].astype(float).clip(lower=0.0)
     rows = rows.astype({"ds": series["ds"].dtype, "cutoff": series["ds"].dtype})
@@ -209,11 +224,11 @@ def forecast_global(
         return pd.DataFrame(columns=FORECAST_COLUMNS)
     source = series if history is None else history
     features = year_back_features(source[source["unique_id"].isin(backtested)], days_ahead=horizon)
-    fitted = engine().fit(
-        with_year_back(training[["unique_id", "ds", "y"]], features), dropna=False, static_features=[]
-    )
-    future = fitted.make_future_dataframe(horizon)
-    wide = fitted.predict(horizon, X_df=with_year_back(future, features))
+    with year_back_may_be_missing():
+        fitted = engine().fit(
+            with_year_back(training[["unique_id", "ds", "y"]], features), dropna=False, static_features=[]
+        )
+        wide = fitted.predict(horizon, X_df=with_year_back(fitted.make_future_dataframe(horizon), features))
     forecasts = wide.rename(columns=interval_columns(wide)).merge(residual_quantiles(backtest_rows), on="unique_id")
     forecasts["yhat"] = forecasts["yhat"].clip(lower=0.0)
     for level in INTERVAL_LEVELS:
