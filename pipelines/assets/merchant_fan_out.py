@@ -205,7 +205,6 @@ def forecast_series(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     kinds={"python", "statsforecast", "parquet"},
     deps=[FORECAST_SERIES],
     partitions_def=MERCHANT_PARTITIONS,
-    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=merchants_per_run()),
     description="One merchant's per-series forecasting fits (baselines, ETS/Theta, intermittent models: "
     "backtest and final forecast), stamped with its series' digest; ml/demand_forecasts uses them when "
     "that digest matches the warehouse's series.",
