@@ -36,6 +36,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+@pytest.fixture(autouse=True)
+def real_main_module() -> Iterator[None]:
+    """Puts back the process's own `__main__` after every test.
+
+    Streamlit's script runner, and so every AppTest, installs the page script as `__main__` and
+    leaves it there. A later test that spawns processes (Dask's LocalCluster) would then rerun
+    that script in each child, and an `AppTest.from_function` script is a temporary file that is
+    gone by then, so the workers fail to start.
+    """
+    main_module = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main_module
+
+
 @contextmanager
 def embedded_server(prefix: str) -> Iterator:
     """A pgserver server of its own, stopped and deleted on the way out.
