@@ -149,6 +149,7 @@ def test_schedules_run_in_beijing_time_and_target_their_jobs(definitions) -> Non
         "marts/fct_demand_forecast_periods",
         "marts/fct_forecast_accuracy",
         "marts/fct_merchant_forecast_accuracy",
+        "marts/fct_forecast_model_comparison",
         "marts/fct_replenishment_suggestions",
         "exports/replenishment_workbooks",
         "serving/warehouse",

@@ -1,0 +1,66 @@
+-- Is the forecast in use better than every single model it was chosen from? For each candidate
+-- (and the combination, `ensemble`), over the series it was backtested on, its errors in the
+-- window after each series' last backtest origin beside the chosen option's errors on the very
+-- same series and window, in the forecast made at each merchant's current as_of. The choice sees
+-- only the earlier origins, so this window scores it fairly. Network-wide: one row per option.
+
+with merchants as (
+    select merchant_id, as_of
+    from {{ ref('int_merchants_as_of') }}
+    where as_of is not null
+),
+
+windows as (
+    select
+        backtests.merchant_id,
+        backtests.sku_code,
+        backtests.origin,
+        backtests.model,
+        backtests.chosen,
+        backtests.mase,
+        backtests.rmsse,
+        backtests.bias
+    from {{ source('ml', 'forecast_backtests') }} as backtests
+    inner join merchants
+        on merchants.merchant_id = backtests.merchant_id
+        and merchants.as_of = backtests.as_of
+    where backtests.horizon_bucket = 'all'
+),
+
+last_origins as (
+    select merchant_id, sku_code, max(origin) as origin
+    from windows
+    group by merchant_id, sku_code
+),
+
+last_windows as (
+    select windows.*
+    from windows
+    inner join last_origins
+        on last_origins.merchant_id = windows.merchant_id
+        and last_origins.sku_code = windows.sku_code
+        and last_origins.origin = windows.origin
+),
+
+chosen as (
+    select merchant_id, sku_code, mase, rmsse, bias
+    from last_windows
+    where chosen
+)
+
+select
+    candidates.model,
+    count(*) as series,
+    cast(sum(case when candidates.chosen then 1 else 0 end) as bigint) as series_chosen,
+    cast(avg(candidates.mase) as double) as candidate_mase,
+    cast(avg(case when candidates.mase is not null then chosen.mase end) as double) as chosen_mase,
+    cast(avg(candidates.rmsse) as double) as candidate_rmsse,
+    cast(avg(case when candidates.rmsse is not null then chosen.rmsse end) as double) as chosen_rmsse,
+    cast(avg(abs(candidates.bias)) as double) as candidate_abs_bias,
+    cast(avg(case when candidates.bias is not null then abs(chosen.bias) end) as double) as chosen_abs_bias,
+    avg(case when candidates.mase is not null then chosen.mase end) < avg(candidates.mase) as chosen_mase_is_lower
+from last_windows as candidates
+inner join chosen
+    on chosen.merchant_id = candidates.merchant_id
+    and chosen.sku_code = candidates.sku_code
+group by candidates.model
