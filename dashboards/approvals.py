@@ -2,10 +2,12 @@
 per supplier × warehouse, written through the HTTP API as the signed-in account.
 
 Dashboards never write a database themselves (DESIGN): the API checks the account's session
-token, its role and its merchant, and logs the account as the actor. Each order carries an
-`Idempotency-Key` derived from the merchant, the suggestions' date, the supplier, the warehouse
-and the lines, so approving the same plan twice (a double click, a retry after an error) returns
-the drafts already made instead of ordering again.
+token, its role and its merchant, and logs the account as the actor. As `coopcast replenish
+--approve` does, a SKU already on one of the merchant's drafts for the same warehouse is left out
+and named, so approving again, with the same quantities or edited ones, never orders it twice;
+the draft is where its quantity is changed. Each order also carries an `Idempotency-Key` derived
+from the merchant, the suggestions' date, the supplier, the warehouse and the lines, so two
+approvals racing each other (a double click) make one draft.
 """
 
 from __future__ import annotations
@@ -50,6 +52,13 @@ class DraftOrder:
         return "replenish-" + hashlib.sha256(json.dumps(plan).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Approval:
+    created: list[str]
+    # "sku_code (po_no)" of each line left out because a draft of its warehouse already holds the SKU.
+    on_drafts: list[str]
+
+
 class ApprovalRefused(Exception):
     """The API refused an order, or could not be reached; the message is one line for the page."""
 
@@ -85,13 +94,45 @@ def _headers(merchant: Merchant, token: str, role: str) -> dict[str, str]:
     return headers
 
 
-def submit(merchant: Merchant, orders: list[DraftOrder], token: str, role: str) -> list[str]:
-    """Create the drafts through the API and return their numbers; ApprovalRefused at the first
-    refusal (the drafts made before it stay, and approving again replays them)."""
+def drafted_lines(client: httpx.Client, headers: dict[str, str]) -> dict[tuple[str, str], str]:
+    """(warehouse_code, sku_code) → po_no of every line on the merchant's drafts."""
+    response = client.get("/purchase-orders", params={"status": "draft"}, headers=headers)
+    if not response.is_success:
+        raise ApprovalRefused(t("fc_approve_refused", status=response.status_code, reason=_refusal(response)))
+    return {
+        (order["warehouse_code"], line["sku_code"]): order["po_no"]
+        for order in response.json()
+        for line in order["lines"]
+    }
+
+
+def leave_out_drafted(
+    orders: list[DraftOrder], drafted: dict[tuple[str, str], str]
+) -> tuple[list[DraftOrder], list[str]]:
+    """The orders without the lines a draft of their warehouse already holds, and those lines as "sku (po_no)"."""
+    kept: list[DraftOrder] = []
+    left_out: list[str] = []
+    for order in orders:
+        lines = []
+        for sku_code, quantity in order.lines:
+            po_no = drafted.get((order.warehouse_code, sku_code))
+            if po_no is None:
+                lines.append((sku_code, quantity))
+            else:
+                left_out.append(f"{sku_code} ({po_no})")
+        if lines:
+            kept.append(DraftOrder(order.supplier_code, order.warehouse_code, tuple(lines)))
+    return kept, left_out
+
+
+def submit(merchant: Merchant, orders: list[DraftOrder], token: str, role: str) -> Approval:
+    """Create the drafts through the API, leaving out the lines already on a draft; ApprovalRefused
+    at the first refusal (the drafts made before it stay, and approving again leaves their lines out)."""
     headers = _headers(merchant, token, role)
     created: list[str] = []
     try:
         with httpx.Client(base_url=api_url(), timeout=REQUEST_TIMEOUT) as client:
+            orders, on_drafts = leave_out_drafted(orders, drafted_lines(client, headers))
             for order in orders:
                 response = client.post(
                     "/purchase-orders",
@@ -104,7 +145,7 @@ def submit(merchant: Merchant, orders: list[DraftOrder], token: str, role: str) 
                 created.append(response.json()["po_no"])
     except httpx.TransportError as error:
         raise ApprovalRefused(t("fc_approve_unreachable", url=api_url(), error=type(error).__name__)) from error
-    return created
+    return Approval(created, on_drafts)
 
 
 def render_approval(merchant: Merchant, plan: pd.DataFrame, quantity_column: str) -> None:
@@ -119,8 +160,11 @@ def render_approval(merchant: Merchant, plan: pd.DataFrame, quantity_column: str
         st.info(t("fc_approve_nothing"))
         return
     try:
-        created = submit(merchant, orders, token, user.role)
+        approval = submit(merchant, orders, token, user.role)
     except ApprovalRefused as refusal:
         st.error(str(refusal))
         return
-    st.success(t("fc_approve_done", count=len(created), po_nos="、".join(created)))
+    if approval.created:
+        st.success(t("fc_approve_done", count=len(approval.created), po_nos="、".join(approval.created)))
+    if approval.on_drafts:
+        st.info(t("fc_approve_on_drafts", count=len(approval.on_drafts), lines="、".join(approval.on_drafts)))

@@ -182,6 +182,29 @@ def test_merchant_as_token_cannot_order_for_merchant_b(client: TestClient, shop:
     assert purchase_orders_of(shop, shop.other.merchant_id) == []
 
 
+def test_a_buying_accounts_token_lists_its_merchants_drafts_and_nothing_of_another_merchant(
+    client: TestClient, shop: ApiShop
+) -> None:
+    token = signed_in_token(shop, "procurement", shop.merchant.merchant_id)
+    draft = client.post("/purchase-orders", json={**PURCHASE, "draft": True}, headers=bearer(token)).json()["po_no"]
+    opened = client.post("/purchase-orders", json=PURCHASE, headers=shop.merchant.headers).json()["po_no"]
+    client.post("/purchase-orders", json={**PURCHASE, "draft": True}, headers=shop.other.headers)
+
+    drafts = client.get("/purchase-orders", params={"status": "draft"}, headers=bearer(token))
+    every_order = client.get("/purchase-orders", headers=shop.merchant.headers)
+    unknown_status = client.get("/purchase-orders", params={"status": "drafted"}, headers=bearer(token))
+    by_sales = client.get("/purchase-orders", headers=bearer(signed_in_token(shop, "sales", shop.merchant.merchant_id)))
+
+    assert drafts.status_code == 200, drafts.text
+    assert [(order["po_no"], order["status"], order["warehouse_code"]) for order in drafts.json()] == [
+        (draft, "draft", "WH01")
+    ]
+    assert [(line["sku_code"], line["quantity"]) for line in drafts.json()[0]["lines"]] == [(SKU, 40)]
+    assert [order["po_no"] for order in every_order.json()] == [draft, opened]
+    assert unknown_status.status_code == 422
+    assert by_sales.status_code == 403
+
+
 def test_a_token_opens_no_other_route_and_api_keys_work_as_before(client: TestClient, shop: ApiShop) -> None:
     token = signed_in_token(shop, "owner", shop.merchant.merchant_id)
     by_key = client.post(

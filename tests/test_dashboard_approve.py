@@ -1,6 +1,7 @@
 """Approving replenishment suggestions end to end: the real pipeline's serving copy, the real API
 (`coopcast api`) over the pipeline's PostgreSQL, and the dashboard in AppTest signed in as the
-merchant's owner; the edited quantity must arrive as a draft purchase order, once."""
+merchant's owner; the edited quantity must arrive as a draft purchase order, once, and approving
+again must leave out what the drafts already hold."""
 
 from __future__ import annotations
 
@@ -109,11 +110,17 @@ def test_the_owner_approves_an_edited_quantity_as_one_draft_and_a_second_click_o
     [done] = [message.value for message in approved.success]
     assert all(po_no in done for po_no in drafts)
 
-    again = approve(app, editor.key, {0: {"order_qty": edited_qty}})
+    # Approving again, even with the quantity changed once more, orders nothing: every line is
+    # already on a draft, which the page names.
+    again = approve(app, editor.key, {0: {"order_qty": edited_qty + 1}})
 
     assert not again.error, [error.value for error in again.error]
     assert drafts_by(pipeline_run.database_url, merchant_id, owner) == drafts
-    assert [message.value for message in again.success] == [done]
+    assert not again.success
+    [edited_po_no] = [po_no for po_no, draft in drafts.items() if draft is edited_draft]
+    [left_out] = [message.value for message in again.info if edited_po_no in message.value]
+    assert f"{first_line['sku_code']} ({edited_po_no})" in left_out
+    assert all(po_no in left_out for po_no in drafts)
 
 
 def api_sessions_of(database_url: str, username: str) -> list[tuple[bool, bool]]:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -18,6 +18,7 @@ import pytest
 
 from pipelines.exports import SUMMARY_SHEET
 from tests.conftest import REPO_ROOT, PipelineRun, run_cli
+from transactional import purchasing
 
 pytestmark = pytest.mark.slow
 
@@ -147,6 +148,14 @@ def test_forecast_suggest_approve_and_export(pipeline_run: PipelineRun, serving)
         again = run_cli(pipeline_run, "replenish", "--approve")
         assert "already on draft" in again.stdout
         assert pg.execute(DRAFT_LINES_SQL).fetchall() == drafts, "approving twice orders nothing twice"
+
+        # The dashboard's approval tests order on this session's database too, and leave out what
+        # a draft already holds: cancelled, these drafts hold nothing.
+        for purchase_order_id, po_no in pg.execute(
+            "SELECT purchase_order_id, po_no FROM core.purchase_orders WHERE status = 'draft'"
+        ).fetchall():
+            assert po_no in orders.values()
+            purchasing.cancel_purchase_order(pg, purchase_order_id, datetime.now(UTC))
 
     # The session's shared database: the drafts are ingested, so the warehouse is level with
     # PostgreSQL again for the tests after this one (the new-data sensor's expects no change).

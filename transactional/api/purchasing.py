@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from transactional import purchasing
 from transactional.api import lookups, reads
@@ -16,6 +17,7 @@ from transactional.api.schemas import (
     CreatePurchaseOrder,
     PurchaseOrderCancellation,
     PurchaseOrderOut,
+    PurchaseOrderStatus,
     PurchaseReceiptOut,
     ReceivePurchaseOrder,
     WriteRequest,
@@ -55,6 +57,16 @@ def create_purchase_order(
         return Performed(opened.model_dump(mode="json"), target=opened.po_no)
 
     return session.write("purchase_order.create", body, response, idempotency_key, create)
+
+
+@router.get("", response_model=list[PurchaseOrderOut], summary="List the merchant's purchase orders")
+def list_purchase_orders(
+    session: PurchasingSession,
+    status: Annotated[PurchaseOrderStatus | None, Query(description="Only orders of this status")] = None,
+) -> list[PurchaseOrderOut]:
+    """Oldest first. `status=draft` lists the drafts replenishment approvals made, which hold
+    stock for no one until submitted. Accepts the same credentials as opening an order."""
+    return session.read(lambda conn: reads.purchase_orders(conn, session.merchant_id, status))
 
 
 @router.get("/{po_no}", response_model=PurchaseOrderOut, summary="Read a purchase order")

@@ -159,6 +159,17 @@ def purchase_order(conn: psycopg.Connection, purchase_order_id: int) -> Purchase
     return PurchaseOrderOut(**header[0], lines=[PurchaseLineOut(**line) for line in lines])
 
 
+def purchase_orders(conn: psycopg.Connection, merchant_id: int, status: str | None) -> list[PurchaseOrderOut]:
+    """The merchant's purchase orders, of one status if given, oldest first."""
+    rows = _rows(
+        conn,
+        """SELECT purchase_order_id FROM core.purchase_orders
+           WHERE merchant_id = %s AND (%s::text IS NULL OR status = %s) ORDER BY purchase_order_id""",
+        [merchant_id, status, status],
+    )
+    return [purchase_order(conn, row["purchase_order_id"]) for row in rows]
+
+
 def order_return(conn: psycopg.Connection, return_id: int) -> ReturnOut:
     header = _rows(
         conn,

@@ -328,6 +328,11 @@ class PurchaseLineOut(BaseModel):
     received_quantity: int
 
 
+PurchaseOrderStatus = Literal[
+    "draft", "pending_approval", "open", "partially_received", "received", "rejected", "cancelled"
+]
+
+
 class PurchaseOrderOut(BaseModel):
     po_no: str
     status: str
