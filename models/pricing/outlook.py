@@ -26,6 +26,7 @@ pools when a pool has fewer than MIN_ERRORS), applied in log space, so bounds ar
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -64,7 +65,10 @@ def _end(h: History, o: int) -> np.ndarray:
 
 def _revert(h: History, o: int, horizon: int, start: np.ndarray) -> np.ndarray:
     window = h.mean[:, max(0, o - WINDOW + 1) : o + 1]
-    with np.errstate(invalid="ignore"):
+    # A SKU with no price in the window has no mean to revert to and gets NaN; numpy also warns
+    # of it through the warnings module, which np.errstate does not reach.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
         mu = np.nanmean(window, axis=1)
     phi = _ar_phi(window - mu[:, None])
     steps = np.arange(1, horizon + 1)
