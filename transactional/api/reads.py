@@ -160,14 +160,36 @@ def purchase_order(conn: psycopg.Connection, purchase_order_id: int) -> Purchase
 
 
 def purchase_orders(conn: psycopg.Connection, merchant_id: int, status: str | None) -> list[PurchaseOrderOut]:
-    """The merchant's purchase orders, of one status if given, oldest first."""
-    rows = _rows(
+    """The merchant's purchase orders, of one status if given, oldest first, in two queries however
+    many orders there are; the lines are read for the orders the first query found."""
+    headers = _rows(
         conn,
-        """SELECT purchase_order_id FROM core.purchase_orders
-           WHERE merchant_id = %s AND (%s::text IS NULL OR status = %s) ORDER BY purchase_order_id""",
+        """SELECT po.purchase_order_id, po.po_no, po.status, po.required_approval_level, po.approved_level,
+                  s.supplier_code, w.warehouse_code, po.ordered_at, po.expected_at, po.received_at
+           FROM core.purchase_orders po
+           JOIN core.suppliers s USING (supplier_id)
+           JOIN core.warehouses w USING (warehouse_id)
+           WHERE po.merchant_id = %s AND (%s::text IS NULL OR po.status = %s)
+           ORDER BY po.purchase_order_id""",
         [merchant_id, status, status],
     )
-    return [purchase_order(conn, row["purchase_order_id"]) for row in rows]
+    lines: dict[int, list[PurchaseLineOut]] = {header["purchase_order_id"]: [] for header in headers}
+    for line in _rows(
+        conn,
+        """SELECT l.purchase_order_id, p.sku_code, l.quantity, l.unit_cost, l.received_quantity
+           FROM core.purchase_order_lines l JOIN core.products p USING (product_id)
+           WHERE l.purchase_order_id = ANY(%s)
+           ORDER BY l.purchase_order_id, p.sku_code""",
+        [list(lines)],
+    ):
+        lines[line.pop("purchase_order_id")].append(PurchaseLineOut(**line))
+    return [
+        PurchaseOrderOut(
+            **{key: value for key, value in header.items() if key != "purchase_order_id"},
+            lines=lines[header["purchase_order_id"]],
+        )
+        for header in headers
+    ]
 
 
 def order_return(conn: psycopg.Connection, return_id: int) -> ReturnOut:
