@@ -1,16 +1,21 @@
 """The global model's year-back features: what they hold, that nothing after the origin feeds them,
-and that with two years of history LightGBM sees last year's peak coming."""
+and that with two years of history LightGBM sees last year's peak coming; and its threads setting."""
 
 import warnings
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from models.forecasting.demand_classes import classify_demand
 from models.forecasting.global_model import (
+    GLOBAL_MODEL,
+    THREADS_SETTING,
     YEAR_BACK_FEATURES,
     backtest_global,
+    engine,
     forecast_global,
+    threads,
     year_back_features,
     year_back_may_be_missing,
 )
@@ -80,3 +85,26 @@ def test_only_the_year_back_features_may_be_missing_without_a_warning() -> None:
             warnings.warn("Found null values in year_back_demand, year_back_fortnight.", UserWarning, stacklevel=1)
             warnings.warn("Found null values in lag28, year_back_demand.", UserWarning, stacklevel=1)
     assert [str(warning.message) for warning in caught] == ["Found null values in lag28, year_back_demand."]
+
+
+def test_lightgbm_runs_on_one_thread_unless_the_setting_names_more() -> None:
+    assert threads({}) == 1
+    assert threads({THREADS_SETTING: " "}) == 1
+    assert threads({THREADS_SETTING: "2"}) == 2
+    for wrong in ("0", "-1", "1.5", "two"):
+        with pytest.raises(ValueError, match=THREADS_SETTING):
+            threads({THREADS_SETTING: wrong})
+
+
+def test_two_threads_give_the_very_forecasts_of_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    sales = pd.concat([sales_rows(1, f"FERTILISER{i}", planting_peak(400 + i, 0.5 + 0.3 * i)) for i in range(4)])
+    series, history = series_and_history(sales, {1: AS_OF[1]})
+    classes = classify_demand(series)
+
+    def backtest_on(thread_count: str) -> pd.DataFrame:
+        monkeypatch.setenv(THREADS_SETTING, thread_count)
+        assert engine().models[GLOBAL_MODEL].get_params()["n_jobs"] == int(thread_count)
+        return backtest_global(series, classes, history=history)
+
+    # deterministic=True: the threads change how fast the trees grow, never which trees.
+    pd.testing.assert_frame_equal(backtest_on("2"), backtest_on("1"), check_exact=True)

@@ -26,8 +26,9 @@ day ahead. Days past 28 reuse the 28-day windows' errors, so their intervals may
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -52,9 +53,13 @@ from models.forecasting.demand_classes import NO_DEMAND
 from models.forecasting.series import HORIZON_DAYS, INTERVAL_LEVELS
 
 GLOBAL_MODEL = "lightgbm_global"
-# One thread: on the two shared cores, two LightGBM threads fitted these small data sets about
-# 8x slower than one (they wait on each other and on the other work).
-THREADS = 1
+THREADS_SETTING = "COOPCAST_LIGHTGBM_THREADS"
+# One thread unless THREADS_SETTING says otherwise: on two cores shared with other work (the test
+# suite, a second pipeline), two LightGBM threads fitted the tiny and small networks about 8x
+# slower than one, as they waited on each other and on the other work. On cores left to the
+# forecast, more threads pay at county scale: 5 000 county series took 62.7 s on two threads
+# against 103.5 s on one.
+DEFAULT_THREADS = 1
 YEAR_LAG = 364
 LAGS = (7, 14, 21, 28)
 # The 14 days centred on the same day a year back: lags 357 to 370.
@@ -103,9 +108,19 @@ def feature_settings() -> dict[str, Any]:
     }
 
 
+def threads(environ: Mapping[str, str] = os.environ) -> int:
+    """LightGBM's threads: THREADS_SETTING, or DEFAULT_THREADS when it is unset or empty."""
+    value = environ.get(THREADS_SETTING, "").strip()
+    if not value:
+        return DEFAULT_THREADS
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{THREADS_SETTING} must be a whole number of threads, 1 or more, not {value!r}")
+    return int(value)
+
+
 def engine(seed: int = 0) -> MLForecast:
     """An unfitted daily mlforecast engine holding the one LightGBM model."""
-    model = lgb.LGBMRegressor(**LIGHTGBM_PARAMETERS, n_jobs=THREADS, random_state=seed)
+    model = lgb.LGBMRegressor(**LIGHTGBM_PARAMETERS, n_jobs=threads(), random_state=seed)
     return MLForecast(models={GLOBAL_MODEL: model}, **feature_settings())
 
 

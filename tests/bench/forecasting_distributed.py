@@ -39,7 +39,7 @@ from models.forecasting.backtest import BACKTEST_HORIZON_DAYS, backtest_forecast
 from models.forecasting.candidates import forecast_candidates
 from models.forecasting.demand_classes import classify_demand
 from models.forecasting.distributed import SCHEDULER_SETTING
-from models.forecasting.global_model import GLOBAL_MODEL, LIGHTGBM_PARAMETERS, THREADS, engine, feature_settings
+from models.forecasting.global_model import GLOBAL_MODEL, LIGHTGBM_PARAMETERS, engine, feature_settings, threads
 from models.forecasting.pipeline import PER_SERIES_FAMILIES
 from models.forecasting.series import HISTORY_DAYS, HORIZON_DAYS
 from tests.bench.figures import rates, spread, write_result
@@ -140,7 +140,7 @@ def global_model_on_dask(address: str, series: pd.DataFrame) -> dict[str, dict[s
     differences = {}
     with Client(address) as client:
         for partitions in sorted({1, WORKERS}):
-            model = DaskLGBMForecast(**LIGHTGBM_PARAMETERS, n_jobs=THREADS, random_state=0)
+            model = DaskLGBMForecast(**LIGHTGBM_PARAMETERS, n_jobs=threads(), random_state=0)
             distributed = DistributedMLForecast(
                 models={GLOBAL_MODEL: model}, engine=client, num_partitions=partitions, **feature_settings()
             )
