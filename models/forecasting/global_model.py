@@ -51,6 +51,7 @@ from models.forecasting.backtest import (
 from models.forecasting.candidates import FORECAST_COLUMNS, VALUE_COLUMNS
 from models.forecasting.demand_classes import NO_DEMAND
 from models.forecasting.series import HORIZON_DAYS, INTERVAL_LEVELS
+from models.settings import whole_number_setting
 
 GLOBAL_MODEL = "lightgbm_global"
 THREADS_SETTING = "COOPCAST_LIGHTGBM_THREADS"
@@ -110,12 +111,7 @@ def feature_settings() -> dict[str, Any]:
 
 def threads(environ: Mapping[str, str] = os.environ) -> int:
     """LightGBM's threads: THREADS_SETTING, or DEFAULT_THREADS when it is unset or empty."""
-    value = environ.get(THREADS_SETTING, "").strip()
-    if not value:
-        return DEFAULT_THREADS
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{THREADS_SETTING} must be a whole number of threads, 1 or more, not {value!r}")
-    return int(value)
+    return whole_number_setting(THREADS_SETTING, DEFAULT_THREADS, "threads", environ)
 
 
 def engine(seed: int = 0) -> MLForecast:

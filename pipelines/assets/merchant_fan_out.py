@@ -44,6 +44,7 @@ from models.forecasting.pipeline import (
     series_classes,
     series_digest,
 )
+from models.settings import whole_number_setting
 from pipelines import warehouse as duck
 from pipelines.assets.forecast_inputs import FORECAST_INPUTS, read_forecast_inputs
 from pipelines.ops.schedules import BUSINESS_TIMEZONE
@@ -72,12 +73,7 @@ def fan_out_enabled() -> bool:
 
 
 def merchants_per_run() -> int:
-    value = os.environ.get(MERCHANTS_PER_RUN_SETTING, "").strip()
-    if not value:
-        return DEFAULT_MERCHANTS_PER_RUN
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{MERCHANTS_PER_RUN_SETTING} must be a whole number of merchants above 0, not {value!r}")
-    return int(value)
+    return whole_number_setting(MERCHANTS_PER_RUN_SETTING, DEFAULT_MERCHANTS_PER_RUN, "merchants")
 
 
 def series_file(directory: Path, merchant_code: str) -> Path:

@@ -136,44 +136,26 @@ def received_batch(conn: psycopg.Connection, batch_id: int) -> BatchOut:
     return BatchOut(**rows[0])
 
 
-def purchase_order(conn: psycopg.Connection, purchase_order_id: int) -> PurchaseOrderOut:
-    header = _rows(
-        conn,
-        """SELECT po.po_no, po.status, po.required_approval_level, po.approved_level, s.supplier_code, w.warehouse_code,
-                  po.ordered_at, po.expected_at, po.received_at
-           FROM core.purchase_orders po
-           JOIN core.suppliers s USING (supplier_id)
-           JOIN core.warehouses w USING (warehouse_id)
-           WHERE po.purchase_order_id = %s""",
-        [purchase_order_id],
-    )
-    if not header:
-        raise NotFound(f"purchase order {purchase_order_id} does not exist")
-    lines = _rows(
-        conn,
-        """SELECT p.sku_code, l.quantity, l.unit_cost, l.received_quantity
-           FROM core.purchase_order_lines l JOIN core.products p USING (product_id)
-           WHERE l.purchase_order_id = %s ORDER BY p.sku_code""",
-        [purchase_order_id],
-    )
-    return PurchaseOrderOut(**header[0], lines=[PurchaseLineOut(**line) for line in lines])
+# The purchase orders a read returns, chosen by one of the fixed filters below (never user text).
+_ONE_PURCHASE_ORDER = "po.purchase_order_id = %s"
+_MERCHANTS_PURCHASE_ORDERS = "po.merchant_id = %s AND (%s::text IS NULL OR po.status = %s)"
 
 
-def purchase_orders(conn: psycopg.Connection, merchant_id: int, status: str | None) -> list[PurchaseOrderOut]:
-    """The merchant's purchase orders, of one status if given, oldest first, in two queries however
-    many orders there are; the lines are read for the orders the first query found."""
+def _purchase_orders(conn: psycopg.Connection, which: str, params: list) -> list[PurchaseOrderOut]:
+    """The orders `which` selects, oldest first, with their lines: two queries however many orders
+    there are; the lines are read for the orders the first query found."""
     headers = _rows(
         conn,
-        """SELECT po.purchase_order_id, po.po_no, po.status, po.required_approval_level, po.approved_level,
-                  s.supplier_code, w.warehouse_code, po.ordered_at, po.expected_at, po.received_at
-           FROM core.purchase_orders po
-           JOIN core.suppliers s USING (supplier_id)
-           JOIN core.warehouses w USING (warehouse_id)
-           WHERE po.merchant_id = %s AND (%s::text IS NULL OR po.status = %s)
-           ORDER BY po.purchase_order_id""",
-        [merchant_id, status, status],
+        f"""SELECT po.purchase_order_id, po.po_no, po.status, po.required_approval_level, po.approved_level,
+                   s.supplier_code, w.warehouse_code, po.ordered_at, po.expected_at, po.received_at
+            FROM core.purchase_orders po
+            JOIN core.suppliers s USING (supplier_id)
+            JOIN core.warehouses w USING (warehouse_id)
+            WHERE {which}
+            ORDER BY po.purchase_order_id""",
+        params,
     )
-    lines: dict[int, list[PurchaseLineOut]] = {header["purchase_order_id"]: [] for header in headers}
+    lines: dict[int, list[PurchaseLineOut]] = {header.pop("purchase_order_id"): [] for header in headers}
     for line in _rows(
         conn,
         """SELECT l.purchase_order_id, p.sku_code, l.quantity, l.unit_cost, l.received_quantity
@@ -184,12 +166,21 @@ def purchase_orders(conn: psycopg.Connection, merchant_id: int, status: str | No
     ):
         lines[line.pop("purchase_order_id")].append(PurchaseLineOut(**line))
     return [
-        PurchaseOrderOut(
-            **{key: value for key, value in header.items() if key != "purchase_order_id"},
-            lines=lines[header["purchase_order_id"]],
-        )
-        for header in headers
+        PurchaseOrderOut(**header, lines=order_lines)
+        for header, order_lines in zip(headers, lines.values(), strict=True)
     ]
+
+
+def purchase_order(conn: psycopg.Connection, purchase_order_id: int) -> PurchaseOrderOut:
+    found = _purchase_orders(conn, _ONE_PURCHASE_ORDER, [purchase_order_id])
+    if not found:
+        raise NotFound(f"purchase order {purchase_order_id} does not exist")
+    return found[0]
+
+
+def purchase_orders(conn: psycopg.Connection, merchant_id: int, status: str | None) -> list[PurchaseOrderOut]:
+    """The merchant's purchase orders, of one status if given, oldest first."""
+    return _purchase_orders(conn, _MERCHANTS_PURCHASE_ORDERS, [merchant_id, status, status])
 
 
 def order_return(conn: psycopg.Connection, return_id: int) -> ReturnOut:
