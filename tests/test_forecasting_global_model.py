@@ -15,9 +15,9 @@ from models.forecasting.global_model import (
     backtest_global,
     engine,
     forecast_global,
+    history_features_may_be_missing,
     threads,
     year_back_features,
-    year_back_may_be_missing,
 )
 from models.forecasting.pipeline import series_and_history
 from tests.test_forecasting_pipeline import AS_OF, PEAK_DAYS_AHEAD, planting_peak, sales_rows
@@ -78,13 +78,22 @@ def test_with_two_years_of_history_the_global_model_sees_last_years_peak_coming(
     assert rise(None) < 2.0
 
 
-def test_only_the_year_back_features_may_be_missing_without_a_warning() -> None:
+def test_only_the_features_read_from_the_past_may_be_missing_without_a_warning() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with year_back_may_be_missing():
-            warnings.warn("Found null values in year_back_demand, year_back_fortnight.", UserWarning, stacklevel=1)
-            warnings.warn("Found null values in lag28, year_back_demand.", UserWarning, stacklevel=1)
-    assert [str(warning.message) for warning in caught] == ["Found null values in lag28, year_back_demand."]
+        with history_features_may_be_missing():
+            warnings.warn(
+                "Found null values in rolling_mean_lag7_window_size28, year_back_demand, year_back_fortnight.",
+                UserWarning,
+                stacklevel=1,
+            )
+            warnings.warn("Found null values in lag7, lag28, year_back_demand.", UserWarning, stacklevel=1)
+            warnings.warn("Found null values in lag28, dayofweek.", UserWarning, stacklevel=1)
+            warnings.warn("Found null values in lag28_extra.", UserWarning, stacklevel=1)
+    assert [str(warning.message) for warning in caught] == [
+        "Found null values in lag28, dayofweek.",
+        "Found null values in lag28_extra.",
+    ]
 
 
 def test_lightgbm_runs_on_one_thread_unless_the_setting_names_more() -> None:

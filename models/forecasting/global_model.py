@@ -122,11 +122,13 @@ def engine(seed: int = 0) -> MLForecast:
 
 
 @contextmanager
-def year_back_may_be_missing() -> Iterator[None]:
-    """Silence mlforecast's warning about missing values when only the year-back features have
-    them: they are missing by design where a series is younger than a year, and LightGBM handles
-    that. A warning naming any other feature still shows."""
-    feature = "|".join(YEAR_BACK_FEATURES)
+def history_features_may_be_missing() -> Iterator[None]:
+    """Silence mlforecast's warning about missing values when only the features read from a
+    series' past have them: lags and rolling means are missing in a series' first weeks and the
+    year-back features where it is younger than a year, by design (`dropna=False` keeps those
+    days), and LightGBM handles that. A warning naming any other feature (a date feature, which
+    is never missing) still shows."""
+    feature = "|".join([r"lag\d+", r"rolling_mean_lag\d+_window_size\d+", *YEAR_BACK_FEATURES])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", rf"Found null values in ({feature})(, ({feature}))*\.$", UserWarning)
         yield
@@ -198,7 +200,7 @@ def backtest_global(
     if training.empty:
         return pd.DataFrame(columns=BACKTEST_ROW_COLUMNS)
     training = with_year_back(training, year_back_features(series if history is None else history))
-    with year_back_may_be_missing():
+    with history_features_may_be_missing():
         wide = engine().cross_validation(
             training,
             static_features=[],
@@ -236,7 +238,7 @@ def forecast_global(
         return pd.DataFrame(columns=FORECAST_COLUMNS)
     source = series if history is None else history
     features = year_back_features(source[source["unique_id"].isin(backtested)], days_ahead=horizon)
-    with year_back_may_be_missing():
+    with history_features_may_be_missing():
         fitted = engine().fit(
             with_year_back(training[["unique_id", "ds", "y"]], features), dropna=False, static_features=[]
         )
