@@ -10,8 +10,8 @@ from models.forecasting.seasonality import (
     LEVEL_DAYS,
     SMOOTHING_DAYS,
     YEAR_DAYS,
+    categories_with_a_year,
     category_profiles,
-    peaked_categories,
     shape_by_year_back,
 )
 
@@ -48,9 +48,13 @@ def _level_forecasts(last_day: pd.Timestamp, horizon: int = 90) -> pd.DataFrame:
     )
 
 
-def test_only_a_strongly_peaked_category_is_shaped() -> None:
+def test_every_category_with_a_whole_year_is_shaped_however_mild_its_season() -> None:
     series, categories = _series()
-    assert peaked_categories(category_profiles(series, categories), LAST_DAY) == ["化肥"]
+    # Seed SKUs first sold 300 days before the last day: their category has no whole year yet.
+    seed_days = pd.date_range(LAST_DAY - pd.Timedelta(days=299), LAST_DAY, freq="D")
+    series = pd.concat([series, pd.DataFrame({"unique_id": "1|Z0", "ds": seed_days, "y": 1.0})], ignore_index=True)
+    categories = pd.concat([categories, pd.DataFrame({"unique_id": ["1|Z0"], "category": ["种子"]})])
+    assert categories_with_a_year(category_profiles(series, categories), LAST_DAY) == ["化肥", "调味品"]
 
 
 def test_the_factor_is_last_years_day_over_last_years_level() -> None:
@@ -66,7 +70,8 @@ def test_the_factor_is_last_years_day_over_last_years_level() -> None:
     assert fertiliser[pd.Timestamp("2025-03-20")] == pytest.approx(2.0 * 6.0)
     # Early January a year back, far from the peak: no change.
     assert fertiliser[pd.Timestamp("2025-02-02")] == pytest.approx(2.0)
-    assert shaped[shaped["unique_id"] == "1|S0"]["yhat"].eq(2.0).all()
+    # Salt sells the same every day: shaped, by a factor of 1.
+    assert shaped[shaped["unique_id"] == "1|S0"]["yhat"].to_numpy() == pytest.approx(2.0)
     # Only the named columns are multiplied.
     assert shaped["yhat_upper_95"].eq(3.0).all()
 

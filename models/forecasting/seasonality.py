@@ -9,10 +9,15 @@ the days just gone. The factor for a day ahead of a forecast made on `last_day` 
     S(day − 364) / mean of S over the LEVEL_DAYS up to (last_day − 364)
 
 where S is the category's mean demand per series, smoothed over SMOOTHING_DAYS centred days; 364
-days keeps the weekday. Only categories whose smoothed year peaked at MIN_PEAK_RATIO × its mean
-or more are shaped (elsewhere the factor is mostly noise around 1), and a day keeps the factor 1
-where the history does not reach back far enough. Nothing after `last_day` is read: the centred
-window around day − 364 ends long before it, and the peak test stops half a window early.
+days keeps the weekday. Every category whose smoothed year up to `last_day` is complete is shaped,
+and a day keeps the factor 1 where the history does not reach back far enough. Shaping only the
+categories that peaked at twice their mean or more left the milder seasons out: on the county,
+every per-series model over-forecast the last backtest window (by 2-22 % of the units sold), and
+shaping every category lowered the chosen forecast's MASE from 0.850 to 0.824 and its
+RMSSE from 0.682 to 0.674 (small network: 0.975 to 0.948, 0.700 to 0.698). Pooled over a
+category's SKUs network-wide, the profile is smooth enough to follow where its season is mild.
+Nothing after `last_day` is read: the centred window around day − 364 ends long before it, and
+the completeness test stops half a window early.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ import pandas as pd
 YEAR_DAYS = 364
 SMOOTHING_DAYS = 29
 LEVEL_DAYS = 28
-MIN_PEAK_RATIO = 2.0
 FACTOR_COLUMNS = ["category", "last_day", "ds", "factor"]
 
 
@@ -40,20 +44,19 @@ def category_profiles(series: pd.DataFrame, categories: pd.DataFrame) -> pd.Data
     return means.rolling(SMOOTHING_DAYS, center=True, min_periods=SMOOTHING_DAYS).mean()
 
 
-def peaked_categories(profiles: pd.DataFrame, last_day: pd.Timestamp) -> list[str]:
-    """Categories whose smoothed year up to `last_day` peaked at MIN_PEAK_RATIO × its mean or more."""
+def categories_with_a_year(profiles: pd.DataFrame, last_day: pd.Timestamp) -> list[str]:
+    """Categories whose smoothed profile covers the whole year up to `last_day`."""
     seen_until = last_day - pd.Timedelta(days=SMOOTHING_DAYS // 2)
     year = profiles.loc[seen_until - pd.Timedelta(days=YEAR_DAYS - 1) : seen_until]
     complete = year.notna().sum() == YEAR_DAYS
-    peak_ratio = year.max() / year.mean()
-    return sorted(peak_ratio[complete & (peak_ratio >= MIN_PEAK_RATIO)].index)
+    return sorted(complete[complete].index)
 
 
 def year_back_factors(profiles: pd.DataFrame, last_day: pd.Timestamp, horizon: int) -> pd.DataFrame:
-    """FACTOR_COLUMNS for the `horizon` days after `last_day`: peaked categories, covered days."""
-    peaked = peaked_categories(profiles, last_day)
+    """FACTOR_COLUMNS for the `horizon` days after `last_day`: categories with a year, covered days."""
+    shown = categories_with_a_year(profiles, last_day)
     year_back = last_day - pd.Timedelta(days=YEAR_DAYS)
-    level = profiles.reindex(pd.date_range(end=year_back, periods=LEVEL_DAYS, freq="D"))[peaked].mean(skipna=False)
+    level = profiles.reindex(pd.date_range(end=year_back, periods=LEVEL_DAYS, freq="D"))[shown].mean(skipna=False)
     shaped = level[level > 0].index
     if shaped.empty:
         return pd.DataFrame(columns=FACTOR_COLUMNS)
