@@ -54,9 +54,9 @@ def categories_with_a_year(profiles: pd.DataFrame, last_day: pd.Timestamp) -> li
 
 def year_back_factors(profiles: pd.DataFrame, last_day: pd.Timestamp, horizon: int) -> pd.DataFrame:
     """FACTOR_COLUMNS for the `horizon` days after `last_day`: categories with a year, covered days."""
-    shown = categories_with_a_year(profiles, last_day)
+    complete = categories_with_a_year(profiles, last_day)
     year_back = last_day - pd.Timedelta(days=YEAR_DAYS)
-    level = profiles.reindex(pd.date_range(end=year_back, periods=LEVEL_DAYS, freq="D"))[shown].mean(skipna=False)
+    level = profiles.reindex(pd.date_range(end=year_back, periods=LEVEL_DAYS, freq="D"))[complete].mean(skipna=False)
     shaped = level[level > 0].index
     if shaped.empty:
         return pd.DataFrame(columns=FACTOR_COLUMNS)
