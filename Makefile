@@ -33,8 +33,10 @@ demo: install
 	$(BIN)/coopcast demo
 
 # pytest exits 5 when a selection holds no test; that is not a failure, everything else is.
+# xdist would queue the files with the most tests first; the suite puts the slow files first
+# (tests/conftest.py), so that a one-test file that runs the pipeline does not start last.
 test: install
-	@$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 
 lint: install

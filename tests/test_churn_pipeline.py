@@ -13,6 +13,8 @@ from sklearn.metrics import roc_auc_score
 
 from tests.conftest import PipelineRun, run_cli, warehouse_rows
 
+pytestmark = pytest.mark.slow
+
 IMPORT_AS_OF = date(2026, 6, 30)
 HISTORY_START = date(2024, 7, 1)
 # Fewer than the classifier needs: a small shop gets the BG/NBD baseline.
