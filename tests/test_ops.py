@@ -17,7 +17,7 @@ import pytest
 from pipelines.ops.alerts import recent_alerts
 from pipelines.ops.instance import ensure_instance
 from tests import smtp_support
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, PipelineRun, run_cli
 
 smtp_server = smtp_support.smtp_server
 
@@ -186,7 +186,17 @@ def test_the_weekly_settlement_job_issues_last_weeks_statement_for_every_merchan
     assert {(start, end) for _, start, end in issued} == {(week_start, week_end)}
 
 
-def test_the_new_data_sensor_asks_for_a_run_only_when_postgres_has_changes(pipeline_run):
+@pytest.fixture
+def ingested(tmp_path, database_factory) -> PipelineRun:
+    """A tiny network simulated and ingested on a database of its own: the session's shared one
+    has changes to ingest once a test before this one approved purchase orders in it."""
+    pipeline = PipelineRun(home=tmp_path / "home", database_url=database_factory())
+    run_cli(pipeline, "simulate", "--scale", "tiny", "--seed", "11")
+    run_cli(pipeline, "ingest")
+    return pipeline
+
+
+def test_the_new_data_sensor_asks_for_a_run_only_when_postgres_has_changes(ingested):
     import psycopg
 
     from pipelines.ops.sensors import new_data_sensor
@@ -197,28 +207,22 @@ def test_the_new_data_sensor_asks_for_a_run_only_when_postgres_has_changes(pipel
             context = dg.build_sensor_context(
                 instance=instance,
                 resources={
-                    "postgres": PostgresResource(url=pipeline_run.database_url),
-                    "warehouse": WarehouseResource(path=str(pipeline_run.home / "warehouse.duckdb")),
+                    "postgres": PostgresResource(url=ingested.database_url),
+                    "warehouse": WarehouseResource(path=str(ingested.home / "warehouse.duckdb")),
                 },
             )
             return new_data_sensor(context)
 
-    assert isinstance(evaluate(), dg.SkipReason), "the run ingested everything there was"
-    # The session's shared database: the renamed customer gets its name back afterwards.
-    rename = "UPDATE core.customers SET name = %s WHERE customer_id = (SELECT min(customer_id) FROM core.customers)"
-    with psycopg.connect(pipeline_run.database_url) as conn:
-        original = conn.execute("SELECT name FROM core.customers ORDER BY customer_id LIMIT 1").fetchone()[0]
-        conn.execute(rename, [f"{original} (moved)"])
-    try:
-        assert isinstance(evaluate(), dg.RunRequest)
-    finally:
-        with psycopg.connect(pipeline_run.database_url) as conn:
-            conn.execute(rename, [original])
+    assert isinstance(evaluate(), dg.SkipReason), "the ingest took everything there was"
+    with psycopg.connect(ingested.database_url) as conn:
+        conn.execute(
+            "UPDATE core.customers SET name = name || ' (moved)'"
+            " WHERE customer_id = (SELECT min(customer_id) FROM core.customers)"
+        )
+    assert isinstance(evaluate(), dg.RunRequest)
 
 
 def test_status_shows_the_last_run_freshness_per_group_and_failed_checks(pipeline_run):
-    from tests.conftest import run_cli
-
     output = run_cli(pipeline_run, "status").stdout
     assert "Last run    SUCCESS coopcast_full_run" in output
     for group in ("ingest", "staging", "intermediate", "marts", "ml", "exports", "serving"):
