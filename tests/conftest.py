@@ -189,6 +189,16 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory, database_factory) -> 
     return pipeline
 
 
+@pytest.fixture
+def ingested_tiny(tmp_path: Path, database_factory) -> PipelineRun:
+    """A tiny network simulated and ingested, not built, on a database of its own: for tests that
+    change the source or rebuild, which the session's shared `pipeline_run` must not see."""
+    pipeline = PipelineRun(home=tmp_path / "home", database_url=database_factory())
+    run_cli(pipeline, "simulate", "--scale", "tiny", "--seed", "11")
+    run_cli(pipeline, "ingest")
+    return pipeline
+
+
 @pytest.fixture(scope="session")
 def serving_home(pipeline_run: PipelineRun) -> Path:
     """A COOPCAST_HOME whose serving copy and exports come from the real pipeline."""

@@ -61,17 +61,10 @@ def _nightly_plan(pipeline: PipelineRun) -> fact_windows.FactWindow:
         return fact_windows.plan_window(conn, facts, "", checksum, full_refresh_requested=False)
 
 
-@pytest.fixture
-def pipeline(tmp_path, database_factory) -> PipelineRun:
-    pipeline = PipelineRun(home=tmp_path / "home", database_url=database_factory())
-    run_cli(pipeline, "simulate", "--scale", "tiny", "--seed", "11")
-    run_cli(pipeline, "ingest")
-    return pipeline
-
-
 def test_nightly_builds_rebuild_only_the_changed_days_and_match_a_full_rebuild(
-    pipeline: PipelineRun, tmp_path: Path
+    ingested_tiny: PipelineRun, tmp_path: Path
 ) -> None:
+    pipeline = ingested_tiny
     run_cli(pipeline, "build")
     assert _build_state(pipeline)[0] is None, "the first build of the facts is a full one"
     first = _query(pipeline, FACTS_TOTALS)

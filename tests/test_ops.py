@@ -17,7 +17,7 @@ import pytest
 from pipelines.ops.alerts import recent_alerts
 from pipelines.ops.instance import ensure_instance
 from tests import smtp_support
-from tests.conftest import REPO_ROOT, PipelineRun, run_cli
+from tests.conftest import REPO_ROOT, run_cli
 
 smtp_server = smtp_support.smtp_server
 
@@ -186,17 +186,9 @@ def test_the_weekly_settlement_job_issues_last_weeks_statement_for_every_merchan
     assert {(start, end) for _, start, end in issued} == {(week_start, week_end)}
 
 
-@pytest.fixture
-def ingested(tmp_path, database_factory) -> PipelineRun:
-    """A tiny network simulated and ingested on a database of its own: the session's shared one
-    has changes to ingest once a test before this one approved purchase orders in it."""
-    pipeline = PipelineRun(home=tmp_path / "home", database_url=database_factory())
-    run_cli(pipeline, "simulate", "--scale", "tiny", "--seed", "11")
-    run_cli(pipeline, "ingest")
-    return pipeline
-
-
-def test_the_new_data_sensor_asks_for_a_run_only_when_postgres_has_changes(ingested):
+def test_the_new_data_sensor_asks_for_a_run_only_when_postgres_has_changes(ingested_tiny):
+    # Not the session's shared database: it has changes to ingest once an earlier test on the
+    # worker approved purchase orders in it.
     import psycopg
 
     from pipelines.ops.sensors import new_data_sensor
@@ -207,14 +199,14 @@ def test_the_new_data_sensor_asks_for_a_run_only_when_postgres_has_changes(inges
             context = dg.build_sensor_context(
                 instance=instance,
                 resources={
-                    "postgres": PostgresResource(url=ingested.database_url),
-                    "warehouse": WarehouseResource(path=str(ingested.home / "warehouse.duckdb")),
+                    "postgres": PostgresResource(url=ingested_tiny.database_url),
+                    "warehouse": WarehouseResource(path=str(ingested_tiny.home / "warehouse.duckdb")),
                 },
             )
             return new_data_sensor(context)
 
     assert isinstance(evaluate(), dg.SkipReason), "the ingest took everything there was"
-    with psycopg.connect(ingested.database_url) as conn:
+    with psycopg.connect(ingested_tiny.database_url) as conn:
         conn.execute(
             "UPDATE core.customers SET name = name || ' (moved)'"
             " WHERE customer_id = (SELECT min(customer_id) FROM core.customers)"
