@@ -25,7 +25,7 @@ def warehouse(pipeline_run: PipelineRun):
 def expected_comparison(backtests: pd.DataFrame) -> pd.DataFrame:
     whole = backtests[backtests["horizon_bucket"] == "all"]
     last = whole[whole["origin"] == whole.groupby(["merchant_id", "sku_code"])["origin"].transform("max")]
-    chosen = last[last["chosen"]][["merchant_id", "sku_code", *ERROR_COLUMNS]]
+    chosen = last[last["chosen"]][["merchant_id", "sku_code", *ERROR_COLUMNS, "forecast_units"]]
     paired = last.merge(chosen, on=["merchant_id", "sku_code"], suffixes=("", "_chosen"))
     rows = []
     for model, group in paired.groupby("model"):
@@ -37,6 +37,9 @@ def expected_comparison(backtests: pd.DataFrame) -> pd.DataFrame:
                 candidate, by_chosen, column = candidate.abs(), by_chosen.abs(), "abs_bias"
             row[f"candidate_{column}"] = candidate.mean()
             row[f"chosen_{column}"] = by_chosen.mean()
+        counted = group[group["forecast_units"].notna()]
+        row["candidate_forecast_ratio"] = counted["forecast_units"].sum() / counted["actual_units"].sum()
+        row["chosen_forecast_ratio"] = counted["forecast_units_chosen"].sum() / counted["actual_units"].sum()
         rows.append(row)
     return pd.DataFrame(rows).set_index("model").sort_index()
 

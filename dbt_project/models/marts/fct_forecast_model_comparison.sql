@@ -3,6 +3,9 @@
 -- window after each series' last backtest origin beside the chosen option's errors on the very
 -- same series and window, in the forecast made at each merchant's current as_of. The choice sees
 -- only the earlier origins, so this window scores it fairly. Network-wide: one row per option.
+-- The forecast ratios show what MASE alone hides: on SKUs that sell on fewer than half of the
+-- days, a flat forecast's MASE falls the less it forecasts, so an option can win MASE by
+-- forecasting below what sold.
 
 with merchants as (
     select merchant_id, as_of
@@ -19,7 +22,9 @@ windows as (
         backtests.chosen,
         backtests.mase,
         backtests.rmsse,
-        backtests.bias
+        backtests.bias,
+        backtests.actual_units,
+        backtests.forecast_units
     from {{ source('ml', 'forecast_backtests') }} as backtests
     inner join merchants
         on merchants.merchant_id = backtests.merchant_id
@@ -43,7 +48,7 @@ last_windows as (
 ),
 
 chosen as (
-    select merchant_id, sku_code, mase, rmsse, bias
+    select merchant_id, sku_code, mase, rmsse, bias, forecast_units
     from last_windows
     where chosen
 )
@@ -58,7 +63,13 @@ select
     cast(avg(case when candidates.rmsse is not null then chosen.rmsse end) as double) as chosen_rmsse,
     cast(avg(abs(candidates.bias)) as double) as candidate_abs_bias,
     cast(avg(case when candidates.bias is not null then abs(chosen.bias) end) as double) as chosen_abs_bias,
-    avg(case when candidates.mase is not null then chosen.mase end) < avg(candidates.mase) as chosen_mase_is_lower
+    avg(case when candidates.mase is not null then chosen.mase end) < avg(candidates.mase) as chosen_mase_is_lower,
+    cast(sum(candidates.forecast_units) / nullif(sum(candidates.actual_units), 0) as double) as candidate_forecast_ratio,
+    cast(
+        sum(case when candidates.forecast_units is not null then chosen.forecast_units end)
+        / nullif(sum(case when candidates.forecast_units is not null then candidates.actual_units end), 0)
+        as double
+    ) as chosen_forecast_ratio
 from last_windows as candidates
 inner join chosen
     on chosen.merchant_id = candidates.merchant_id
