@@ -3,9 +3,9 @@
 -- window after each series' last backtest origin beside the chosen option's errors on the very
 -- same series and window, in the forecast made at each merchant's current as_of. The choice sees
 -- only the earlier origins, so this window scores it fairly. Network-wide: one row per option.
--- The forecast ratios show what MASE alone hides: on SKUs that sell on fewer than half of the
--- days, a flat forecast's MASE falls the less it forecasts, so an option can win MASE by
--- forecasting below what sold.
+-- The forecast ratios show what MASE alone hides: on a SKU that sells on fewer than half of the
+-- days, of two flat forecasts below one unit a day the lower has the lower MASE, so an option can
+-- win MASE by forecasting below what sold.
 
 with merchants as (
     select merchant_id, as_of
