@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.replenishment.replay_inputs import build_replay_data, coopcast_forecasts
+from models.replenishment.evaluation import prepare_replay
+from models.replenishment.replay_inputs import CoopcastForecaster, ReplayData, build_replay_data
 from pipelines.assets.ml import policy_evaluation
 from pipelines.resources import WarehouseResource
 from tests.conftest import PipelineRun, run_cli, warehouse_rows
@@ -114,23 +115,31 @@ def _synthetic_replay(demand_after_cut: float, cut: pd.Timestamp, as_of: date):
     )
 
 
-def test_no_forecast_sees_demand_after_its_decision_day() -> None:
-    # Demand multiplied by 50 after the cut may change only the forecasts of later decision days.
+def _forecasts_by_decision_day(data: ReplayData) -> dict[int, np.ndarray]:
+    """Each replay day's forecast from CoopcastForecaster, fed every day's units as sold."""
+    inputs = prepare_replay(data.skus, data.demand, data.start, data.initial_batches)
+    seen = np.concatenate([inputs.history_sold, inputs.demand], axis=1)
+    n_history = inputs.history.shape[1]
+    forecaster = CoopcastForecaster(data, refit_every_days=REFIT_DAYS)
+    forecasts = {day: forecaster(day, seen[:, : n_history + day + 1], 21)[0] for day in range(data.days)}
+    assert forecaster.fits == -(-data.days // REFIT_DAYS)
+    return forecasts
+
+
+def test_no_forecast_sees_sales_after_its_decision_day() -> None:
+    # Sales multiplied by 50 after the cut may change only the forecasts of later decision days.
     as_of = date(2026, 6, 30)
     start = pd.Timestamp(as_of) - pd.Timedelta(days=REPLAY_DAYS - 1)
-    cut = start + pd.Timedelta(days=20)
-    observed = coopcast_forecasts(_synthetic_replay(1.0, cut, as_of))
-    surged = coopcast_forecasts(_synthetic_replay(50.0, cut, as_of))
-    assert set(observed["sku"]) == {"M1/S0", "M1/S1", "M1/S2"}
-    assert (observed["ds"] > observed["decision_date"]).all()
-    up_to_cut = observed["decision_date"] <= cut
-    assert up_to_cut.any() and (~up_to_cut).any()
-    pd.testing.assert_frame_equal(
-        observed[up_to_cut].reset_index(drop=True), surged[surged["decision_date"] <= cut].reset_index(drop=True)
-    )
+    cut_day = 20
+    cut = start + pd.Timedelta(days=cut_day)
+    steady = _forecasts_by_decision_day(_synthetic_replay(1.0, cut, as_of))
+    surged = _forecasts_by_decision_day(_synthetic_replay(50.0, cut, as_of))
+    for day in range(cut_day + 1):
+        np.testing.assert_array_equal(steady[day], surged[day])
+    assert steady[0].sum() > 0
     # The refit after the cut does see the surge: the check above could fail.
-    later = observed[~up_to_cut]["yhat"].sum()
-    assert surged[surged["decision_date"] > cut]["yhat"].sum() > 5 * later
+    later = range(cut_day + 1, REPLAY_DAYS)
+    assert sum(surged[day].sum() for day in later) > 5 * sum(steady[day].sum() for day in later)
 
 
 def test_refits_must_be_at_least_a_day_apart(pipeline_run: PipelineRun) -> None:

@@ -219,6 +219,30 @@ def test_demand_without_stock_is_lost():
     assert orders.empty
 
 
+def test_coopcast_forecasts_from_what_it_sold_and_the_merchants_rule_from_what_was_asked():
+    # History: demand 4/day of which the ledger sold 3. Replay: demand 5/day, no stock, lead time
+    # 2, so the first two days sell nothing and the forecaster must see 3, 3, …, 0, 0.
+    skus = [_sku(lead_time_days=2)]
+    demand = _demand("S1", [5.0] * 4, history_days=3, history_daily=4.0)
+    demand["sold"] = np.where(demand["date"] < START, 3.0, np.nan)
+    calls: list[np.ndarray] = []
+
+    def remembers(day: int, seen: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(seen.copy())
+        return np.full((seen.shape[0], horizon), 5.0), np.zeros(seen.shape[0])
+
+    _, totals, _ = _replay("coopcast", skus, demand, remembers)
+    assert calls[1].tolist() == [[3.0, 3.0, 3.0, 0.0, 0.0]]
+    # Served from day 2 (ordered 5 · (2 + 1) = 15 on day 0): days 2 and 3 sell 5 each.
+    assert calls[3].tolist() == [[3.0, 3.0, 3.0, 0.0, 0.0, 5.0, 5.0]]
+    assert totals["served"].iloc[0] == 10.0
+
+    # The merchants' rule sees the 4 asked on the history days and the 5 asked while out of
+    # stock: m = (3 · 4 + 5) / 4 = 4.25 on day 0, min 4.25 · 4 = 17, max 17 + 4.25 · 30 = 144.5.
+    _, _, orders = _replay("minmax", skus, demand)
+    assert orders["quantity"].iloc[0] == 145.0
+
+
 def test_frame_forecaster_reads_precomputed_forecasts():
     # The same case as the first test, with the perfect forecast given as a frame.
     skus = [_sku(initial_on_hand=4.0)]

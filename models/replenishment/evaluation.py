@@ -1,11 +1,13 @@
 """Proof by simulation (issue 7, point 8): replay a held-out period day by day under two policies.
 
-Both policies see the same true demand, the same starting stock and the same supplier lead times
-(common random numbers), so the difference in the results is the policy's alone:
+Both policies face the same true demand, the same starting stock and the same supplier lead times
+(common random numbers), so the difference in the results is the policy's alone. Each sees what it
+would see in a shop:
 
 - `minmax`, what merchants do today: the rule the simulated merchants follow
   (transactional/simulator/merchant_rule.py, docs/simulator.md "Replenishment"), so the baseline
-  is the practice that produced the network's own ledger.
+  is the practice that produced the network's own ledger. The merchant judges by what customers
+  asked for, the demand turned away included.
   m = the mean demand of the last 28 days seen so far, or of the last 7 when higher (fresh produce,
   shelf life ≤ 30 days: the 28 days only); min = m · (L + S) with S = max(2, L / 2) safety days;
   max = min + m · C with a cover of C = 2 days for fresh produce, 14 for goods keeping ≤ 200
@@ -14,7 +16,8 @@ Both policies see the same true demand, the same starting stock and the same sup
 - `coopcast`: the reorder point / order-up-to level of models/replenishment/policy.py
   (`suggest_replenishment`: class service level, safety stock from the forecast error and the
   lead-time spread, packs, MOQ, shelf-life cap, seasonal pre-build) fed by a forecaster, as the
-  weekly plan runs it.
+  weekly plan runs it. The platform sees only what was sold: the ledger's sales before the replay,
+  then its own, which its own stock-outs censor.
 
 Inputs
 
@@ -36,14 +39,16 @@ Inputs
 `initial_batches`, optional, replaces initial_on_hand / initial_age_days for the SKUs it lists:
 one row per batch with columns sku, quantity, expiry_date (NaT = does not expire).
 
-`demand`, long: sku, date, demand (units). Days from `start` on are replayed; earlier days are
-history that only warms up the forecasts. Missing SKU-days are zero demand.
+`demand`, long: sku, date, demand (units), optionally sold (units). Days from `start` on are
+replayed; earlier days are history that only warms up the forecasts, seen as their `sold` units
+(without the column, as their demand: a history no stock-out censored). Missing SKU-days are zero.
 
 A forecaster is a plain function `(day, seen, horizon) -> (yhat, error_sd)`: on replay day `day`
-(0-based), after that day's sales, with `seen` the SKU × day matrix of the demand of every day up
-to and including it (history first), it returns the daily forecast of the next `horizon` days
-(SKU × horizon, rows in the order of `skus`) and the daily forecast error's standard deviation per
-SKU. `frame_forecaster` turns a precomputed frame of forecasts into one.
+(0-based), after that day's sales, with `seen` the SKU × day matrix of the units the policy sold on
+every day up to and including it (history first: the history's `sold`), it returns the daily
+forecast of the next `horizon` days (SKU × horizon, rows in the order of `skus`) and the daily
+forecast error's standard deviation per SKU. `frame_forecaster` turns a precomputed frame of
+forecasts into one; `replay_inputs.CoopcastForecaster` refits coopcast's forecast on `seen`.
 
 Mechanics per day: arrivals of the morning become new batches with full shelf life; batches whose
 expiry date is today are written off (expired value at unit_cost); demand is served
@@ -125,6 +130,8 @@ class ReplayInputs:
     history: np.ndarray
     demand: np.ndarray
     initial_stock: np.ndarray
+    # What the policies see of the history: the units sold (= `history` without a sold column).
+    history_sold: np.ndarray
 
     @property
     def n_days(self) -> int:
@@ -145,18 +152,23 @@ def prepare_replay(
     if unknown:
         raise ValueError(f"demand for SKU(s) not in skus: {sorted(map(str, unknown))[:5]}")
     dates = pd.date_range(min(demand["date"].min(), start), demand["date"].max(), freq="D")
-    matrix = (
-        demand.pivot_table(index="sku", columns="date", values="demand", aggfunc="sum")
-        .reindex(index=frame["sku"], columns=dates)
-        .fillna(0.0)
-        .to_numpy(dtype=float)
-    )
+
+    def sku_days(column: str) -> np.ndarray:
+        return (
+            demand.pivot_table(index="sku", columns="date", values=column, aggfunc="sum")
+            .reindex(index=frame["sku"], columns=dates)
+            .fillna(0.0)
+            .to_numpy(dtype=float)
+        )
+
+    matrix = sku_days("demand")
     n_history = int((dates < start).sum())
     replay_dates = dates[n_history:]
     if len(replay_dates) == 0:
         raise ValueError("no demand on or after start: nothing to replay")
+    history_sold = sku_days("sold")[:, :n_history] if "sold" in demand else matrix[:, :n_history]
     stock = _initial_stock(frame, initial_batches, start, len(replay_dates))
-    return ReplayInputs(frame, replay_dates, matrix[:, :n_history], matrix[:, n_history:], stock)
+    return ReplayInputs(frame, replay_dates, matrix[:, :n_history], matrix[:, n_history:], stock, history_sold)
 
 
 def draw_lead_times(skus: pd.DataFrame, n_days: int, seed: int) -> np.ndarray:
@@ -230,8 +242,12 @@ def replay_policy(
     shelf_life = skus["shelf_life_days"].to_numpy(dtype=float, na_value=np.nan)
     # The forecast reaches past the longest cover by the pre-build's window.
     horizon = int((skus["lead_time_days"] + skus["review_period_days"]).max()) + PREBUILD_WINDOW_DAYS
-    seen = np.concatenate([inputs.history, inputs.demand], axis=1)
     n_history = inputs.history.shape[1]
+    if policy == "minmax":
+        seen = np.concatenate([inputs.history, inputs.demand], axis=1)
+    else:
+        # Each day's column is filled with the day's sales once they are made.
+        seen = np.concatenate([inputs.history_sold, np.zeros_like(inputs.demand)], axis=1)
 
     stock = inputs.initial_stock.copy()
     pipeline = np.zeros((n_skus, n_days + int(lead_times.max()) + 1))
@@ -251,6 +267,8 @@ def replay_policy(
         on_hand = stock.sum(axis=1)
         _serve_first_expiry_first_out(stock, demand)
         sold = np.minimum(demand, on_hand)
+        if policy == "coopcast":
+            seen[:, n_history + day] = sold
         if measured:
             served += sold
             stockout_days += (demand > 0) & ((on_hand <= 0) | (sold < demand))

@@ -4,7 +4,9 @@ The period is the last `days` days up to the network's as_of. A seeded sample of
 `max_skus` merchant × SKU pairs with simulator truth is replayed (all of them when fewer).
 
 - True demand is the simulator's ground truth (sim.daily_demand.demand): what customers wanted,
-  not what stock allowed them to buy. Both policies see it uncensored, day by day.
+  not what stock allowed them to buy. Both policies face it; the merchants' rule judges by it,
+  as the simulated merchants do, and coopcast sees only what was sold (`sold`, what the
+  simulated ledger sold, before the replay; its own sales in it).
 - SKU parameters come from the marts: ABC class (unclassified = C, as in the policy), unit cost,
   shelf life, MOQ and pack multiple from dim_products; the nominal lead time is the product's,
   its spread the standard deviation of the supplier's delivered lead times
@@ -12,18 +14,20 @@ The period is the last `days` days up to the network's as_of. A seeded sample of
   review_period_days, shortened for perishables as the policy does (policy.review_period_days).
 - Starting stock is what the ledger held the morning of the first replay day: the on-hand units
   of every batch (all warehouses) with that batch's expiry date, identical for both policies.
-- The coopcast forecaster is `forecast_network` fitted on the demand before each refit day, every
+- The coopcast forecaster is `forecast_network` fitted on the sales before each refit day, every
   REFIT_EVERY_DAYS of the period (or as asked: the weekly plan refits every 7); each fit serves
-  the decision days up to the next refit, so no forecast sees demand after its decision day. Its
+  the decision days up to the next refit, so no forecast sees a day after its decision day. Its
   daily error standard deviation comes from the chosen option's backtest, as the weekly plan takes
   it (`plan.daily_forecast_error_sd`).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from models.forecasting.pipeline import forecast_network
@@ -72,7 +76,7 @@ def build_replay_data(
 ) -> ReplayData:
     """The replay's SKUs, demand up to as_of and starting batches.
 
-    demand: merchant_code, sku_code, date, demand (sim.daily_demand). products: merchant_id,
+    demand: merchant_code, sku_code, date, demand and optionally sold (sim.daily_demand). products: merchant_id,
     merchant_code, sku_code, supplier_code, unit_cost, shelf_life_days, lead_time_days,
     min_order_qty, order_multiple. abc_classes: merchant_id, sku_code, abc_class.
     supplier_lead_times: merchant_id, supplier_code, lead_time_days, deliveries (one row per
@@ -110,6 +114,7 @@ def build_replay_data(
         initial_on_hand=0.0,
     )
     replay_demand = demand.merge(sample[["merchant_code", "sku_code", "sku"]], on=["merchant_code", "sku_code"])
+    demand_columns = ["sku", "date", "demand", *(["sold"] if "sold" in demand else [])]
     initial_batches = pd.DataFrame(
         {
             "sku": stock["sku"],
@@ -119,49 +124,79 @@ def build_replay_data(
     )
     return ReplayData(
         skus=skus,
-        demand=replay_demand[["sku", "date", "demand"]].reset_index(drop=True),
+        demand=replay_demand[demand_columns].reset_index(drop=True),
         initial_batches=initial_batches,
         start=start,
         days=days,
     )
 
 
-def decision_days(review_periods: pd.Series, days: int) -> list[int]:
-    """Replay days on which at least one SKU is reviewed (the only days a forecast is read)."""
-    periods = sorted(set(review_periods.astype(int)))
-    return [day for day in range(days) if any(day % period == 0 for period in periods)]
+class CoopcastForecaster:
+    """The coopcast policy's forecaster in the replay (an `evaluation.Forecaster`).
 
-
-def coopcast_forecasts(data: ReplayData, refit_every_days: int = REFIT_EVERY_DAYS) -> pd.DataFrame:
-    """Forecast rows for `frame_forecaster`: sku, decision_date, ds, yhat, error_sd.
-
-    A fit through the day before refit day r serves the decision days r … r + refit_every_days − 1.
+    `forecast_network` is refitted every `refit_every_days` on what the policy has seen: a fit
+    through the day before refit day r serves the decision days r … r + refit_every_days − 1, so
+    no forecast sees a day after its decision day. `seconds` and `fits` add up the forecasting.
     """
-    merchants = data.skus[["merchant_code", "merchant_id"]].drop_duplicates()
-    demand = data.demand.merge(data.skus[["sku", "merchant_id", "sku_code"]], on="sku")
-    reviews = decision_days(data.skus["review_period_days"], data.days)
-    frames = []
-    for refit_day in range(0, data.days, refit_every_days):
+
+    def __init__(self, data: ReplayData, refit_every_days: int = REFIT_EVERY_DAYS) -> None:
+        if refit_every_days < 1:
+            raise ValueError("refits must be at least a day apart")
+        self.data = data
+        self.refit_every_days = refit_every_days
+        self.seconds = 0.0
+        self.fits = 0
+        self._refit_day: int | None = None
+        # yhat of the days from the refit day on (SKU × day), σe per SKU
+        self._yhat = np.zeros((len(data.skus), 0))
+        self._error_sd = np.zeros(len(data.skus))
+
+    def __call__(self, day: int, seen: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        refit_day = day - day % self.refit_every_days
+        if refit_day != self._refit_day:
+            n_history = seen.shape[1] - day - 1
+            self._fit(refit_day, seen[:, : n_history + refit_day], n_history)
+        yhat = np.zeros((len(self.data.skus), horizon))
+        # Column i of the fit is the day refit_day + i: the next `horizon` days after `day`.
+        ahead = self._yhat[:, day - refit_day + 1 : day - refit_day + 1 + horizon]
+        yhat[:, : ahead.shape[1]] = ahead
+        return yhat, self._error_sd
+
+    def _fit(self, refit_day: int, seen: np.ndarray, n_history: int) -> None:
+        started = time.perf_counter()
+        data = self.data
+        skus = data.skus
         fitted_through = data.start + pd.Timedelta(days=refit_day - 1)
-        history = demand[demand["date"] <= fitted_through]
-        sales = history.loc[history["demand"] > 0, ["merchant_id", "sku_code", "date", "demand"]].rename(
+        dates = pd.date_range(data.start - pd.Timedelta(days=n_history), periods=seen.shape[1], freq="D")
+        rows, columns = np.nonzero(seen)
+        history = pd.DataFrame(
+            {
+                "sku": skus["sku"].to_numpy()[rows],
+                "merchant_id": skus["merchant_id"].to_numpy()[rows],
+                "sku_code": skus["sku_code"].to_numpy()[rows],
+                "date": dates[columns],
+                "demand": seen[rows, columns],
+            }
+        )
+        sales = history[["merchant_id", "sku_code", "date", "demand"]].rename(
             columns={"date": "sales_date", "demand": "quantity"}
         )
-        as_of_by_merchant = {int(merchant_id): fitted_through.date() for merchant_id in merchants["merchant_id"]}
-        categories = data.skus[["merchant_id", "sku_code", "category"]]
-        network = forecast_network(sales, as_of_by_merchant, categories=categories)
+        as_of_by_merchant = {int(merchant_id): fitted_through.date() for merchant_id in skus["merchant_id"].unique()}
+        network = forecast_network(sales, as_of_by_merchant, categories=skus[["merchant_id", "sku_code", "category"]])
         forecasts = network.forecasts.merge(
-            data.skus[["merchant_id", "sku_code", "sku"]], on=["merchant_id", "sku_code"]
+            skus[["merchant_id", "sku_code"]].reset_index(names="row"), on=["merchant_id", "sku_code"]
         )
-        error_sd = _error_sd(network.backtests, history, data.skus, fitted_through)
-        forecasts = forecasts.assign(ds=pd.to_datetime(forecasts["date"])).merge(error_sd, on="sku")
-        served = [day for day in reviews if refit_day <= day < refit_day + refit_every_days]
-        for day in served:
-            decision_date = data.start + pd.Timedelta(days=day)
-            ahead = forecasts[forecasts["ds"] > decision_date]
-            frames.append(ahead[["sku", "ds", "yhat", "error_sd"]].assign(decision_date=decision_date))
-    columns = ["sku", "decision_date", "ds", "yhat", "error_sd"]
-    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+        offset = (pd.to_datetime(forecasts["date"]) - (fitted_through + pd.Timedelta(days=1))).dt.days.to_numpy()
+        self._yhat = np.zeros((len(skus), int(offset.max()) + 1 if len(offset) else 0))
+        self._yhat[forecasts["row"].to_numpy(), offset] = forecasts["yhat"].to_numpy(dtype=float)
+        # A SKU without a forecast orders nothing, whatever its error.
+        forecast_rows = np.unique(forecasts["row"].to_numpy())
+        error_sd = _error_sd(network.backtests, history, skus, fitted_through)["error_sd"].to_numpy(dtype=float)
+        self._error_sd = np.zeros(len(skus))
+        self._error_sd[forecast_rows] = error_sd[forecast_rows]
+        self._refit_day = refit_day
+        self.fits += 1
+        self.seconds += time.perf_counter() - started
 
 
 def _error_sd(
