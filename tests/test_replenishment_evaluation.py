@@ -195,18 +195,18 @@ def test_a_single_aged_batch_expires_after_shelf_life_minus_age():
 
 
 def test_demand_without_stock_is_lost():
-    # No stock, no history, demand 3/day, lead time 2. Day 0: 3 lost; the mean of the one day seen
-    # is 3 → min 3 · (2 + 2) = 12, max 12 + 3 · 30 = 102: order 102, arriving day 2. Day 1: 3 lost,
-    # position 102. From day 2 on every day is served from it (102 → 93, never below 12). Served
-    # 9 of 15: fill rate 0.6, 2 stock-out days.
+    # No stock, one day of history selling 3, demand 3/day, lead time 2. Day 0: 3 lost, nothing
+    # sold; the mean of the two days seen is 1.5 → min 1.5 · (2 + 2) = 6, max 6 + 1.5 · 30 = 51:
+    # order 51, arriving day 2. Day 1: 3 lost, position 51. From day 2 on every day is served from
+    # it. Served 9 of 15: fill rate 0.6, 2 stock-out days.
     skus = [_sku(lead_time_days=2)]
-    demand = _demand("S1", [3.0] * 5)
+    demand = _demand("S1", [3.0] * 5, history_days=1, history_daily=3.0)
     summary, totals, orders = _replay("minmax", skus, demand)
     row = _row(summary, "minmax", "ALL")
     assert row["fill_rate"] == pytest.approx(0.6)
     assert row["stockout_days"] == 2
     assert totals["lost"].iloc[0] == 6.0
-    assert orders["quantity"].tolist() == [102.0]
+    assert orders["quantity"].tolist() == [51.0]
 
     # A forecast of nothing never orders: everything is lost, every day is a stock-out day.
     def nothing(day: int, seen: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -219,28 +219,50 @@ def test_demand_without_stock_is_lost():
     assert orders.empty
 
 
-def test_coopcast_forecasts_from_what_it_sold_and_the_merchants_rule_from_what_was_asked():
-    # History: demand 4/day of which the ledger sold 3. Replay: demand 5/day, no stock, lead time
-    # 2, so the first two days sell nothing and the forecaster must see 3, 3, …, 0, 0.
+def test_both_policies_decide_from_what_was_sold_and_coopcast_marks_the_days_it_could_not_sell():
+    # History: demand 4/day of which the ledger sold 3, and on its last day, out of stock, none.
+    # Replay: demand 5/day, no stock, lead time 2: the first two days sell nothing. Coopcast sees
+    # 3, 3, unknown, then unknown, unknown (NaN: it had nothing to sell), then its sales.
     skus = [_sku(lead_time_days=2)]
     demand = _demand("S1", [5.0] * 4, history_days=3, history_daily=4.0)
-    demand["sold"] = np.where(demand["date"] < START, 3.0, np.nan)
+    demand["sold"] = np.where(demand["date"] < START, [3.0, 3.0, 0.0, 0, 0, 0, 0], np.nan)
+    stock_outs = pd.DataFrame({"sku": ["S1"], "date": [START - pd.Timedelta(days=1)]})
     calls: list[np.ndarray] = []
 
     def remembers(day: int, seen: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         calls.append(seen.copy())
         return np.full((seen.shape[0], horizon), 5.0), np.zeros(seen.shape[0])
 
-    _, totals, _ = _replay("coopcast", skus, demand, remembers)
-    assert calls[1].tolist() == [[3.0, 3.0, 3.0, 0.0, 0.0]]
+    inputs = prepare_replay(pd.DataFrame(skus), demand, START, stock_outs=stock_outs)
+    lead_times = draw_lead_times(inputs.skus, inputs.n_days, 0)
+    totals, _ = replay_policy("coopcast", inputs, lead_times, remembers)
+    nan = np.nan
+    np.testing.assert_array_equal(calls[1], [[3.0, 3.0, nan, nan, nan]])
     # Served from day 2 (ordered 5 · (2 + 1) = 15 on day 0): days 2 and 3 sell 5 each.
-    assert calls[3].tolist() == [[3.0, 3.0, 3.0, 0.0, 0.0, 5.0, 5.0]]
+    np.testing.assert_array_equal(calls[3], [[3.0, 3.0, nan, nan, nan, 5.0, 5.0]])
     assert totals["served"].iloc[0] == 10.0
 
-    # The merchants' rule sees the 4 asked on the history days and the 5 asked while out of
-    # stock: m = (3 · 4 + 5) / 4 = 4.25 on day 0, min 4.25 · 4 = 17, max 17 + 4.25 · 30 = 144.5.
-    _, _, orders = _replay("minmax", skus, demand)
-    assert orders["quantity"].iloc[0] == 145.0
+    # The merchants' rule counts the days without stock as days without sales: on day 0
+    # m = (3 + 3 + 0 + 0) / 4 = 1.5, min 1.5 · 4 = 6, max 6 + 1.5 · 30 = 51.
+    _, orders = replay_policy("minmax", inputs, lead_times)
+    assert orders["quantity"].iloc[0] == 51.0
+
+
+def test_a_launched_skus_opening_stock_arrives_on_its_day_under_either_policy():
+    # No stock, demand 3/day for 5 days; 10 units of opening stock arrive on day 2. A policy that
+    # never orders serves days 2, 3 and 4 from them: 9 of 15, one unit left over.
+    skus = [_sku(lead_time_days=2)]
+    demand = _demand("S1", [3.0] * 5)
+    launch = pd.DataFrame({"sku": ["S1"], "date": [START + pd.Timedelta(days=2)], "quantity": [10.0]})
+
+    def nothing(day: int, seen: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros((seen.shape[0], horizon)), np.zeros(seen.shape[0])
+
+    inputs = prepare_replay(pd.DataFrame(skus), demand, START, launch_stock=launch)
+    totals, orders = replay_policy("coopcast", inputs, draw_lead_times(inputs.skus, inputs.n_days, 0), nothing)
+    assert orders.empty
+    assert totals["served"].iloc[0] == 9.0
+    assert totals["stockout_days"].iloc[0] == 2
 
 
 def test_frame_forecaster_reads_precomputed_forecasts():

@@ -1,14 +1,16 @@
 """Proof by simulation (issue 7, point 8): replay a held-out period day by day under two policies.
 
 Both policies face the same true demand, the same starting stock and the same supplier lead times
-(common random numbers), so the difference in the results is the policy's alone. Each sees what it
-would see in a shop:
+(common random numbers), and decide from the same record, the units sold: what the ledger sold
+before the replay, then their own sales, which their own stock-outs censor. So the difference in
+the results is the policy's alone:
 
 - `minmax`, what merchants do today: the rule the simulated merchants follow
   (transactional/simulator/merchant_rule.py, docs/simulator.md "Replenishment"), so the baseline
-  is the practice that produced the network's own ledger. The merchant judges by what customers
-  asked for, the demand turned away included.
-  m = the mean demand of the last 28 days seen so far, or of the last 7 when higher (fresh produce,
+  is the practice that produced the network's own ledger. The simulated merchants judged by what
+  customers asked for, the demand turned away included; replayed, the rule reads the sales, as a
+  merchant's books hold them.
+  m = the mean daily sales of the last 28 days seen so far, or of the last 7 when higher (fresh produce,
   shelf life ≤ 30 days: the 28 days only); min = m · (L + S) with S = max(2, L / 2) safety days;
   max = min + m · C with a cover of C = 2 days for fresh produce, 14 for goods keeping ≤ 200
   days, 30 for the rest; at a review, when the position is below min, order up to max, rounded
@@ -16,8 +18,7 @@ would see in a shop:
 - `coopcast`: the reorder point / order-up-to level of models/replenishment/policy.py
   (`suggest_replenishment`: class service level, safety stock from the forecast error and the
   lead-time spread, packs, MOQ, shelf-life cap, seasonal pre-build) fed by a forecaster, as the
-  weekly plan runs it. The platform sees only what was sold: the ledger's sales before the replay,
-  then its own, which its own stock-outs censor.
+  weekly plan runs it, filling the days it had nothing to sell (models/forecasting/stock_outs.py).
 
 Inputs
 
@@ -43,9 +44,16 @@ one row per batch with columns sku, quantity, expiry_date (NaT = does not expire
 replayed; earlier days are history that only warms up the forecasts, seen as their `sold` units
 (without the column, as their demand: a history no stock-out censored). Missing SKU-days are zero.
 
+`stock_outs`, optional: sku, date: days of the history the ledger had none of the SKU to sell.
+
+`launch_stock`, optional: sku, date, quantity: the opening stock the merchant bought for a SKU
+launched inside the replayed period, arriving on that day under both policies (the decision to
+carry a new SKU is the merchant's, not the replenishment policy's).
+
 A forecaster is a plain function `(day, seen, horizon) -> (yhat, error_sd)`: on replay day `day`
 (0-based), after that day's sales, with `seen` the SKU × day matrix of the units the policy sold on
-every day up to and including it (history first: the history's `sold`), it returns the daily
+every day up to and including it (history first: the history's `sold`), NaN on the days it had
+nothing to sell (demand unseen; in the history, the `stock_outs`), it returns the daily
 forecast of the next `horizon` days (SKU × horizon, rows in the order of `skus`) and the daily
 forecast error's standard deviation per SKU. `frame_forecaster` turns a precomputed frame of
 forecasts into one; `replay_inputs.CoopcastForecaster` refits coopcast's forecast on `seen`.
@@ -130,8 +138,11 @@ class ReplayInputs:
     history: np.ndarray
     demand: np.ndarray
     initial_stock: np.ndarray
-    # What the policies see of the history: the units sold (= `history` without a sold column).
+    # What the policies see of the history: the units sold (= `history` without a sold column),
+    # NaN on the days nothing could be sold.
     history_sold: np.ndarray
+    # Units arriving each replay day outside either policy: launched SKUs' opening stock.
+    launch_arrivals: np.ndarray
 
     @property
     def n_days(self) -> int:
@@ -143,6 +154,8 @@ def prepare_replay(
     demand: pd.DataFrame,
     start: pd.Timestamp | str,
     initial_batches: pd.DataFrame | None = None,
+    stock_outs: pd.DataFrame | None = None,
+    launch_stock: pd.DataFrame | None = None,
 ) -> ReplayInputs:
     """Check the inputs and lay demand and starting stock out as SKU × day arrays."""
     _check_skus(skus)
@@ -166,9 +179,26 @@ def prepare_replay(
     replay_dates = dates[n_history:]
     if len(replay_dates) == 0:
         raise ValueError("no demand on or after start: nothing to replay")
-    history_sold = sku_days("sold")[:, :n_history] if "sold" in demand else matrix[:, :n_history]
+    history_sold = sku_days("sold")[:, :n_history] if "sold" in demand else matrix[:, :n_history].copy()
+    if stock_outs is not None and len(stock_outs):
+        rows = stock_outs["sku"].map(pd.Series(np.arange(len(frame)), index=frame["sku"]))
+        columns = pd.Series(np.arange(n_history), index=dates[:n_history]).reindex(pd.to_datetime(stock_outs["date"]))
+        known = rows.notna().to_numpy() & columns.notna().to_numpy()
+        history_sold[rows.to_numpy()[known].astype(int), columns.to_numpy()[known].astype(int)] = np.nan
     stock = _initial_stock(frame, initial_batches, start, len(replay_dates))
-    return ReplayInputs(frame, replay_dates, matrix[:, :n_history], matrix[:, n_history:], stock, history_sold)
+    launch_arrivals = np.zeros((len(frame), len(replay_dates)))
+    if launch_stock is not None and len(launch_stock):
+        rows = launch_stock["sku"].map(pd.Series(np.arange(len(frame)), index=frame["sku"]))
+        days = pd.Series(np.arange(len(replay_dates)), index=replay_dates).reindex(pd.to_datetime(launch_stock["date"]))
+        known = rows.notna().to_numpy() & days.notna().to_numpy()
+        np.add.at(
+            launch_arrivals,
+            (rows.to_numpy()[known].astype(int), days.to_numpy()[known].astype(int)),
+            launch_stock["quantity"].to_numpy(dtype=float)[known],
+        )
+    return ReplayInputs(
+        frame, replay_dates, matrix[:, :n_history], matrix[:, n_history:], stock, history_sold, launch_arrivals
+    )
 
 
 def draw_lead_times(skus: pd.DataFrame, n_days: int, seed: int) -> np.ndarray:
@@ -243,14 +273,12 @@ def replay_policy(
     # The forecast reaches past the longest cover by the pre-build's window.
     horizon = int((skus["lead_time_days"] + skus["review_period_days"]).max()) + PREBUILD_WINDOW_DAYS
     n_history = inputs.history.shape[1]
-    if policy == "minmax":
-        seen = np.concatenate([inputs.history, inputs.demand], axis=1)
-    else:
-        # Each day's column is filled with the day's sales once they are made.
-        seen = np.concatenate([inputs.history_sold, np.zeros_like(inputs.demand)], axis=1)
+    # Each day's column is filled with the day's sales once they are made.
+    seen = np.concatenate([inputs.history_sold, np.zeros_like(inputs.demand)], axis=1)
 
     stock = inputs.initial_stock.copy()
     pipeline = np.zeros((n_skus, n_days + int(lead_times.max()) + 1))
+    pipeline[:, :n_days] += inputs.launch_arrivals
     served = np.zeros(n_skus)
     stockout_days = np.zeros(n_skus, dtype=int)
     expired_units = np.zeros(n_skus)
@@ -267,8 +295,7 @@ def replay_policy(
         on_hand = stock.sum(axis=1)
         _serve_first_expiry_first_out(stock, demand)
         sold = np.minimum(demand, on_hand)
-        if policy == "coopcast":
-            seen[:, n_history + day] = sold
+        seen[:, n_history + day] = np.where(on_hand > 0, sold, np.nan)
         if measured:
             served += sold
             stockout_days += (demand > 0) & ((on_hand <= 0) | (sold < demand))
@@ -278,7 +305,8 @@ def replay_policy(
             position = stock[reviewing].sum(axis=1) + pipeline[reviewing, day + 1 :].sum(axis=1)
             history_seen = seen[reviewing, : n_history + day + 1]
             if policy == "minmax":
-                quantity = _minmax_order(skus.iloc[reviewing], history_seen, position)
+                # The merchant's average counts a day with nothing to sell as a day without sales.
+                quantity = _minmax_order(skus.iloc[reviewing], np.nan_to_num(history_seen), position)
             else:
                 yhat, error_sd = forecaster(day, seen[:, : n_history + day + 1], horizon)
                 quantity = _coopcast_order(
@@ -365,10 +393,12 @@ def evaluate_replenishment(
     initial_batches: pd.DataFrame | None = None,
     service_levels: Mapping[str, float] | None = None,
     warmup_days: int = 0,
+    stock_outs: pd.DataFrame | None = None,
+    launch_stock: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Replay both policies over the same demand, stock and lead-time draws; the summary of
     `summarise` over the days after the first `warmup_days`."""
-    inputs = prepare_replay(skus, demand, start, initial_batches)
+    inputs = prepare_replay(skus, demand, start, initial_batches, stock_outs, launch_stock)
     lead_times = draw_lead_times(inputs.skus, inputs.n_days, seed)
     totals = [
         replay_policy("minmax", inputs, lead_times, warmup_days=warmup_days)[0],

@@ -16,7 +16,9 @@ The period is the last `days` days up to the network's as_of. A seeded sample of
   of every batch (all warehouses) with that batch's expiry date, identical for both policies.
 - The coopcast forecaster is `forecast_network` fitted on the sales before each refit day, every
   REFIT_EVERY_DAYS of the period (or as asked: the weekly plan refits every 7); each fit serves
-  the decision days up to the next refit, so no forecast sees a day after its decision day. Its
+  the decision days up to the next refit, so no forecast sees a day after its decision day. The
+  days it had nothing to sell (in the history, marts.fct_stock_out_days) are filled as the
+  weekly forecast fills them (models/forecasting/stock_outs.py). Its
   daily error standard deviation comes from the chosen option's backtest, as the weekly plan takes
   it (`plan.daily_forecast_error_sd`).
 """
@@ -31,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from models.forecasting.pipeline import forecast_network
+from models.forecasting.stock_outs import fill_stock_out_days
 from models.replenishment import plan, policy
 from models.replenishment.evaluation import DEFAULT_DAYS, DEFAULT_MAX_SKUS, REFIT_EVERY_DAYS
 
@@ -49,6 +52,10 @@ class ReplayData:
     initial_batches: pd.DataFrame
     start: pd.Timestamp
     days: int
+    # sku, date: days before start the ledger had none of the SKU to sell
+    stock_outs: pd.DataFrame
+    # sku, date, quantity: opening stock of the SKUs launched from start on
+    launch_stock: pd.DataFrame
 
 
 def replay_start(as_of: date, days: int = DEFAULT_DAYS) -> pd.Timestamp:
@@ -73,6 +80,8 @@ def build_replay_data(
     max_skus: int = DEFAULT_MAX_SKUS,
     seed: int = 0,
     review_period_days: int = 7,
+    stock_outs: pd.DataFrame | None = None,
+    launch_stock: pd.DataFrame | None = None,
 ) -> ReplayData:
     """The replay's SKUs, demand up to as_of and starting batches.
 
@@ -81,7 +90,10 @@ def build_replay_data(
     min_order_qty, order_multiple. abc_classes: merchant_id, sku_code, abc_class.
     supplier_lead_times: merchant_id, supplier_code, lead_time_days, deliveries (one row per
     lead time seen). batches_at_start: merchant_id, sku_code, quantity, expiry_date (units each
-    batch held the morning of `replay_start(as_of, days)`).
+    batch held the morning of `replay_start(as_of, days)`). stock_outs: merchant_id, sku_code,
+    stock_out_date (marts.fct_stock_out_days), of which the days before the replay are kept.
+    launch_stock: merchant_id, sku_code, date, quantity: the ledger's receipts without a purchase
+    order (a launched SKU's opening stock), of which those in the replayed period are kept.
     """
     start = replay_start(as_of, days)
     demand = demand.assign(date=pd.to_datetime(demand["date"]))
@@ -128,7 +140,33 @@ def build_replay_data(
         initial_batches=initial_batches,
         start=start,
         days=days,
+        stock_outs=_history_stock_outs(stock_outs, sample, start),
+        launch_stock=_replayed_launch_stock(launch_stock, sample, start),
     )
+
+
+def _replayed_launch_stock(
+    launch_stock: pd.DataFrame | None, sample: pd.DataFrame, start: pd.Timestamp
+) -> pd.DataFrame:
+    if launch_stock is None:
+        return pd.DataFrame(
+            {
+                "sku": pd.Series(dtype=object),
+                "date": pd.Series(dtype="datetime64[ns]"),
+                "quantity": pd.Series(dtype=float),
+            }
+        )
+    receipts = launch_stock.merge(sample[["merchant_id", "sku_code", "sku"]], on=["merchant_id", "sku_code"])
+    receipts = receipts.assign(date=pd.to_datetime(receipts["date"]), quantity=receipts["quantity"].astype(float))
+    return receipts.loc[receipts["date"] >= start, ["sku", "date", "quantity"]].reset_index(drop=True)
+
+
+def _history_stock_outs(stock_outs: pd.DataFrame | None, sample: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
+    if stock_outs is None:
+        return pd.DataFrame({"sku": pd.Series(dtype=object), "date": pd.Series(dtype="datetime64[ns]")})
+    days = stock_outs.merge(sample[["merchant_id", "sku_code", "sku"]], on=["merchant_id", "sku_code"])
+    days = days.assign(date=pd.to_datetime(days["stock_out_date"]))
+    return days.loc[days["date"] < start, ["sku", "date"]].reset_index(drop=True)
 
 
 class CoopcastForecaster:
@@ -168,20 +206,22 @@ class CoopcastForecaster:
         skus = data.skus
         fitted_through = data.start + pd.Timedelta(days=refit_day - 1)
         dates = pd.date_range(data.start - pd.Timedelta(days=n_history), periods=seen.shape[1], freq="D")
-        rows, columns = np.nonzero(seen)
-        history = pd.DataFrame(
+        merchant_ids, sku_codes = skus["merchant_id"].to_numpy(), skus["sku_code"].to_numpy()
+        rows, columns = np.nonzero(np.nan_to_num(seen) > 0)
+        sales = pd.DataFrame(
             {
-                "sku": skus["sku"].to_numpy()[rows],
-                "merchant_id": skus["merchant_id"].to_numpy()[rows],
-                "sku_code": skus["sku_code"].to_numpy()[rows],
-                "date": dates[columns],
-                "demand": seen[rows, columns],
+                "merchant_id": merchant_ids[rows],
+                "sku_code": sku_codes[rows],
+                "sales_date": dates[columns],
+                "quantity": seen[rows, columns],
             }
         )
-        sales = history[["merchant_id", "sku_code", "date", "demand"]].rename(
-            columns={"date": "sales_date", "demand": "quantity"}
+        out_rows, out_columns = np.nonzero(np.isnan(seen))
+        stock_outs = pd.DataFrame(
+            {"merchant_id": merchant_ids[out_rows], "sku_code": sku_codes[out_rows], "date": dates[out_columns]}
         )
         as_of_by_merchant = {int(merchant_id): fitted_through.date() for merchant_id in skus["merchant_id"].unique()}
+        sales = fill_stock_out_days(sales, stock_outs, as_of_by_merchant)
         network = forecast_network(sales, as_of_by_merchant, categories=skus[["merchant_id", "sku_code", "category"]])
         forecasts = network.forecasts.merge(
             skus[["merchant_id", "sku_code"]].reset_index(names="row"), on=["merchant_id", "sku_code"]
@@ -191,7 +231,7 @@ class CoopcastForecaster:
         self._yhat[forecasts["row"].to_numpy(), offset] = forecasts["yhat"].to_numpy(dtype=float)
         # A SKU without a forecast orders nothing, whatever its error.
         forecast_rows = np.unique(forecasts["row"].to_numpy())
-        error_sd = _error_sd(network.backtests, history, skus, fitted_through)["error_sd"].to_numpy(dtype=float)
+        error_sd = _error_sd(network.backtests, sales, skus, fitted_through)["error_sd"].to_numpy(dtype=float)
         self._error_sd = np.zeros(len(skus))
         self._error_sd[forecast_rows] = error_sd[forecast_rows]
         self._refit_day = refit_day
@@ -200,12 +240,12 @@ class CoopcastForecaster:
 
 
 def _error_sd(
-    backtests: pd.DataFrame, history: pd.DataFrame, skus: pd.DataFrame, fitted_through: pd.Timestamp
+    backtests: pd.DataFrame, sales: pd.DataFrame, skus: pd.DataFrame, fitted_through: pd.Timestamp
 ) -> pd.DataFrame:
     """Daily forecast error σ per SKU of the replay, as the weekly plan derives it (plan.py).
 
-    history: the replay's demand (sku, merchant_id, sku_code, date, demand) up to `fitted_through`.
+    sales: what the forecast was fitted on (merchant_id, sku_code, sales_date, quantity).
     """
-    demand = history[["merchant_id", "sku_code", "date", "demand"]].rename(columns={"demand": "quantity"})
+    demand = sales.rename(columns={"sales_date": "date"})
     error_sd = plan.daily_forecast_error_sd(backtests, demand, skus, pd.Series(fitted_through, index=skus.index))
     return pd.DataFrame({"sku": skus["sku"].to_numpy(), "error_sd": error_sd.to_numpy(dtype=float)})

@@ -223,6 +223,16 @@ REPLAY_DEMAND_SQL = "SELECT merchant_code, sku_code, date, demand, sold FROM sim
 REPLAY_PRODUCTS_SQL = """SELECT merchant_id, merchant_code, sku_code, supplier_code, category_l2 AS category,
     unit_cost, shelf_life_days, lead_time_days, min_order_qty, order_multiple FROM marts.dim_products"""
 REPLAY_ABC_SQL = "SELECT merchant_id, sku_code, abc_class FROM marts.fct_product_abc_xyz"
+REPLAY_STOCK_OUTS_SQL = "SELECT merchant_id, sku_code, stock_out_date FROM marts.fct_stock_out_days"
+# Receipts without a purchase order: the opening stock a merchant bought for a SKU it launched.
+REPLAY_LAUNCH_STOCK_SQL = """
+SELECT p.merchant_id, p.sku_code, CAST(timezone('Asia/Shanghai', m.occurred_at) AS DATE) AS date,
+    sum(m.on_hand_delta) AS quantity
+FROM raw.stock_movements m
+JOIN marts.dim_products p ON p.product_id = m.product_id
+WHERE m.movement_type = 'receipt' AND m.purchase_order_id IS NULL
+GROUP BY ALL
+"""
 # Each batch's units on hand (all warehouses) before the first replay day began in Beijing time.
 REPLAY_BATCHES_SQL = """
 SELECT p.merchant_id, p.sku_code, b.expiry_date, sum(m.on_hand_delta) AS quantity
@@ -264,6 +274,7 @@ def review_period_days(conn: duckdb.DuckDBPyConnection) -> int:
         dg.AssetKey(["marts", "dim_products"]),
         dg.AssetKey(["marts", "fct_product_abc_xyz"]),
         dg.AssetKey(["marts", "fct_supplier_lead_times"]),
+        dg.AssetKey(["marts", "fct_stock_out_days"]),
         dg.AssetKey(["intermediate", "int_replenishment_positions_joined"]),
         dg.AssetKey(["marts", "dim_merchants"]),
         dg.AssetKey(["raw", "stock_movements"]),
@@ -271,7 +282,8 @@ def review_period_days(conn: duckdb.DuckDBPyConnection) -> int:
     ],
     pool=DUCKDB_WRITER_POOL,
     description="Proof by simulation: the simulator's true demand of a held-out period replayed day by day "
-    "under merchants' min-max policy and coopcast's (forecasting from the sales its own stock allowed), "
+    "under merchants' min-max policy and coopcast's (forecasting from the sales its own stock allowed, "
+    "stock-out days filled), "
     "network-wide per policy × ABC class (and ALL).",
 )
 def policy_evaluation(
@@ -295,6 +307,8 @@ def policy_evaluation(
             max_skus=config.max_skus,
             seed=config.seed,
             review_period_days=review_period_days(conn),
+            stock_outs=conn.execute(REPLAY_STOCK_OUTS_SQL).df(),
+            launch_stock=conn.execute(REPLAY_LAUNCH_STOCK_SQL).df(),
         )
         forecaster = CoopcastForecaster(data, refit_every_days=config.refit_days)
         summary = evaluate_replenishment(
@@ -305,6 +319,8 @@ def policy_evaluation(
             seed=config.seed,
             initial_batches=data.initial_batches,
             warmup_days=config.warmup_days,
+            stock_outs=data.stock_outs,
+            launch_stock=data.launch_stock,
         )
         counts = data.skus["abc_class"].value_counts()
         rows = summary.assign(
