@@ -2,8 +2,8 @@
 
 Left at 0, such days teach every model that demand stopped: the level falls, the reorder point
 with it, and a SKU that ran out is ordered late or never again. On the replay of goal 8, where
-coopcast forecasts from the sales its own stock allowed, 15 of the small network's 328 SKUs
-stopped being reordered that way (docs/forecasting.md, "Stock-outs").
+coopcast forecasts from the sales its own stock allowed, filling them is worth 4.5 points of the
+A items' fill rate on the small network (docs/forecasting.md, "Deciding from what was sold").
 
 So each stock-out day of an active series (sold in its last ACTIVE_DAYS) is given the series'
 demand rate on the in-stock days before it: the mean of the in-stock days among the last
@@ -70,8 +70,7 @@ def fill_stock_out_days(
     grid = grid.sort_values([*KEYS, "date"], ignore_index=True)
     stocked_out = grid["stocked_out"].notna() & grid["quantity"].isna()
     grid["in_stock"] = grid["quantity"].fillna(0.0).where(~stocked_out)
-    series = grid.groupby(KEYS, sort=False)
-    grid["before"] = series["in_stock"].shift(1)
+    grid["before"] = grid.groupby(KEYS, sort=False)["in_stock"].shift(1)
     rate = (
         grid.groupby(KEYS, sort=False)["before"]
         .rolling(IN_STOCK_WINDOW_DAYS, min_periods=1)

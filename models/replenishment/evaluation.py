@@ -10,8 +10,8 @@ the results is the policy's alone:
   is the practice that produced the network's own ledger. The simulated merchants judged by what
   customers asked for, the demand turned away included; replayed, the rule reads the sales, as a
   merchant's books hold them.
-  m = the mean daily sales of the last 28 days seen so far, or of the last 7 when higher (fresh produce,
-  shelf life ≤ 30 days: the 28 days only); min = m · (L + S) with S = max(2, L / 2) safety days;
+  m = the mean daily sales of the last 28 days seen so far, or of the last 7 when higher (fresh
+  produce, shelf life ≤ 30 days: the 28 days only); min = m · (L + S) with S = max(2, L / 2) safety days;
   max = min + m · C with a cover of C = 2 days for fresh produce, 14 for goods keeping ≤ 200
   days, 30 for the rest; at a review, when the position is below min, order up to max, rounded
   up to whole packs and the MOQ.
@@ -181,24 +181,25 @@ def prepare_replay(
         raise ValueError("no demand on or after start: nothing to replay")
     history_sold = sku_days("sold")[:, :n_history] if "sold" in demand else matrix[:, :n_history].copy()
     if stock_outs is not None and len(stock_outs):
-        rows = stock_outs["sku"].map(pd.Series(np.arange(len(frame)), index=frame["sku"]))
-        columns = pd.Series(np.arange(n_history), index=dates[:n_history]).reindex(pd.to_datetime(stock_outs["date"]))
-        known = rows.notna().to_numpy() & columns.notna().to_numpy()
-        history_sold[rows.to_numpy()[known].astype(int), columns.to_numpy()[known].astype(int)] = np.nan
+        rows, columns, _ = _cells(frame["sku"], dates[:n_history], stock_outs)
+        history_sold[rows, columns] = np.nan
     stock = _initial_stock(frame, initial_batches, start, len(replay_dates))
     launch_arrivals = np.zeros((len(frame), len(replay_dates)))
     if launch_stock is not None and len(launch_stock):
-        rows = launch_stock["sku"].map(pd.Series(np.arange(len(frame)), index=frame["sku"]))
-        days = pd.Series(np.arange(len(replay_dates)), index=replay_dates).reindex(pd.to_datetime(launch_stock["date"]))
-        known = rows.notna().to_numpy() & days.notna().to_numpy()
-        np.add.at(
-            launch_arrivals,
-            (rows.to_numpy()[known].astype(int), days.to_numpy()[known].astype(int)),
-            launch_stock["quantity"].to_numpy(dtype=float)[known],
-        )
+        rows, columns, known = _cells(frame["sku"], replay_dates, launch_stock)
+        np.add.at(launch_arrivals, (rows, columns), launch_stock["quantity"].to_numpy(dtype=float)[known])
     return ReplayInputs(
         frame, replay_dates, matrix[:, :n_history], matrix[:, n_history:], stock, history_sold, launch_arrivals
     )
+
+
+def _cells(skus: pd.Series, dates: pd.DatetimeIndex, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row and column of each of `frame`'s sku × date in a matrix of `skus` × `dates`, for the
+    rows that fall inside it (the mask of which is returned third)."""
+    rows = frame["sku"].map(pd.Series(np.arange(len(skus)), index=skus.to_numpy())).to_numpy(dtype=float)
+    columns = pd.Series(np.arange(len(dates)), index=dates).reindex(pd.to_datetime(frame["date"])).to_numpy(dtype=float)
+    known = ~np.isnan(rows) & ~np.isnan(columns)
+    return rows[known].astype(int), columns[known].astype(int), known
 
 
 def draw_lead_times(skus: pd.DataFrame, n_days: int, seed: int) -> np.ndarray:

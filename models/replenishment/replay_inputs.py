@@ -4,9 +4,8 @@ The period is the last `days` days up to the network's as_of. A seeded sample of
 `max_skus` merchant × SKU pairs with simulator truth is replayed (all of them when fewer).
 
 - True demand is the simulator's ground truth (sim.daily_demand.demand): what customers wanted,
-  not what stock allowed them to buy. Both policies face it; the merchants' rule judges by it,
-  as the simulated merchants do, and coopcast sees only what was sold (`sold`, what the
-  simulated ledger sold, before the replay; its own sales in it).
+  not what stock allowed them to buy. Both policies face it and decide from what was sold:
+  `sold` (what the simulated ledger sold) before the replay, their own sales in it.
 - SKU parameters come from the marts: ABC class (unclassified = C, as in the policy), unit cost,
   shelf life, MOQ and pack multiple from dim_products; the nominal lead time is the product's,
   its spread the standard deviation of the supplier's delivered lead times
@@ -85,8 +84,8 @@ def build_replay_data(
 ) -> ReplayData:
     """The replay's SKUs, demand up to as_of and starting batches.
 
-    demand: merchant_code, sku_code, date, demand and optionally sold (sim.daily_demand). products: merchant_id,
-    merchant_code, sku_code, supplier_code, unit_cost, shelf_life_days, lead_time_days,
+    demand: merchant_code, sku_code, date, demand and optionally sold (sim.daily_demand).
+    products: merchant_id, merchant_code, sku_code, supplier_code, unit_cost, shelf_life_days, lead_time_days,
     min_order_qty, order_multiple. abc_classes: merchant_id, sku_code, abc_class.
     supplier_lead_times: merchant_id, supplier_code, lead_time_days, deliveries (one row per
     lead time seen). batches_at_start: merchant_id, sku_code, quantity, expiry_date (units each
