@@ -58,14 +58,19 @@ levels as (
     window sku_days as (partition by daily_changes.merchant_id, daily_changes.product_id order by daily_changes.change_date)
 ),
 
-empty_days as (
+empty_runs as (
     select
         merchant_id,
         product_id,
-        cast({{ unnest_date_range('valid_from', 'valid_to - 1', '0', '1') }} as date) as stock_out_date
+        {{ unnest_date_range('valid_from', 'valid_to - 1', '0', '1') }} as stock_out_day
     from levels
     where sellable = 0
       and valid_to > valid_from
+),
+
+empty_days as (
+    select merchant_id, product_id, cast(stock_out_day as date) as stock_out_date
+    from empty_runs
 ),
 
 sold as (
