@@ -17,35 +17,9 @@ windows as (
     from {{ ref('int_inventory_windows_listed') }}
 ),
 
-intervals as (
-    select
-        merchant_id,
-        warehouse_id,
-        product_id,
-        valid_from,
-        -- A batch stops being sellable on its expiry date, a change the ledger does not record.
-        case when expiry_date < valid_to then expiry_date else valid_to end as sellable_to,
-        available
-    from {{ ref('int_stock_batch_intervals_derived') }}
-    where available <> 0
-),
-
--- Each batch run adds its sellable units on its first day and takes them away after its
--- last: summed per SKU × warehouse and day, the running total is the SKU's sellable stock.
-changes as (
-    select merchant_id, warehouse_id, product_id, valid_from as change_date, available as change
-    from intervals
-    where sellable_to > valid_from
-    union all
-    select merchant_id, warehouse_id, product_id, sellable_to as change_date, -available as change
-    from intervals
-    where sellable_to > valid_from
-),
-
 daily_changes as (
-    select merchant_id, warehouse_id, product_id, change_date, sum(change) as change
-    from changes
-    group by merchant_id, warehouse_id, product_id, change_date
+    select merchant_id, warehouse_id, product_id, change_date, change
+    from {{ ref('int_stock_sellable_changes') }}
 ),
 
 levels as (

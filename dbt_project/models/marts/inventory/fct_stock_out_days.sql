@@ -3,8 +3,8 @@
 -- rather than as a day of no demand (models/forecasting/stock_outs.py). One row per merchant ×
 -- SKU × such day, over the longest trailing window (var turnover_windows_days) from the day the
 -- ledger first held the SKU. A day counts by its end-of-day sellable stock (on hand − reserved −
--- frozen, in batches not expired that day), summed over the warehouses, from the ledger's change
--- points as fct_low_stock_days counts it.
+-- frozen, in batches not expired that day) summed over the warehouses, from the changes
+-- fct_low_stock_days sums per warehouse (int_stock_sellable_changes).
 
 with merchants as (
     select merchant_id, merchant_code, as_of
@@ -12,33 +12,10 @@ with merchants as (
     where as_of is not null
 ),
 
-intervals as (
-    select
-        merchant_id,
-        product_id,
-        valid_from,
-        -- A batch stops being sellable on its expiry date, a change the ledger does not record.
-        case when expiry_date < valid_to then expiry_date else valid_to end as sellable_to,
-        available
-    from {{ ref('int_stock_batch_intervals_derived') }}
-    where available <> 0
-),
-
--- Each batch run adds its sellable units on its first day and takes them away after its last:
--- summed per merchant × SKU and day, the running total is what the merchant could sell.
-changes as (
-    select merchant_id, product_id, valid_from as change_date, available as change
-    from intervals
-    where sellable_to > valid_from
-    union all
-    select merchant_id, product_id, sellable_to as change_date, -available as change
-    from intervals
-    where sellable_to > valid_from
-),
-
+-- Summed over the warehouses, the running total is what the merchant could sell.
 daily_changes as (
     select merchant_id, product_id, change_date, sum(change) as change
-    from changes
+    from {{ ref('int_stock_sellable_changes') }}
     group by merchant_id, product_id, change_date
 ),
 
