@@ -223,7 +223,7 @@ class CoopcastForecaster:
         sales = fill_stock_out_days(sales, stock_outs, as_of_by_merchant)
         network = forecast_network(sales, as_of_by_merchant, categories=skus[["merchant_id", "sku_code", "category"]])
         forecasts = network.forecasts.merge(
-            skus[["merchant_id", "sku_code"]].reset_index(names="row"), on=["merchant_id", "sku_code"]
+            skus[["merchant_id", "sku_code"]].assign(row=np.arange(len(skus))), on=["merchant_id", "sku_code"]
         )
         offset = (pd.to_datetime(forecasts["date"]) - (fitted_through + pd.Timedelta(days=1))).dt.days.to_numpy()
         self._yhat = np.zeros((len(skus), int(offset.max()) + 1 if len(offset) else 0))
