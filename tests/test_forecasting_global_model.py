@@ -1,5 +1,6 @@
 """The global model's year-back features: what they hold, that nothing after the origin feeds them,
-and that with two years of history LightGBM sees last year's peak coming; and its threads setting."""
+and that with two years of history LightGBM sees last year's peak coming; its backtest's conformal
+intervals; and its threads setting."""
 
 import warnings
 
@@ -17,6 +18,7 @@ from models.forecasting.global_model import (
     forecast_global,
     history_features_may_be_missing,
     threads,
+    with_conformal_intervals,
     year_back_features,
 )
 from models.forecasting.pipeline import series_and_history
@@ -117,3 +119,31 @@ def test_two_threads_give_the_very_forecasts_of_one(monkeypatch: pytest.MonkeyPa
 
     # deterministic=True: the threads change how fast the trees grow, never which trees.
     pd.testing.assert_frame_equal(backtest_on("2"), backtest_on("1"), check_exact=True)
+
+
+def test_each_origins_intervals_come_from_the_errors_of_the_two_windows_before_it() -> None:
+    cutoffs = pd.to_datetime(["2026-01-01", "2026-01-03", "2026-01-05"])
+    windows = pd.DataFrame(
+        {
+            "unique_id": "1|A",
+            "cutoff": cutoffs.repeat(2),
+            "ds": [cutoff + pd.Timedelta(days=ahead) for cutoff in cutoffs for ahead in (1, 2)],
+            # The two calibration windows erred by 1 and 2 on their first and second days, then by 3 and 0.
+            "y": [11.0, 2.0, 7.0, 4.0, 12.0, 4.0],
+            "yhat": [10.0, 4.0, 10.0, 4.0, 10.0, 5.0],
+        }
+    )
+    rows = with_conformal_intervals(windows, h=2)
+    assert rows["cutoff"].tolist() == [cutoffs[2]] * 2
+    # A day ahead: yhat 10 ± 1 and ± 3, so 7, 9, 11, 13; two days: 5 ± 2 and ± 0, so 3, 5, 5, 7.
+    # Quantiles interpolate linearly between them (the 10 % one sits 0.3 of the way from the first).
+    assert rows["yhat_lower_80"].tolist() == pytest.approx([7.6, 3.6])
+    assert rows["yhat_upper_80"].tolist() == pytest.approx([12.4, 6.4])
+    assert rows["yhat_lower_95"].tolist() == pytest.approx([7.15, 3.15])
+    assert rows["yhat_upper_95"].tolist() == pytest.approx([12.85, 6.85])
+
+
+def test_the_global_backtest_needs_origins_one_horizon_apart() -> None:
+    series = counting_series()
+    with pytest.raises(ValueError, match="28 days apart, not 7"):
+        backtest_global(series, classify_demand(series), step_size=7)

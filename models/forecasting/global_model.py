@@ -18,10 +18,11 @@ before the origin (or as_of) for the 28- and 90-day horizons, so nothing is read
 
 The Tweedie loss suits daily counts with many zeros (as in the M5 competition's winning solutions).
 
-Intervals: in the backtest, mlforecast's conformal intervals from two 28-day windows before each
-origin; for the 90-day forecast, the same idea on the backtest's own errors of the series: the
-80% / 95% quantiles of the absolute errors over all origins (horizons 1–28), applied to every
-day ahead. Days past 28 reuse the 28-day windows' errors, so their intervals may be too narrow.
+Intervals: in the backtest, conformal intervals from the errors of the two 28-day windows before
+each origin, built as mlforecast's "conformal_distribution" builds them; for the 90-day forecast,
+the same idea on the backtest's own errors of the series: the 80% / 95% quantiles of the absolute
+errors over all origins (horizons 1–28), applied to every day ahead. Days past 28 reuse the
+28-day windows' errors, so their intervals may be too narrow.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ import numpy as np
 import pandas as pd
 from mlforecast import MLForecast
 from mlforecast.lag_transforms import RollingMean
-from mlforecast.utils import PredictionIntervals
 
 from models.forecasting.backtest import (
     BACKTEST_HORIZON_DAYS,
@@ -175,15 +175,6 @@ def modelled_series(series: pd.DataFrame, classes: pd.DataFrame, held_out_days: 
     return kept.assign(ds=pd.to_datetime(kept["ds"]), y=kept["y"].astype(float))[["unique_id", "ds", "y"]]
 
 
-def interval_columns(frame: pd.DataFrame) -> dict[str, str]:
-    """mlforecast's output columns renamed to ours."""
-    columns = {GLOBAL_MODEL: "yhat"}
-    for level in INTERVAL_LEVELS:
-        columns[f"{GLOBAL_MODEL}-lo-{level}"] = f"yhat_lower_{level}"
-        columns[f"{GLOBAL_MODEL}-hi-{level}"] = f"yhat_upper_{level}"
-    return {source: target for source, target in columns.items() if source in frame.columns}
-
-
 def backtest_global(
     series: pd.DataFrame,
     classes: pd.DataFrame,
@@ -193,28 +184,51 @@ def backtest_global(
     history: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The global model's rolling-origin forecasts (`backtest.BACKTEST_ROW_COLUMNS`), refitted at each
-    origin; the year-back features come from `history` (default: `series` itself)."""
-    held_out_days = h + step_size * (n_windows - 1)
-    # Each origin's conformal windows come out of its training data too.
-    training = modelled_series(series, classes, held_out_days + CONFORMAL_WINDOWS * h)
+    origin; the year-back features come from `history` (default: `series` itself).
+
+    The CONFORMAL_WINDOWS windows before each origin calibrate its intervals. mlforecast's own
+    conformal cross-validation fits one more model per origin for them, though with origins one
+    horizon apart they are the previous origins' windows: here one cross-validation over the
+    calibration windows and the origins fits each window once (five fits instead of six), and each
+    origin takes its intervals from the errors of the windows before it.
+    """
+    if step_size != h:
+        raise ValueError(f"the origins' windows calibrate the next ones only {h} days apart, not {step_size}")
+    all_windows = n_windows + CONFORMAL_WINDOWS
+    training = modelled_series(series, classes, h * all_windows)
     if training.empty:
         return pd.DataFrame(columns=BACKTEST_ROW_COLUMNS)
     training = with_year_back(training, year_back_features(series if history is None else history))
     with history_features_may_be_missing():
         wide = engine().cross_validation(
-            training,
-            static_features=[],
-            n_windows=n_windows,
-            h=h,
-            step_size=step_size,
-            dropna=False,
-            prediction_intervals=PredictionIntervals(n_windows=CONFORMAL_WINDOWS, h=h),
-            level=list(INTERVAL_LEVELS),
+            training, static_features=[], n_windows=all_windows, h=h, step_size=h, dropna=False
         )
-    rows = wide.rename(columns=interval_columns(wide)).assign(model=GLOBAL_MODEL)
+    rows = with_conformal_intervals(wide.rename(columns={GLOBAL_MODEL: "yhat"}), h).assign(model=GLOBAL_MODEL)
     rows[VALUE_COLUMNS] = rows[VALUE_COLUMNS].astype(float).clip(lower=0.0)
     rows = rows.astype({"ds": series["ds"].dtype, "cutoff": series["ds"].dtype})
     return rows[BACKTEST_ROW_COLUMNS].sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)
+
+
+def with_conformal_intervals(windows: pd.DataFrame, h: int) -> pd.DataFrame:
+    """The windows of `windows` (unique_id, ds, cutoff, y, yhat; consecutive `h`-day windows of
+    every series) after the first CONFORMAL_WINDOWS, with INTERVAL_LEVELS bounds: on each day ahead,
+    the quantiles of yhat ± the absolute errors on the same day ahead of the CONFORMAL_WINDOWS
+    windows before, as mlforecast's "conformal_distribution" builds them."""
+    windows = windows.sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)
+    n_series = windows["unique_id"].nunique()
+    n_windows = len(windows) // (n_series * h)
+    yhat = windows["yhat"].to_numpy(dtype=float).reshape(n_series, n_windows, h)
+    errors = np.abs(windows["y"].to_numpy(dtype=float).reshape(n_series, n_windows, h) - yhat)
+    scored = yhat[:, CONFORMAL_WINDOWS:, :]
+    calibration = [errors[:, back : n_windows - CONFORMAL_WINDOWS + back, :] for back in range(CONFORMAL_WINDOWS)]
+    paths = np.stack([scored - error for error in calibration] + [scored + error for error in calibration])
+    kept = windows.groupby("unique_id", sort=False).cumcount() >= CONFORMAL_WINDOWS * h
+    rows = windows[kept.to_numpy()].reset_index(drop=True)
+    for level in INTERVAL_LEVELS:
+        tail = (100 - level) / 200
+        rows[f"yhat_lower_{level}"] = np.quantile(paths, tail, axis=0).ravel()
+        rows[f"yhat_upper_{level}"] = np.quantile(paths, 1 - tail, axis=0).ravel()
+    return rows
 
 
 def residual_quantiles(backtest_rows: pd.DataFrame) -> pd.DataFrame:
@@ -243,7 +257,7 @@ def forecast_global(
             with_year_back(training[["unique_id", "ds", "y"]], features), dropna=False, static_features=[]
         )
         wide = fitted.predict(horizon, X_df=with_year_back(fitted.make_future_dataframe(horizon), features))
-    forecasts = wide.rename(columns=interval_columns(wide)).merge(residual_quantiles(backtest_rows), on="unique_id")
+    forecasts = wide.rename(columns={GLOBAL_MODEL: "yhat"}).merge(residual_quantiles(backtest_rows), on="unique_id")
     forecasts["yhat"] = forecasts["yhat"].clip(lower=0.0)
     for level in INTERVAL_LEVELS:
         forecasts[f"yhat_lower_{level}"] = (forecasts["yhat"] - forecasts[f"width_{level}"]).clip(lower=0.0)

@@ -61,7 +61,7 @@ from models.forecasting.seasonality import category_profiles, shape_by_year_back
 from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, WEIGHT_COLUMNS, ensemble_rows, select_models
 from models.forecasting.series import GLOBAL_HISTORY_DAYS, HISTORY_DAYS, HORIZON_DAYS, daily_demand_series
 
-MODEL_VERSION = "class-pooled-rmsse-choice-combination-year-shape-global-year-back-6"
+MODEL_VERSION = "class-pooled-rmsse-choice-combination-year-shape-global-year-back-7"
 ACTIVE_DAYS = 90
 FALLBACK_MODEL = "seasonal_naive"
 IN_PROCESS = "this process"
