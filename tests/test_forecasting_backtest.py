@@ -22,8 +22,11 @@ from models.forecasting.candidates import (
     CONTINUOUS_MODELS,
     INTERMITTENT_MODELS,
     MOVING_AVERAGE_DAYS,
+    YOUNG_SERIES_MODEL,
     candidate_names,
     forecast_candidates,
+    is_young,
+    since_first_demand,
 )
 from models.forecasting.demand_classes import ADI_CUTOFF, CV2_CUTOFF, classify_demand, demand_statistics
 from models.forecasting.selection import COMBINATION_SIZE, ENSEMBLE, select_models
@@ -124,10 +127,12 @@ def test_classes_at_and_beside_the_cutoffs() -> None:
 def test_candidates_follow_the_demand_class(mixed_series: pd.DataFrame, mixed_backtest: pd.DataFrame) -> None:
     classes = classify_demand(mixed_series).set_index("unique_id")["demand_class"]
     assert classes.to_dict() == {"smooth": "smooth", "intermittent": "intermittent", "empty": "no_demand"}
+    # DAYS is too short for conformal intervals on a 90-day forecast: every series is young.
+    assert is_young(DAYS)
     expected = {
-        "smooth": set(BASELINE_MODELS + CONTINUOUS_MODELS),
-        "intermittent": set(BASELINE_MODELS + INTERMITTENT_MODELS),
-        "empty": set(BASELINE_MODELS),
+        "smooth": {*BASELINE_MODELS, *CONTINUOUS_MODELS, YOUNG_SERIES_MODEL},
+        "intermittent": {*BASELINE_MODELS, *INTERMITTENT_MODELS, YOUNG_SERIES_MODEL},
+        "empty": {*BASELINE_MODELS, YOUNG_SERIES_MODEL},
     }
     forecasts = forecast_candidates(mixed_series, horizon=28)
     for rows in (forecasts, mixed_backtest):
@@ -143,16 +148,30 @@ def test_short_history_keeps_only_models_with_their_own_intervals() -> None:
     assert set(candidate_names("lumpy", history_days=84, horizon=28)) == set(BASELINE_MODELS + INTERMITTENT_MODELS)
 
 
+def test_a_young_series_is_averaged_from_its_first_sale_not_from_the_days_padded_before_it() -> None:
+    # Ten days old, padded to four weeks with empty days before its first sale (daily_demand_series).
+    young = frame("young", np.concatenate([np.zeros(18), [4.0, 0.0, 6.0, 2.0, 0.0, 4.0, 2.0, 6.0, 0.0, 6.0]]))
+    assert len(since_first_demand(young)) == 10
+    forecasts = forecast_candidates(young, horizon=7, only={YOUNG_SERIES_MODEL})
+    # 30 units over its 10 days, not over 28.
+    assert forecasts["yhat"].tolist() == pytest.approx([3.0] * 7)
+    assert (forecasts["yhat_upper_95"] > forecasts["yhat_upper_80"]).all()
+    # A series that never sold keeps its last week, so the average still has days to read.
+    assert len(since_first_demand(frame("never", np.zeros(28)))) == 7
+
+
 def test_intervals_are_nested_and_never_negative(mixed_series: pd.DataFrame, mixed_backtest: pd.DataFrame) -> None:
     # 86 days is the longest horizon whose two conformal windows still leave the moving average its
     # 28-day fit in 200 days; one day more and only models with their own intervals remain.
     longest = (DAYS - MOVING_AVERAGE_DAYS) // 2
     forecasts = forecast_candidates(mixed_series, horizon=longest)
     too_long = forecast_candidates(mixed_series, horizon=longest + 1)
-    assert set(forecasts.loc[forecasts["unique_id"] == "intermittent", "model"]) == set(
-        BASELINE_MODELS + INTERMITTENT_MODELS
-    )
-    assert set(too_long.loc[too_long["unique_id"] == "intermittent", "model"]) == {"seasonal_naive"}
+    assert set(forecasts.loc[forecasts["unique_id"] == "intermittent", "model"]) == {
+        *BASELINE_MODELS,
+        *INTERMITTENT_MODELS,
+        YOUNG_SERIES_MODEL,
+    }
+    assert set(too_long.loc[too_long["unique_id"] == "intermittent", "model"]) == {"seasonal_naive", YOUNG_SERIES_MODEL}
     for rows in (forecasts, too_long, mixed_backtest):
         assert rows[["yhat", "yhat_lower_80", "yhat_upper_80", "yhat_lower_95", "yhat_upper_95"]].notna().all().all()
         assert (rows["yhat_lower_95"] >= 0).all()
@@ -288,7 +307,7 @@ def test_choice_on_a_weekly_series_beats_or_equals_seasonal_naive(
     assert smooth["chosen"].sum() == 1
     chosen_mase = smooth.loc[smooth["chosen"], "mase"].iloc[0]
     assert chosen_mase <= smooth.loc["seasonal_naive", "mase"]
-    assert set(smooth.index) == set(BASELINE_MODELS + CONTINUOUS_MODELS) | {ENSEMBLE}
+    assert set(smooth.index) == {*BASELINE_MODELS, *CONTINUOUS_MODELS, YOUNG_SERIES_MODEL, ENSEMBLE}
     # A series never sold has no MASE anywhere: the simplest candidate is kept.
     assert choices.set_index("unique_id").loc["empty", "model"] == "seasonal_naive"
 
@@ -371,5 +390,5 @@ def test_never_sold_series_alone_gets_the_simplest_model_and_short_series_are_no
     choices, weights, scores = select_models(rows, series)
     assert choices[["unique_id", "model"]].values.tolist() == [["empty", "seasonal_naive"]]
     assert weights.empty
-    assert set(scores["model"]) == set(BASELINE_MODELS)
+    assert set(scores["model"]) == {*BASELINE_MODELS, YOUNG_SERIES_MODEL}
     assert scores["mase"].isna().all()

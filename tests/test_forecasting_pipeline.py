@@ -106,7 +106,7 @@ def test_crossing_bounds_widen_around_a_forecast_that_stays() -> None:
     assert nested[BOUNDS_LOWER_TO_UPPER].tolist() == [5.0, 5.0, 5.0, 5.0, 7.0]
 
 
-def test_a_series_too_short_to_backtest_falls_back_to_seasonal_naive(network: NetworkForecast) -> None:
+def test_a_series_too_short_to_backtest_falls_back_to_its_historic_average(network: NetworkForecast) -> None:
     assert series_models(network.forecasts)[(1, "NEW")] == FALLBACK_MODEL
     assert not ((network.backtests["merchant_id"] == 1) & (network.backtests["sku_code"] == "NEW")).any()
 

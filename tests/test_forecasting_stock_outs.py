@@ -76,10 +76,10 @@ def test_without_stock_outs_the_sales_are_returned_as_they_are():
 
 @pytest.mark.slow
 def test_a_sku_out_of_stock_for_its_last_weeks_is_still_forecast_at_its_level():
-    # Ten weeks selling about 6 a day, then four weeks with nothing to sell up to as_of. From the
+    # Eight months selling about 6 a day, then four weeks with nothing to sell up to as_of. From the
     # zeros every model learns that demand stopped; with the days filled it stays near 6.
     generator = np.random.default_rng(3)
-    selling = pd.date_range("2026-04-08", periods=70, freq="D")
+    selling = pd.date_range("2025-10-05", periods=240, freq="D")
     out = pd.date_range(selling[-1] + pd.Timedelta(days=1), date(2026, 6, 30), freq="D")
     sales = _sales("FERT", {str(day.date()): float(generator.poisson(6.0)) for day in selling})
     stock_outs = _stock_outs("FERT", out)

@@ -4,11 +4,16 @@ Baselines run for every series, so each choice can be compared with what merchan
 hand. Exponential smoothing and theta only fit demand that occurs most days (smooth, erratic);
 Croston-type models are built for the long tail of rare sales (intermittent, lumpy).
 
-Every model gives 80% and 95% intervals: SeasonalNaive, AutoETS and AutoTheta have their own;
-the others get conformal intervals from their errors on the last windows of their training data
-(statsforecast 2.1.1 takes them as `prediction_intervals=` on the model). Those windows must be
-as long as the horizon, so series too short for two such windows after a fit keep only the
-models with their own intervals.
+Every model gives 80% and 95% intervals: SeasonalNaive, HistoricAverage, AutoETS and AutoTheta
+have their own; the others get conformal intervals from their errors on the last windows of their
+training data (statsforecast 2.1.1 takes them as `prediction_intervals=` on the model). Those
+windows must be as long as the horizon, so series too short for two such windows after a fit keep
+only the models with their own intervals.
+
+A young series (too short for conformal intervals on the 90-day forecast) would then have only
+seasonal naive, which repeats last week: one lumpy week of a new SKU becomes its forecast, and a
+week it happened to sell little starves its replenishment. So young series also get the historic
+average of their days since their first sale, a steady level with its own intervals.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from statsforecast.models import (
     AutoETS,
     AutoTheta,
     CrostonOptimized,
+    HistoricAverage,
     SeasonalNaive,
     WindowAverage,
 )
@@ -49,13 +55,15 @@ CONFORMAL_WINDOWS = 2
 BASELINE_MODELS = ("seasonal_naive", "moving_average")
 CONTINUOUS_MODELS = ("auto_ets", "auto_theta")
 INTERMITTENT_MODELS = ("croston_optimized", "adida", "imapa", "tsb")
-NATIVE_INTERVAL_MODELS = frozenset({"seasonal_naive", "auto_ets", "auto_theta"})
+YOUNG_SERIES_MODEL = "historic_average"
+NATIVE_INTERVAL_MODELS = frozenset({"seasonal_naive", YOUNG_SERIES_MODEL, "auto_ets", "auto_theta"})
 
 # Simplest first: the model choice breaks ties in this order. Fixed-parameter models precede
 # fitted ones, single smoothing precedes temporal aggregation, then automatic model search, and
 # the global gradient-boosting model (global_model.py) last.
 MODEL_ORDER = (
     "seasonal_naive",
+    YOUNG_SERIES_MODEL,
     "moving_average",
     "tsb",
     "croston_optimized",
@@ -94,11 +102,30 @@ def candidate_names(demand_class: str, history_days: int, horizon: int) -> tuple
     return names
 
 
+def is_young(length: int) -> bool:
+    """Whether a series of `length` days is too short for conformal intervals on the 90-day forecast."""
+    return length < min_conformal_history(HORIZON_DAYS)
+
+
+def since_first_demand(series: pd.DataFrame) -> pd.DataFrame:
+    """Each series from its first day with demand on, keeping at least its last SEASON_LENGTH days.
+
+    A series younger than four weeks is padded with empty days before its first sale
+    (series.daily_demand_series), which a historic average would count as demand of zero.
+    """
+    ordered = series.sort_values(["unique_id", "ds"], ignore_index=True)
+    by_series = ordered.groupby("unique_id", sort=False)
+    seen_demand = by_series["y"].cumsum() > 0
+    last_week = by_series.cumcount(ascending=False) < SEASON_LENGTH
+    return ordered[seen_demand | last_week].reset_index(drop=True)
+
+
 def build_model(name: str, horizon: int) -> Any:
     """A statsforecast model whose output columns carry our snake_case `name`."""
     conformal = ConformalIntervals(n_windows=CONFORMAL_WINDOWS, h=horizon)
     builders = {
         "seasonal_naive": lambda: SeasonalNaive(season_length=SEASON_LENGTH, alias=name),
+        YOUNG_SERIES_MODEL: lambda: HistoricAverage(alias=name),
         "moving_average": lambda: WindowAverage(
             window_size=MOVING_AVERAGE_DAYS, alias=name, prediction_intervals=conformal
         ),
@@ -130,7 +157,8 @@ def series_by_candidates(
 
     `held_out_days` is the part of each series a backtest withholds from its first fit, so the
     conformal check counts only the training data that fit will see. `only` keeps just those
-    candidates (a model family, to time it alone); groups left with none are skipped.
+    candidates (a model family, to time it alone); groups left with none are skipped. Young series
+    (by their whole length) come once more as a group of their own for YOUNG_SERIES_MODEL.
     """
     lengths = series.groupby("unique_id").size().rename("length")
     frame = classes.set_index("unique_id")[["demand_class"]].join(lengths, how="inner")
@@ -144,6 +172,9 @@ def series_by_candidates(
     ]
     for names, members in frame[frame["names"].map(len) > 0].groupby("names", sort=True):
         yield names, series[series["unique_id"].isin(members.index)]
+    young = frame.index[frame["length"].map(is_young)]
+    if len(young) and (only is None or YOUNG_SERIES_MODEL in only):
+        yield (YOUNG_SERIES_MODEL,), series[series["unique_id"].isin(young)]
 
 
 def long_forecasts(wide: pd.DataFrame, names: tuple[str, ...], keys: list[str]) -> pd.DataFrame:
@@ -184,6 +215,9 @@ def forecast_candidates(
         classes = classify_demand(series)
     frames = []
     for names, members in series_by_candidates(series, classes, horizon, only=only):
+        if names == (YOUNG_SERIES_MODEL,):
+            # A backtested series is four months old or more, so only here can padding precede the first sale.
+            members = since_first_demand(members)
         wide = distributed.forecast(engine_for(names, horizon), members, horizon)
         frames.append(long_forecasts(wide, names, ["unique_id", "ds"]))
     if not frames:

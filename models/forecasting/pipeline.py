@@ -46,6 +46,7 @@ from models.forecasting.candidates import (
     CONTINUOUS_MODELS,
     INTERMITTENT_MODELS,
     VALUE_COLUMNS,
+    YOUNG_SERIES_MODEL,
     forecast_candidates,
 )
 from models.forecasting.demand_classes import classify_demand
@@ -63,10 +64,10 @@ from models.forecasting.series import GLOBAL_HISTORY_DAYS, HISTORY_DAYS, HORIZON
 
 MODEL_VERSION = "class-pooled-rmsse-choice-combination-year-shape-global-year-back-7"
 ACTIVE_DAYS = 90
-FALLBACK_MODEL = "seasonal_naive"
+FALLBACK_MODEL = YOUNG_SERIES_MODEL
 IN_PROCESS = "this process"
 PER_SERIES_FAMILIES = {
-    "baselines": BASELINE_MODELS,
+    "baselines": (*BASELINE_MODELS, YOUNG_SERIES_MODEL),
     "exponential_smoothing_theta": CONTINUOUS_MODELS,
     "intermittent": INTERMITTENT_MODELS,
 }
@@ -374,7 +375,7 @@ def forecast_network(
 
     fallback_ids = pd.Index(series["unique_id"].unique()).difference(choices["unique_id"])
     fallbacks = candidates[candidates["unique_id"].isin(fallback_ids) & (candidates["model"] == FALLBACK_MODEL)]
-    forecasts = nested_bounds(pd.concat([chosen_forecasts(candidates, choices, weights), fallbacks], ignore_index=True))
+    forecasts = nested_bounds(concat_rows([chosen_forecasts(candidates, choices, weights), fallbacks]))
     forecasts = split_unique_id(forecasts).assign(date=lambda frame: pd.to_datetime(frame["ds"]).dt.date)
     forecasts["model_version"] = MODEL_VERSION
     forecasts["as_of"] = forecasts["merchant_id"].map(as_of_by_merchant)
