@@ -15,7 +15,9 @@ from models.forecasting.global_model import GLOBAL_MODEL, backtest_global, chine
 from models.forecasting.pipeline import (
     FALLBACK_MODEL,
     MODEL_VERSION,
+    YOUNG_POOL,
     NetworkForecast,
+    choice_pools,
     chosen_versus_candidates,
     forecast_network,
     nested_bounds,
@@ -262,6 +264,21 @@ def test_a_series_leaves_its_pools_choice_only_if_another_option_won_every_earli
     )
     defaults = pd.DataFrame({"unique_id": ["a", "b"], "model": ["adida", "adida"]})
     assert strong_deviations(per_origin, defaults).values.tolist() == [["a", "tsb"]]
+
+
+def test_young_series_are_pooled_together_whatever_their_demand_class() -> None:
+    # 208 days is the youngest a series can be and have conformal intervals on the 90-day forecast.
+    series = pd.concat(
+        [
+            pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2026-01-01", periods=days), "y": 1.0})
+            for uid, days in (("old", 208), ("young", 207), ("young_smooth", 150))
+        ]
+    )
+    classes = pd.DataFrame(
+        {"unique_id": ["old", "young", "young_smooth"], "demand_class": ["intermittent", "intermittent", "smooth"]}
+    )
+    pools = choice_pools(series, classes).set_index("unique_id")["pool"]
+    assert pools.to_dict() == {"old": "intermittent", "young": YOUNG_POOL, "young_smooth": YOUNG_POOL}
 
 
 def test_the_holiday_feature_marks_chinas_public_holidays() -> None:

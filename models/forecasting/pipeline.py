@@ -5,9 +5,9 @@ For every active series (sold in the last ACTIVE_DAYS before its merchant's as_o
    all series (global_model.py) is a candidate for every series with demand, and Prophet
    (prophet_model.py) for up to its MAX_SERIES smooth series with a full year of history;
 2. a rolling-origin backtest scores them (backtest.py), and the earlier origins' RMSSE, pooled
-   over the series of a demand class, chooses a model or an inverse-RMSSE weighted combination
-   of the class's best few (a series deviates only on strong evidence); the last origin scores the
-   choice (selection.py);
+   over the series of a demand class (young series in a pool of their own), chooses a model or an
+   inverse-RMSSE weighted combination of the pool's best few (a series deviates only on strong
+   evidence); the last origin scores the choice (selection.py);
 3. the choice forecasts HORIZON_DAYS from the day after as_of, refitted on the whole history.
 
 The class is taken from the history before the last backtest origin, so nothing the last
@@ -48,6 +48,7 @@ from models.forecasting.candidates import (
     VALUE_COLUMNS,
     YOUNG_SERIES_MODEL,
     forecast_candidates,
+    is_young,
 )
 from models.forecasting.demand_classes import classify_demand
 from models.forecasting.global_model import GLOBAL_MODEL, backtest_global, forecast_global
@@ -65,6 +66,7 @@ from models.forecasting.series import GLOBAL_HISTORY_DAYS, HISTORY_DAYS, HORIZON
 MODEL_VERSION = "class-pooled-rmsse-choice-combination-year-shape-global-year-back-7"
 ACTIVE_DAYS = 90
 FALLBACK_MODEL = YOUNG_SERIES_MODEL
+YOUNG_POOL = "young"
 IN_PROCESS = "this process"
 PER_SERIES_FAMILIES = {
     "baselines": (*BASELINE_MODELS, YOUNG_SERIES_MODEL),
@@ -204,6 +206,21 @@ def before_last_origin(series: pd.DataFrame, h: int = BACKTEST_HORIZON_DAYS) -> 
     """Each series without the last `h` days, the window the backtest's last origin scores."""
     ends = series.groupby("unique_id")["ds"].transform("max")
     return series[series["ds"] <= ends - pd.Timedelta(days=h)]
+
+
+def choice_pools(series: pd.DataFrame, classes: pd.DataFrame) -> pd.DataFrame:
+    """The pool each series' choice is made in (unique_id, pool): its demand class, or YOUNG_POOL.
+
+    Only young series have YOUNG_SERIES_MODEL. Ranked within a demand class by its errors on those
+    few series alone, against the other options' errors on the whole class, it came first in the
+    small network's intermittent and lumpy classes: it became their choice and a member of their
+    combination, which every older series of the class then had a member short. Pooled with each
+    other, young series compare their options on the same series.
+    """
+    lengths = series.groupby("unique_id").size()
+    pools = classes.rename(columns={"demand_class": "pool"})[["unique_id", "pool"]]
+    young = pools["unique_id"].map(lengths).map(is_young)
+    return pools.assign(pool=pools["pool"].where(~young, YOUNG_POOL))
 
 
 def series_classes(series: pd.DataFrame) -> pd.DataFrame:
@@ -370,8 +387,7 @@ def forecast_network(
     if rows.empty:
         choices, weights = pd.DataFrame(columns=CHOICE_COLUMNS), pd.DataFrame(columns=WEIGHT_COLUMNS)
     else:
-        pools = classes.rename(columns={"demand_class": "pool"})[["unique_id", "pool"]]
-        choices, weights, _ = select_models(rows, series, pools)
+        choices, weights, _ = select_models(rows, series, choice_pools(series, classes))
 
     fallback_ids = pd.Index(series["unique_id"].unique()).difference(choices["unique_id"])
     fallbacks = candidates[candidates["unique_id"].isin(fallback_ids) & (candidates["model"] == FALLBACK_MODEL)]
