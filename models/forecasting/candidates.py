@@ -1,7 +1,9 @@
 """Candidate statsforecast models per demand class, and forecasts of every candidate per series.
 
 Baselines run for every series, so each choice can be compared with what merchants could do by
-hand. Exponential smoothing and theta only fit demand that occurs most days (smooth, erratic);
+hand: seasonal naive (last week again), the historic average (the mean day of the series' year,
+which the pipeline shapes by its category's year-back season) and the 28-day moving average.
+Exponential smoothing and theta only fit demand that occurs most days (smooth, erratic);
 Croston-type models are built for the long tail of rare sales (intermittent, lumpy).
 
 Every model gives 80% and 95% intervals: SeasonalNaive, HistoricAverage, AutoETS and AutoTheta
@@ -12,8 +14,8 @@ only the models with their own intervals.
 
 A young series (too short for conformal intervals on the 90-day forecast) would then have only
 seasonal naive, which repeats last week: one lumpy week of a new SKU becomes its forecast, and a
-week it happened to sell little starves its replenishment. So young series also get the historic
-average of their days since their first sale, a steady level with its own intervals.
+week it happened to sell little starves its replenishment. The historic average gives it a steady
+level with its own intervals; for a young series it averages only the days since its first sale.
 """
 
 from __future__ import annotations
@@ -52,18 +54,18 @@ TSB_ALPHA_PROBABILITY = 0.2
 # history a model needs a simple bound (min_conformal_history).
 CONFORMAL_WINDOWS = 2
 
-BASELINE_MODELS = ("seasonal_naive", "moving_average")
+HISTORIC_AVERAGE = "historic_average"
+BASELINE_MODELS = ("seasonal_naive", HISTORIC_AVERAGE, "moving_average")
 CONTINUOUS_MODELS = ("auto_ets", "auto_theta")
 INTERMITTENT_MODELS = ("croston_optimized", "adida", "imapa", "tsb")
-YOUNG_SERIES_MODEL = "historic_average"
-NATIVE_INTERVAL_MODELS = frozenset({"seasonal_naive", YOUNG_SERIES_MODEL, "auto_ets", "auto_theta"})
+NATIVE_INTERVAL_MODELS = frozenset({"seasonal_naive", HISTORIC_AVERAGE, "auto_ets", "auto_theta"})
 
 # Simplest first: the model choice breaks ties in this order. Fixed-parameter models precede
 # fitted ones, single smoothing precedes temporal aggregation, then automatic model search, and
 # the global gradient-boosting model (global_model.py) last.
 MODEL_ORDER = (
     "seasonal_naive",
-    YOUNG_SERIES_MODEL,
+    HISTORIC_AVERAGE,
     "moving_average",
     "tsb",
     "croston_optimized",
@@ -125,7 +127,7 @@ def build_model(name: str, horizon: int) -> Any:
     conformal = ConformalIntervals(n_windows=CONFORMAL_WINDOWS, h=horizon)
     builders = {
         "seasonal_naive": lambda: SeasonalNaive(season_length=SEASON_LENGTH, alias=name),
-        YOUNG_SERIES_MODEL: lambda: HistoricAverage(alias=name),
+        HISTORIC_AVERAGE: lambda: HistoricAverage(alias=name),
         "moving_average": lambda: WindowAverage(
             window_size=MOVING_AVERAGE_DAYS, alias=name, prediction_intervals=conformal
         ),
@@ -158,7 +160,8 @@ def series_by_candidates(
     `held_out_days` is the part of each series a backtest withholds from its first fit, so the
     conformal check counts only the training data that fit will see. `only` keeps just those
     candidates (a model family, to time it alone); groups left with none are skipped. Young series
-    (by their whole length) come once more as a group of their own for YOUNG_SERIES_MODEL.
+    (by their whole length) get HISTORIC_AVERAGE in a group of their own, whose final forecast
+    averages from their first sale (forecast_candidates).
     """
     lengths = series.groupby("unique_id").size().rename("length")
     frame = classes.set_index("unique_id")[["demand_class"]].join(lengths, how="inner")
@@ -166,15 +169,15 @@ def series_by_candidates(
         tuple(
             name
             for name in candidate_names(row.demand_class, int(row.length) - held_out_days, horizon)
-            if only is None or name in only
+            if (only is None or name in only) and not (name == HISTORIC_AVERAGE and is_young(int(row.length)))
         )
         for row in frame.itertuples()
     ]
     for names, members in frame[frame["names"].map(len) > 0].groupby("names", sort=True):
         yield names, series[series["unique_id"].isin(members.index)]
     young = frame.index[frame["length"].map(is_young)]
-    if len(young) and (only is None or YOUNG_SERIES_MODEL in only):
-        yield (YOUNG_SERIES_MODEL,), series[series["unique_id"].isin(young)]
+    if len(young) and (only is None or HISTORIC_AVERAGE in only):
+        yield (HISTORIC_AVERAGE,), series[series["unique_id"].isin(young)]
 
 
 def long_forecasts(wide: pd.DataFrame, names: tuple[str, ...], keys: list[str]) -> pd.DataFrame:
@@ -215,7 +218,7 @@ def forecast_candidates(
         classes = classify_demand(series)
     frames = []
     for names, members in series_by_candidates(series, classes, horizon, only=only):
-        if names == (YOUNG_SERIES_MODEL,):
+        if names == (HISTORIC_AVERAGE,):
             # A backtested series is four months old or more, so only here can padding precede the first sale.
             members = since_first_demand(members)
         wide = distributed.forecast(engine_for(names, horizon), members, horizon)
