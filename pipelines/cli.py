@@ -41,6 +41,7 @@ from pipelines.commands.ingest import ingest as ingest_command
 from pipelines.commands.merchant import merchant_app
 from pipelines.commands.replenish import replenish as replenish_command
 from pipelines.commands.user import demo_login, first_admin_password, user_app
+from pipelines.ops.instance import cli_run_tags, release_abandoned_cli_runs
 from transactional import db
 
 app = typer.Typer(
@@ -182,6 +183,11 @@ def _materialize(
         run_id = str(uuid.uuid4())
         outcome: list = []
         with dg.DagsterInstance.get() as instance:
+            for abandoned_run, pid in release_abandoned_cli_runs(instance):
+                console.print(
+                    f"Dagster run {abandoned_run} of a coopcast process that is gone (pid {pid}) "
+                    "was marked failed and its warehouse slot freed"
+                )
             execution = threading.Thread(
                 target=lambda: outcome.append(
                     job.execute_in_process(
@@ -189,6 +195,7 @@ def _materialize(
                         instance=instance,
                         asset_selection=selection,
                         run_id=run_id,
+                        tags=cli_run_tags(),
                         raise_on_error=False,
                     )
                 )

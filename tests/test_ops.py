@@ -1,5 +1,5 @@
 """What ops rely on: failed runs raise an alert (log, table, email), the weekly settlement job,
-and one warehouse writer at a time across runs."""
+and one warehouse writer at a time across runs, which a killed run does not block."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import dagster as dg
 import pytest
 
 from pipelines.ops.alerts import recent_alerts
-from pipelines.ops.instance import ensure_instance
+from pipelines.ops.instance import ensure_instance, release_abandoned_cli_runs
+from pipelines.resources import DUCKDB_WRITER_POOL
 from tests import smtp_support
 from tests.conftest import REPO_ROOT, run_cli
 
@@ -152,6 +153,62 @@ def test_two_runs_writing_the_warehouse_take_turns(ops_home):
     assert [run.returncode for run in runs] == [0, 0], "\n".join(outputs)
     assert any("blocked by limit for pool" in output for output in outputs)
     assert duckdb.connect(str(warehouse), read_only=True).execute("SELECT count(*) FROM writes").fetchone() == (2,)
+
+
+SLOT_HOLDING_RUN = """
+import sys, time, dagster as dg
+from pathlib import Path
+from pipelines.ops.instance import cli_run_tags
+from pipelines.resources import DUCKDB_WRITER_POOL
+
+holding = Path(sys.argv[1])
+
+@dg.asset(pool=DUCKDB_WRITER_POOL)
+def ledger() -> None:
+    holding.touch()
+    time.sleep(600)
+
+with dg.DagsterInstance.get() as instance:
+    dg.materialize([ledger], instance=instance, tags=cli_run_tags())
+"""
+
+
+@dg.asset(pool=DUCKDB_WRITER_POOL)
+def ledger_after_the_kill() -> None:
+    pass
+
+
+def test_a_run_whose_coopcast_process_was_killed_gives_the_warehouse_slot_back(ops_home):
+    """Killed while it held the pool's one slot, a run executed in process would keep it: every
+    later run would wait for it forever. The next command releases it, and only once its process
+    is gone."""
+    holding = ops_home / "holding"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", SLOT_HOLDING_RUN, str(holding)], cwd=REPO_ROOT, env=os.environ.copy()
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not holding.exists() and worker.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert holding.exists(), "the run never took the warehouse slot"
+        with dg.DagsterInstance.get() as instance:
+
+            def claimed() -> list:
+                return instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL).claimed_slots
+
+            assert release_abandoned_cli_runs(instance) == []
+            assert len(claimed()) == 1
+            worker.kill()
+            worker.wait(timeout=60)
+            released = release_abandoned_cli_runs(instance)
+            assert [pid for _, pid in released] == [worker.pid]
+            assert claimed() == []
+            assert instance.get_run_by_id(released[0][0]).status == dg.DagsterRunStatus.FAILURE
+            assert release_abandoned_cli_runs(instance) == []
+            assert dg.materialize([ledger_after_the_kill], instance=instance).success
+    finally:
+        if worker.poll() is None:
+            worker.kill()
 
 
 def test_the_weekly_settlement_job_issues_last_weeks_statement_for_every_merchant(ops_home, pg_database_url):

@@ -7,6 +7,8 @@ and both obey the same concurrency pool, so two runs never open the DuckDB wareh
 from __future__ import annotations
 
 import fcntl
+import os
+import socket
 from pathlib import Path
 
 import yaml
@@ -14,6 +16,10 @@ import yaml
 from pipelines.resources import DUCKDB_WRITER_POOL
 
 WAREHOUSE_WRITERS_AT_ONCE = 1
+# Which process on which machine runs a run that `coopcast` started, so a later command can tell
+# a run whose process was killed from one still going.
+CLI_PID_TAG = "coopcast/pid"
+CLI_HOST_TAG = "coopcast/host"
 
 
 def instance_config() -> dict:
@@ -54,3 +60,42 @@ def ensure_instance(dagster_home: Path) -> None:
         with DagsterInstance.from_config(str(dagster_home)) as instance:
             # The pool's slot row, created here rather than by the first two runs racing for it.
             instance.event_log_storage.initialize_concurrency_limit_to_default(DUCKDB_WRITER_POOL)
+
+
+def cli_run_tags() -> dict[str, str]:
+    """Tags naming this process, for runs it executes in process."""
+    return {CLI_PID_TAG: str(os.getpid()), CLI_HOST_TAG: socket.gethostname()}
+
+
+def _process_is_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def release_abandoned_cli_runs(instance) -> list[tuple[str, int]]:
+    """Mark failed every unfinished run a `coopcast` process on this machine started and no longer
+    runs, and free the pool slots it held; returns (run id, pid) of each.
+
+    A run executed in process stays STARTED in the instance when its process is killed, and keeps
+    the warehouse pool's one slot: every later run would wait for it forever, silently. Runs
+    started elsewhere (the UI, the daemon, another machine) carry no such tags, or another
+    host's, and are left to Dagster's own run monitoring.
+    """
+    from dagster import DagsterRunStatus, RunsFilter
+
+    unfinished = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+    host = socket.gethostname()
+    released = []
+    for run in instance.get_runs(filters=RunsFilter(statuses=unfinished, tags={CLI_HOST_TAG: host})):
+        pid = int(run.tags[CLI_PID_TAG])
+        if not _process_is_gone(pid):
+            continue
+        instance.report_run_failed(run, f"the coopcast process running it (pid {pid}) is gone")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append((run.run_id, pid))
+    return released
