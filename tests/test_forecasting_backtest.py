@@ -20,23 +20,16 @@ from models.forecasting.backtest import (
 from models.forecasting.candidates import (
     BASELINE_MODELS,
     CONTINUOUS_MODELS,
-    HISTORIC_AVERAGE,
     INTERMITTENT_MODELS,
     MOVING_AVERAGE_DAYS,
+    YOUNG_SERIES_MODEL,
     candidate_names,
     forecast_candidates,
     is_young,
     since_first_demand,
 )
 from models.forecasting.demand_classes import ADI_CUTOFF, CV2_CUTOFF, classify_demand, demand_statistics
-from models.forecasting.selection import (
-    CHOICE_STANDARD_ERRORS,
-    COMBINATION_SIZE,
-    ENSEMBLE,
-    pooled_ranking,
-    select_models,
-    simplest_within_noise,
-)
+from models.forecasting.selection import COMBINATION_SIZE, ENSEMBLE, select_models
 
 DAYS = 200
 START = "2025-01-01"
@@ -137,9 +130,9 @@ def test_candidates_follow_the_demand_class(mixed_series: pd.DataFrame, mixed_ba
     # DAYS is too short for conformal intervals on a 90-day forecast: every series is young.
     assert is_young(DAYS)
     expected = {
-        "smooth": {*BASELINE_MODELS, *CONTINUOUS_MODELS, HISTORIC_AVERAGE},
-        "intermittent": {*BASELINE_MODELS, *INTERMITTENT_MODELS, HISTORIC_AVERAGE},
-        "empty": {*BASELINE_MODELS, HISTORIC_AVERAGE},
+        "smooth": {*BASELINE_MODELS, *CONTINUOUS_MODELS, YOUNG_SERIES_MODEL},
+        "intermittent": {*BASELINE_MODELS, *INTERMITTENT_MODELS, YOUNG_SERIES_MODEL},
+        "empty": {*BASELINE_MODELS, YOUNG_SERIES_MODEL},
     }
     forecasts = forecast_candidates(mixed_series, horizon=28)
     for rows in (forecasts, mixed_backtest):
@@ -150,13 +143,8 @@ def test_candidates_follow_the_demand_class(mixed_series: pd.DataFrame, mixed_ba
 
 def test_short_history_keeps_only_models_with_their_own_intervals() -> None:
     # Conformal intervals need two 28-day windows after a 28-day fit (the moving average's window).
-    assert candidate_names("intermittent", history_days=83, horizon=28) == ("seasonal_naive", HISTORIC_AVERAGE)
-    assert candidate_names("smooth", history_days=83, horizon=28) == (
-        "seasonal_naive",
-        HISTORIC_AVERAGE,
-        "auto_ets",
-        "auto_theta",
-    )
+    assert candidate_names("intermittent", history_days=83, horizon=28) == ("seasonal_naive",)
+    assert candidate_names("smooth", history_days=83, horizon=28) == ("seasonal_naive", "auto_ets", "auto_theta")
     assert set(candidate_names("lumpy", history_days=84, horizon=28)) == set(BASELINE_MODELS + INTERMITTENT_MODELS)
 
 
@@ -164,7 +152,7 @@ def test_a_young_series_is_averaged_from_its_first_sale_not_from_the_days_padded
     # Ten days old, padded to four weeks with empty days before its first sale (daily_demand_series).
     young = frame("young", np.concatenate([np.zeros(18), [4.0, 0.0, 6.0, 2.0, 0.0, 4.0, 2.0, 6.0, 0.0, 6.0]]))
     assert len(since_first_demand(young)) == 10
-    forecasts = forecast_candidates(young, horizon=7, only={HISTORIC_AVERAGE})
+    forecasts = forecast_candidates(young, horizon=7, only={YOUNG_SERIES_MODEL})
     # 30 units over its 10 days, not over 28.
     assert forecasts["yhat"].tolist() == pytest.approx([3.0] * 7)
     assert (forecasts["yhat_upper_95"] > forecasts["yhat_upper_80"]).all()
@@ -181,9 +169,9 @@ def test_intervals_are_nested_and_never_negative(mixed_series: pd.DataFrame, mix
     assert set(forecasts.loc[forecasts["unique_id"] == "intermittent", "model"]) == {
         *BASELINE_MODELS,
         *INTERMITTENT_MODELS,
-        HISTORIC_AVERAGE,
+        YOUNG_SERIES_MODEL,
     }
-    assert set(too_long.loc[too_long["unique_id"] == "intermittent", "model"]) == {"seasonal_naive", HISTORIC_AVERAGE}
+    assert set(too_long.loc[too_long["unique_id"] == "intermittent", "model"]) == {"seasonal_naive", YOUNG_SERIES_MODEL}
     for rows in (forecasts, too_long, mixed_backtest):
         assert rows[["yhat", "yhat_lower_80", "yhat_upper_80", "yhat_lower_95", "yhat_upper_95"]].notna().all().all()
         assert (rows["yhat_lower_95"] >= 0).all()
@@ -319,7 +307,7 @@ def test_choice_on_a_weekly_series_beats_or_equals_seasonal_naive(
     assert smooth["chosen"].sum() == 1
     chosen_mase = smooth.loc[smooth["chosen"], "mase"].iloc[0]
     assert chosen_mase <= smooth.loc["seasonal_naive", "mase"]
-    assert set(smooth.index) == {*BASELINE_MODELS, *CONTINUOUS_MODELS, HISTORIC_AVERAGE, ENSEMBLE}
+    assert set(smooth.index) == {*BASELINE_MODELS, *CONTINUOUS_MODELS, YOUNG_SERIES_MODEL, ENSEMBLE}
     # A series never sold has no MASE anywhere: the simplest candidate is kept.
     assert choices.set_index("unique_id").loc["empty", "model"] == "seasonal_naive"
 
@@ -342,34 +330,6 @@ def test_combination_weights_are_inverse_pooled_rmsse_of_the_pools_best(
     pd.testing.assert_series_equal(smooth.sort_index(), expected.sort_index(), check_names=False)
     # The never-sold series has no finite MASE, so no member to combine.
     assert "empty" not in set(weights["unique_id"])
-
-
-def test_the_simplest_option_within_one_standard_error_of_the_best_is_chosen() -> None:
-    # One pool, two series × two origins per option. ADIDA is best (mean 1.0) but its errors
-    # spread: four deviations of ±0.1 give a standard deviation of √(0.04 / 3) = 0.11547, over √4
-    # a standard error of 0.05774.
-    # The moving average (1.05) is within it and simpler; the historic average (1.10), simpler
-    # still, is not; seasonal naive (2.0) is far off.
-    errors = {
-        "adida": [0.9, 1.1, 0.9, 1.1],
-        "moving_average": [1.05, 1.05, 1.05, 1.05],
-        HISTORIC_AVERAGE: [1.1, 1.1, 1.1, 1.1],
-        "seasonal_naive": [2.0, 2.0, 2.0, 2.0],
-    }
-    per_origin = pd.DataFrame(
-        [
-            {"unique_id": uid, "model": model, "cutoff": cutoff, "error": error}
-            for model, values in errors.items()
-            for (uid, cutoff), error in zip([("a", 1), ("a", 2), ("b", 1), ("b", 2)], values, strict=True)
-        ]
-    )
-    pools = pd.DataFrame({"unique_id": ["a", "b"], "pool": ["intermittent", "intermittent"]})
-    ranking = pooled_ranking(per_origin, pools).set_index("model")
-    assert ranking.loc["adida", "standard_error"] == pytest.approx(math.sqrt(0.04 / 3) / 2)
-    assert CHOICE_STANDARD_ERRORS == 1.0
-    noise_aware = simplest_within_noise(pooled_ranking(per_origin, pools))
-    assert noise_aware["model"].tolist() == ["moving_average", "adida", HISTORIC_AVERAGE, "seasonal_naive"]
-    assert pooled_ranking(per_origin, pools)["model"].iloc[0] == "adida"
 
 
 def test_a_rare_seller_is_forecast_at_its_mean_rather_than_at_zero() -> None:
@@ -430,5 +390,5 @@ def test_never_sold_series_alone_gets_the_simplest_model_and_short_series_are_no
     choices, weights, scores = select_models(rows, series)
     assert choices[["unique_id", "model"]].values.tolist() == [["empty", "seasonal_naive"]]
     assert weights.empty
-    assert set(scores["model"]) == {*BASELINE_MODELS, HISTORIC_AVERAGE}
+    assert set(scores["model"]) == {*BASELINE_MODELS, YOUNG_SERIES_MODEL}
     assert scores["mase"].isna().all()

@@ -1,9 +1,7 @@
 """Candidate statsforecast models per demand class, and forecasts of every candidate per series.
 
 Baselines run for every series, so each choice can be compared with what merchants could do by
-hand: seasonal naive (last week again), the historic average (the mean day of the series' year,
-which the pipeline shapes by its category's year-back season) and the 28-day moving average.
-Exponential smoothing and theta only fit demand that occurs most days (smooth, erratic);
+hand. Exponential smoothing and theta only fit demand that occurs most days (smooth, erratic);
 Croston-type models are built for the long tail of rare sales (intermittent, lumpy).
 
 Every model gives 80% and 95% intervals: SeasonalNaive, HistoricAverage, AutoETS and AutoTheta
@@ -14,8 +12,8 @@ only the models with their own intervals.
 
 A young series (too short for conformal intervals on the 90-day forecast) would then have only
 seasonal naive, which repeats last week: one lumpy week of a new SKU becomes its forecast, and a
-week it happened to sell little starves its replenishment. The historic average gives it a steady
-level with its own intervals; for a young series it averages only the days since its first sale.
+week it happened to sell little starves its replenishment. So young series also get the historic
+average of their days since their first sale, a steady level with its own intervals.
 """
 
 from __future__ import annotations
@@ -54,18 +52,18 @@ TSB_ALPHA_PROBABILITY = 0.2
 # history a model needs a simple bound (min_conformal_history).
 CONFORMAL_WINDOWS = 2
 
-HISTORIC_AVERAGE = "historic_average"
-BASELINE_MODELS = ("seasonal_naive", HISTORIC_AVERAGE, "moving_average")
+BASELINE_MODELS = ("seasonal_naive", "moving_average")
 CONTINUOUS_MODELS = ("auto_ets", "auto_theta")
 INTERMITTENT_MODELS = ("croston_optimized", "adida", "imapa", "tsb")
-NATIVE_INTERVAL_MODELS = frozenset({"seasonal_naive", HISTORIC_AVERAGE, "auto_ets", "auto_theta"})
+YOUNG_SERIES_MODEL = "historic_average"
+NATIVE_INTERVAL_MODELS = frozenset({"seasonal_naive", YOUNG_SERIES_MODEL, "auto_ets", "auto_theta"})
 
 # Simplest first: the model choice breaks ties in this order. Fixed-parameter models precede
 # fitted ones, single smoothing precedes temporal aggregation, then automatic model search, and
 # the global gradient-boosting model (global_model.py) last.
 MODEL_ORDER = (
     "seasonal_naive",
-    HISTORIC_AVERAGE,
+    YOUNG_SERIES_MODEL,
     "moving_average",
     "tsb",
     "croston_optimized",
@@ -127,7 +125,7 @@ def build_model(name: str, horizon: int) -> Any:
     conformal = ConformalIntervals(n_windows=CONFORMAL_WINDOWS, h=horizon)
     builders = {
         "seasonal_naive": lambda: SeasonalNaive(season_length=SEASON_LENGTH, alias=name),
-        HISTORIC_AVERAGE: lambda: HistoricAverage(alias=name),
+        YOUNG_SERIES_MODEL: lambda: HistoricAverage(alias=name),
         "moving_average": lambda: WindowAverage(
             window_size=MOVING_AVERAGE_DAYS, alias=name, prediction_intervals=conformal
         ),
@@ -160,8 +158,7 @@ def series_by_candidates(
     `held_out_days` is the part of each series a backtest withholds from its first fit, so the
     conformal check counts only the training data that fit will see. `only` keeps just those
     candidates (a model family, to time it alone); groups left with none are skipped. Young series
-    (by their whole length) get HISTORIC_AVERAGE in a group of their own, whose final forecast
-    averages from their first sale (forecast_candidates).
+    (by their whole length) come once more as a group of their own for YOUNG_SERIES_MODEL.
     """
     lengths = series.groupby("unique_id").size().rename("length")
     frame = classes.set_index("unique_id")[["demand_class"]].join(lengths, how="inner")
@@ -169,15 +166,15 @@ def series_by_candidates(
         tuple(
             name
             for name in candidate_names(row.demand_class, int(row.length) - held_out_days, horizon)
-            if (only is None or name in only) and not (name == HISTORIC_AVERAGE and is_young(int(row.length)))
+            if only is None or name in only
         )
         for row in frame.itertuples()
     ]
     for names, members in frame[frame["names"].map(len) > 0].groupby("names", sort=True):
         yield names, series[series["unique_id"].isin(members.index)]
     young = frame.index[frame["length"].map(is_young)]
-    if len(young) and (only is None or HISTORIC_AVERAGE in only):
-        yield (HISTORIC_AVERAGE,), series[series["unique_id"].isin(young)]
+    if len(young) and (only is None or YOUNG_SERIES_MODEL in only):
+        yield (YOUNG_SERIES_MODEL,), series[series["unique_id"].isin(young)]
 
 
 def long_forecasts(wide: pd.DataFrame, names: tuple[str, ...], keys: list[str]) -> pd.DataFrame:
@@ -218,7 +215,7 @@ def forecast_candidates(
         classes = classify_demand(series)
     frames = []
     for names, members in series_by_candidates(series, classes, horizon, only=only):
-        if names == (HISTORIC_AVERAGE,):
+        if names == (YOUNG_SERIES_MODEL,):
             # A backtested series is four months old or more, so only here can padding precede the first sale.
             members = since_first_demand(members)
         wide = distributed.forecast(engine_for(names, horizon), members, horizon)

@@ -44,9 +44,9 @@ from models.forecasting.backtest import (
 from models.forecasting.candidates import (
     BASELINE_MODELS,
     CONTINUOUS_MODELS,
-    HISTORIC_AVERAGE,
     INTERMITTENT_MODELS,
     VALUE_COLUMNS,
+    YOUNG_SERIES_MODEL,
     forecast_candidates,
     is_young,
 )
@@ -63,13 +63,13 @@ from models.forecasting.seasonality import category_profiles, shape_by_year_back
 from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, WEIGHT_COLUMNS, ensemble_rows, select_models
 from models.forecasting.series import GLOBAL_HISTORY_DAYS, HISTORY_DAYS, HORIZON_DAYS, daily_demand_series
 
-MODEL_VERSION = "class-pooled-rmsse-one-se-choice-combination-year-shape-global-year-back-8"
+MODEL_VERSION = "class-pooled-rmsse-choice-combination-year-shape-global-year-back-7"
 ACTIVE_DAYS = 90
-FALLBACK_MODEL = HISTORIC_AVERAGE
+FALLBACK_MODEL = YOUNG_SERIES_MODEL
 YOUNG_POOL = "young"
 IN_PROCESS = "this process"
 PER_SERIES_FAMILIES = {
-    "baselines": BASELINE_MODELS,
+    "baselines": (*BASELINE_MODELS, YOUNG_SERIES_MODEL),
     "exponential_smoothing_theta": CONTINUOUS_MODELS,
     "intermittent": INTERMITTENT_MODELS,
 }
@@ -211,9 +211,11 @@ def before_last_origin(series: pd.DataFrame, h: int = BACKTEST_HORIZON_DAYS) -> 
 def choice_pools(series: pd.DataFrame, classes: pd.DataFrame) -> pd.DataFrame:
     """The pool each series' choice is made in (unique_id, pool): its demand class, or YOUNG_POOL.
 
-    A young series has none of the models with conformal intervals, so in a demand class it would
-    follow a ranking made mostly of options it lacks, and a combination it has few members of.
-    Pooled with each other, young series rank the options they have on series like them.
+    Only young series have YOUNG_SERIES_MODEL. Ranked within a demand class by its errors on those
+    few series alone, against the other options' errors on the whole class, it came first in the
+    small network's intermittent and lumpy classes: it became their choice and a member of their
+    combination, which every older series of the class then had a member short. Pooled with each
+    other, young series compare their options on the same series.
     """
     lengths = series.groupby("unique_id").size()
     pools = classes.rename(columns={"demand_class": "pool"})[["unique_id", "pool"]]

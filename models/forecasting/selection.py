@@ -22,9 +22,8 @@ RMSSE is least for the mean forecast, as M5 chose it for (mostly intermittent) r
 Options are the single candidates and a combination of the pool's COMBINATION_SIZE best
 candidates weighted by their inverse pooled RMSSE (weights from the whole pool's errors, not from
 one series' few windows, whose noise would outweigh what they tell). Its bounds are the weighted
-mean of the members' bounds (quantile averaging). Options whose pooled error is within one
-standard error of the best one's count as tied, and ties resolve toward the simpler option
-(candidates.MODEL_ORDER, combination last): the one-standard-error rule of cross-validation.
+mean of the members' bounds (quantile averaging). Ties resolve toward the simpler option
+(candidates.MODEL_ORDER, combination last).
 """
 
 from __future__ import annotations
@@ -48,9 +47,6 @@ DEVIATION_RATIO = 0.75
 # A pooled error of 0 (a pool of never-changing series) would take all the weight; below this the
 # members count as equally perfect.
 MIN_POOLED_ERROR = 1e-6
-# Options whose pooled error lies within this many standard errors of the best one's are told
-# apart by noise alone; the simplest of them is chosen (the one-standard-error rule).
-CHOICE_STANDARD_ERRORS = 1.0
 
 CHOICE_COLUMNS = ["unique_id", "model", "pool", "selection_error"]
 WEIGHT_COLUMNS = ["unique_id", "model", "weight"]
@@ -101,35 +97,17 @@ def option_rank(models: pd.Series) -> pd.Series:
 def pooled_ranking(per_origin: pd.DataFrame, pools: pd.DataFrame) -> pd.DataFrame:
     """Options best first per pool by mean error over the pool's series and earlier origins.
 
-    An option with no finite error in its pool ranks after every number. `standard_error` is that
-    mean's: the spread of its series × origin errors over the square root of their number.
+    An option with no finite error in its pool ranks after every number.
     """
     pooled = (
         per_origin.merge(pools, on="unique_id")
         .groupby(["pool", "model"], as_index=False)["error"]
-        .agg(pooled_error="mean", spread="std", count="count")
+        .mean()
+        .rename(columns={"error": "pooled_error"})
     )
-    pooled["standard_error"] = (pooled.pop("spread") / np.sqrt(pooled.pop("count"))).fillna(0.0)
     pooled["sort_error"] = pooled["pooled_error"].fillna(np.inf)
     pooled["order"] = option_rank(pooled["model"])
     return pooled.sort_values(["pool", "sort_error", "order"], ignore_index=True)
-
-
-def simplest_within_noise(ranking: pd.DataFrame) -> pd.DataFrame:
-    """The ranking with every option within CHOICE_STANDARD_ERRORS of its pool's best ranked as
-    equal to it, so that the simplest of them comes first.
-
-    Two or three origins rank close options by luck: on the small networks the intermittent
-    class's pooled RMSSE put ADIDA, IMAPA and the historic average within 0.003 of each other, and
-    which came first changed from one origin to the next. Among options noise cannot separate,
-    the simplest has the fewest parameters to get wrong on the next window.
-    """
-    best = ranking.groupby("pool", sort=False).head(1).set_index("pool")
-    best_error = ranking["pool"].map(best["sort_error"])
-    within = ranking["sort_error"] <= best_error + CHOICE_STANDARD_ERRORS * ranking["pool"].map(best["standard_error"])
-    return ranking.assign(sort_error=ranking["sort_error"].where(~within, best_error)).sort_values(
-        ["pool", "sort_error", "order"], ignore_index=True
-    )
 
 
 def combination_weights(ranking: pd.DataFrame, available: pd.DataFrame, pools: pd.DataFrame) -> pd.DataFrame:
@@ -201,7 +179,6 @@ def select_models(
     if allow_ensemble:
         per_origin = origin_errors(earlier_rows(scored))
         ranking = pooled_ranking(per_origin, pools)
-    ranking = simplest_within_noise(ranking)
     options = per_origin[["unique_id", "model"]].drop_duplicates()
     defaults = pool_defaults(ranking, options, pools)
     deviations = strong_deviations(per_origin, defaults)
