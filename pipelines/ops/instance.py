@@ -10,10 +10,14 @@ import fcntl
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from pipelines.resources import DUCKDB_WRITER_POOL
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 WAREHOUSE_WRITERS_AT_ONCE = 1
 # Which process on which machine runs a run that `coopcast` started, so a later command can tell
@@ -73,18 +77,20 @@ def _process_is_gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     except PermissionError:
+        # It exists, run by another user.
         return False
     return False
 
 
-def release_abandoned_cli_runs(instance) -> list[tuple[str, int]]:
+def release_abandoned_cli_runs(instance: DagsterInstance) -> list[tuple[str, int]]:
     """Mark failed every unfinished run a `coopcast` process on this machine started and no longer
     runs, and free the pool slots it held; returns (run id, pid) of each.
 
     A run executed in process stays STARTED in the instance when its process is killed, and keeps
     the warehouse pool's one slot: every later run would wait for it forever, silently. Runs
     started elsewhere (the UI, the daemon, another machine) carry no such tags, or another
-    host's, and are left to Dagster's own run monitoring.
+    host's, and are left to Dagster's own run monitoring. A dead run's pid taken by a new process
+    keeps the run as it is: the slot stays held rather than being freed under a live run.
     """
     from dagster import DagsterRunStatus, RunsFilter
 
