@@ -19,7 +19,7 @@ from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from models.replenishment.evaluation import DEFAULT_DAYS, DEFAULT_MAX_SKUS, REFIT_EVERY_DAYS
+from models.replenishment.replay_defaults import DEFAULT_DAYS, DEFAULT_MAX_SKUS, REFIT_EVERY_DAYS
 from pipelines import settings
 from pipelines import warehouse as duck
 from pipelines.cli_common import (

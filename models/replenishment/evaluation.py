@@ -89,13 +89,6 @@ from transactional.simulator import merchant_rule
 from transactional.simulator.reference import FRESH_SHELF_LIFE_DAYS
 
 POLICIES = ("minmax", "coopcast")
-# The held-out period and sample of `coopcast evaluate replenishment` (replay_inputs.py).
-DEFAULT_DAYS = 90
-DEFAULT_MAX_SKUS = 500
-# Days between the coopcast forecaster's refits in the replay. The weekly plan refits every 7; a
-# replay refitting as often took 4.5× the forecasting time (small network: 648 s against 145 s)
-# and served A items 0.3 points more, so 7 is asked for with --refit-days.
-REFIT_EVERY_DAYS = 28
 ALL_CLASSES = "ALL"
 SKU_COLUMNS = (
     "sku",

@@ -34,7 +34,7 @@ import pandas as pd
 from models.forecasting.pipeline import forecast_network
 from models.forecasting.stock_outs import fill_stock_out_days
 from models.replenishment import plan, policy
-from models.replenishment.evaluation import DEFAULT_DAYS, DEFAULT_MAX_SKUS, REFIT_EVERY_DAYS
+from models.replenishment.replay_defaults import DEFAULT_DAYS, DEFAULT_MAX_SKUS, REFIT_EVERY_DAYS
 
 KEY_SEPARATOR = "/"
 

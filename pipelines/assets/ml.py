@@ -7,11 +7,10 @@ import duckdb
 import pandas as pd
 
 from models.forecasting.pipeline import MODEL_VERSION, chosen_versus_candidates, forecast_network
-from models.replenishment.evaluation import REFIT_EVERY_DAYS, evaluate_replenishment
+from models.replenishment.evaluation import evaluate_replenishment
 from models.replenishment.plan import RECENT_DEMAND_DAYS, plan_replenishment
+from models.replenishment.replay_defaults import DEFAULT_DAYS, DEFAULT_MAX_SKUS, REFIT_EVERY_DAYS
 from models.replenishment.replay_inputs import (
-    DEFAULT_DAYS,
-    DEFAULT_MAX_SKUS,
     CoopcastForecaster,
     build_replay_data,
     replay_start,
@@ -254,7 +253,7 @@ class PolicyEvaluationConfig(dg.Config):
     seed: int = 0
     # Days replayed before the measured ones, so that each policy has shaped its own stock.
     warmup_days: int = 0
-    # Days between the coopcast forecaster's refits (evaluation.REFIT_EVERY_DAYS).
+    # Days between the coopcast forecaster's refits (replay_defaults.REFIT_EVERY_DAYS).
     refit_days: int = REFIT_EVERY_DAYS
 
 
