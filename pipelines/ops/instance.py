@@ -26,10 +26,17 @@ CLI_PID_TAG = "coopcast/pid"
 CLI_HOST_TAG = "coopcast/host"
 
 
-def instance_config() -> dict:
+def instance_config(dagster_home: Path) -> dict:
     return {
         # Telemetry would try to reach the internet; this platform runs offline.
         "telemetry": {"enabled": False},
+        # Where Dagster's own SQLite storage keeps the event log (runs and schedules stay on its
+        # defaults), through connections that stay open: see pipelines/ops/event_log_storage.py.
+        "event_log_storage": {
+            "module": "pipelines.ops.event_log_storage",
+            "class": "OpenConnectionSqliteEventLogStorage",
+            "config": {"base_dir": str(dagster_home / "history" / "runs")},
+        },
         # Capturing a step's stdout/stderr makes Dagster start a `tail -F` and a watcher process
         # per step; a tail left behind (seen once: it ignored SIGTERM) keeps the caller's pipes
         # open forever. Steps report through the event log, and dbt's lines go to logs/runs.log.
@@ -58,7 +65,7 @@ def ensure_instance(dagster_home: Path) -> None:
     with (dagster_home / ".init.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         config_file = dagster_home / "dagster.yaml"
-        wanted = yaml.safe_dump(instance_config(), sort_keys=False)
+        wanted = yaml.safe_dump(instance_config(dagster_home.resolve()), sort_keys=False)
         if not config_file.exists() or config_file.read_text() != wanted:
             config_file.write_text(wanted)
         with DagsterInstance.from_config(str(dagster_home)) as instance:
