@@ -52,6 +52,7 @@ from models.forecasting.candidates import (
 )
 from models.forecasting.demand_classes import classify_demand
 from models.forecasting.global_model import GLOBAL_MODEL, backtest_global, forecast_global
+from models.forecasting.intervals import calibrate_backtest, calibrate_forecasts
 from models.forecasting.prophet_model import MAX_SERIES as PROPHET_MAX_SERIES
 from models.forecasting.prophet_model import (
     PROPHET_MODEL,
@@ -63,7 +64,7 @@ from models.forecasting.seasonality import category_profiles, shape_by_year_back
 from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, WEIGHT_COLUMNS, ensemble_rows, select_models
 from models.forecasting.series import GLOBAL_HISTORY_DAYS, HISTORY_DAYS, HORIZON_DAYS, daily_demand_series
 
-MODEL_VERSION = "class-pooled-rmsse-choice-combination-year-shape-global-year-back-7"
+MODEL_VERSION = "class-pooled-rmsse-choice-combination-year-shape-global-year-back-calibrated-intervals-8"
 ACTIVE_DAYS = 90
 FALLBACK_MODEL = YOUNG_SERIES_MODEL
 YOUNG_POOL = "young"
@@ -384,20 +385,24 @@ def forecast_network(
 
     producible = candidates[["unique_id", "model"]].drop_duplicates()
     rows = concat_rows(backtest_frames).merge(producible, on=["unique_id", "model"])
+    pools = choice_pools(series, classes)
     if rows.empty:
         choices, weights = pd.DataFrame(columns=CHOICE_COLUMNS), pd.DataFrame(columns=WEIGHT_COLUMNS)
+        chosen = chosen_forecasts(candidates, choices, weights)
     else:
-        choices, weights, _ = select_models(rows, series, choice_pools(series, classes))
+        choices, weights, _ = select_models(rows, series, pools)
+        rows = pd.concat([rows, ensemble_rows(rows, weights)], ignore_index=True)
+        chosen = calibrate_forecasts(chosen_forecasts(candidates, choices, weights), rows, series, pools)
 
     fallback_ids = pd.Index(series["unique_id"].unique()).difference(choices["unique_id"])
     fallbacks = candidates[candidates["unique_id"].isin(fallback_ids) & (candidates["model"] == FALLBACK_MODEL)]
-    forecasts = nested_bounds(concat_rows([chosen_forecasts(candidates, choices, weights), fallbacks]))
+    forecasts = nested_bounds(concat_rows([chosen, fallbacks]))
     forecasts = split_unique_id(forecasts).assign(date=lambda frame: pd.to_datetime(frame["ds"]).dt.date)
     forecasts["model_version"] = MODEL_VERSION
     forecasts["as_of"] = forecasts["merchant_id"].map(as_of_by_merchant)
     forecasts = forecasts[FORECAST_COLUMNS].sort_values(["merchant_id", "sku_code", "date"], ignore_index=True)
 
-    backtests = backtest_metrics(rows, series, choices, weights, as_of_by_merchant)
+    backtests = backtest_metrics(rows, series, pools, choices, as_of_by_merchant)
 
     series_count = int(series["unique_id"].nunique())
     return NetworkForecast(
@@ -422,19 +427,19 @@ def forecast_network(
 def backtest_metrics(
     rows: pd.DataFrame,
     series: pd.DataFrame,
+    pools: pd.DataFrame,
     choices: pd.DataFrame,
-    weights: pd.DataFrame,
     as_of_by_merchant: dict[int, date],
 ) -> pd.DataFrame:
-    """Metrics of every candidate and the combination per series × origin × horizon bucket.
+    """Metrics of every option (candidates and the combination) per series × origin × horizon
+    bucket, their intervals calibrated on the other origins (intervals.py).
 
     `chosen` marks the option the earlier origins chose; the combination's members are those
     the earlier origins ranked best in the series' pool.
     """
     if rows.empty:
         return pd.DataFrame(columns=BACKTEST_COLUMNS)
-    with_ensemble = pd.concat([rows, ensemble_rows(rows, weights)], ignore_index=True)
-    metrics = score_backtest(with_ensemble, series)
+    metrics = score_backtest(calibrate_backtest(rows, series, pools), series)
     chosen = choices[["unique_id", "model"]].assign(chosen=True)
     metrics = metrics.merge(chosen, on=["unique_id", "model"], how="left")
     metrics["chosen"] = metrics["chosen"].eq(True)
