@@ -44,11 +44,14 @@ def calibration_bucket(days_ahead: pd.Series) -> np.ndarray:
 
 
 def scaled_errors(rows: pd.DataFrame, series: pd.DataFrame, pools: pd.DataFrame) -> pd.DataFrame:
-    """Backtest rows (unique_id, model, cutoff, ds, y, yhat) with pool, bucket, origin and the
-    error over the series' MASE scale at that origin (NaN where the series has no scale)."""
+    """Backtest rows (unique_id, model, cutoff, ds, y, yhat; on their own index) with pool, bucket,
+    origin and the error over the series' MASE scale at that origin (NaN where it has none)."""
     scales = error_scales(series, rows)[["unique_id", "cutoff", "scale"]]
-    scored = rows[["unique_id", "model", "cutoff", "ds", "y", "yhat"]].merge(scales, on=["unique_id", "cutoff"])
-    scored = scored.merge(pools[["unique_id", "pool"]], on="unique_id", how="left")
+    scored = rows[["unique_id", "model", "cutoff", "ds", "y", "yhat"]].merge(
+        scales, on=["unique_id", "cutoff"], how="left"
+    )
+    scored = scored.set_axis(rows.index)
+    scored["pool"] = scored["unique_id"].map(pools.set_index("unique_id")["pool"])
     scored["bucket"] = calibration_bucket((pd.to_datetime(scored["ds"]) - pd.to_datetime(scored["cutoff"])).dt.days)
     scored["origin"] = scored.groupby("unique_id")["cutoff"].rank(method="dense").astype(int)
     scored["scaled_error"] = (scored["y"] - scored["yhat"]) / scored["scale"]
@@ -92,15 +95,17 @@ def with_calibrated_bounds(frame: pd.DataFrame) -> pd.DataFrame:
 
 def calibrate_backtest(rows: pd.DataFrame, series: pd.DataFrame, pools: pd.DataFrame) -> pd.DataFrame:
     """Backtest rows with each origin's bounds calibrated on the errors at the series' other origins."""
+    rows = rows.reset_index(drop=True)
     errors = scaled_errors(rows, series, pools)
-    row_keys = ["unique_id", "model", "cutoff", "ds"]
     per_origin = []
     for origin in sorted(errors["origin"].unique()):
         quantiles = error_quantiles(errors[errors["origin"] != origin])
-        at_origin = errors.loc[errors["origin"] == origin, [*row_keys, "pool", "bucket", "scale"]]
-        per_origin.append(at_origin.merge(quantiles, on=["pool", "model", "bucket"], how="left"))
-    calibration = pd.concat(per_origin, ignore_index=True)[[*row_keys, "scale", *QUANTILE_COLUMNS]]
-    return with_calibrated_bounds(rows.merge(calibration, on=row_keys, how="left"))[rows.columns]
+        at_origin = errors.loc[errors["origin"] == origin, ["pool", "model", "bucket", "scale"]]
+        per_origin.append(
+            at_origin.merge(quantiles, on=["pool", "model", "bucket"], how="left").set_axis(at_origin.index)
+        )
+    calibration = pd.concat(per_origin)[["scale", *QUANTILE_COLUMNS]]
+    return with_calibrated_bounds(rows.join(calibration))[rows.columns]
 
 
 def calibrate_forecasts(
