@@ -13,6 +13,7 @@ from models.forecasting.intervals import (
     calibrate_backtest,
     calibrate_forecasts,
     error_quantiles,
+    scaled_errors,
 )
 from models.forecasting.pipeline import forecast_network
 from tests.test_forecasting_pipeline import AS_OF, intermittent, sales_rows, weekly
@@ -76,12 +77,16 @@ def _rows(series: pd.DataFrame, error_at: dict[int, float]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _calibrated_backtest(rows: pd.DataFrame, series: pd.DataFrame, pools: pd.DataFrame) -> pd.DataFrame:
+    return calibrate_backtest(rows, scaled_errors(rows, series, pools))
+
+
 def test_the_last_origin_is_calibrated_on_the_earlier_origins_only() -> None:
     series = _history()
     pools = pd.DataFrame({"unique_id": SERIES_IDS, "pool": "smooth"})
-    calibrated = calibrate_backtest(_rows(series, {1: 1.0, 2: 1.0, 3: 1.0}), series, pools)
-    wilder_last = calibrate_backtest(_rows(series, {1: 1.0, 2: 1.0, 3: 9.0}), series, pools)
-    wilder_first = calibrate_backtest(_rows(series, {1: 9.0, 2: 1.0, 3: 1.0}), series, pools)
+    calibrated = _calibrated_backtest(_rows(series, {1: 1.0, 2: 1.0, 3: 1.0}), series, pools)
+    wilder_last = _calibrated_backtest(_rows(series, {1: 1.0, 2: 1.0, 3: 9.0}), series, pools)
+    wilder_first = _calibrated_backtest(_rows(series, {1: 9.0, 2: 1.0, 3: 1.0}), series, pools)
 
     def last_origin(rows: pd.DataFrame) -> pd.DataFrame:
         return rows[rows["cutoff"] == rows["cutoff"].max()][BOUNDS].reset_index(drop=True)
@@ -104,7 +109,7 @@ def test_the_forecast_is_calibrated_on_every_origin_and_days_past_the_backtest_t
     forecasts = pd.DataFrame(
         {"unique_id": "1|A", "model": "adida", "ds": days, "yhat": 3.0} | {bound: 3.0 for bound in BOUNDS}
     )
-    calibrated = calibrate_forecasts(forecasts, rows, series, pools)
+    calibrated = calibrate_forecasts(forecasts, scaled_errors(rows, series, pools), series, pools)
     assert list(calibrated.columns) == list(forecasts.columns)
     # The last origin's wide errors count: the 95 % bound reaches past the earlier ±1.
     assert (calibrated["yhat_upper_95"] > 4.5).all()

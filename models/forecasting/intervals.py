@@ -93,10 +93,9 @@ def with_calibrated_bounds(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def calibrate_backtest(rows: pd.DataFrame, series: pd.DataFrame, pools: pd.DataFrame) -> pd.DataFrame:
-    """Backtest rows with each origin's bounds calibrated on the errors at the series' other origins."""
-    rows = rows.reset_index(drop=True)
-    errors = scaled_errors(rows, series, pools)
+def calibrate_backtest(rows: pd.DataFrame, errors: pd.DataFrame) -> pd.DataFrame:
+    """Backtest rows with each origin's bounds calibrated on the errors at the series' other
+    origins; `errors` are the rows' `scaled_errors`, on the same index."""
     per_origin = []
     for origin in sorted(errors["origin"].unique()):
         quantiles = error_quantiles(errors[errors["origin"] != origin])
@@ -109,14 +108,14 @@ def calibrate_backtest(rows: pd.DataFrame, series: pd.DataFrame, pools: pd.DataF
 
 
 def calibrate_forecasts(
-    forecasts: pd.DataFrame, rows: pd.DataFrame, series: pd.DataFrame, pools: pd.DataFrame
+    forecasts: pd.DataFrame, errors: pd.DataFrame, series: pd.DataFrame, pools: pd.DataFrame
 ) -> pd.DataFrame:
     """Forecasts (unique_id, model, ds, yhat, bounds) from the day after each series' last day,
-    with bounds calibrated on the errors of `rows` (the backtest) at every origin."""
-    quantiles = error_quantiles(scaled_errors(rows, series, pools))
+    with bounds calibrated on the backtest's `scaled_errors` at every origin."""
+    quantiles = error_quantiles(errors)
     last_days = series.groupby("unique_id", as_index=False)["ds"].max().rename(columns={"ds": "cutoff"})
-    scales = error_scales(series, last_days).merge(last_days, on=["unique_id", "cutoff"])
-    frame = forecasts.merge(scales[["unique_id", "cutoff", "scale"]], on="unique_id", how="left")
+    scales = error_scales(series, last_days)[["unique_id", "cutoff", "scale"]]
+    frame = forecasts.merge(scales, on="unique_id", how="left")
     frame = frame.merge(pools[["unique_id", "pool"]], on="unique_id", how="left")
     frame["bucket"] = calibration_bucket((pd.to_datetime(frame["ds"]) - pd.to_datetime(frame["cutoff"])).dt.days)
     frame = frame.merge(quantiles, on=["pool", "model", "bucket"], how="left")

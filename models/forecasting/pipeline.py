@@ -52,7 +52,7 @@ from models.forecasting.candidates import (
 )
 from models.forecasting.demand_classes import classify_demand
 from models.forecasting.global_model import GLOBAL_MODEL, backtest_global, forecast_global
-from models.forecasting.intervals import calibrate_backtest, calibrate_forecasts
+from models.forecasting.intervals import calibrate_backtest, calibrate_forecasts, scaled_errors
 from models.forecasting.prophet_model import MAX_SERIES as PROPHET_MAX_SERIES
 from models.forecasting.prophet_model import (
     PROPHET_MODEL,
@@ -389,10 +389,13 @@ def forecast_network(
     if rows.empty:
         choices, weights = pd.DataFrame(columns=CHOICE_COLUMNS), pd.DataFrame(columns=WEIGHT_COLUMNS)
         chosen = chosen_forecasts(candidates, choices, weights)
+        backtests = pd.DataFrame(columns=BACKTEST_COLUMNS)
     else:
         choices, weights, _ = select_models(rows, series, pools)
         rows = pd.concat([rows, ensemble_rows(rows, weights)], ignore_index=True)
-        chosen = calibrate_forecasts(chosen_forecasts(candidates, choices, weights), rows, series, pools)
+        errors = scaled_errors(rows, series, pools)
+        chosen = calibrate_forecasts(chosen_forecasts(candidates, choices, weights), errors, series, pools)
+        backtests = backtest_metrics(rows, errors, series, choices, as_of_by_merchant)
 
     fallback_ids = pd.Index(series["unique_id"].unique()).difference(choices["unique_id"])
     fallbacks = candidates[candidates["unique_id"].isin(fallback_ids) & (candidates["model"] == FALLBACK_MODEL)]
@@ -401,8 +404,6 @@ def forecast_network(
     forecasts["model_version"] = MODEL_VERSION
     forecasts["as_of"] = forecasts["merchant_id"].map(as_of_by_merchant)
     forecasts = forecasts[FORECAST_COLUMNS].sort_values(["merchant_id", "sku_code", "date"], ignore_index=True)
-
-    backtests = backtest_metrics(rows, series, pools, choices, as_of_by_merchant)
 
     series_count = int(series["unique_id"].nunique())
     return NetworkForecast(
@@ -426,20 +427,19 @@ def forecast_network(
 
 def backtest_metrics(
     rows: pd.DataFrame,
+    errors: pd.DataFrame,
     series: pd.DataFrame,
-    pools: pd.DataFrame,
     choices: pd.DataFrame,
     as_of_by_merchant: dict[int, date],
 ) -> pd.DataFrame:
     """Metrics of every option (candidates and the combination) per series × origin × horizon
-    bucket, their intervals calibrated on the other origins (intervals.py).
+    bucket, their intervals calibrated on the other origins from the rows' scaled `errors`
+    (intervals.py).
 
     `chosen` marks the option the earlier origins chose; the combination's members are those
     the earlier origins ranked best in the series' pool.
     """
-    if rows.empty:
-        return pd.DataFrame(columns=BACKTEST_COLUMNS)
-    metrics = score_backtest(calibrate_backtest(rows, series, pools), series)
+    metrics = score_backtest(calibrate_backtest(rows, errors), series)
     chosen = choices[["unique_id", "model"]].assign(chosen=True)
     metrics = metrics.merge(chosen, on=["unique_id", "model"], how="left")
     metrics["chosen"] = metrics["chosen"].eq(True)
