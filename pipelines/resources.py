@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 
@@ -61,7 +59,7 @@ class RunSettings(dg.ConfigurableResource):
     # pipelines/assets/fact_windows.py); the Sunday nightly run does, as a safety net.
     full_refresh: bool = False
 
-    def dbt_vars(self, extra: dict[str, Any] | None = None) -> list[str]:
-        """`--vars` for dbt: the run's as_of and any extra vars (a partition's window)."""
-        variables = {**({"as_of": self.as_of} if self.as_of else {}), **(extra or {})}
-        return ["--vars", json.dumps(variables)] if variables else []
+    def dbt_run_vars(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """dbt's run vars (macros/business_rules.sql, run_var): the run's as_of and any extra
+        (a partition's window)."""
+        return {**({"as_of": self.as_of} if self.as_of else {}), **(extra or {})}

@@ -61,6 +61,12 @@ def _nightly_plan(pipeline: PipelineRun) -> fact_windows.FactWindow:
         return fact_windows.plan_window(conn, facts, "", checksum, full_refresh_requested=False)
 
 
+def _last_facts_invocation(pipeline: PipelineRun) -> Path:
+    """The target directory of the last build's dbt invocation of the daily facts."""
+    invocations = (pipeline.home / "dbt" / "target" / "runs").glob("*-dbt_daily_facts")
+    return max(invocations, key=lambda path: path.stat().st_mtime)
+
+
 def test_nightly_builds_rebuild_only_the_changed_days_and_match_a_full_rebuild(
     ingested_tiny: PipelineRun, tmp_path: Path
 ) -> None:
@@ -102,6 +108,13 @@ def test_nightly_builds_rebuild_only_the_changed_days_and_match_a_full_rebuild(
     rebuilt_from, reason = _build_state(pipeline)
     assert rebuilt_from is not None, f"expected an incremental build, got a full one: {reason}"
     assert rebuilt_from <= (open_ordered_at + timedelta(hours=8)).date()
+    # The window reached dbt as run vars in the environment: the facts' SQL filters on it, and
+    # dbt parsed again only the files that read them, not the whole project.
+    invocation = _last_facts_invocation(pipeline)
+    compiled = next((invocation / "compiled").rglob("fct_daily_sales.sql")).read_text()
+    assert f"ordered_date >= date '{rebuilt_from.isoformat()}'" in compiled
+    dbt_log = (invocation / "dbt.log").read_text()
+    assert "Partial parsing enabled" in dbt_log and "Unable to do partial parsing" not in dbt_log
     incremental = _query(pipeline, FACTS_TOTALS)
     assert incremental != first
 

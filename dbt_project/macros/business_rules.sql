@@ -5,10 +5,24 @@
     {{ local_date(column, var("business_timezone")) }}
 {%- endmacro %}
 
-{#- The run's fixed as_of as 'YYYY-MM-DD', or none when each merchant takes its own last day. -#}
-{% macro as_of_override() -%}
-    {%- set value = var("as_of") -%}
+{#- A value a run may set: a var given on the command line (--vars, as analysts and tests pass it),
+    else the environment variable COOPCAST_VAR_<NAME> (as the pipeline passes it), else none.
+    The pipeline does not use --vars because dbt parses the whole project again whenever they
+    differ from the saved parse's, and only the files that read an environment variable when
+    that changes. -#}
+{% macro run_var(name) -%}
+    {%- set value = var(name, env_var("COOPCAST_VAR_" ~ (name | upper), "")) -%}
     {%- if value is none or (value | string | trim) in ("", "None", "none", "null") -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}
+
+{#- The run's fixed as_of as 'YYYY-MM-DD' (run_var as_of), or none when each merchant takes its
+    own last day. -#}
+{% macro as_of_override() -%}
+    {%- set value = run_var("as_of") -%}
+    {%- if value is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set text = value | string | trim -%}

@@ -1,10 +1,10 @@
 {#- Daily partitions of the large facts. A partitioned run (a Dagster backfill, days in
-    Asia/Shanghai) passes its window as vars partition_start (inclusive) and partition_end
-    (exclusive), 'YYYY-MM-DD'; without them the model covers every day. -#}
+    Asia/Shanghai) passes its window as run vars (run_var) partition_start (inclusive) and
+    partition_end (exclusive), 'YYYY-MM-DD'; without them the model covers every day. -#}
 
 {% macro partition_window() -%}
-    {%- set start = var("partition_start", none) -%}
-    {%- set end = var("partition_end", none) -%}
+    {%- set start = run_var("partition_start") -%}
+    {%- set end = run_var("partition_end") -%}
     {%- if start is none or end is none -%}
         {{ return(none) }}
     {%- endif -%}

@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -120,10 +121,14 @@ def prepared_dbt_project() -> DbtProject:
 
 # dbt's saved parse of the project: an invocation given it parses only the files that changed
 # since, instead of the whole project (about 5 s of each of the four dbt steps of a build). It is
-# kept per home because it holds the warehouse path, and taken only from a full parse without
-# --vars: dbt reparses in full when the vars differ (nightly runs pass none), and the state an
-# invocation writes after a partial parse is one the next invocation refuses.
+# kept per home because it holds the warehouse path, and taken only from a full parse: the state
+# an invocation writes after a partial parse is one the next invocation refuses.
 PARSE_STATE = "partial_parse.msgpack"
+# The run vars dbt reads from the environment (macros/business_rules.sql, run_var). Passed as
+# --vars, any change of them (each build's window of the daily facts) made dbt parse the whole
+# project again; as environment variables, only the files that read them are parsed again.
+RUN_VARS = ("as_of", "partition_start", "partition_end")
+RUN_VAR_PREFIX = "COOPCAST_VAR_"
 
 
 def _reusable_parse_state() -> Path | None:
@@ -134,6 +139,25 @@ def _reusable_parse_state() -> Path | None:
         return None
     installed = packaged_manifest_dir() / "manifest.json"
     return None if installed.exists() and installed.stat().st_mtime > state.stat().st_mtime else state
+
+
+@contextmanager
+def _run_vars_in_environment(run_vars: Mapping[str, str]) -> Iterator[None]:
+    """The environment dbt starts in holds these run vars (and no other's leftover value)."""
+    unknown = set(run_vars) - set(RUN_VARS)
+    if unknown:
+        raise ValueError(f"not a dbt run var: {sorted(unknown)}")
+    names = {name: RUN_VAR_PREFIX + name.upper() for name in RUN_VARS}
+    saved = {variable: os.environ.get(variable) for variable in names.values()}
+    os.environ.update({variable: str(run_vars.get(name, "")) for name, variable in names.items()})
+    try:
+        yield
+    finally:
+        for variable, value in saved.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
 
 
 def _invocation_target(context: dg.AssetExecutionContext) -> Path:
@@ -242,17 +266,14 @@ def _run_dbt(
     # so a relationships test between a mart and a dimension would run with the dimension, before
     # the mart is built; buildable runs it with the invocation that builds its last model.
     os.environ["DBT_INDIRECT_SELECTION"] = INDIRECT_SELECTION
-    dbt_vars = run_settings.dbt_vars(extra_vars)
     parse_state = _reusable_parse_state()
     target = _invocation_target(context)
     saved_parse = ("--partial-parse-file-path", str(parse_state)) if parse_state else ()
-    invocation = dbt.cli(
-        ["build", *dbt_vars, *extra_args, *saved_parse],
-        context=context,
-        target_path=target,
-    )
+    # dbt starts here, with a copy of the environment.
+    with _run_vars_in_environment(run_settings.dbt_run_vars(extra_vars)):
+        invocation = dbt.cli(["build", *extra_args, *saved_parse], context=context, target_path=target)
     yield from _with_table_metadata(context, invocation.stream(), warehouse.warehouse_path())
-    if parse_state is None and not dbt_vars and (target / PARSE_STATE).exists():
+    if parse_state is None and (target / PARSE_STATE).exists():
         # Copied beside and renamed into place: a reader sees the old state or the new, never half.
         kept = settings.dbt_target_dir() / PARSE_STATE
         staged = kept.with_name(f".{PARSE_STATE}.{context.run_id}")
