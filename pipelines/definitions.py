@@ -32,8 +32,9 @@ from pipelines.resources import PostgresResource, RunSettings, WarehouseResource
 
 __all__ = ["FULL_RUN_JOB", "POLICY_EVALUATION_JOB", "build_definitions", "defs"]
 
-# The dbt installed beside this interpreter, so nothing depends on PATH or an activated venv.
-DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
+# The dbt installed beside this interpreter, so nothing depends on PATH or an activated venv,
+# started so that it ends when the run's process is killed (pipelines/dbt_child.py).
+DBT_EXECUTABLE = Path(sys.executable).parent / "coopcast-dbt"
 
 
 def build_definitions() -> dg.Definitions:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import psutil
 import pytest
 
 from pipelines.ops.alerts import recent_alerts
@@ -209,6 +210,39 @@ def test_a_run_whose_coopcast_process_was_killed_gives_the_warehouse_slot_back(o
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+# A run's process that starts a child the way the pipeline starts dbt (pipelines/dbt_child.py),
+# prints the child's pid and waits; the child would wait ten minutes.
+PARENT_OF_A_SILENT_CHILD = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c",
+    "import time; from pipelines.dbt_child import end_with_parent; end_with_parent(); time.sleep(600)"])
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_dbt_ends_with_the_killed_process_that_started_it():
+    """dbt building a long model writes nothing for minutes, so a killed run's dbt would not even
+    fail on its closed output: it would go on writing the warehouse and holding its lock. Started
+    as the pipeline starts it, it ends with its parent."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT_OF_A_SILENT_CHILD], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
+    )
+    child = psutil.Process(int(parent.stdout.readline()))
+    try:
+        time.sleep(1)
+        assert child.is_running() and child.status() != psutil.STATUS_ZOMBIE
+        parent.kill()
+        parent.wait(timeout=30)
+        _, alive = psutil.wait_procs([child], timeout=30)
+        assert alive == [], "the child went on after its parent was killed"
+    finally:
+        parent.kill()
+        if child.is_running():
+            child.kill()
 
 
 def test_the_weekly_settlement_job_issues_last_weeks_statement_for_every_merchant(ops_home, pg_database_url):

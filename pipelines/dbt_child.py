@@ -1,0 +1,37 @@
+"""dbt as the pipeline starts it: a child process that ends with the process that started it.
+
+dagster-dbt runs dbt in a subprocess and reads its log lines through a pipe. When the run's
+process is killed (`kill -9`, the OOM killer), dbt fails only at its next log line, and a model
+of the county can build for minutes without one: meanwhile dbt goes on writing the warehouse and
+holds its one write lock, while the next command marks the killed run failed and finds the
+warehouse locked. On Linux the kernel sends this process SIGTERM when its parent dies (prctl
+PR_SET_PDEATHSIG); elsewhere it is plain dbt.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1
+
+
+def end_with_parent() -> None:
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"prctl(PR_SET_PDEATHSIG): {os.strerror(error)}")
+    # A parent that died before the prctl call sends no signal: its child has been handed on.
+    if os.getppid() != parent:
+        sys.exit("dbt not started: the process that started it has ended")
+
+
+def main() -> None:
+    if sys.platform.startswith("linux"):
+        end_with_parent()
+    from dbt.cli.main import cli
+
+    sys.exit(cli())
