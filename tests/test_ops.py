@@ -225,9 +225,9 @@ time.sleep(600)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_dbt_ends_with_the_killed_process_that_started_it():
-    """dbt building a long model writes nothing for minutes, so a killed run's dbt would not even
-    fail on its closed output: it would go on writing the warehouse and holding its lock. Started
-    as the pipeline starts it, it ends with its parent."""
+    """dbt building a long model writes no log line for a while, so a killed run's dbt would not
+    yet fail on its closed output: it would go on writing the warehouse and holding its lock.
+    Started as the pipeline starts it, it ends with its parent."""
     parent = subprocess.Popen(
         [sys.executable, "-c", PARENT_OF_A_SILENT_CHILD], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
     )
