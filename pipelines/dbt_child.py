@@ -6,7 +6,8 @@ of the county builds for up to 41 s without one (the funnel events' daily aggreg
 rebuilt whole): meanwhile dbt goes on writing the warehouse and holds its one write lock, while
 the next command marks the killed run failed and finds the warehouse locked. On Linux the kernel
 sends this process SIGTERM when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere it is plain
-dbt.
+dbt. Strictly, the signal comes when the thread that started this process ends: dagster-dbt starts
+dbt from the step's thread, which reads dbt's output until dbt exits.
 """
 
 from __future__ import annotations
