@@ -18,16 +18,18 @@ import signal
 import sys
 
 PR_SET_PDEATHSIG = 1
+# The pid of the process starting dbt, which sets it: a parent that dies while this one starts,
+# before the prctl call, sends no signal, and os.getppid() then already names another process.
+PARENT_VARIABLE = "COOPCAST_DBT_PARENT"
 
 
 def end_with_parent() -> None:
-    parent = os.getppid()
+    expected_parent = int(os.environ.get(PARENT_VARIABLE) or os.getppid())
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"prctl(PR_SET_PDEATHSIG): {os.strerror(error)}")
-    # A parent that died before the prctl call sends no signal: its child has been handed on.
-    if os.getppid() != parent:
+    if os.getppid() != expected_parent:
         sys.exit("dbt not started: the process that started it has ended")
 
 

@@ -212,13 +212,15 @@ def test_a_run_whose_coopcast_process_was_killed_gives_the_warehouse_slot_back(o
             worker.kill()
 
 
-# A run's process that starts a child the way the pipeline starts dbt (pipelines/dbt_child.py),
-# prints the child's pid and waits; the child would wait ten minutes.
+# A run's process that starts a child the way the pipeline starts dbt (pipelines/dbt_child.py)
+# and waits; the child prints its pid once it is set to end with its parent, then would wait ten
+# minutes.
 PARENT_OF_A_SILENT_CHILD = """
-import subprocess, sys, time
-child = subprocess.Popen([sys.executable, "-c",
-    "import time; from pipelines.dbt_child import end_with_parent; end_with_parent(); time.sleep(600)"])
-print(child.pid, flush=True)
+import os, subprocess, sys, time
+from pipelines.dbt_child import PARENT_VARIABLE
+os.environ[PARENT_VARIABLE] = str(os.getpid())
+subprocess.Popen([sys.executable, "-c", "import os, time; from pipelines.dbt_child import end_with_parent; "
+    "end_with_parent(); print(os.getpid(), flush=True); time.sleep(600)"])
 time.sleep(600)
 """
 
@@ -233,7 +235,6 @@ def test_dbt_ends_with_the_killed_process_that_started_it():
     )
     child = psutil.Process(int(parent.stdout.readline()))
     try:
-        time.sleep(1)
         assert child.is_running() and child.status() != psutil.STATUS_ZOMBIE
         parent.kill()
         parent.wait(timeout=30)
@@ -241,6 +242,36 @@ def test_dbt_ends_with_the_killed_process_that_started_it():
         assert alive == [], "the child went on after its parent was killed"
     finally:
         parent.kill()
+        if child.is_running():
+            child.kill()
+
+
+# The same, but the run's process ends before its child has asked to end with it.
+PARENT_GONE_BEFORE_ITS_CHILD_STARTS = """
+import os, subprocess, sys
+from pipelines.dbt_child import PARENT_VARIABLE
+os.environ[PARENT_VARIABLE] = str(os.getpid())
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1); "
+    "from pipelines.dbt_child import end_with_parent; end_with_parent(); time.sleep(600)"],
+    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(child.pid, flush=True)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_dbt_does_not_start_when_the_process_that_started_it_has_already_ended():
+    parent = subprocess.run(
+        [sys.executable, "-c", PARENT_GONE_BEFORE_ITS_CHILD_STARTS],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    child = psutil.Process(int(parent.stdout))
+    try:
+        _, alive = psutil.wait_procs([child], timeout=30)
+        assert alive == [], "the child went on though its parent had ended before it started"
+    finally:
         if child.is_running():
             child.kill()
 

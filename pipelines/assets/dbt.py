@@ -18,7 +18,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
-from pipelines import settings
+from pipelines import dbt_child, settings
 from pipelines import warehouse as duck
 from pipelines.assets import fact_windows
 from pipelines.ops import freshness
@@ -261,6 +261,7 @@ def _run_dbt(
     extra_vars: dict[str, str] | None = None,
 ) -> Iterator[Any]:
     os.environ["COOPCAST_WAREHOUSE"] = str(warehouse.warehouse_path())
+    os.environ[dbt_child.PARENT_VARIABLE] = str(os.getpid())
     # The models run in several dbt invocations (the daily facts apart, and the marts built on
     # them after). dbt's default (eager) runs a test as soon as any model it reads is selected,
     # so a relationships test between a mart and a dimension would run with the dimension, before
