@@ -1,13 +1,16 @@
 """dbt as the pipeline starts it: a child process that ends with the process that started it.
 
-dagster-dbt runs dbt in a subprocess and reads its log lines through a pipe. When the run's
-process is killed (`kill -9`, the OOM killer), dbt fails only at its next log line, and a model
-of the county builds for up to 41 s without one (the funnel events' daily aggregate, longer when
-rebuilt whole): meanwhile dbt goes on writing the warehouse and holds its one write lock, while
-the next command marks the killed run failed and finds the warehouse locked. On Linux the kernel
-sends this process SIGTERM when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere it is plain
-dbt. Strictly, the signal comes when the thread that started this process ends: dagster-dbt starts
-dbt from the step's thread, which reads dbt's output until dbt exits.
+dagster-dbt runs dbt in a subprocess and reads its log lines through a pipe. When the run's process
+is killed (`kill -9`, the OOM killer), dbt fails only at its next log line, and a model of the
+county builds for up to 41 s without one (the funnel events' daily aggregate, longer when rebuilt
+whole): meanwhile dbt goes on writing the warehouse and holds its one write lock, while the next
+command marks the killed run failed and finds the warehouse locked. On Linux the kernel sends this
+process SIGKILL when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere it is plain dbt. SIGKILL,
+because a run started in the background (where SIGINT is ignored) has Dagster handle SIGTERM as
+SIGINT, so dbt would inherit SIGTERM ignored; and SIGTERM would end dbt without a word just the
+same, its writes to DuckDB being transactions either way. Strictly, the signal comes when the
+thread that started this process ends: dagster-dbt starts dbt from the step's thread, which reads
+dbt's output until dbt exits.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ PARENT_VARIABLE = "COOPCAST_DBT_PARENT"
 def end_with_parent() -> None:
     expected_parent = int(os.environ.get(PARENT_VARIABLE) or os.getppid())
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"prctl(PR_SET_PDEATHSIG): {os.strerror(error)}")
     if os.getppid() != expected_parent:

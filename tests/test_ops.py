@@ -214,10 +214,12 @@ def test_a_run_whose_coopcast_process_was_killed_gives_the_warehouse_slot_back(o
 
 # A run's process that starts a child the way the pipeline starts dbt (pipelines/dbt_child.py)
 # and waits; the child prints its pid once it is set to end with its parent, then would wait ten
-# minutes.
+# minutes. It ignores SIGTERM, as Dagster has a run started in the background do, and its child
+# inherits that.
 PARENT_OF_A_SILENT_CHILD = """
-import os, subprocess, sys, time
+import os, signal, subprocess, sys, time
 from pipelines.dbt_child import PARENT_VARIABLE
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
 os.environ[PARENT_VARIABLE] = str(os.getpid())
 subprocess.Popen([sys.executable, "-c", "import os, time; from pipelines.dbt_child import end_with_parent; "
     "end_with_parent(); print(os.getpid(), flush=True); time.sleep(600)"])
