@@ -1,19 +1,29 @@
 """Intervals calibrated on the backtest's scaled errors: hand-computed bounds, the last origin
 calibrated on the earlier ones only, and a coverage near the nominal one where the models' own
-conformal intervals fall short."""
+conformal intervals fall short; for weeks and months, the errors of the backtest's period sums,
+scaled to the days a period covers, with the days' spreads added up where those are missing."""
 
 from __future__ import annotations
+
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from models.forecasting import pipeline
 from models.forecasting.intervals import (
     MIN_CALIBRATION_ERRORS,
+    PERIOD_ERROR_GROWTH,
     calibrate_backtest,
     calibrate_forecasts,
+    calibrate_periods,
     error_quantiles,
+    period_rollups,
+    period_sum_errors,
     scaled_errors,
+    summed_with_independent_days,
+    with_period_bounds,
 )
 from models.forecasting.pipeline import forecast_network
 from tests.test_forecasting_pipeline import AS_OF, intermittent, sales_rows, weekly
@@ -131,3 +141,203 @@ def test_on_intermittent_sales_the_chosen_intervals_hold_about_their_share_of_th
     # The models' own intervals held 64 % and 69 % of these days (two conformal windows).
     assert 0.70 <= coverage[80] <= 0.95
     assert coverage[95] >= 0.85
+
+
+def _window_errors(
+    uid: str, cutoff: pd.Timestamp, origin: int, weekly_errors: list[float], scale: float = 2.0
+) -> pd.DataFrame:
+    """`scaled_errors` rows of one series × origin: forecast 3 a day, each week's actuals off by
+    weekly_errors[week] units in all (spread evenly over its days)."""
+    days = len(weekly_errors) * 7
+    y = 3.0 + np.repeat(np.asarray(weekly_errors, dtype=float) / 7.0, 7)
+    return pd.DataFrame(
+        {
+            "unique_id": uid,
+            "model": "adida",
+            "cutoff": cutoff,
+            "ds": pd.date_range(cutoff + pd.Timedelta(days=1), periods=days),
+            "y": y,
+            "yhat": 3.0,
+            "scale": scale,
+            "pool": "smooth",
+            "origin": origin,
+        }
+    )
+
+
+def test_period_errors_are_the_scaled_errors_of_each_weeks_and_the_28_days_sums() -> None:
+    cutoff = pd.Timestamp("2026-03-01")
+    errors = pd.concat(
+        [
+            _window_errors("1|A", cutoff, 1, [7.0, -7.0, 14.0, 0.0], scale=2.0),
+            # A backtest three weeks long fills no fourth week and no 28 days.
+            _window_errors("1|B", cutoff, 1, [1.0, 2.0, 3.0], scale=0.5),
+        ],
+        ignore_index=True,
+    )
+    sums = period_sum_errors(errors).set_index(["unique_id", "period_grain", "first_day"]).sort_index()["scaled_error"]
+    assert sums.loc["1|A", "week"].tolist() == pytest.approx([3.5, -3.5, 7.0, 0.0])
+    assert sums.loc["1|A", "month"].tolist() == pytest.approx([7.0])
+    assert sums.loc["1|B", "week"].tolist() == pytest.approx([2.0, 4.0, 6.0])
+    assert ("1|B", "month") not in sums.index.droplevel("first_day")
+
+
+def _period_errors_of(series_ids: list[str], origins: int) -> pd.DataFrame:
+    """Weekly error sums of 0, 1, 2, ... units in turn over every series × origin × week."""
+    frames, units = [], 0.0
+    for uid in series_ids:
+        for origin in range(1, origins + 1):
+            weekly_errors = [units + week for week in range(4)]
+            units += 4
+            frames.append(
+                _window_errors(uid, pd.Timestamp("2025-01-01") + pd.Timedelta(days=28 * origin), origin, weekly_errors)
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _daily_forecasts(uid: str, first_day: pd.Timestamp, model: str = "adida") -> pd.DataFrame:
+    """90 days of 3 a day, each day's 95 % bound 1.96 above (σ = 1)."""
+    days = pd.date_range(first_day, periods=90)
+    z_95 = NormalDist().inv_cdf(0.975)
+    return pd.DataFrame({"unique_id": uid, "model": model, "ds": days, "yhat": 3.0}).assign(
+        yhat_lower_80=3.0, yhat_upper_80=3.0, yhat_lower_95=3.0 - z_95, yhat_upper_95=3.0 + z_95
+    )
+
+
+def test_period_bounds_are_the_period_forecast_plus_its_sums_error_quantiles_times_the_scale() -> None:
+    series = _history()  # scale 2 for every series; the last day is 20 May 2026, a Wednesday
+    pools = pd.DataFrame({"unique_id": SERIES_IDS, "pool": "smooth"})
+    errors = _period_errors_of(SERIES_IDS, origins=13)  # 208 weekly sums, 52 of 28 days
+    periods = period_rollups(_daily_forecasts("1|A", pd.Timestamp("2026-05-21")))
+    calibrated = calibrate_periods(periods, errors, series, pools).set_index(["period_grain", "period_start"])
+
+    # Weekly sums err by 0 .. 207 units, over the scale of 2 used in the backtest.
+    weekly = np.arange(208.0) / 2.0
+    week = calibrated.loc[("week", pd.Timestamp("2026-05-25"))]
+    assert (week["days_covered"], week["yhat"]) == (7, 21.0)
+    assert week["yhat_upper_80"] == pytest.approx(21.0 + 2.0 * np.quantile(weekly, 0.90))
+    assert week["yhat_lower_80"] == pytest.approx(21.0 + 2.0 * np.quantile(weekly, 0.10))
+    assert week["yhat_upper_95"] == pytest.approx(21.0 + 2.0 * np.quantile(weekly, 0.975))
+    # 28-day sums: each series × origin's four weeks, 16u + 6 for u = 0 .. 51.
+    monthly = (16.0 * np.arange(52.0) + 6.0) / 2.0
+    june = calibrated.loc[("month", pd.Timestamp("2026-06-01"))]
+    assert (june["days_covered"], june["yhat"]) == (30, 90.0)
+    assert june["yhat_upper_80"] == pytest.approx(
+        90.0 + 2.0 * (30 / 28) ** PERIOD_ERROR_GROWTH * np.quantile(monthly, 0.9)
+    )
+
+
+def test_a_period_cut_short_takes_its_windows_quantiles_scaled_down_by_its_days() -> None:
+    series = _history()
+    pools = pd.DataFrame({"unique_id": SERIES_IDS, "pool": "smooth"})
+    errors = _period_errors_of(SERIES_IDS, origins=13)
+    periods = period_rollups(_daily_forecasts("1|A", pd.Timestamp("2026-05-21")))
+    calibrated = calibrate_periods(periods, errors, series, pools)
+    weeks = calibrated[calibrated["period_grain"] == "week"].set_index("days_covered")
+    # Thursday 21 May to Sunday 24 May: 4 days; the 90th day, 18 August, is a Tuesday: 2 days.
+    assert sorted(weeks.index.unique()) == [2, 4, 7]
+    full_spread = weeks.loc[7, "yhat_upper_80"].iloc[0] - 21.0
+    for days in (2, 4):
+        spread = weeks.loc[days, "yhat_upper_80"] - 3.0 * days
+        assert spread == pytest.approx(full_spread * (days / 7) ** PERIOD_ERROR_GROWTH)
+    months = calibrated[calibrated["period_grain"] == "month"]
+    assert months["days_covered"].tolist() == [11, 30, 31, 18]
+    assert months["yhat"].tolist() == pytest.approx([33.0, 90.0, 93.0, 54.0])
+
+
+def test_without_a_scale_or_enough_errors_a_period_adds_up_its_days_spreads() -> None:
+    series = _history()
+    # Series D sold the same every day before its forecast: no weekly-naive error, no scale.
+    series.loc[series["unique_id"] == "1|D", "y"] = 5.0
+    pools = pd.DataFrame({"unique_id": SERIES_IDS, "pool": "smooth"})
+    errors = _period_errors_of(SERIES_IDS[:3], origins=5)  # 60 weekly sums, 15 of 28 days
+    forecasts = pd.concat(
+        [
+            _daily_forecasts("1|A", pd.Timestamp("2026-05-21")),
+            _daily_forecasts("1|C", pd.Timestamp("2026-05-21"), model="tsb"),  # no errors of its option
+            _daily_forecasts("1|D", pd.Timestamp("2026-05-21")),
+        ],
+        ignore_index=True,
+    )
+    periods = period_rollups(forecasts)
+    calibrated = calibrate_periods(periods, errors, series, pools).set_index(
+        ["unique_id", "period_grain", "period_start"]
+    )
+    whole_week = ("week", pd.Timestamp("2026-05-25"))
+    # Seven days of σ = 1, as if independent: σ √7 around 21.
+    independent = {
+        "yhat_upper_80": 21.0 + NormalDist().inv_cdf(0.9) * np.sqrt(7),
+        "yhat_lower_95": 21.0 - NormalDist().inv_cdf(0.975) * np.sqrt(7),
+    }
+    for uid in ("1|C", "1|D"):
+        for column, value in independent.items():
+            assert calibrated.loc[(uid, *whole_week), column] == pytest.approx(value)
+    assert calibrated.loc[("1|A", *whole_week), "yhat_upper_80"] != pytest.approx(independent["yhat_upper_80"])
+    # 15 sums of 28 days are too few: A's months keep their days' spreads too.
+    a_july = calibrated.loc[("1|A", "month", pd.Timestamp("2026-07-01"))]
+    assert a_july["yhat_upper_80"] == pytest.approx(93.0 + NormalDist().inv_cdf(0.9) * np.sqrt(31))
+
+
+def test_a_pool_with_too_few_period_sums_takes_the_options_sums_over_every_pool() -> None:
+    series = _history()
+    pools = pd.DataFrame({"unique_id": SERIES_IDS, "pool": ["smooth", "smooth", "smooth", "young"]})
+    errors = _period_errors_of(SERIES_IDS, origins=13).merge(pools, on="unique_id", suffixes=("_unused", ""))
+    errors = errors.drop(columns="pool_unused")
+    periods = period_rollups(_daily_forecasts("1|D", pd.Timestamp("2026-05-21")))
+    week = (
+        calibrate_periods(periods, errors, series, pools)
+        .set_index(["period_grain", "period_start"])
+        .loc[("week", pd.Timestamp("2026-05-25"))]
+    )
+    # D's own pool holds 52 weekly sums, enough; its 13 sums of 28 days are not, so its months
+    # take the 52 of every pool.
+    assert week["yhat_upper_80"] == pytest.approx(21.0 + 2.0 * np.quantile(np.arange(156.0, 208.0) / 2.0, 0.9))
+    month = (
+        calibrate_periods(periods, errors, series, pools)
+        .set_index(["period_grain", "period_start"])
+        .loc[("month", pd.Timestamp("2026-06-01"))]
+    )
+    monthly = (16.0 * np.arange(52.0) + 6.0) / 2.0
+    assert month["yhat_upper_80"] == pytest.approx(
+        90.0 + 2.0 * (30 / 28) ** PERIOD_ERROR_GROWTH * np.quantile(monthly, 0.9)
+    )
+
+
+def test_on_intermittent_sales_weekly_intervals_hold_nearer_their_share_than_the_days_added_up(monkeypatch) -> None:
+    sales = pd.concat(
+        [sales_rows(1, f"I{n}", intermittent(seed=n, rate=0.3, max_size=6)) for n in range(24)]
+        + [sales_rows(1, f"W{n}", weekly(seed=100 + n)) for n in range(6)],
+        ignore_index=True,
+    )
+    captured = {}
+
+    def capturing_scaled_errors(rows: pd.DataFrame, series: pd.DataFrame, pools: pd.DataFrame) -> pd.DataFrame:
+        captured["rows"], captured["errors"] = rows, scaled_errors(rows, series, pools)
+        return captured["errors"]
+
+    monkeypatch.setattr(pipeline, "scaled_errors", capturing_scaled_errors)
+    backtests = forecast_network(sales, {1: AS_OF[1]}).backtests
+    rows, errors = captured["rows"], captured["errors"]
+    chosen = backtests.loc[backtests["chosen"], ["merchant_id", "sku_code", "model"]].drop_duplicates()
+    chosen = chosen.assign(unique_id=chosen["merchant_id"].astype(str) + "|" + chosen["sku_code"])
+
+    # The last origin's four weeks of the chosen options: their days' bounds calibrated on the
+    # earlier origins and added up, against the earlier origins' errors of weekly sums.
+    last = errors["origin"] == errors["origin"].max()
+    days = pipeline.nested_bounds(calibrate_backtest(rows, errors)).join(errors[["scale", "pool"]])[last]
+    days = days.merge(chosen[["unique_id", "model"]])
+    days_ahead = (pd.to_datetime(days["ds"]) - pd.to_datetime(days["cutoff"])).dt.days
+    days = days.assign(period_grain="week", week=(days_ahead - 1) // 7)
+    keys = ["unique_id", "model", "period_grain", "week", "pool", "scale"]
+    added_up = summed_with_independent_days(days, keys).merge(days.groupby(keys, as_index=False)["y"].sum())
+    quantiles = error_quantiles(period_sum_errors(errors[~last]), horizon="period_grain")
+    from_sums = with_period_bounds(added_up, quantiles)
+
+    def coverage(weeks: pd.DataFrame, level: str) -> float:
+        return weeks["y"].between(weeks[f"yhat_lower_{level}"], weeks[f"yhat_upper_{level}"]).mean()
+
+    assert len(added_up) == 30 * 4
+    # Added up, the days' 80 % bounds held 92 % of these weeks; from the sums' errors, 85 %.
+    assert abs(coverage(from_sums, "80") - 0.8) < abs(coverage(added_up, "80") - 0.8)
+    assert 0.7 <= coverage(from_sums, "80") <= 0.9
+    assert coverage(from_sums, "95") >= 0.9

@@ -4,6 +4,7 @@ backtest origin cannot move, and a choice pooled per demand class that no single
 from __future__ import annotations
 
 from datetime import date, timedelta
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -100,6 +101,36 @@ def test_intervals_are_nested_and_non_negative(network: NetworkForecast) -> None
     assert (widths > 0).any(), "every interval collapsed to a point"
 
 
+def test_weeks_and_months_add_up_each_series_days_with_nested_bounds(network: NetworkForecast) -> None:
+    periods, days = network.periods, network.forecasts
+    assert set(series_models(periods)) == set(series_models(days))
+    assert (periods["as_of"] == periods["merchant_id"].map(AS_OF)).all()
+    assert (periods["model_version"] == MODEL_VERSION).all()
+    starts = pd.to_datetime(periods["period_start"])
+    is_week = periods["period_grain"] == "week"
+    assert (starts[is_week].dt.weekday == 0).all() and (starts[~is_week].dt.day == 1).all()
+    for (merchant_id, sku_code, _), grain in periods.groupby(["merchant_id", "sku_code", "period_grain"]):
+        series_days = days[(days["merchant_id"] == merchant_id) & (days["sku_code"] == sku_code)]
+        assert grain["days_covered"].sum() == HORIZON_DAYS
+        assert grain["yhat"].sum() == pytest.approx(series_days["yhat"].sum())
+    values = periods[BOUNDS_LOWER_TO_UPPER].to_numpy(dtype=float)
+    assert np.isfinite(values).all() and (values >= 0).all() and (np.diff(values, axis=1) >= 0).all()
+
+
+def test_a_series_too_short_to_backtest_adds_up_its_days_spreads_for_its_weeks(network: NetworkForecast) -> None:
+    days = network.forecasts[(network.forecasts["merchant_id"] == 1) & (network.forecasts["sku_code"] == "NEW")]
+    weeks = network.periods[
+        (network.periods["merchant_id"] == 1)
+        & (network.periods["sku_code"] == "NEW")
+        & (network.periods["period_grain"] == "week")
+    ]
+    week = weeks[weeks["days_covered"] == 7].iloc[0]
+    in_week = days[(days["date"] >= week["period_start"]) & (days["date"] <= week["period_end"])]
+    sigma = np.sqrt((((in_week["yhat_upper_95"] - in_week["yhat"]) / NormalDist().inv_cdf(0.975)) ** 2).sum())
+    assert sigma > 0
+    assert week["yhat_upper_80"] == pytest.approx(week["yhat"] + NormalDist().inv_cdf(0.9) * sigma)
+
+
 def test_crossing_bounds_widen_around_a_forecast_that_stays() -> None:
     crossing = pd.DataFrame(
         {"yhat": [5.0], "yhat_lower_80": [6.0], "yhat_upper_80": [4.0], "yhat_lower_95": [5.5], "yhat_upper_95": [7.0]}
@@ -178,7 +209,7 @@ def test_chosen_versus_candidates_pairs_each_option_with_the_choice_on_its_serie
 def test_no_sales_gives_empty_frames() -> None:
     empty = pd.DataFrame({"merchant_id": [], "sku_code": [], "sales_date": [], "quantity": []})
     result = forecast_network(empty, AS_OF)
-    assert result.forecasts.empty and result.backtests.empty
+    assert result.forecasts.empty and result.periods.empty and result.backtests.empty
     assert result.timings["series"] == 0
 
 

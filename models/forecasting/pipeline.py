@@ -8,7 +8,9 @@ For every active series (sold in the last ACTIVE_DAYS before its merchant's as_o
    over the series of a demand class (young series in a pool of their own), chooses a model or an
    inverse-RMSSE weighted combination of the pool's best few (a series deviates only on strong
    evidence); the last origin scores the choice (selection.py);
-3. the choice forecasts HORIZON_DAYS from the day after as_of, refitted on the whole history.
+3. the choice forecasts HORIZON_DAYS from the day after as_of, refitted on the whole history;
+4. its days are summed per ISO week and calendar month, with intervals from the backtest's errors
+   of 7-day and 28-day sums (intervals.py).
 
 The class is taken from the history before the last backtest origin, so nothing the last
 origin holds decides the candidates either. Only candidates the final fit can produce compete
@@ -52,7 +54,14 @@ from models.forecasting.candidates import (
 )
 from models.forecasting.demand_classes import classify_demand
 from models.forecasting.global_model import GLOBAL_MODEL, backtest_global, forecast_global
-from models.forecasting.intervals import calibrate_backtest, calibrate_forecasts, scaled_errors
+from models.forecasting.intervals import (
+    PERIOD_COLUMNS,
+    calibrate_backtest,
+    calibrate_forecasts,
+    calibrate_periods,
+    period_rollups,
+    scaled_errors,
+)
 from models.forecasting.prophet_model import MAX_SERIES as PROPHET_MAX_SERIES
 from models.forecasting.prophet_model import (
     PROPHET_MODEL,
@@ -64,7 +73,7 @@ from models.forecasting.seasonality import category_profiles, shape_by_year_back
 from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, WEIGHT_COLUMNS, ensemble_rows, select_models
 from models.forecasting.series import GLOBAL_HISTORY_DAYS, HISTORY_DAYS, HORIZON_DAYS, daily_demand_series
 
-MODEL_VERSION = "class-pooled-rmsse-choice-combination-year-shape-global-year-back-calibrated-intervals-8"
+MODEL_VERSION = "class-pooled-rmsse-choice-combination-year-shape-global-year-back-calibrated-intervals-9"
 ACTIVE_DAYS = 90
 FALLBACK_MODEL = YOUNG_SERIES_MODEL
 YOUNG_POOL = "young"
@@ -79,6 +88,15 @@ PROPHET_FAMILY = "prophet"
 MODEL_FAMILIES = {**PER_SERIES_FAMILIES, GLOBAL_FAMILY: (GLOBAL_MODEL,), PROPHET_FAMILY: (PROPHET_MODEL,)}
 
 FORECAST_COLUMNS = ["merchant_id", "sku_code", "date", *VALUE_COLUMNS, "model", "model_version", "as_of"]
+FORECAST_PERIOD_COLUMNS = [
+    "merchant_id",
+    "sku_code",
+    "as_of",
+    *PERIOD_COLUMNS,
+    *VALUE_COLUMNS,
+    "model",
+    "model_version",
+]
 BACKTEST_COLUMNS = [
     "merchant_id",
     "sku_code",
@@ -94,9 +112,11 @@ BACKTEST_COLUMNS = [
 
 @dataclass(frozen=True)
 class NetworkForecast:
-    """The forecasts (FORECAST_COLUMNS), the backtest metrics (BACKTEST_COLUMNS) and the timings."""
+    """The forecasts (FORECAST_COLUMNS), their weekly and monthly sums (FORECAST_PERIOD_COLUMNS),
+    the backtest metrics (BACKTEST_COLUMNS) and the timings."""
 
     forecasts: pd.DataFrame
+    periods: pd.DataFrame
     backtests: pd.DataFrame
     timings: dict[str, float | int | str | dict[str, float | int | None]]
 
@@ -328,6 +348,7 @@ def forecast_network(
     if series.empty:
         return NetworkForecast(
             forecasts=pd.DataFrame(columns=FORECAST_COLUMNS),
+            periods=pd.DataFrame(columns=FORECAST_PERIOD_COLUMNS),
             backtests=pd.DataFrame(columns=BACKTEST_COLUMNS),
             timings={
                 "series": 0,
@@ -390,6 +411,7 @@ def forecast_network(
         choices, weights = pd.DataFrame(columns=CHOICE_COLUMNS), pd.DataFrame(columns=WEIGHT_COLUMNS)
         chosen = chosen_forecasts(candidates, choices, weights)
         backtests = pd.DataFrame(columns=BACKTEST_COLUMNS)
+        errors = None
     else:
         choices, weights, _ = select_models(rows, series, pools)
         rows = pd.concat([rows, ensemble_rows(rows, weights)], ignore_index=True)
@@ -400,6 +422,7 @@ def forecast_network(
     fallback_ids = pd.Index(series["unique_id"].unique()).difference(choices["unique_id"])
     fallbacks = candidates[candidates["unique_id"].isin(fallback_ids) & (candidates["model"] == FALLBACK_MODEL)]
     forecasts = nested_bounds(concat_rows([chosen, fallbacks]))
+    periods = forecast_periods(forecasts, errors, series, pools, fallback_ids, as_of_by_merchant)
     forecasts = split_unique_id(forecasts).assign(date=lambda frame: pd.to_datetime(frame["ds"]).dt.date)
     forecasts["model_version"] = MODEL_VERSION
     forecasts["as_of"] = forecasts["merchant_id"].map(as_of_by_merchant)
@@ -408,6 +431,7 @@ def forecast_network(
     series_count = int(series["unique_id"].nunique())
     return NetworkForecast(
         forecasts=forecasts,
+        periods=periods,
         backtests=backtests,
         timings={
             "series": series_count,
@@ -422,6 +446,39 @@ def forecast_network(
             "prophet_series_cap": PROPHET_MAX_SERIES,
             "per_series_fits_on": per_series_fits_on(),
         },
+    )
+
+
+def forecast_periods(
+    forecasts: pd.DataFrame,
+    errors: pd.DataFrame | None,
+    series: pd.DataFrame,
+    pools: pd.DataFrame,
+    fallback_ids: pd.Index,
+    as_of_by_merchant: dict[int, date],
+) -> pd.DataFrame:
+    """The daily `forecasts` summed per ISO week and calendar month (FORECAST_PERIOD_COLUMNS).
+
+    A backtested series' periods take their bounds from the backtest's errors of period sums
+    (`errors`, the rows' `scaled_errors`); a series too short to backtest has no errors of its own
+    to pool with, so, as its days keep its model's own bounds, its periods add up the days'
+    (intervals.summed_with_independent_days), and so does a backtested series the calibration
+    cannot serve. Every period has bounds either way.
+    """
+    periods = period_rollups(forecasts)
+    if errors is not None:
+        backtested = ~periods["unique_id"].isin(fallback_ids)
+        periods = pd.concat(
+            [calibrate_periods(periods[backtested], errors, series, pools), periods[~backtested]], ignore_index=True
+        )
+    periods = split_unique_id(nested_bounds(periods)).assign(
+        period_start=lambda frame: frame["period_start"].dt.date,
+        period_end=lambda frame: frame["period_end"].dt.date,
+        model_version=MODEL_VERSION,
+    )
+    periods["as_of"] = periods["merchant_id"].map(as_of_by_merchant)
+    return periods[FORECAST_PERIOD_COLUMNS].sort_values(
+        ["merchant_id", "sku_code", "period_grain", "period_start"], ignore_index=True
     )
 
 
