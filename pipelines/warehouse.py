@@ -65,6 +65,24 @@ CREATE TABLE IF NOT EXISTS ml.demand_forecasts (
     run_id          VARCHAR NOT NULL,
     as_of           DATE NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ml.demand_forecast_periods (
+    merchant_id     BIGINT NOT NULL,
+    merchant_code   VARCHAR NOT NULL,
+    sku_code        VARCHAR NOT NULL,
+    as_of           DATE NOT NULL,
+    period_grain    VARCHAR NOT NULL CHECK (period_grain IN ('week', 'month')),
+    period_start    DATE NOT NULL,
+    period_end      DATE NOT NULL,
+    days_covered    INTEGER NOT NULL CHECK (days_covered > 0),
+    yhat            DOUBLE NOT NULL,
+    yhat_lower_80   DOUBLE NOT NULL,
+    yhat_upper_80   DOUBLE NOT NULL,
+    yhat_lower_95   DOUBLE NOT NULL,
+    yhat_upper_95   DOUBLE NOT NULL,
+    model           VARCHAR NOT NULL,
+    model_version   VARCHAR NOT NULL,
+    run_id          VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ml.forecast_backtests (
     merchant_id     BIGINT NOT NULL,
     merchant_code   VARCHAR NOT NULL,

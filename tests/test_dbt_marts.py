@@ -16,11 +16,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import psycopg
 import pytest
 
+from models.forecasting.candidates import VALUE_COLUMNS
+from models.forecasting.intervals import period_rollups
 from pipelines import warehouse
-from pipelines.assets.ml import write_replenishment_plan
+from pipelines.assets.ml import DEMAND_FORECAST_PERIOD_COLUMNS, write_replenishment_plan
 from pipelines.ingest import ingest_full
 from tests.conftest import dbt_build, warehouse_rows
 from transactional import catalogue, imports, orders, purchasing, stock
@@ -162,17 +165,36 @@ def _trade(conn: psycopg.Connection) -> None:
 
 def _write_forecasts(path: Path) -> None:
     """FERT: 2 a day after M1's as_of (10 April), its 95% upper bound 1 above; an older as_of's
-    rows that must be ignored."""
+    rows that must be ignored. Its weeks and months are summed as the forecast sums them; with no
+    backtest behind it, their intervals add up the days' spreads."""
     conn = duckdb.connect(str(path))
     try:
         warehouse.create_ml_tables(conn)
         for as_of, yhat in ((date(2026, 4, 10), 2.0), (date(2026, 3, 1), 500.0)):
-            for offset in range(1, 91):
+            days = pd.DataFrame(
+                {
+                    "unique_id": "1|FERT",
+                    "model": "seasonal_naive",
+                    "ds": pd.date_range(as_of + timedelta(days=1), periods=90),
+                }
+            ).assign(yhat=yhat, yhat_lower_80=yhat, yhat_upper_80=yhat, yhat_lower_95=yhat, yhat_upper_95=yhat + 1.0)
+            for day in days.itertuples():
                 conn.execute(
                     "INSERT INTO ml.demand_forecasts VALUES (1, 'M1', 'FERT', NULL, ?, ?, ?, ?, ?, ?,"
                     " 'seasonal_naive', 'test-1', 'run-1', ?)",
-                    [as_of + timedelta(days=offset), yhat, yhat, yhat, yhat, yhat + 1.0, as_of],
+                    [day.ds.date(), *(getattr(day, column) for column in VALUE_COLUMNS), as_of],
                 )
+            periods = period_rollups(days).assign(
+                merchant_id=1,
+                merchant_code="M1",
+                sku_code="FERT",
+                as_of=as_of,
+                period_start=lambda frame: frame["period_start"].dt.date,
+                period_end=lambda frame: frame["period_end"].dt.date,
+                model_version="test-1",
+                run_id="run-1",
+            )
+            warehouse.insert_rows(conn, "ml.demand_forecast_periods", DEMAND_FORECAST_PERIOD_COLUMNS, periods)
     finally:
         conn.close()
 

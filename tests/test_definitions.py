@@ -51,6 +51,7 @@ def test_every_asset_has_a_group_and_a_kind(definitions) -> None:
     assert groups["marts/fct_daily_sales"] == "marts"
     assert groups["ml/demand_forecasts"] == "ml"
     assert groups["ml/forecast_backtests"] == "ml"
+    assert groups["ml/demand_forecast_periods"] == "ml"
     assert groups["ml/policy_evaluation"] == "ml"
     assert groups["exports/replenishment_workbooks"] == "exports"
     assert groups["serving/warehouse"] == "serving"
@@ -138,6 +139,7 @@ def test_schedules_run_in_beijing_time_and_target_their_jobs(definitions) -> Non
     }
     assert weekly == {
         "ml/demand_forecasts",
+        "ml/demand_forecast_periods",
         "ml/forecast_backtests",
         "ml/replenishment_plan",
         "ml/churn_scores",

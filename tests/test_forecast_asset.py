@@ -1,5 +1,5 @@
-"""The forecast asset on the warehouse of a real tiny pipeline run: both ml tables, and a rerun
-that replaces its as_of's rows and keeps the others."""
+"""The forecast asset on the warehouse of a real tiny pipeline run: its three ml tables, and a
+rerun that replaces its as_of's rows and keeps the others."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from tests.conftest import PipelineRun
 pytestmark = pytest.mark.slow
 
 OLDER_AS_OF_DAYS = 7
+FORECAST_TABLES = ("ml.demand_forecasts", "ml.demand_forecast_periods", "ml.forecast_backtests")
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +32,9 @@ def warehouse_copy(pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathF
 
 @pytest.fixture(scope="module")
 def rerun(warehouse_copy: Path) -> dg.ExecuteInProcessResult:
-    """Rows of an older as_of planted in both tables, then the asset run again on the same data."""
+    """Rows of an older as_of planted in every table, then the asset run again on the same data."""
     with duckdb.connect(str(warehouse_copy)) as conn:
-        for table in ("ml.demand_forecasts", "ml.forecast_backtests"):
+        for table in FORECAST_TABLES:
             conn.execute(
                 f"INSERT INTO {table} SELECT * REPLACE (as_of - {OLDER_AS_OF_DAYS} AS as_of, 'older-run' AS run_id)"
                 f" FROM {table}"
@@ -77,6 +78,26 @@ def test_every_active_series_is_forecast_90_days_after_its_as_of(warehouse) -> N
         assert nested and labelled
 
 
+def test_every_series_has_weeks_and_months_that_add_up_its_days(warehouse) -> None:
+    periods = warehouse.execute(
+        f"""SELECT p.merchant_id, p.sku_code, p.period_grain, sum(p.days_covered), sum(p.yhat), any_value(d.yhat),
+                   bool_and(p.yhat_lower_95 >= 0 AND p.yhat_lower_95 <= p.yhat_lower_80 AND p.yhat_lower_80 <= p.yhat
+                            AND p.yhat <= p.yhat_upper_80 AND p.yhat_upper_80 <= p.yhat_upper_95),
+                   bool_and(p.model = d.model AND p.model_version = '{MODEL_VERSION}'
+                            AND p.merchant_code = d.merchant_code)
+            FROM {current("ml.demand_forecast_periods")} p
+            JOIN (SELECT merchant_id, sku_code, sum(yhat) AS yhat, any_value(model) AS model,
+                         any_value(merchant_code) AS merchant_code
+                  FROM {current("ml.demand_forecasts")} GROUP BY ALL) d USING (merchant_id, sku_code)
+            GROUP BY ALL"""
+    ).fetchall()
+    series = warehouse.execute(f"SELECT count(DISTINCT (merchant_id, sku_code)) FROM {current('ml.demand_forecasts')}")
+    assert len(periods) == 2 * series.fetchone()[0] > 0
+    for *_, days, period_units, day_units, nested, labelled in periods:
+        assert days == HORIZON_DAYS and period_units == pytest.approx(day_units)
+        assert nested and labelled
+
+
 def test_backtests_have_three_origins_and_mark_the_model_each_series_is_forecast_with(warehouse) -> None:
     origins = warehouse.execute(
         f"SELECT min(n), count(*) FROM (SELECT count(DISTINCT origin) n FROM {current('ml.forecast_backtests')}"
@@ -115,7 +136,7 @@ def test_a_warehouse_made_before_rmsse_was_stored_gains_the_column(tmp_path: Pat
 
 
 def test_a_rerun_replaces_its_as_of_and_keeps_older_ones(warehouse, rerun: dg.ExecuteInProcessResult) -> None:
-    for table in ("ml.demand_forecasts", "ml.forecast_backtests"):
+    for table in FORECAST_TABLES:
         runs = warehouse.execute(f"SELECT DISTINCT run_id FROM {current(table)}").fetchall()
         assert runs == [(rerun.run_id,)], table
         older, newer = warehouse.execute(

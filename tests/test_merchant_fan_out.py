@@ -125,7 +125,7 @@ def test_the_forecast_takes_fits_made_on_current_series_and_refits_the_others(
         assert all(path.exists() for path in fits_files(warehouse.forecast_fan_out_dir(), code))
 
 
-@pytest.mark.parametrize("table", ["ml.demand_forecasts", "ml.forecast_backtests"])
+@pytest.mark.parametrize("table", ["ml.demand_forecasts", "ml.demand_forecast_periods", "ml.forecast_backtests"])
 def test_forecasts_and_backtests_equal_those_of_a_run_without_partitions(
     fanned_out_forecast, pipeline_run: PipelineRun, warehouse: WarehouseResource, table: str
 ) -> None:

@@ -22,12 +22,15 @@ from pipelines.ops import freshness
 from pipelines.resources import DUCKDB_WRITER_POOL, WarehouseResource
 
 DEMAND_FORECASTS = dg.AssetKey(["ml", "demand_forecasts"])
+DEMAND_FORECAST_PERIODS = dg.AssetKey(["ml", "demand_forecast_periods"])
 FORECAST_BACKTESTS = dg.AssetKey(["ml", "forecast_backtests"])
 FORECAST_KINDS = {"python", "statsforecast", "duckdb"}
 PREVIEW_ROWS = 10
 
 DEMAND_FORECAST_COLUMNS = """merchant_id, merchant_code, sku_code, warehouse_code, date, yhat,
     yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95, model, model_version, run_id, as_of"""
+DEMAND_FORECAST_PERIOD_COLUMNS = """merchant_id, merchant_code, sku_code, as_of, period_grain, period_start, period_end,
+    days_covered, yhat, yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95, model, model_version, run_id"""
 FORECAST_BACKTEST_COLUMNS = """merchant_id, merchant_code, sku_code, model, origin, horizon_bucket,
     mase, wape, bias, coverage_80, coverage_95, n_points, chosen, model_version, run_id, as_of, rmsse, rmse,
     actual_units, forecast_units"""
@@ -54,7 +57,7 @@ def series_by_model(forecasts: pd.DataFrame) -> dict[str, int]:
 
 
 def _forecast_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
-    """One of the forecast run's two tables: written together, so grouped, fed and refreshed alike."""
+    """One of the forecast run's tables: written together, so grouped, fed and refreshed alike."""
     return dg.AssetSpec(
         key,
         group_name="ml",
@@ -73,6 +76,11 @@ def _forecast_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
             "with 80% and 95% intervals, by the model (or ensemble) each series' backtest chose.",
         ),
         _forecast_spec(
+            DEMAND_FORECAST_PERIODS,
+            "The daily demand forecast summed per ISO week and calendar month, with 80% and 95% "
+            "intervals from the backtest's errors of 7-day and 28-day sums.",
+        ),
+        _forecast_spec(
             FORECAST_BACKTESTS,
             "Rolling-origin backtest metrics (MASE, WAPE, bias, interval coverage) per "
             "merchant × SKU × candidate model × origin × horizon bucket, and which option was chosen.",
@@ -89,11 +97,13 @@ def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         network = forecast_network(inputs.sales, as_of_by_merchant, categories=inputs.categories, fit_series=fitter)
         codes = inputs.merchants[["merchant_id", "merchant_code"]]
         forecasts = network.forecasts.merge(codes, on="merchant_id").assign(warehouse_code=None, run_id=context.run_id)
+        periods = network.periods.merge(codes, on="merchant_id").assign(run_id=context.run_id)
         backtests = network.backtests.merge(codes, on="merchant_id").assign(run_id=context.run_id)
         replaced = inputs.merchants[inputs.merchants["merchant_id"].isin(as_of_by_merchant)][["merchant_id", "as_of"]]
         with duck.transaction(conn):
             duck.create_ml_tables(conn)
             replace_as_of_rows(conn, "ml.demand_forecasts", DEMAND_FORECAST_COLUMNS, replaced, forecasts)
+            replace_as_of_rows(conn, "ml.demand_forecast_periods", DEMAND_FORECAST_PERIOD_COLUMNS, replaced, periods)
             replace_as_of_rows(conn, "ml.forecast_backtests", FORECAST_BACKTEST_COLUMNS, replaced, backtests)
     finally:
         conn.close()
@@ -108,6 +118,13 @@ def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
                 {"from_partitions": fitter.from_partitions, "fitted_here": fitter.fitted_here}
             ),
             "preview": dg.MetadataValue.md(forecasts.head(PREVIEW_ROWS).to_markdown(index=False)),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=DEMAND_FORECAST_PERIODS,
+        metadata={
+            "dagster/row_count": len(periods),
+            "preview": dg.MetadataValue.md(periods.head(PREVIEW_ROWS).to_markdown(index=False)),
         },
     )
     yield dg.MaterializeResult(
