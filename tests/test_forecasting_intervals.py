@@ -20,6 +20,7 @@ from models.forecasting.intervals import (
     calibrate_periods,
     error_quantiles,
     period_rollups,
+    period_scales,
     period_sum_errors,
     scaled_errors,
     summed_with_independent_days,
@@ -143,9 +144,7 @@ def test_on_intermittent_sales_the_chosen_intervals_hold_about_their_share_of_th
     assert coverage[95] >= 0.85
 
 
-def _window_errors(
-    uid: str, cutoff: pd.Timestamp, origin: int, weekly_errors: list[float], scale: float = 2.0
-) -> pd.DataFrame:
+def _window_errors(uid: str, cutoff: pd.Timestamp, origin: int, weekly_errors: list[float]) -> pd.DataFrame:
     """`scaled_errors` rows of one series × origin: forecast 3 a day, each week's actuals off by
     weekly_errors[week] units in all (spread evenly over its days)."""
     days = len(weekly_errors) * 7
@@ -158,24 +157,54 @@ def _window_errors(
             "ds": pd.date_range(cutoff + pd.Timedelta(days=1), periods=days),
             "y": y,
             "yhat": 3.0,
-            "scale": scale,
+            "scale": 1.0,
             "pool": "smooth",
             "origin": origin,
         }
     )
 
 
+def test_the_period_scale_is_the_mean_difference_between_consecutive_weeks_before_the_origin() -> None:
+    days = pd.date_range("2026-01-01", periods=30)
+    series = pd.concat(
+        [
+            # Weeks counted back from the 30th: days 24-30, 17-23, 10-16, 3-9 (days 1-2 are left
+            # over); their sums 7·(n−3) apart for y = n on day n: 49 each.
+            pd.DataFrame({"unique_id": "1|A", "ds": days, "y": np.arange(1.0, 31.0)}),
+            # The same every week: no difference, no scale.
+            pd.DataFrame({"unique_id": "1|B", "ds": days, "y": 1.0}),
+            # Two whole weeks make one difference: too few.
+            pd.DataFrame({"unique_id": "1|C", "ds": days[:14], "y": np.arange(14.0)}),
+        ],
+        ignore_index=True,
+    )
+    origins = pd.DataFrame(
+        {"unique_id": ["1|A", "1|A", "1|B", "1|C"], "cutoff": [days[29], days[20], days[29], days[13]]}
+    )
+    scales = period_scales(series, origins).set_index(["unique_id", "cutoff"])["scale"]
+    assert scales.loc[("1|A", days[29])] == pytest.approx(49.0)
+    # At the 21st: weeks 15-21, 8-14, 1-7.
+    assert scales.loc[("1|A", days[20])] == pytest.approx(49.0)
+    assert np.isnan(scales.loc[("1|B", days[29])])
+    assert np.isnan(scales.loc[("1|C", days[13])])
+
+
 def test_period_errors_are_the_scaled_errors_of_each_weeks_and_the_28_days_sums() -> None:
     cutoff = pd.Timestamp("2026-03-01")
     errors = pd.concat(
         [
-            _window_errors("1|A", cutoff, 1, [7.0, -7.0, 14.0, 0.0], scale=2.0),
+            _window_errors("1|A", cutoff, 1, [7.0, -7.0, 14.0, 0.0]),
             # A backtest three weeks long fills no fourth week and no 28 days.
-            _window_errors("1|B", cutoff, 1, [1.0, 2.0, 3.0], scale=0.5),
+            _window_errors("1|B", cutoff, 1, [1.0, 2.0, 3.0]),
         ],
         ignore_index=True,
     )
-    sums = period_sum_errors(errors).set_index(["unique_id", "period_grain", "first_day"]).sort_index()["scaled_error"]
+    scales = pd.DataFrame({"unique_id": ["1|A", "1|B"], "cutoff": cutoff, "scale": [2.0, 0.5]})
+    sums = (
+        period_sum_errors(errors, scales)
+        .set_index(["unique_id", "period_grain", "first_day"])
+        .sort_index()["scaled_error"]
+    )
     assert sums.loc["1|A", "week"].tolist() == pytest.approx([3.5, -3.5, 7.0, 0.0])
     assert sums.loc["1|A", "month"].tolist() == pytest.approx([7.0])
     assert sums.loc["1|B", "week"].tolist() == pytest.approx([2.0, 4.0, 6.0])
@@ -190,7 +219,8 @@ def _period_errors_of(series_ids: list[str], origins: int) -> pd.DataFrame:
             weekly_errors = [units + week for week in range(4)]
             units += 4
             frames.append(
-                _window_errors(uid, pd.Timestamp("2025-01-01") + pd.Timedelta(days=28 * origin), origin, weekly_errors)
+                # Origins a week apart from the 36th day of `_history`, where it has five weeks.
+                _window_errors(uid, pd.Timestamp("2026-01-29") + pd.Timedelta(days=7 * origin), origin, weekly_errors)
             )
     return pd.concat(frames, ignore_index=True)
 
@@ -205,13 +235,14 @@ def _daily_forecasts(uid: str, first_day: pd.Timestamp, model: str = "adida") ->
 
 
 def test_period_bounds_are_the_period_forecast_plus_its_sums_error_quantiles_times_the_scale() -> None:
-    series = _history()  # scale 2 for every series; the last day is 20 May 2026, a Wednesday
+    # Every series' weeks differ by 2 (its period scale); the last day is 20 May 2026, a Wednesday.
+    series = _history()
     pools = pd.DataFrame({"unique_id": SERIES_IDS, "pool": "smooth"})
     errors = _period_errors_of(SERIES_IDS, origins=13)  # 208 weekly sums, 52 of 28 days
     periods = period_rollups(_daily_forecasts("1|A", pd.Timestamp("2026-05-21")))
     calibrated = calibrate_periods(periods, errors, series, pools).set_index(["period_grain", "period_start"])
 
-    # Weekly sums err by 0 .. 207 units, over the scale of 2 used in the backtest.
+    # Weekly sums err by 0 .. 207 units, over the period scale of 2.
     weekly = np.arange(208.0) / 2.0
     week = calibrated.loc[("week", pd.Timestamp("2026-05-25"))]
     assert (week["days_covered"], week["yhat"]) == (7, 21.0)
@@ -247,7 +278,7 @@ def test_a_period_cut_short_takes_its_windows_quantiles_scaled_down_by_its_days(
 
 def test_without_a_scale_or_enough_errors_a_period_adds_up_its_days_spreads() -> None:
     series = _history()
-    # Series D sold the same every day before its forecast: no weekly-naive error, no scale.
+    # Series D sold the same every day before its forecast: its weeks do not differ, no scale.
     series.loc[series["unique_id"] == "1|D", "y"] = 5.0
     pools = pd.DataFrame({"unique_id": SERIES_IDS, "pool": "smooth"})
     errors = _period_errors_of(SERIES_IDS[:3], origins=5)  # 60 weekly sums, 15 of 28 days
@@ -312,32 +343,33 @@ def test_on_intermittent_sales_weekly_intervals_hold_nearer_their_share_than_the
     captured = {}
 
     def capturing_scaled_errors(rows: pd.DataFrame, series: pd.DataFrame, pools: pd.DataFrame) -> pd.DataFrame:
-        captured["rows"], captured["errors"] = rows, scaled_errors(rows, series, pools)
+        captured.update(rows=rows, series=series, errors=scaled_errors(rows, series, pools))
         return captured["errors"]
 
     monkeypatch.setattr(pipeline, "scaled_errors", capturing_scaled_errors)
     backtests = forecast_network(sales, {1: AS_OF[1]}).backtests
-    rows, errors = captured["rows"], captured["errors"]
+    rows, series, errors = captured["rows"], captured["series"], captured["errors"]
     chosen = backtests.loc[backtests["chosen"], ["merchant_id", "sku_code", "model"]].drop_duplicates()
     chosen = chosen.assign(unique_id=chosen["merchant_id"].astype(str) + "|" + chosen["sku_code"])
 
     # The last origin's four weeks of the chosen options: their days' bounds calibrated on the
     # earlier origins and added up, against the earlier origins' errors of weekly sums.
     last = errors["origin"] == errors["origin"].max()
-    days = pipeline.nested_bounds(calibrate_backtest(rows, errors)).join(errors[["scale", "pool"]])[last]
-    days = days.merge(chosen[["unique_id", "model"]])
+    scales = period_scales(series, errors[["unique_id", "cutoff"]].drop_duplicates())
+    days = pipeline.nested_bounds(calibrate_backtest(rows, errors)).join(errors["pool"])[last]
+    days = days.merge(chosen[["unique_id", "model"]]).merge(scales, on=["unique_id", "cutoff"])
     days_ahead = (pd.to_datetime(days["ds"]) - pd.to_datetime(days["cutoff"])).dt.days
     days = days.assign(period_grain="week", week=(days_ahead - 1) // 7)
     keys = ["unique_id", "model", "period_grain", "week", "pool", "scale"]
     added_up = summed_with_independent_days(days, keys).merge(days.groupby(keys, as_index=False)["y"].sum())
-    quantiles = error_quantiles(period_sum_errors(errors[~last]), horizon="period_grain")
+    quantiles = error_quantiles(period_sum_errors(errors[~last], scales), horizon="period_grain")
     from_sums = with_period_bounds(added_up, quantiles)
 
     def coverage(weeks: pd.DataFrame, level: str) -> float:
         return weeks["y"].between(weeks[f"yhat_lower_{level}"], weeks[f"yhat_upper_{level}"]).mean()
 
     assert len(added_up) == 30 * 4
-    # Added up, the days' 80 % bounds held 92 % of these weeks; from the sums' errors, 85 %.
+    # Added up, the days' 80 % bounds held 92 % of these weeks; from the sums' errors, 83 %.
     assert abs(coverage(from_sums, "80") - 0.8) < abs(coverage(added_up, "80") - 0.8)
     assert 0.7 <= coverage(from_sums, "80") <= 0.9
     assert coverage(from_sums, "95") >= 0.9

@@ -47,13 +47,17 @@ QUANTILE_COLUMNS = list(QUANTILE_NAMES.values())
 # Days in the backtest window whose sums calibrate each period grain. After each origin, days 1-7,
 # 8-14, 15-21 and 22-28 make four weekly sums, days 1-28 (the backtest's horizon) a month's.
 PERIOD_WINDOW_DAYS = {"week": 7, "month": 28}
-# How a sum's error quantiles grow with its days: as days ** PERIOD_ERROR_GROWTH. Independent days
-# would give 0.5, an error of the level alone (the same every day) 1. On the small network
-# (`--seed 42`) the 80 % quantile range of 28-day sums was 2.8 times that of 7-day sums (median
-# over pool × option; 4 ** 0.75 = 2.83). Growing linearly instead left the periods a horizon or
-# as_of cuts short too narrow at the last backtest origin: the 80 % interval of a single day's
-# total, from the 7-day quantiles, held 73 % of the actuals, that of 7 days from the 28-day
-# quantiles 66 %; with 0.75 they held 87 % and 82 %, as whole weeks (87 %) and 28 days (86 %) did.
+# A period's errors are scaled by the series' own spread of weeks: the mean absolute difference
+# between consecutive 7-day sums before the origin (the MASE scale of the series summed into
+# weeks), which tells a SKU sold in lumps from a steady one better than the days' scale does. The
+# 28-day sums take it too: a year holds only a dozen of them, too few to measure their own spread.
+PERIOD_SCALE_DAYS = 7
+# The period scale needs at least this many differences between weeks.
+MIN_PERIOD_SCALE_DIFFERENCES = 2
+# A period shorter than its grain's window (cut by as_of or the horizon; a calendar month of 29 to
+# 31 days against 28) takes the window's quantiles times (days / window days) ** this. Independent
+# days would give 0.5, an error of the level alone (the same every day) 1; the sums lie between
+# (docs/forecasting.md, "Intervals").
 PERIOD_ERROR_GROWTH = 0.75
 PERIOD_COLUMNS = ["period_grain", "period_start", "period_end", "days_covered"]
 
@@ -127,10 +131,9 @@ def calibrate_backtest(rows: pd.DataFrame, errors: pd.DataFrame) -> pd.DataFrame
     return with_calibrated_bounds(rows.join(calibration))[rows.columns]
 
 
-def forecast_scales(series: pd.DataFrame) -> pd.DataFrame:
-    """Each series' MASE scale (unique_id, scale) at its last day, the origin of its forecast."""
-    last_days = series.groupby("unique_id", as_index=False)["ds"].max().rename(columns={"ds": "cutoff"})
-    return error_scales(series, last_days)[["unique_id", "cutoff", "scale"]]
+def forecast_origins(series: pd.DataFrame) -> pd.DataFrame:
+    """Each series' last day (unique_id, cutoff), the origin of its forecast."""
+    return series.groupby("unique_id", as_index=False)["ds"].max().rename(columns={"ds": "cutoff"})
 
 
 def calibrate_forecasts(
@@ -139,17 +142,45 @@ def calibrate_forecasts(
     """Forecasts (unique_id, model, ds, yhat, bounds) from the day after each series' last day,
     with bounds calibrated on the backtest's `scaled_errors` at every origin."""
     quantiles = error_quantiles(errors)
-    frame = forecasts.merge(forecast_scales(series), on="unique_id", how="left")
+    scales = error_scales(series, forecast_origins(series))[["unique_id", "cutoff", "scale"]]
+    frame = forecasts.merge(scales, on="unique_id", how="left")
     frame = frame.merge(pools[["unique_id", "pool"]], on="unique_id", how="left")
     frame["bucket"] = calibration_bucket((pd.to_datetime(frame["ds"]) - pd.to_datetime(frame["cutoff"])).dt.days)
     frame = frame.merge(quantiles, on=["pool", "model", "bucket"], how="left")
     return with_calibrated_bounds(frame)[forecasts.columns]
 
 
-def period_sum_errors(errors: pd.DataFrame) -> pd.DataFrame:
+def period_scales(series: pd.DataFrame, origins: pd.DataFrame) -> pd.DataFrame:
+    """Each origin's period error scale (unique_id, cutoff, scale): the mean absolute difference
+    between consecutive sums of PERIOD_SCALE_DAYS days of the series, counted back from the cutoff
+    over its days up to it (NaN with fewer than MIN_PERIOD_SCALE_DIFFERENCES differences, or none
+    non-zero).
+
+    `series` holds every day of each series (unique_id, ds, y), `origins` (unique_id, cutoff) a
+    day of it. The sums are differences of one running total.
+    """
+    ordered = series.sort_values(["unique_id", "ds"], ignore_index=True)
+    running = np.concatenate([[0.0], ordered["y"].to_numpy(dtype=float).cumsum()])
+    spans = ordered.reset_index().groupby("unique_id").agg(first_row=("index", "min"), first_day=("ds", "min"))
+    keys = origins[["unique_id", "cutoff"]].drop_duplicates().merge(spans, left_on="unique_id", right_index=True)
+    first_row = keys["first_row"].to_numpy()
+    # The running total just after the cutoff's row: each window ends there or whole windows earlier.
+    ends_after = first_row + (pd.to_datetime(keys["cutoff"]) - pd.to_datetime(keys["first_day"])).dt.days.to_numpy() + 1
+    windows_back = np.arange(int(np.max(ends_after - first_row, initial=0)) // PERIOD_SCALE_DAYS + 1)
+    ends = ends_after[:, None] - PERIOD_SCALE_DAYS * windows_back[None, :]
+    starts = ends - PERIOD_SCALE_DAYS
+    sums = np.where(starts >= first_row[:, None], running[ends.clip(min=0)] - running[starts.clip(min=0)], np.nan)
+    differences = np.abs(np.diff(sums, axis=1))
+    counted = np.isfinite(differences).sum(axis=1)
+    total = np.nansum(differences, axis=1)
+    usable = (counted >= MIN_PERIOD_SCALE_DIFFERENCES) & (total > 0)
+    return keys[["unique_id", "cutoff"]].assign(scale=np.where(usable, total / np.maximum(counted, 1), np.nan))
+
+
+def period_sum_errors(errors: pd.DataFrame, scales: pd.DataFrame) -> pd.DataFrame:
     """The backtest's errors of sums over each PERIOD_WINDOW_DAYS window after an origin: per
-    series × option × origin × window, (Σy − Σyhat) over the series' MASE scale at that origin,
-    with pool, origin, period_grain and the window's first_day. `errors` are the rows'
+    series × option × origin × window, (Σy − Σyhat) over the series' `period_scales` at that
+    origin, with pool, origin, period_grain and the window's first_day. `errors` are the rows'
     `scaled_errors`; a window the backtest does not fill is left out."""
     keys = ["unique_id", "model", "cutoff", "pool", "origin"]
     week_days, month_days = PERIOD_WINDOW_DAYS["week"], PERIOD_WINDOW_DAYS["month"]
@@ -158,15 +189,14 @@ def period_sum_errors(errors: pd.DataFrame) -> pd.DataFrame:
     # at the county) from being copied once a window.
     first_day = ((days_ahead - 1) // week_days * week_days + 1).rename("first_day")
     weeks = errors.groupby([*keys, first_day], dropna=False).agg(
-        y=("y", "sum"), yhat=("yhat", "sum"), days=("y", "size"), scale=("scale", "first")
+        y=("y", "sum"), yhat=("yhat", "sum"), days=("y", "size")
     )
     weeks = weeks[weeks["days"] == week_days].reset_index()
     in_month = weeks[weeks["first_day"] <= month_days - week_days + 1]
-    months = in_month.groupby(keys, dropna=False).agg(
-        y=("y", "sum"), yhat=("yhat", "sum"), days=("days", "sum"), scale=("scale", "first")
-    )
+    months = in_month.groupby(keys, dropna=False).agg(y=("y", "sum"), yhat=("yhat", "sum"), days=("days", "sum"))
     months = months[months["days"] == month_days].reset_index().assign(first_day=1)
     sums = pd.concat([weeks.assign(period_grain="week"), months.assign(period_grain="month")], ignore_index=True)
+    sums = sums.merge(scales, on=["unique_id", "cutoff"], how="left")
     return sums.assign(scaled_error=(sums["y"] - sums["yhat"]) / sums["scale"]).drop(columns="days")
 
 
@@ -226,8 +256,10 @@ def calibrate_periods(
 ) -> pd.DataFrame:
     """`period_rollups` of the forecast with bounds from the quantiles of the backtest's errors of
     period sums at every origin (`errors` are the rows' `scaled_errors`), pooled as the days' are;
-    a series without a scale, or whose option has too few errors anywhere, keeps its bounds."""
-    quantiles = error_quantiles(period_sum_errors(errors), horizon="period_grain")
-    frame = periods.merge(forecast_scales(series)[["unique_id", "scale"]], on="unique_id", how="left")
+    a series without a period scale, or whose option has too few errors anywhere, keeps its bounds."""
+    backtest_scales = period_scales(series, errors[["unique_id", "cutoff"]].drop_duplicates())
+    quantiles = error_quantiles(period_sum_errors(errors, backtest_scales), horizon="period_grain")
+    scales = period_scales(series, forecast_origins(series))[["unique_id", "scale"]]
+    frame = periods.merge(scales, on="unique_id", how="left")
     frame = frame.merge(pools[["unique_id", "pool"]], on="unique_id", how="left")
     return with_period_bounds(frame, quantiles)[periods.columns]
