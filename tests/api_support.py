@@ -116,7 +116,7 @@ def running_api(owner_url: str, home: Path, pool_size: int = 10) -> Iterator[str
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_serving(server, base_url, log)
+        wait_until_serving(server, base_url, log)
         yield base_url
     finally:
         stop_server(server, grace_seconds=20)
@@ -132,7 +132,7 @@ def stop_server(server: subprocess.Popen, grace_seconds: float) -> None:
         server.wait()
 
 
-def _wait_until_serving(server: subprocess.Popen, base_url: str, log: Path, timeout: float = 60) -> None:
+def wait_until_serving(server: subprocess.Popen, base_url: str, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:

@@ -51,20 +51,26 @@ def real_main_module() -> Iterator[None]:
 
 
 @contextmanager
+def pgserver_start_lock() -> Iterator[None]:
+    """Embedded servers start one at a time across processes: run as root, pgserver creates its
+    system user and widens folder permissions on first use, and two test workers doing that at
+    once on a fresh machine left one unable to reach its data directory."""
+    with (Path(tempfile.gettempdir()) / "coopcast-pgserver-start.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@contextmanager
 def embedded_server(prefix: str) -> Iterator:
     """A pgserver server of its own, stopped and deleted on the way out.
 
     Its data directory is not under pytest's basetemp: pytest prunes old basetemp folders, and a
     second pytest session running at the same time could delete a live server's data directory.
-    Servers start one at a time across processes: run as root, pgserver creates its system user
-    and widens folder permissions on first use, and two test workers doing that at once on a
-    fresh machine left one unable to reach its data directory.
     """
     import pgserver
 
     data_dir = Path(tempfile.mkdtemp(prefix=prefix))
-    with (Path(tempfile.gettempdir()) / "coopcast-pgserver-start.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with pgserver_start_lock():
         server = pgserver.get_server(data_dir, cleanup_mode="stop")
     try:
         yield server

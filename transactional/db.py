@@ -7,6 +7,7 @@ dashboard) shares the same server, which stays up while any of them runs.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Iterator
@@ -14,9 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import psutil
 import psycopg
 
 EMBEDDED_DATABASE = "coopcast"
+# pgserver's list of the processes using an embedded server, in its data directory.
+EMBEDDED_SERVER_USERS = ".handle_pids.json"
 APP_ROLE = "coopcast_app"
 INGEST_ROLE = "coopcast_ingest"
 
@@ -32,8 +36,34 @@ def _embedded_server_uri() -> str:
         # pgserver asks platformdirs for a runtime dir it does not use; headless hosts have none.
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         import pgserver
+        from pgserver.postgres_server import PostgresServer
 
+        # pgserver's own lock over its list, so that no process registering meanwhile is lost.
+        with PostgresServer._lock:
+            _forget_exited_users(postgres_dir / EMBEDDED_SERVER_USERS)
         return pgserver.get_server(postgres_dir).get_uri()
+
+
+def _forget_exited_users(users_file: Path) -> None:
+    """Drops the processes that have exited from pgserver's list of an embedded server's users.
+
+    pgserver stops the server when the last process in that list exits, each process removing
+    itself from an exit hook. A process killed before its hooks ran (SIGKILL, a crash) would stay
+    listed, and the server keep running after every coopcast process had gone.
+    """
+    if not users_file.exists():
+        return
+    listed = json.loads(users_file.read_text())
+    alive = [pid for pid in listed if _is_alive(pid)]
+    if alive != listed:
+        users_file.write_text(json.dumps(alive))
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _ensure_database(server_uri: str, database: str) -> None:

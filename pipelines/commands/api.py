@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
@@ -11,6 +12,10 @@ from pipelines.settings import API_PORT
 from transactional import db
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(0)
+
+
 @one_line_errors
 def api(
     port: Annotated[int, typer.Option(help="Port to listen on")] = API_PORT,
@@ -18,6 +23,10 @@ def api(
     pool_size: Annotated[int, typer.Option("--pool-size", help="Database connections at most")] = 10,
 ) -> None:
     """Serve the HTTP API: /orders, /stock, /purchase-orders, /funnel-events; docs at /docs."""
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler it
+    # found: the default one would end the process before its exit hooks run, and the embedded
+    # PostgreSQL, which stops when the last process using it exits, would count this one forever.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     import uvicorn
 
     from transactional.api import create_app
