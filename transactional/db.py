@@ -7,6 +7,7 @@ dashboard) shares the same server, which stays up while any of them runs.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import warnings
@@ -36,27 +37,31 @@ def _embedded_server_uri() -> str:
         # pgserver asks platformdirs for a runtime dir it does not use; headless hosts have none.
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         import pgserver
-        from pgserver.postgres_server import PostgresServer
 
-        # pgserver's own lock over its list, so that no process registering meanwhile is lost.
-        with PostgresServer._lock:
-            _forget_exited_users(postgres_dir / EMBEDDED_SERVER_USERS)
+        _forget_exited_users(postgres_dir)
         return pgserver.get_server(postgres_dir).get_uri()
 
 
-def _forget_exited_users(users_file: Path) -> None:
+@functools.cache
+def _forget_exited_users(postgres_dir: Path) -> None:
     """Drops the processes that have exited from pgserver's list of an embedded server's users.
 
     pgserver stops the server when the last process in that list exits, each process removing
     itself from an exit hook. A process killed before its hooks ran (SIGKILL, a crash) would stay
-    listed, and the server keep running after every coopcast process had gone.
+    listed, and the server keep running after every coopcast process had gone. Once per process:
+    after its first call this process is listed itself.
     """
-    if not users_file.exists():
-        return
-    listed = json.loads(users_file.read_text())
-    alive = [pid for pid in listed if _is_alive(pid)]
-    if alive != listed:
-        users_file.write_text(json.dumps(alive))
+    from pgserver.postgres_server import PostgresServer
+
+    users_file = postgres_dir / EMBEDDED_SERVER_USERS
+    # pgserver's own lock over its list, so that no process registering meanwhile is lost.
+    with PostgresServer._lock:
+        if not users_file.exists():
+            return
+        listed = json.loads(users_file.read_text())
+        alive = [pid for pid in listed if _is_alive(pid)]
+        if alive != listed:
+            users_file.write_text(json.dumps(alive))
 
 
 def _is_alive(pid: int) -> bool:
