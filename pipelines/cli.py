@@ -402,6 +402,10 @@ def _launch_servers(ports: ServerPorts) -> list[subprocess.Popen]:
             "false",
             "--client.toolbarMode",
             "minimal",
+            # A headless Streamlit left to find its own address asks checkip.amazonaws.com for
+            # the machine's public one; this platform runs offline.
+            "--browser.serverAddress",
+            "localhost",
         ],
         # The dashboard approves replenishment suggestions through the API started here.
         env={**os.environ, settings.API_URL_SETTING: ports.api_url},
@@ -410,6 +414,9 @@ def _launch_servers(ports: ServerPorts) -> list[subprocess.Popen]:
     dagster = subprocess.Popen(
         [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-p", str(ports.dagster)],
         cwd=settings.REPO_ROOT,
+        # Dagster 1.13 marks `dagster dev` superseded by `dg dev`, which needs the project laid out
+        # for the dg tool; `dagster dev` still serves the same UI and daemon.
+        env={**os.environ, "PYTHONWARNINGS": "ignore:Function `dev_command` is superseded"},
         start_new_session=True,
     )
     return [api_server, streamlit, dagster]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import openpyxl
@@ -17,6 +18,7 @@ import psycopg
 import pytest
 
 from pipelines.exports import SUMMARY_SHEET
+from tests.api_support import free_port
 from tests.conftest import REPO_ROOT, PipelineRun, run_cli
 from transactional import purchasing
 
@@ -187,12 +189,6 @@ def test_a_bad_as_of_is_refused_with_one_line(pipeline_run: PipelineRun) -> None
     assert "--as-of must be a date" in result.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -201,16 +197,20 @@ def answers(url: str) -> bool:
         return False
 
 
-def test_serve_starts_the_dashboard_the_api_and_the_dagster_ui_then_stops_cleanly(pipeline_run: PipelineRun) -> None:
+def test_serve_starts_the_dashboard_the_api_and_the_dagster_ui_then_stops_cleanly(
+    pipeline_run: PipelineRun, tmp_path: Path
+) -> None:
     dashboard, dagster_ui, api = free_port(), free_port(), free_port()
     ports = ["--port", str(dashboard), "--dagster-port", str(dagster_ui), "--api-port", str(api)]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "serve", *ports],
-        cwd=REPO_ROOT,
-        env=pipeline_run.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    output = tmp_path / "serve.log"
+    with output.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.cli", "serve", *ports],
+            cwd=REPO_ROOT,
+            env=pipeline_run.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 180
         urls = (
@@ -227,6 +227,12 @@ def test_serve_starts_the_dashboard_the_api_and_the_dagster_ui_then_stops_cleanl
         returncode = server.wait(timeout=60)
     assert returncode == 0
     assert not any(answers(url) for url in urls)
+    # What ops read when the servers start: no library warnings, and no lookup of the machine's
+    # public address on the internet (Streamlit's "External URL", or its failure message offline).
+    printed = output.read_text()
+    assert f"URL: http://localhost:{dashboard}" in printed, printed[-3000:]
+    assert not re.search(r"\w+Warning: ", printed), printed[-3000:]
+    assert "External URL" not in printed and "external IP" not in printed, printed[-3000:]
 
 
 def test_status_reports_each_merchant_and_the_last_run(pipeline_run: PipelineRun, serving) -> None:
