@@ -22,12 +22,14 @@ import duckdb
 import psycopg
 import pytest
 
+from transactional.backup import backup, restore
 from transactional.db import with_database
 from transactional.migrate import upgrade
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = REPO_ROOT / "dbt_project"
 PIPELINE_SEED = 3
+PRISTINE_DATABASE = "database.dump"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -91,16 +93,18 @@ def pg_server_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def database_factory(pg_server_url: str) -> Iterator:
-    """Creates migrated, uniquely named databases on the test server; drops them at the end."""
+    """Creates uniquely named databases on the test server, migrated unless asked otherwise;
+    drops them at the end."""
     created: list[str] = []
 
-    def create() -> str:
+    def create(migrated: bool = True) -> str:
         name = f"coopcast_test_{uuid.uuid4().hex[:10]}"
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         created.append(name)
         uri = with_database(pg_server_url, name)
-        upgrade(uri)
+        if migrated:
+            upgrade(uri)
         return uri
 
     yield create
@@ -187,9 +191,37 @@ def warehouse_rows(warehouse: Path, sql: str, params: list | None = None) -> lis
 
 
 @pytest.fixture(scope="session")
-def pipeline_run(tmp_path_factory: pytest.TempPathFactory, database_factory) -> PipelineRun:
-    """`coopcast simulate --scale tiny` then `coopcast run`, once per test session, as a user would."""
-    pipeline = PipelineRun(home=tmp_path_factory.mktemp("coopcast_home"), database_url=database_factory())
+def pipeline_run(tmp_path_factory: pytest.TempPathFactory, database_factory, worker_id: str) -> PipelineRun:
+    """`coopcast simulate --scale tiny` then `coopcast run`, as a user would, once per test run.
+
+    Tests change what they are given (they approve orders, ingest, rerun, restore), so each test
+    worker has a pipeline of its own. The first worker to need one builds it and leaves a pristine
+    copy, its home's files and a `coopcast backup` of its database; the others copy the files and
+    restore the backup into a database of their own, in seconds instead of a whole run.
+    """
+    home = tmp_path_factory.mktemp("coopcast_home")
+    if worker_id == "master":
+        return built_pipeline(PipelineRun(home=home, database_url=database_factory()))
+    pristine = tmp_path_factory.getbasetemp().parent / "pristine_pipeline"
+    with (pristine.parent / "pristine_pipeline.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (pristine / PRISTINE_DATABASE).exists():
+            pipeline = built_pipeline(PipelineRun(home=home, database_url=database_factory()))
+            shutil.copytree(home, pristine / "home")
+            backup(pipeline.database_url, pristine / PRISTINE_DATABASE)
+            return pipeline
+    # Imported here: Dagster takes seconds to import, and most test processes never need it.
+    from pipelines.ops.instance import ensure_instance
+
+    shutil.copytree(pristine / "home", home, dirs_exist_ok=True)
+    # dagster.yaml names its storage folder by absolute path: point it at this copy's.
+    ensure_instance(home / "dagster")
+    pipeline = PipelineRun(home=home, database_url=database_factory(migrated=False))
+    restore(pipeline.database_url, pristine / PRISTINE_DATABASE)
+    return pipeline
+
+
+def built_pipeline(pipeline: PipelineRun) -> PipelineRun:
     run_cli(pipeline, "simulate", "--scale", "tiny", "--seed", str(PIPELINE_SEED))
     run_cli(pipeline, "run")
     return pipeline
