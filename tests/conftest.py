@@ -207,10 +207,11 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory, database_factory, wor
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (pristine / PRISTINE_DATABASE).exists():
             pipeline = built_pipeline(PipelineRun(home=home, database_url=database_factory()))
-            shutil.copytree(home, pristine / "home")
+            # A build whose backup failed may have left files here: they are replaced.
+            shutil.copytree(home, pristine / "home", dirs_exist_ok=True)
             backup(pipeline.database_url, pristine / PRISTINE_DATABASE)
             return pipeline
-    # Imported here: Dagster takes seconds to import, and most test processes never need it.
+    # Imported here, not with the conftest every pytest process loads: Dagster takes seconds to import.
     from pipelines.ops.instance import ensure_instance
 
     shutil.copytree(pristine / "home", home, dirs_exist_ok=True)
