@@ -22,14 +22,19 @@ import duckdb
 import psycopg
 import pytest
 
-from transactional.backup import backup, restore
+from transactional.backup import restore
 from transactional.db import with_database
 from transactional.migrate import upgrade
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = REPO_ROOT / "dbt_project"
 PIPELINE_SEED = 3
+# The pipeline built once per test run (tests/pipeline_build.py): its folder holds the home's
+# files, the database's backup (written last), the build's output and a lock the build holds.
+PRISTINE_HOME = "home"
 PRISTINE_DATABASE = "database.dump"
+BUILD_LOG = "build.log"
+BUILD_LOCK = "build.lock"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -190,41 +195,72 @@ def warehouse_rows(warehouse: Path, sql: str, params: list | None = None) -> lis
         return conn.execute(sql, params or []).fetchall()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def pipeline_build(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Iterator[None]:
+    """Starts building the tests' tiny pipeline (tests/pipeline_build.py) as soon as the first test
+    worker starts, when any collected test needs it; the workers go on with their tests meanwhile.
+
+    The worker that starts the build waits for it at its end: the build's database is its own.
+    """
+    builder = None
+    if any("pipeline_run" in item.fixturenames for item in request.session.items):
+        shared = pristine_pipeline_folder(tmp_path_factory, worker_id)
+        shared.mkdir(exist_ok=True)
+        with (shared.parent / f"{shared.name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (shared / BUILD_LOG).exists():
+                # Asked for only here: a run without pipeline tests starts no database server for it.
+                builder = start_pipeline_build(shared, request.getfixturevalue("database_factory")())
+    yield
+    if builder is not None:
+        builder.wait()
+
+
+def start_pipeline_build(shared: Path, database_url: str) -> subprocess.Popen:
+    with (shared / BUILD_LOCK).open("w") as build_lock, (shared / BUILD_LOG).open("w") as log:
+        fcntl.flock(build_lock, fcntl.LOCK_EX)
+        # The build process inherits the locked file and holds the lock until it exits.
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.pipeline_build", str(shared), database_url],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=[build_lock.fileno()],
+        )
+
+
+def pristine_pipeline_folder(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """Where the pipeline is built, shared by all workers of the run (their temp folders' parent)."""
+    basetemp = tmp_path_factory.getbasetemp()
+    return (basetemp if worker_id == "master" else basetemp.parent) / "pristine_pipeline"
+
+
 @pytest.fixture(scope="session")
-def pipeline_run(tmp_path_factory: pytest.TempPathFactory, database_factory, worker_id: str) -> PipelineRun:
+def pipeline_run(
+    pipeline_build: None, tmp_path_factory: pytest.TempPathFactory, database_factory, worker_id: str
+) -> PipelineRun:
     """`coopcast simulate --scale tiny` then `coopcast run`, as a user would, once per test run.
 
     Tests change what they are given (they approve orders, ingest, rerun, restore), so each test
-    worker has a pipeline of its own. The first worker to need one builds it and leaves a pristine
-    copy, its home's files and a `coopcast backup` of its database; the others copy the files and
-    restore the backup into a database of their own, in seconds instead of a whole run.
+    worker gets a pipeline of its own: the built home's files, copied, and the built database's
+    backup restored into a database of its own, in seconds instead of a whole run.
     """
-    home = tmp_path_factory.mktemp("coopcast_home")
-    if worker_id == "master":
-        return built_pipeline(PipelineRun(home=home, database_url=database_factory()))
-    pristine = tmp_path_factory.getbasetemp().parent / "pristine_pipeline"
-    with (pristine.parent / "pristine_pipeline.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (pristine / PRISTINE_DATABASE).exists():
-            pipeline = built_pipeline(PipelineRun(home=home, database_url=database_factory()))
-            # A build whose backup failed may have left files here: they are replaced.
-            shutil.copytree(home, pristine / "home", dirs_exist_ok=True)
-            backup(pipeline.database_url, pristine / PRISTINE_DATABASE)
-            return pipeline
     # Imported here, not with the conftest every pytest process loads: Dagster takes seconds to import.
     from pipelines.ops.instance import ensure_instance
 
-    shutil.copytree(pristine / "home", home, dirs_exist_ok=True)
+    shared = pristine_pipeline_folder(tmp_path_factory, worker_id)
+    with (shared / BUILD_LOCK).open("w") as build_lock:
+        fcntl.flock(build_lock, fcntl.LOCK_EX)
+    if not (shared / PRISTINE_DATABASE).exists():
+        raise AssertionError(f"building the tests' pipeline failed:\n{(shared / BUILD_LOG).read_text()[-5000:]}")
+    home = tmp_path_factory.mktemp("coopcast_home")
+    shutil.copytree(shared / PRISTINE_HOME, home, dirs_exist_ok=True)
     # dagster.yaml names its storage folder by absolute path: point it at this copy's.
     ensure_instance(home / "dagster")
     pipeline = PipelineRun(home=home, database_url=database_factory(migrated=False))
-    restore(pipeline.database_url, pristine / PRISTINE_DATABASE)
-    return pipeline
-
-
-def built_pipeline(pipeline: PipelineRun) -> PipelineRun:
-    run_cli(pipeline, "simulate", "--scale", "tiny", "--seed", str(PIPELINE_SEED))
-    run_cli(pipeline, "run")
+    restore(pipeline.database_url, shared / PRISTINE_DATABASE)
     return pipeline
 
 
