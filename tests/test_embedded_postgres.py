@@ -23,6 +23,7 @@ import pytest
 
 from tests.api_support import free_port, wait_until_serving
 from tests.conftest import REPO_ROOT, pgserver_start_lock
+from transactional.db import EMBEDDED_SERVER_USERS
 
 
 def _running(process: psutil.Process) -> bool:
@@ -38,7 +39,7 @@ def _postmaster(home: Path) -> psutil.Process:
 
 
 def _listed_users(home: Path) -> list[int]:
-    return json.loads((home / "postgres" / ".handle_pids.json").read_text())
+    return json.loads((home / "postgres" / EMBEDDED_SERVER_USERS).read_text())
 
 
 @pytest.fixture
