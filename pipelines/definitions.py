@@ -6,11 +6,10 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from pipelines.assets.alert_digests import alert_digests
 from pipelines.assets.churn import churn_scores
-from pipelines.assets.dbt import ML_TAG, build_dbt_assets, prepared_dbt_project
+from pipelines.assets.dbt import ML_TAG, InstalledDbtCliResource, build_dbt_assets, prepared_dbt_project
 from pipelines.assets.exports import build_serving_asset, replenishment_workbooks
 from pipelines.assets.ingest import INGEST_ASSETS, INGEST_CHECKS
 from pipelines.assets.merchant_fan_out import (
@@ -82,7 +81,7 @@ def build_definitions() -> dg.Definitions:
             "postgres": PostgresResource(),
             "warehouse": WarehouseResource(),
             "run_settings": RunSettings(),
-            "dbt": DbtCliResource(project_dir=project, dbt_executable=str(DBT_EXECUTABLE)),
+            "dbt": InstalledDbtCliResource(project_dir=project, dbt_executable=str(DBT_EXECUTABLE)),
         },
     )
 

@@ -30,11 +30,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = REPO_ROOT / "dbt_project"
 PIPELINE_SEED = 3
 # The pipeline built once per test run (tests/pipeline_build.py): its folder holds the home's
-# files, the database's backup (written last), the build's output and a lock the build holds.
+# files, the database's backup (written last), the build's output, a lock the build holds and
+# the requests its commands sent towards the internet (tests/outbound.py), one per line.
 PRISTINE_HOME = "home"
 PRISTINE_DATABASE = "database.dump"
 BUILD_LOG = "build.log"
 BUILD_LOCK = "build.lock"
+OUTBOUND_REQUESTS = "outbound_requests.txt"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -19,7 +19,8 @@ import pytest
 
 from pipelines.exports import SUMMARY_SHEET
 from tests.api_support import free_port
-from tests.conftest import REPO_ROOT, PipelineRun, run_cli
+from tests.conftest import OUTBOUND_REQUESTS, REPO_ROOT, PipelineRun, pristine_pipeline_folder, run_cli
+from tests.outbound import recording_proxy
 from transactional import purchasing
 
 pytestmark = pytest.mark.slow
@@ -189,6 +190,15 @@ def test_a_bad_as_of_is_refused_with_one_line(pipeline_run: PipelineRun) -> None
     assert "--as-of must be a date" in result.stderr
 
 
+def test_simulate_and_run_ask_nothing_of_the_internet(
+    pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> None:
+    """The platform runs offline: the tests' pipeline was built behind a proxy that records every
+    request (tests/pipeline_build.py); a version check, telemetry or download would be there."""
+    requests = (pristine_pipeline_folder(tmp_path_factory, worker_id) / OUTBOUND_REQUESTS).read_text().splitlines()
+    assert requests == []
+
+
 def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -203,29 +213,30 @@ def test_serve_starts_the_dashboard_the_api_and_the_dagster_ui_then_stops_cleanl
     dashboard, dagster_ui, api = free_port(), free_port(), free_port()
     ports = ["--port", str(dashboard), "--dagster-port", str(dagster_ui), "--api-port", str(api)]
     output = tmp_path / "serve.log"
-    with output.open("w") as log:
+    with output.open("w") as log, recording_proxy() as proxy:
         server = subprocess.Popen(
             [sys.executable, "-m", "pipelines.cli", "serve", *ports],
             cwd=REPO_ROOT,
-            env=pipeline_run.env(),
+            env={**pipeline_run.env(), **proxy.environment},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    try:
-        deadline = time.monotonic() + 180
-        urls = (
-            f"http://127.0.0.1:{dashboard}/",
-            f"http://127.0.0.1:{dagster_ui}/server_info",
-            f"http://127.0.0.1:{api}/openapi.json",
-        )
-        while not all(answers(url) for url in urls):
-            assert server.poll() is None, "coopcast serve exited before the UIs and the API answered"
-            assert time.monotonic() < deadline, "the UIs did not answer within 3 minutes"
-            time.sleep(1)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        returncode = server.wait(timeout=60)
+        try:
+            deadline = time.monotonic() + 180
+            urls = (
+                f"http://127.0.0.1:{dashboard}/",
+                f"http://127.0.0.1:{dagster_ui}/server_info",
+                f"http://127.0.0.1:{api}/openapi.json",
+            )
+            while not all(answers(url) for url in urls):
+                assert server.poll() is None, "coopcast serve exited before the UIs and the API answered"
+                assert time.monotonic() < deadline, "the UIs did not answer within 3 minutes"
+                time.sleep(1)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            returncode = server.wait(timeout=60)
     assert returncode == 0
+    assert proxy.requests == []
     assert not any(answers(url) for url in urls)
     # What ops read when the servers start: no library warnings, and no lookup of the machine's
     # public address on the internet (Streamlit's "External URL", or its failure message offline).

@@ -11,12 +11,15 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.compat import DBT_PYTHON_VERSION
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
+from packaging.version import Version
 
 from pipelines import dbt_child, settings
 from pipelines import warehouse as duck
@@ -33,6 +36,23 @@ DAILY_PARTITIONS_START = "2024-01-01"
 DAILY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=DAILY_PARTITIONS_START, timezone=BUSINESS_TIMEZONE)
 PREVIEW_ROWS = 5
 INDIRECT_SELECTION = "buildable"
+
+
+class InstalledDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource, told the version of the dbt it runs instead of asking.
+
+    Before every invocation DbtCliResource runs `dbt --version` to learn which engine it starts,
+    and that command also asks pypi.org for the latest dbt-core and adapters: three requests the
+    platform, which runs offline, must not make (each waits up to a second when nobody answers),
+    and about 3 s of a process starting. The executable here is pipelines.dbt_child, the dbt-core
+    installed beside dagster-dbt, whose version dagster-dbt already read from the package.
+    """
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        if DBT_PYTHON_VERSION is None:
+            raise RuntimeError("dbt-core is not installed: run `make install`")
+        return DBT_PYTHON_VERSION
 
 
 class CoopcastDbtTranslator(DagsterDbtTranslator):
