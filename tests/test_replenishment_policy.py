@@ -222,6 +222,45 @@ def test_shelf_life_cap() -> None:
     assert out["days_of_cover"].astype(float).tolist() == pytest.approx([9.4, 1.0, 11.8, 10.6, 10.6, 1.0])
 
 
+def test_an_empty_shelf_gets_one_moq_the_cap_alone_would_refuse() -> None:
+    # A 7-day vegetable, L = 2, R = 1 (P = 3), MOQ 5, no forecast error. With d = 0.5 a day the
+    # reorder point and order-up-to level are 1.5; the margin is a third of 7 days, so 0.5 · 14/3 =
+    # 2.33 units sell before it, less than half the MOQ (2.5): the cap is 2, below the MOQ.
+    vegetable = {
+        "lead_time_days": 2,
+        "review_period_days": 1,
+        "forecast_lead_time_demand": 1.0,
+        "forecast_protection_demand": 1.5,
+        "min_order_qty": 5,
+        "shelf_life_days": 7,
+    }
+    out = _suggest(
+        # Nothing on hand or on order: 0.5 · 7 = 3.5 of the 5 sell within the shelf life → 5.
+        _row(**vegetable),
+        # One unit on hand: position 1 ≤ 1.5, need 0.5 → 5, cap 2.33 − 1 → 1 < 5 → nothing.
+        _row(**vegetable, on_hand=1),
+        # One unit on order, nothing on hand: the same position 1 → nothing.
+        _row(**vegetable, on_order=1),
+        # d = 0.3: 0.3 · 7 = 2.1 < 2.5 would sell even in the whole shelf life → nothing.
+        _row(**{**vegetable, "forecast_lead_time_demand": 0.6, "forecast_protection_demand": 0.9}),
+        # d = 0.6 in packs of 4: the MOQ is 2 packs = 8; 0.6 · 14/3 = 2.8 → cap 0 packs; 0.6 · 7 =
+        # 4.2 ≥ 4, half of 8 → 8.
+        _row(**{**vegetable, "forecast_lead_time_demand": 1.2, "forecast_protection_demand": 1.8, "order_multiple": 4}),
+    )
+    assert out["shelf_life_cap"].tolist() == [2, 1, 1, 1, 0]
+    assert out["suggested_qty"].tolist() == [5, 0, 0, 0, 8]
+    assert out["reason"].tolist() == [
+        "restock_empty_shelf",
+        "cap_below_min_order",
+        "cap_below_min_order",
+        "cap_below_min_order",
+        "restock_empty_shelf",
+    ]
+    assert out.loc[0, "reason_zh"] == REASONS["restock_empty_shelf"]
+    # (0 + 5) / 0.5 and (0 + 8) / 0.6 days of cover.
+    assert out.loc[[0, 4], "days_of_cover"].astype(float).tolist() == pytest.approx([10.0, 13.333333])
+
+
 def test_perishables_are_reviewed_more_often() -> None:
     shelf_life = pd.Series([7, 15, 30, 56, 89, 90, 365, None, 3], dtype="Int64")
     # 7 // 7 = 1, 15 // 7 = 2, 30 // 7 = 4, 56 // 7 = 8 → the usual 7, 89 // 7 = 12 → 7; from 90
