@@ -41,11 +41,12 @@ INDIRECT_SELECTION = "buildable"
 class InstalledDbtCliResource(DbtCliResource):
     """dagster-dbt's resource, told the version of the dbt it runs instead of asking.
 
-    Before every invocation DbtCliResource runs `dbt --version` to learn which engine it starts,
-    and that command also asks pypi.org for the latest dbt-core and adapters: three requests the
-    platform, which runs offline, must not make (each waits up to a second when nobody answers),
-    and about 3 s of a process starting. The executable here is pipelines.dbt_child, the dbt-core
-    installed beside dagster-dbt, whose version dagster-dbt already read from the package.
+    Before a run's first dbt invocation DbtCliResource runs `dbt --version` to learn which engine
+    it starts, and that command also asks pypi.org for the latest dbt-core and adapters: three
+    requests the platform, which runs offline, must not make (each waits up to a second when
+    nobody answers), and about 3 s of a process starting. The executable here is
+    pipelines.dbt_child, the dbt-core installed beside dagster-dbt, whose version dagster-dbt
+    already read from the package.
     """
 
     @cached_property
