@@ -10,12 +10,11 @@ name who was asked. Local addresses bypass it.
 
 from __future__ import annotations
 
-import socket
 import socketserver
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 LOCAL_ADDRESSES = "localhost,127.0.0.1,::1"
 REFUSAL = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -24,7 +23,7 @@ REFUSAL = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n
 @dataclass
 class RecordingProxy:
     environment: dict[str, str]
-    requests: list[str] = field(default_factory=list)
+    requests: list[str]
 
 
 @contextmanager
@@ -40,8 +39,6 @@ def recording_proxy() -> Iterator[RecordingProxy]:
 
     class Server(socketserver.ThreadingTCPServer):
         daemon_threads = True
-        allow_reuse_address = True
-        address_family = socket.AF_INET
 
     with Server(("127.0.0.1", 0), Handler) as server:
         address = f"http://127.0.0.1:{server.server_address[1]}"

@@ -292,17 +292,13 @@ def smallest_order(min_order_qty: np.ndarray, order_multiple: np.ndarray) -> np.
 
 
 def restocks_empty_shelf(
-    mean_daily_demand: np.ndarray,
-    shelf_life_days: np.ndarray,
-    position: np.ndarray,
-    min_order_qty: np.ndarray,
-    order_multiple: np.ndarray,
+    mean_daily_demand: np.ndarray, shelf_life_days: np.ndarray, position: np.ndarray, moq: np.ndarray
 ) -> np.ndarray:
-    """Whether one MOQ is ordered where the shelf-life cap forbids it: nothing is on hand or on
-    order, and at least MOQ_SELLABLE_SHARE of the MOQ sells within the whole shelf life at the
-    forecast rate (see the module docstring). False for goods without a shelf life."""
+    """Whether one MOQ (`smallest_order`) is ordered where the shelf-life cap forbids it: nothing
+    is on hand or on order, and at least MOQ_SELLABLE_SHARE of it sells within the whole shelf life
+    at the forecast rate (see the module docstring). False for goods without a shelf life."""
     sellable = mean_daily_demand * np.nan_to_num(shelf_life_days, nan=0.0)
-    return (position <= 0) & (sellable >= MOQ_SELLABLE_SHARE * smallest_order(min_order_qty, order_multiple))
+    return (position <= 0) & (sellable >= MOQ_SELLABLE_SHARE * moq)
 
 
 def suggest_replenishment(
@@ -355,12 +351,11 @@ def suggest_replenishment(
     cap_applied = has_forecast & (cap < rounded_qty)
     # The cap is whole packs, so one below the MOQ is also below the MOQ rounded up to packs.
     cap_below_min_order = cap_applied & (cap < min_order_qty)
-    restock = cap_below_min_order & restocks_empty_shelf(
-        mean_daily_demand, shelf_life, position, min_order_qty, order_multiple
-    )
+    moq = smallest_order(min_order_qty, order_multiple)
+    restock = cap_below_min_order & restocks_empty_shelf(mean_daily_demand, shelf_life, position, moq)
     suggested = np.where(cap_applied, cap, rounded_qty)
     suggested = np.where(has_forecast & ~cap_below_min_order, suggested, 0.0)
-    suggested = np.where(restock, smallest_order(min_order_qty, order_multiple), suggested)
+    suggested = np.where(restock, moq, suggested)
     with np.errstate(divide="ignore", invalid="ignore"):
         days_of_cover = np.where(mean_daily_demand > 0, (position + suggested) / mean_daily_demand, np.nan)
 
