@@ -1,76 +1,19 @@
--- Every promotion started by the merchant's as_of × each SKU in its scope (one SKU, every SKU
--- under a category at any level of the tree, or the whole shop), with the promotion's days.
--- A promotion runs over [starts_at, ends_at); it covers each business day it touches, whole.
-
-with merchants as (
-    select merchant_id, as_of
-    from {{ ref('int_merchants_as_of') }}
-    where as_of is not null
-),
-
-promotions as (
-    select
-        promotions.promotion_id,
-        promotions.merchant_id,
-        promotions.promotion_code,
-        promotions.promotion_name,
-        promotions.kind,
-        promotions.product_id,
-        promotions.category_id,
-        promotions.starts_date,
-        {{ last_business_date_before('promotions.ends_at') }} as ends_date,
-        merchants.as_of
-    from {{ ref('stg_postgres__promotions') }} as promotions
-    inner join merchants on merchants.merchant_id = promotions.merchant_id
-    where promotions.starts_date <= merchants.as_of
-),
-
-categories as (
-    select category_id, parent_category_id
-    from {{ ref('stg_postgres__categories') }}
-),
-
--- A product sits in a leaf; its leaf and the leaf's ancestors are the categories that cover it.
-product_categories as (
-    select
-        products.product_id,
-        products.merchant_id,
-        leaf.category_id as leaf_category_id,
-        parent.category_id as parent_category_id,
-        grandparent.category_id as grandparent_category_id
-    from {{ ref('stg_postgres__products') }} as products
-    left join categories as leaf on leaf.category_id = products.category_id
-    left join categories as parent on parent.category_id = leaf.parent_category_id
-    left join categories as grandparent on grandparent.category_id = parent.parent_category_id
-)
+-- Every promotion started by the merchant's as_of × each SKU in its scope, with the promotion's
+-- days (int_promotion_products_known holds the scope; this keeps the promotions under way or over).
 
 select
-    promotions.promotion_id,
-    promotions.merchant_id,
-    promotions.promotion_code,
-    promotions.promotion_name,
-    promotions.kind as promotion_kind,
-    case
-        when promotions.product_id is not null then 'sku'
-        when promotions.category_id is not null then 'category'
-        else 'shop'
-    end as promotion_scope,
-    product_categories.product_id,
-    promotions.starts_date,
-    promotions.ends_date,
-    cast({{ dbt.datediff("promotions.starts_date", "promotions.ends_date", "day") }} + 1 as integer) as promotion_days,
+    promotion_id,
+    merchant_id,
+    promotion_code,
+    promotion_name,
+    promotion_kind,
+    promotion_scope,
+    product_id,
+    starts_date,
+    ends_date,
+    cast({{ dbt.datediff("starts_date", "ends_date", "day") }} + 1 as integer) as promotion_days,
     -- A promotion still running at as_of is measured over the days it has run so far.
-    cast({{ dbt.datediff("promotions.starts_date", "least(promotions.ends_date, promotions.as_of)", "day") }} + 1 as integer) as observed_days,
-    promotions.as_of
-from promotions
-inner join product_categories
-    on product_categories.merchant_id = promotions.merchant_id
-    and (
-        product_categories.product_id = promotions.product_id
-        or promotions.category_id in (
-            product_categories.leaf_category_id,
-            product_categories.parent_category_id,
-            product_categories.grandparent_category_id
-        )
-        or (promotions.product_id is null and promotions.category_id is null)
-    )
+    cast({{ dbt.datediff("starts_date", "least(ends_date, as_of)", "day") }} + 1 as integer) as observed_days,
+    as_of
+from {{ ref('int_promotion_products_known') }}
+where starts_date <= as_of
