@@ -4,7 +4,7 @@ A global model learns the shape of demand (weekday, holidays, recent level) from
 once, so a series with little history borrows from the others, and one fit per backtest origin
 serves every series. Features: demand lags of one to four weeks, weekly and four-weekly rolling
 means of demand a week back, the demand of the same weekday a year back (lag 364) and the mean of
-the same fortnight a year back, day of week, month, and whether the day is a public holiday in
+the same fortnight a year back, day of week, month, whether the day is a public holiday in
 mainland China (`holidays` ships the calendar; nothing is downloaded). The year-back features let
 the model see a farming-calendar peak coming (fertiliser before planting) that the recent weeks
 do not show; where a series is younger than a year they are missing, which LightGBM handles, so
@@ -15,6 +15,10 @@ features are read from a longer history (`history`, two years in forecast_networ
 mlforecast as exogenous columns: as lags of the one-year series they were missing on every
 training day, and training on two years instead doubled the model's time. A year back is always
 before the origin (or as_of) for the 28- and 90-day horizons, so nothing is read ahead.
+
+Promotions and shelf prices (drivers.py) are features too: how deep a promotion cuts the SKU's
+price that day, the days since its last promotion, and how far its price moved in one and four
+weeks. Each forecast sees the promotions and prices known on the day it is made.
 
 The Tweedie loss suits daily counts with many zeros (as in the M5 competition's winning solutions).
 
@@ -50,6 +54,12 @@ from models.forecasting.backtest import (
 )
 from models.forecasting.candidates import FORECAST_COLUMNS, VALUE_COLUMNS
 from models.forecasting.demand_classes import NO_DEMAND
+from models.forecasting.drivers import (
+    DRIVER_FEATURES,
+    MAY_BE_MISSING_DRIVER_FEATURES,
+    DemandDrivers,
+    driver_features,
+)
 from models.forecasting.series import HORIZON_DAYS, INTERVAL_LEVELS
 from models.settings import whole_number_setting
 
@@ -123,12 +133,15 @@ def engine(seed: int = 0) -> MLForecast:
 
 @contextmanager
 def history_features_may_be_missing() -> Iterator[None]:
-    """Silence mlforecast's warning about missing values when only the features read from a
-    series' past have them: lags and rolling means are missing in a series' first weeks and the
-    year-back features where it is younger than a year, by design (`dropna=False` keeps those
-    days), and LightGBM handles that. A warning naming any other feature (a date feature, which
-    is never missing) still shows."""
-    feature = "|".join([r"lag\d+", r"rolling_mean_lag\d+_window_size\d+", *YEAR_BACK_FEATURES])
+    """Silence mlforecast's warning about missing values when only the features that are missing
+    by design have them (`dropna=False` keeps those days, and LightGBM handles them): lags and
+    rolling means in a series' first weeks, the year-back features where it is younger than a
+    year, the days after a promotion where none ended lately, and the price changes before a
+    SKU's first price. A warning naming any other feature (a date feature, or the promotion's
+    depth, which is 0 without one) still shows."""
+    feature = "|".join(
+        [r"lag\d+", r"rolling_mean_lag\d+_window_size\d+", *YEAR_BACK_FEATURES, *MAY_BE_MISSING_DRIVER_FEATURES]
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", rf"Found null values in ({feature})(, ({feature}))*\.$", UserWarning)
         yield
@@ -182,15 +195,19 @@ def backtest_global(
     step_size: int = BACKTEST_STEP_DAYS,
     n_windows: int = MIN_ORIGINS,
     history: pd.DataFrame | None = None,
+    drivers: DemandDrivers | None = None,
 ) -> pd.DataFrame:
     """The global model's rolling-origin forecasts (`backtest.BACKTEST_ROW_COLUMNS`), refitted at each
-    origin; the year-back features come from `history` (default: `series` itself).
+    origin; the year-back features come from `history` (default: `series` itself), promotions and
+    prices from `drivers`, as known at each origin.
 
     The CONFORMAL_WINDOWS windows before each origin calibrate its intervals. mlforecast's own
     conformal cross-validation fits one more model per origin for them, though with origins one
-    horizon apart they are the previous origins' windows: here one cross-validation over the
-    calibration windows and the origins fits each window once (five fits instead of six), and each
-    origin takes its intervals from the errors of the windows before it.
+    horizon apart they are the previous origins' windows: here the calibration windows and the
+    origins are fitted once each (five fits instead of six), and each origin takes its intervals
+    from the errors of the windows before it. The windows are fitted as mlforecast's
+    cross-validation fits them, except that each window's days ahead get the promotions and
+    prices known at its origin, where cross-validation would hand them the days' recorded ones.
     """
     if step_size != h:
         raise ValueError(f"the origins' windows calibrate the next ones only {h} days apart, not {step_size}")
@@ -198,15 +215,38 @@ def backtest_global(
     training = modelled_series(series, classes, h * all_windows)
     if training.empty:
         return pd.DataFrame(columns=BACKTEST_ROW_COLUMNS)
-    training = with_year_back(training, year_back_features(series if history is None else history))
+    drivers = drivers or DemandDrivers.none()
+    training = with_drivers_known(
+        with_year_back(training, year_back_features(series if history is None else history)), drivers, known_on=None
+    )
+    ends = training.groupby("unique_id", sort=False)["ds"].transform("max")
+    windows = []
     with history_features_may_be_missing():
-        wide = engine().cross_validation(
-            training, static_features=[], n_windows=all_windows, h=h, step_size=h, dropna=False
-        )
+        for back in range(all_windows, 0, -1):
+            cutoffs = ends - pd.Timedelta(days=back * h)
+            seen = training["ds"] <= cutoffs
+            ahead = training[~seen & (training["ds"] <= cutoffs + pd.Timedelta(days=h))]
+            fitted = engine().fit(training[seen], dropna=False, static_features=[])
+            known = with_drivers_known(ahead.drop(columns=DRIVER_FEATURES), drivers, known_on=cutoffs[ahead.index])
+            predicted = fitted.predict(h, X_df=known.drop(columns="y"))
+            windows.append(
+                ahead[["unique_id", "ds", "y"]]
+                .assign(cutoff=cutoffs[ahead.index])
+                .merge(predicted, on=["unique_id", "ds"], validate="one_to_one")
+            )
+    wide = pd.concat(windows, ignore_index=True)
     rows = with_conformal_intervals(wide.rename(columns={GLOBAL_MODEL: "yhat"}), h).assign(model=GLOBAL_MODEL)
     rows[VALUE_COLUMNS] = rows[VALUE_COLUMNS].astype(float).clip(lower=0.0)
     rows = rows.astype({"ds": series["ds"].dtype, "cutoff": series["ds"].dtype})
     return rows[BACKTEST_ROW_COLUMNS].sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)
+
+
+def with_drivers_known(frame: pd.DataFrame, drivers: DemandDrivers, known_on: pd.Series | None) -> pd.DataFrame:
+    """`frame` (unique_id, ds, …) with its days' drivers.DRIVER_FEATURES as known on `known_on`
+    (aligned with `frame`'s rows; None for past days, which see everything on record)."""
+    days = frame[["unique_id", "ds"]].assign(known_on=pd.NaT if known_on is None else known_on)
+    features = driver_features(days, drivers)
+    return pd.concat([frame.reset_index(drop=True), features[DRIVER_FEATURES]], axis=1)
 
 
 def with_conformal_intervals(windows: pd.DataFrame, h: int) -> pd.DataFrame:
@@ -242,9 +282,11 @@ def forecast_global(
     backtest_rows: pd.DataFrame,
     horizon: int = HORIZON_DAYS,
     history: pd.DataFrame | None = None,
+    drivers: DemandDrivers | None = None,
 ) -> pd.DataFrame:
     """`horizon` days past each backtested series' end (candidates.FORECAST_COLUMNS), one fit on all
-    of them; the year-back features come from `history` (default: `series` itself)."""
+    of them; the year-back features come from `history` (default: `series` itself), promotions and
+    prices from `drivers`, as known on each series' last day."""
     backtested = backtest_rows["unique_id"].unique()
     training = series[series["unique_id"].isin(backtested)]
     training = training.assign(ds=pd.to_datetime(training["ds"]), y=training["y"].astype(float))
@@ -252,11 +294,13 @@ def forecast_global(
         return pd.DataFrame(columns=FORECAST_COLUMNS)
     source = series if history is None else history
     features = year_back_features(source[source["unique_id"].isin(backtested)], days_ahead=horizon)
+    drivers = drivers or DemandDrivers.none()
+    past = with_drivers_known(with_year_back(training[["unique_id", "ds", "y"]], features), drivers, known_on=None)
     with history_features_may_be_missing():
-        fitted = engine().fit(
-            with_year_back(training[["unique_id", "ds", "y"]], features), dropna=False, static_features=[]
-        )
-        wide = fitted.predict(horizon, X_df=with_year_back(fitted.make_future_dataframe(horizon), features))
+        fitted = engine().fit(past, dropna=False, static_features=[])
+        future = with_year_back(fitted.make_future_dataframe(horizon), features)
+        as_of = future["unique_id"].map(training.groupby("unique_id")["ds"].max())
+        wide = fitted.predict(horizon, X_df=with_drivers_known(future, drivers, known_on=as_of))
     forecasts = wide.rename(columns={GLOBAL_MODEL: "yhat"}).merge(residual_quantiles(backtest_rows), on="unique_id")
     forecasts["yhat"] = forecasts["yhat"].clip(lower=0.0)
     for level in INTERVAL_LEVELS:

@@ -53,6 +53,7 @@ from models.forecasting.candidates import (
     is_young,
 )
 from models.forecasting.demand_classes import classify_demand
+from models.forecasting.drivers import DemandDrivers
 from models.forecasting.global_model import GLOBAL_MODEL, backtest_global, forecast_global
 from models.forecasting.intervals import (
     PERIOD_COLUMNS,
@@ -335,6 +336,7 @@ def forecast_network(
     active_days: int = ACTIVE_DAYS,
     categories: pd.DataFrame | None = None,
     fit_series: SeriesFitter = fit_per_series,
+    drivers: DemandDrivers | None = None,
 ) -> NetworkForecast:
     """Backtest, choose and forecast every active merchant × SKU series.
 
@@ -342,7 +344,8 @@ def forecast_network(
     only). Merchants missing from `as_of_by_merchant` are left out. `categories` (merchant_id,
     sku_code, category) lets the per-series candidates follow their category's year-back shape
     (seasonality.py); LightGBM and Prophet model the year themselves. `fit_series` makes the
-    per-series families' fits: by default here, or partly from fits made elsewhere.
+    per-series families' fits: by default here, or partly from fits made elsewhere. `drivers`
+    (promotions and shelf prices) are LightGBM's features; without them it sees none.
     """
     series, history = series_and_history(sales, as_of_by_merchant, active_days)
     if series.empty:
@@ -378,7 +381,7 @@ def forecast_network(
         shape(rows, rows["cutoff"]).drop(columns="family") for _, rows in fits.backtests.groupby("family", sort=False)
     ] or [pd.DataFrame(columns=BACKTEST_ROW_COLUMNS)]
     family_started = time.perf_counter()
-    global_rows = backtest_global(series, classes, history=history)
+    global_rows = backtest_global(series, classes, history=history, drivers=drivers)
     family_seconds[GLOBAL_FAMILY] += time.perf_counter() - family_started
     backtest_frames.append(global_rows)
     family_started = time.perf_counter()
@@ -394,7 +397,7 @@ def forecast_network(
         family_forecasts = fits.forecasts[fits.forecasts["family"] == family].drop(columns="family")
         candidate_frames.append(shape(family_forecasts, family_forecasts["unique_id"].map(last_days)))
     family_started = time.perf_counter()
-    candidate_frames.append(forecast_global(series, global_rows, horizon, history=history))
+    candidate_frames.append(forecast_global(series, global_rows, horizon, history=history, drivers=drivers))
     family_seconds[GLOBAL_FAMILY] += time.perf_counter() - family_started
     family_started = time.perf_counter()
     candidate_frames.append(forecast_prophet(series, prophet_ids, horizon))

@@ -1,7 +1,9 @@
 """What the demand forecast reads from the warehouse, shared by ml/demand_forecasts and ml/forecast_series.
 
 Its demand is the units sold, with the days a SKU had nothing to sell filled with an estimate of
-what was asked for (models/forecasting/stock_outs.py)."""
+what was asked for (models/forecasting/stock_outs.py); what drives demand besides its past is the
+promotions known at each merchant's as_of and the SKUs' shelf prices up to it
+(models/forecasting/drivers.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from models.forecasting.drivers import DemandDrivers
 from models.forecasting.stock_outs import fill_stock_out_days
 
 FORECAST_INPUTS = [
@@ -19,12 +22,32 @@ FORECAST_INPUTS = [
     dg.AssetKey(["marts", "fct_stock_out_days"]),
     dg.AssetKey(["marts", "dim_merchants"]),
     dg.AssetKey(["marts", "dim_products"]),
+    dg.AssetKey(["intermediate", "int_promotion_products_known"]),
+    dg.AssetKey(["staging", "stg_postgres__product_price_history"]),
 ]
 MERCHANTS_SQL = "SELECT merchant_id, merchant_code, as_of FROM marts.dim_merchants"
 SALES_SQL = "SELECT merchant_id, sku_code, sales_date, quantity FROM marts.fct_daily_sales"
 STOCK_OUTS_SQL = "SELECT merchant_id, sku_code, stock_out_date AS date FROM marts.fct_stock_out_days"
 # Seasons are pooled over the level-2 category (化肥, 种子 …), whose SKUs share a farming calendar.
 FORECAST_CATEGORIES_SQL = "SELECT merchant_id, sku_code, category_l2 AS category FROM marts.dim_products"
+PROMOTIONS_SQL = """
+SELECT promotions.merchant_id, products.sku_code, promotions.starts_date, promotions.ends_date,
+       promotions.known_date, promotions.percent_off
+FROM intermediate.int_promotion_products_known AS promotions
+JOIN marts.dim_products AS products USING (merchant_id, product_id)
+"""
+# The shelf price is the list price of the base tier (no region, from one unit), as the price
+# trends read it; changes in the order they were made, up to each merchant's as_of.
+SHELF_PRICES_SQL = """
+SELECT prices.merchant_id, products.sku_code, prices.valid_from_date AS valid_from,
+       CAST(prices.unit_price AS DOUBLE) AS unit_price
+FROM staging.stg_postgres__product_price_history AS prices
+JOIN marts.dim_products AS products USING (merchant_id, product_id)
+JOIN marts.dim_merchants AS merchants USING (merchant_id)
+WHERE prices.tier = 'retail' AND prices.region IS NULL AND prices.min_quantity = 1
+  AND prices.unit_price IS NOT NULL AND prices.valid_from_date <= merchants.as_of
+ORDER BY prices.valid_from, prices.price_change_id
+"""
 
 
 @dataclass(frozen=True)
@@ -33,6 +56,7 @@ class ForecastInputs:
     # merchant_id, sku_code, sales_date, quantity: units sold, stock-out days filled
     sales: pd.DataFrame
     categories: pd.DataFrame
+    drivers: DemandDrivers
 
     @property
     def as_of_by_merchant(self) -> dict[int, date]:
@@ -53,6 +77,9 @@ def read_forecast_inputs(conn: duckdb.DuckDBPyConnection) -> ForecastInputs:
         merchants=conn.execute(MERCHANTS_SQL).df(),
         sales=conn.execute(SALES_SQL).df(),
         categories=conn.execute(FORECAST_CATEGORIES_SQL).df(),
+        drivers=DemandDrivers.from_warehouse(
+            promotions=conn.execute(PROMOTIONS_SQL).df(), prices=conn.execute(SHELF_PRICES_SQL).df()
+        ),
     )
     stock_outs = conn.execute(STOCK_OUTS_SQL).df()
     return replace(inputs, sales=fill_stock_out_days(inputs.sales, stock_outs, inputs.as_of_by_merchant))

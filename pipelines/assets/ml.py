@@ -94,7 +94,9 @@ def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         inputs = read_forecast_inputs(conn)
         as_of_by_merchant = inputs.as_of_by_merchant
         fitter = FanOutFitter(warehouse.forecast_fan_out_dir(), inputs.merchant_codes)
-        network = forecast_network(inputs.sales, as_of_by_merchant, categories=inputs.categories, fit_series=fitter)
+        network = forecast_network(
+            inputs.sales, as_of_by_merchant, categories=inputs.categories, fit_series=fitter, drivers=inputs.drivers
+        )
         codes = inputs.merchants[["merchant_id", "merchant_code"]]
         forecasts = network.forecasts.merge(codes, on="merchant_id").assign(warehouse_code=None, run_id=context.run_id)
         periods = network.periods.merge(codes, on="merchant_id").assign(run_id=context.run_id)
