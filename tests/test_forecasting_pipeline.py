@@ -18,10 +18,13 @@ from models.forecasting.pipeline import (
     MODEL_VERSION,
     YOUNG_POOL,
     NetworkForecast,
+    category_seasons,
     choice_pools,
     chosen_versus_candidates,
     forecast_network,
     nested_bounds,
+    network_series,
+    series_classes,
 )
 from models.forecasting.prophet_model import PROPHET_MODEL, backtest_prophet, forecast_prophet, prophet_series_ids
 from models.forecasting.selection import DEVIATION_RATIO, ENSEMBLE, strong_deviations
@@ -464,3 +467,31 @@ def test_categories_let_the_forecast_see_last_years_peak_coming(
         for network in (plain, shaped)
     ]
     pd.testing.assert_frame_equal(*salt_scores)
+
+
+def test_prophet_sees_the_coming_peak_through_the_farming_calendar_regressor() -> None:
+    # Fertiliser sold every day, twice as much in the planting weeks (smooth demand, so Prophet
+    # takes it), two years of it.
+    days_before_as_of = np.arange(SEASONAL_HISTORY_DAYS - 1, -1, -1)
+    peak = (PEAK_DAYS_AHEAD[0] + days_before_as_of) % 364 >= 364 - (PEAK_DAYS_AHEAD[1] - PEAK_DAYS_AHEAD[0])
+    random = np.random.RandomState(7)
+    sales = pd.concat(
+        [sales_rows(1, f"FERTILISER{i}", random.poisson((8.0 + i) * np.where(peak, 2.0, 1.0))) for i in range(4)]
+    )
+    categories = pd.DataFrame({"merchant_id": 1, "sku_code": [f"FERTILISER{i}" for i in range(4)], "category": "化肥"})
+    seasons = category_seasons(sales, {1: AS_OF[1]}, categories)
+    series = network_series(sales, {1: AS_OF[1]})
+    assert seasons is not None
+    assert prophet_series_ids(series, series_classes(series), max_series=1) == ["1|FERTILISER3"]
+
+    def rise(forecasts: pd.DataFrame) -> float:
+        ahead = (forecasts["ds"] - pd.Timestamp(AS_OF[1])).dt.days
+        first, last = PEAK_DAYS_AHEAD
+        in_peak = forecasts.loc[(ahead > first) & (ahead <= last), "yhat"].mean()
+        return in_peak / forecasts.loc[ahead <= 14, "yhat"].mean()
+
+    # From a year of history Prophet's trend cannot know the peak; the category's year back can.
+    assert rise(forecast_prophet(series, ["1|FERTILISER3"], season=seasons.farming_season)) >= 1.6
+    assert rise(forecast_prophet(series, ["1|FERTILISER3"])) < 1.2
+    rows = backtest_prophet(series, ["1|FERTILISER3"], season=seasons.farming_season)
+    assert rows["cutoff"].nunique() == 3

@@ -70,7 +70,7 @@ from models.forecasting.prophet_model import (
     forecast_prophet,
     prophet_series_ids,
 )
-from models.forecasting.seasonality import category_profiles, shape_by_year_back
+from models.forecasting.seasonality import category_profiles, farming_season, shape_by_year_back
 from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, WEIGHT_COLUMNS, ensemble_rows, select_models
 from models.forecasting.series import GLOBAL_HISTORY_DAYS, HISTORY_DAYS, HORIZON_DAYS, daily_demand_series
 
@@ -307,17 +307,33 @@ def per_series_fits_on() -> str:
     return distributed.scheduler_address() or IN_PROCESS
 
 
-def year_back_shaper(
+@dataclass(frozen=True)
+class CategorySeasons:
+    """Each category's year-back profile (seasonality.py) and the category of each series."""
+
+    profiles: pd.DataFrame
+    labels: pd.DataFrame  # unique_id, category
+
+    def shape(self, rows: pd.DataFrame, last_days: pd.Series) -> pd.DataFrame:
+        """Per-series rows forecast from `last_days` with the category's year-back shape laid over them."""
+        return shape_by_year_back(rows, last_days, self.profiles, self.labels, VALUE_COLUMNS)
+
+    def farming_season(self, unique_id: str, last_day: pd.Timestamp, days: pd.DatetimeIndex) -> pd.Series:
+        """Prophet's farming-calendar regressor of one series, as known on `last_day`."""
+        category = self.labels.loc[self.labels["unique_id"] == unique_id, "category"]
+        return farming_season(self.profiles, category.iloc[0] if len(category) else "", last_day, days)
+
+
+def category_seasons(
     sales: pd.DataFrame, as_of_by_merchant: dict[int, date], categories: pd.DataFrame | None
-) -> Callable[[pd.DataFrame, pd.Series], pd.DataFrame]:
-    """A function laying the category's year-back shape (seasonality.py) over per-series rows
-    forecast from given last days; the identity without categories.
+) -> CategorySeasons | None:
+    """The categories' year-back profiles, or None without categories.
 
     The profiles read every day of history, not only the models' HISTORY_DAYS window: last year's
     peak is older than that window reaches.
     """
     if categories is None or categories.empty:
-        return lambda rows, last_days: rows
+        return None
     labels = pd.DataFrame(
         {
             "unique_id": categories["merchant_id"].astype("int64").astype(str) + "|" + categories["sku_code"],
@@ -325,8 +341,7 @@ def year_back_shaper(
         }
     ).dropna()
     history = daily_demand_series(sales, as_of_by_merchant, history_days=None)
-    profiles = category_profiles(history, labels)
-    return lambda rows, last_days: shape_by_year_back(rows, last_days, profiles, labels, VALUE_COLUMNS)
+    return CategorySeasons(profiles=category_profiles(history, labels), labels=labels)
 
 
 def forecast_network(
@@ -366,7 +381,12 @@ def forecast_network(
             },
         )
     classes = series_classes(series)
-    shape = year_back_shaper(sales, as_of_by_merchant, categories)
+    seasons = category_seasons(sales, as_of_by_merchant, categories)
+
+    def shape(rows: pd.DataFrame, last_days: pd.Series) -> pd.DataFrame:
+        return rows if seasons is None else seasons.shape(rows, last_days)
+
+    farming = None if seasons is None else seasons.farming_season
     fits = fit_series(series, classes, horizon)
     family_seconds = {
         family: fits.backtest_seconds.get(family, 0.0) + fits.forecast_seconds.get(family, 0.0)
@@ -386,7 +406,7 @@ def forecast_network(
     backtest_frames.append(global_rows)
     family_started = time.perf_counter()
     prophet_ids = prophet_series_ids(series, classes)
-    backtest_frames.append(backtest_prophet(series, prophet_ids))
+    backtest_frames.append(backtest_prophet(series, prophet_ids, season=farming))
     family_seconds[PROPHET_FAMILY] += time.perf_counter() - family_started
     backtest_seconds = time.perf_counter() - started + sum(fits.backtest_seconds.values())
 
@@ -400,7 +420,7 @@ def forecast_network(
     candidate_frames.append(forecast_global(series, global_rows, horizon, history=history, drivers=drivers))
     family_seconds[GLOBAL_FAMILY] += time.perf_counter() - family_started
     family_started = time.perf_counter()
-    candidate_frames.append(forecast_prophet(series, prophet_ids, horizon))
+    candidate_frames.append(forecast_prophet(series, prophet_ids, horizon, season=farming))
     family_seconds[PROPHET_FAMILY] += time.perf_counter() - family_started
     for family, frame in zip(MODEL_FAMILIES, candidate_frames, strict=True):
         family_series[family] = int(frame["unique_id"].nunique())

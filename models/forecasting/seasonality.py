@@ -18,6 +18,10 @@ RMSSE from 0.682 to 0.674 (small network: 0.975 to 0.948, 0.700 to 0.698). Poole
 category's SKUs network-wide, the profile is smooth enough to follow where its season is mild.
 Nothing after `last_day` is read: the centred window around day − 364 ends long before it, and
 the completeness test stops half a window early.
+
+Prophet takes the same profile as a regressor instead (`farming_season`): on every day, training
+and ahead, the category's smoothed demand a year before it relative to the category's mean, so
+that Prophet fits how closely the SKU follows its category's farming calendar.
 """
 
 from __future__ import annotations
@@ -89,3 +93,21 @@ def shape_by_year_back(
     shaped = rows.copy()
     shaped[value_columns] = rows[value_columns].to_numpy(dtype=float) * factor[:, np.newaxis]
     return shaped
+
+
+def farming_season(profiles: pd.DataFrame, category: str, last_day: pd.Timestamp, days: pd.DatetimeIndex) -> pd.Series:
+    """For a series of `category` forecast on `last_day`: on each of `days`, S(day − 364) over the
+    mean of S across the year up to `last_day` (the part of it smoothed whole), minus one; missing
+    where the profile does not reach back, or reads past `last_day`."""
+    missing = pd.Series(np.nan, index=days)
+    if category not in profiles.columns:
+        return missing
+    profile = profiles[category]
+    seen_until = last_day - pd.Timedelta(days=SMOOTHING_DAYS // 2)
+    mean = profile.loc[seen_until - pd.Timedelta(days=YEAR_DAYS - 1) : seen_until].mean()
+    if not mean > 0:
+        return missing
+    year_back = days - pd.Timedelta(days=YEAR_DAYS)
+    season = profile.reindex(year_back).to_numpy() / mean - 1.0
+    season[year_back > seen_until] = np.nan
+    return pd.Series(season, index=days)
