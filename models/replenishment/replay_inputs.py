@@ -19,7 +19,8 @@ The period is the last `days` days up to the network's as_of. A seeded sample of
   days it had nothing to sell (in the history, marts.fct_stock_out_days) are filled as the
   weekly forecast fills them (models/forecasting/stock_outs.py). Its
   daily error standard deviation comes from the chosen option's backtest, as the weekly plan takes
-  it (`plan.daily_forecast_error_sd`).
+  it (`plan.daily_forecast_error_sd`). Its promotions and shelf prices are those the weekly
+  forecast reads, each fit seeing what was known on its last day (models/forecasting/drivers.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from models.forecasting.drivers import DemandDrivers
 from models.forecasting.pipeline import forecast_network
 from models.forecasting.stock_outs import fill_stock_out_days
 from models.replenishment import plan, policy
@@ -176,11 +178,14 @@ class CoopcastForecaster:
     no forecast sees a day after its decision day. `seconds` and `fits` add up the forecasting.
     """
 
-    def __init__(self, data: ReplayData, refit_every_days: int = REFIT_EVERY_DAYS) -> None:
+    def __init__(
+        self, data: ReplayData, refit_every_days: int = REFIT_EVERY_DAYS, drivers: DemandDrivers | None = None
+    ) -> None:
         if refit_every_days < 1:
             raise ValueError("refits must be at least a day apart")
         self.data = data
         self.refit_every_days = refit_every_days
+        self.drivers = drivers
         self.seconds = 0.0
         self.fits = 0
         self._refit_day: int | None = None
@@ -221,7 +226,9 @@ class CoopcastForecaster:
         )
         as_of_by_merchant = {int(merchant_id): fitted_through.date() for merchant_id in skus["merchant_id"].unique()}
         sales = fill_stock_out_days(sales, stock_outs, as_of_by_merchant)
-        network = forecast_network(sales, as_of_by_merchant, categories=skus[["merchant_id", "sku_code", "category"]])
+        network = forecast_network(
+            sales, as_of_by_merchant, categories=skus[["merchant_id", "sku_code", "category"]], drivers=self.drivers
+        )
         forecasts = network.forecasts.merge(
             skus[["merchant_id", "sku_code"]].assign(row=np.arange(len(skus))), on=["merchant_id", "sku_code"]
         )

@@ -17,13 +17,16 @@ import pandas as pd
 from models.forecasting.drivers import DemandDrivers
 from models.forecasting.stock_outs import fill_stock_out_days
 
+DEMAND_DRIVER_INPUTS = [
+    dg.AssetKey(["intermediate", "int_promotion_products_known"]),
+    dg.AssetKey(["staging", "stg_postgres__product_price_history"]),
+]
 FORECAST_INPUTS = [
     dg.AssetKey(["marts", "fct_daily_sales"]),
     dg.AssetKey(["marts", "fct_stock_out_days"]),
     dg.AssetKey(["marts", "dim_merchants"]),
     dg.AssetKey(["marts", "dim_products"]),
-    dg.AssetKey(["intermediate", "int_promotion_products_known"]),
-    dg.AssetKey(["staging", "stg_postgres__product_price_history"]),
+    *DEMAND_DRIVER_INPUTS,
 ]
 MERCHANTS_SQL = "SELECT merchant_id, merchant_code, as_of FROM marts.dim_merchants"
 SALES_SQL = "SELECT merchant_id, sku_code, sales_date, quantity FROM marts.fct_daily_sales"
@@ -77,9 +80,14 @@ def read_forecast_inputs(conn: duckdb.DuckDBPyConnection) -> ForecastInputs:
         merchants=conn.execute(MERCHANTS_SQL).df(),
         sales=conn.execute(SALES_SQL).df(),
         categories=conn.execute(FORECAST_CATEGORIES_SQL).df(),
-        drivers=DemandDrivers.from_warehouse(
-            promotions=conn.execute(PROMOTIONS_SQL).df(), prices=conn.execute(SHELF_PRICES_SQL).df()
-        ),
+        drivers=read_demand_drivers(conn),
     )
     stock_outs = conn.execute(STOCK_OUTS_SQL).df()
     return replace(inputs, sales=fill_stock_out_days(inputs.sales, stock_outs, inputs.as_of_by_merchant))
+
+
+def read_demand_drivers(conn: duckdb.DuckDBPyConnection) -> DemandDrivers:
+    """The promotions known at each merchant's as_of and the SKUs' shelf prices up to it."""
+    return DemandDrivers.from_warehouse(
+        promotions=conn.execute(PROMOTIONS_SQL).df(), prices=conn.execute(SHELF_PRICES_SQL).df()
+    )

@@ -16,7 +16,12 @@ from models.replenishment.replay_inputs import (
     replay_start,
 )
 from pipelines import warehouse as duck
-from pipelines.assets.forecast_inputs import FORECAST_INPUTS, read_forecast_inputs
+from pipelines.assets.forecast_inputs import (
+    DEMAND_DRIVER_INPUTS,
+    FORECAST_INPUTS,
+    read_demand_drivers,
+    read_forecast_inputs,
+)
 from pipelines.assets.merchant_fan_out import PER_MERCHANT_SERIES_FITS, FanOutFitter
 from pipelines.ops import freshness
 from pipelines.resources import DUCKDB_WRITER_POOL, WarehouseResource
@@ -297,6 +302,7 @@ def review_period_days(conn: duckdb.DuckDBPyConnection) -> int:
         dg.AssetKey(["marts", "dim_merchants"]),
         dg.AssetKey(["raw", "stock_movements"]),
         dg.AssetKey(["raw", "batches"]),
+        *DEMAND_DRIVER_INPUTS,
     ],
     pool=DUCKDB_WRITER_POOL,
     description="Proof by simulation: the simulator's true demand of a held-out period replayed day by day "
@@ -328,7 +334,7 @@ def policy_evaluation(
             stock_outs=conn.execute(REPLAY_STOCK_OUTS_SQL).df(),
             launch_stock=conn.execute(REPLAY_LAUNCH_STOCK_SQL).df(),
         )
-        forecaster = CoopcastForecaster(data, refit_every_days=config.refit_days)
+        forecaster = CoopcastForecaster(data, refit_every_days=config.refit_days, drivers=read_demand_drivers(conn))
         summary = evaluate_replenishment(
             data.skus,
             data.demand,
