@@ -58,8 +58,9 @@ def test_readers_of_the_serving_copy_never_get_a_lock_error_during_a_publication
         for thread in readers:
             thread.join()
     assert publications.returncode == 0, publications.stderr
-    published = [json.loads(line) for line in publications.stdout.splitlines()]
-    assert len(published) == PUBLICATIONS
+    lines = publications.stdout.splitlines()
+    assert len(lines) == PUBLICATIONS, f"stdout: {publications.stdout!r}; stderr: {publications.stderr[-2000:]}"
+    published = [json.loads(line) for line in lines]
     assert all(counts["marts.fct_merchant_daily_sales"] > 0 for counts in published), published
     assert all(reads), f"every reader read during the publications: {reads}"
     assert errors == [], errors[:5]
