@@ -17,8 +17,8 @@ training day, and training on two years instead doubled the model's time. A year
 before the origin (or as_of) for the 28- and 90-day horizons, so nothing is read ahead.
 
 Promotions and shelf prices (drivers.py) are features too: how deep a promotion cuts the SKU's
-price that day, the days since its last promotion, and how far its price moved in one and four
-weeks. Each forecast sees the promotions and prices known on the day it is made.
+price that day, the days since its last promotion, and how far its price moved over four weeks.
+Each forecast sees the promotions and prices known on the day it is made.
 
 The Tweedie loss suits daily counts with many zeros (as in the M5 competition's winning solutions).
 

@@ -358,7 +358,8 @@ def forecast_network(
     `sales` has merchant_id, sku_code, sales_date, quantity (all warehouses; days with sales
     only). Merchants missing from `as_of_by_merchant` are left out. `categories` (merchant_id,
     sku_code, category) lets the per-series candidates follow their category's year-back shape
-    (seasonality.py); LightGBM and Prophet model the year themselves. `fit_series` makes the
+    (seasonality.py) and gives Prophet the same profile as its farming-calendar regressor;
+    LightGBM models the year itself. `fit_series` makes the
     per-series families' fits: by default here, or partly from fits made elsewhere. `drivers`
     (promotions and shelf prices) are LightGBM's features; without them it sees none.
     """
