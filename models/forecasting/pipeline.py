@@ -74,7 +74,10 @@ from models.forecasting.seasonality import category_profiles, farming_season, sh
 from models.forecasting.selection import CHOICE_COLUMNS, ENSEMBLE, WEIGHT_COLUMNS, ensemble_rows, select_models
 from models.forecasting.series import GLOBAL_HISTORY_DAYS, HISTORY_DAYS, HORIZON_DAYS, daily_demand_series
 
-MODEL_VERSION = "class-pooled-rmsse-choice-combination-year-shape-global-year-back-calibrated-intervals-9"
+MODEL_VERSION = (
+    "class-pooled-rmsse-choice-combination-year-shape-global-year-back-drivers-prophet-farming-calendar"
+    "-calibrated-intervals-10"
+)
 ACTIVE_DAYS = 90
 FALLBACK_MODEL = YOUNG_SERIES_MODEL
 YOUNG_POOL = "young"
