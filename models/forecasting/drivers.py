@@ -7,8 +7,8 @@ of the global model (global_model.py).
   (missing otherwise): customers who stocked up during a promotion buy less for a while after it.
 - `price_change_4w`: the SKU's shelf price that day over its price 28 days before. The demand
   lags and rolling means the model reads are one to five weeks old, so this says how far the
-  price has moved since the demand they show. (One feature, not one per lag: each feature adds to
-  every one of the model's fits, which the county's fast path has to keep within its time.)
+  price has moved since the demand they show. (One feature: a second, against the price 7 days
+  before, was left out to keep the fast path's fits lean, without measuring what it would add.)
 
 What is known: a forecast made on day t sees the promotions the merchant had created by t, and
 the shelf price in force on t, held for every day after it. The backtest gives each origin what
