@@ -16,6 +16,7 @@ import pandas as pd
 
 from models.forecasting.drivers import DemandDrivers
 from models.forecasting.stock_outs import fill_stock_out_days
+from pipelines.assets.prices import SHELF_PRICE_ROWS
 
 DEMAND_DRIVER_INPUTS = [
     dg.AssetKey(["intermediate", "int_promotion_products_known"]),
@@ -39,16 +40,15 @@ SELECT promotions.merchant_id, products.sku_code, promotions.starts_date, promot
 FROM intermediate.int_promotion_products_known AS promotions
 JOIN marts.dim_products AS products USING (merchant_id, product_id)
 """
-# The shelf price is the list price of the base tier (no region, from one unit), as the price
-# trends read it; changes in the order they were made, up to each merchant's as_of.
-SHELF_PRICES_SQL = """
+# The shelf price as the price trends read it; changes in the order they were made, up to each
+# merchant's as_of.
+SHELF_PRICES_SQL = f"""
 SELECT prices.merchant_id, products.sku_code, prices.valid_from_date AS valid_from,
        CAST(prices.unit_price AS DOUBLE) AS unit_price
-FROM staging.stg_postgres__product_price_history AS prices
+FROM (SELECT * FROM staging.stg_postgres__product_price_history WHERE {SHELF_PRICE_ROWS}) AS prices
 JOIN marts.dim_products AS products USING (merchant_id, product_id)
 JOIN marts.dim_merchants AS merchants USING (merchant_id)
-WHERE prices.tier = 'retail' AND prices.region IS NULL AND prices.min_quantity = 1
-  AND prices.unit_price IS NOT NULL AND prices.valid_from_date <= merchants.as_of
+WHERE prices.valid_from_date <= merchants.as_of
 ORDER BY prices.valid_from, prices.price_change_id
 """
 

@@ -36,14 +36,15 @@ PRICE_EVALUATION_COLUMNS = "as_of, metric, horizon_months, value, detail, model_
 NUMBER_COLUMNS = ("price", "trend", "seasonal", "outlook", "lower_80", "upper_80", "lower_95", "upper_95")
 
 # Retail shelf prices are the list price of the base tier: no region, from one unit.
-PRICE_CHANGES_SQL = """
+SHELF_PRICE_ROWS = "tier = 'retail' AND region IS NULL AND min_quantity = 1 AND unit_price IS NOT NULL"
+PRICE_CHANGES_SQL = f"""
 WITH changes AS (
     SELECT merchant_id, product_id, 'cost' AS price_kind, valid_from_date, unit_cost AS unit_price
     FROM staging.stg_postgres__product_cost_history
     UNION ALL
     SELECT merchant_id, product_id, 'selling', valid_from_date, unit_price
     FROM staging.stg_postgres__product_price_history
-    WHERE tier = 'retail' AND region IS NULL AND min_quantity = 1 AND unit_price IS NOT NULL
+    WHERE {SHELF_PRICE_ROWS}
 )
 SELECT c.merchant_id, m.merchant_code, p.sku_code, category.category_code, c.price_kind,
        c.valid_from_date AS valid_from, CAST(c.unit_price AS DOUBLE) AS unit_price
