@@ -1,6 +1,6 @@
 """The global model's year-back features: what they hold, that nothing after the origin feeds them,
 and that with two years of history LightGBM sees last year's peak coming; its backtest's conformal
-intervals; and its threads setting."""
+intervals; its threads setting and its windows fitted side by side."""
 
 import warnings
 
@@ -15,9 +15,11 @@ from models.forecasting.global_model import (
     YEAR_BACK_FEATURES,
     backtest_global,
     engine,
+    fit_workers,
     forecast_global,
     history_features_may_be_missing,
     threads,
+    usable_cores,
     with_conformal_intervals,
     year_back_features,
 )
@@ -119,6 +121,22 @@ def test_two_threads_give_the_very_forecasts_of_one(monkeypatch: pytest.MonkeyPa
 
     # deterministic=True: the threads change how fast the trees grow, never which trees.
     pd.testing.assert_frame_equal(backtest_on("2"), backtest_on("1"), check_exact=True)
+
+
+def test_windows_fitted_side_by_side_give_the_very_forecasts_of_one_at_a_time() -> None:
+    sales = pd.concat([sales_rows(1, f"FERTILISER{i}", planting_peak(400 + i, 0.5 + 0.3 * i)) for i in range(4)])
+    series, history = series_and_history(sales, {1: AS_OF[1]})
+    classes = classify_demand(series)
+    one_at_a_time = backtest_global(series, classes, history=history, workers=1)
+    assert one_at_a_time["cutoff"].nunique() == 3
+    pd.testing.assert_frame_equal(
+        backtest_global(series, classes, history=history, workers=3), one_at_a_time, check_exact=True
+    )
+
+
+def test_the_backtest_fits_one_window_per_usable_core_and_never_more_than_its_windows() -> None:
+    assert fit_workers(5) == min(5, usable_cores())
+    assert fit_workers(1) == 1
 
 
 def test_each_origins_intervals_come_from_the_errors_of_the_two_windows_before_it() -> None:

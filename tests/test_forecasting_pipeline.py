@@ -12,7 +12,13 @@ import pytest
 
 from models.forecasting.backtest import BACKTEST_HORIZON_DAYS, MIN_ORIGINS
 from models.forecasting.demand_classes import classify_demand
-from models.forecasting.global_model import GLOBAL_MODEL, backtest_global, chinese_holiday, forecast_global
+from models.forecasting.global_model import (
+    GLOBAL_MODEL,
+    backtest_global,
+    chinese_holiday,
+    fit_workers,
+    forecast_global,
+)
 from models.forecasting.pipeline import (
     FALLBACK_MODEL,
     MODEL_VERSION,
@@ -201,6 +207,7 @@ def test_timings_count_the_series_and_every_model_family(network: NetworkForecas
     assert timings["prophet_series"] == 0 and timings["family_series_per_second"]["prophet"] is None
     speeds = {family: speed for family, speed in timings["family_series_per_second"].items() if family != "prophet"}
     assert all(speed > 0 for speed in speeds.values())
+    assert timings["global_model_windows_side_by_side"] == fit_workers()
 
 
 def test_chosen_versus_candidates_pairs_each_option_with_the_choice_on_its_series(network: NetworkForecast) -> None:

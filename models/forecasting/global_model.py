@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -65,11 +66,16 @@ from models.settings import whole_number_setting
 
 GLOBAL_MODEL = "lightgbm_global"
 THREADS_SETTING = "COOPCAST_LIGHTGBM_THREADS"
-# One thread unless THREADS_SETTING says otherwise: on two cores shared with other work (the test
-# suite, a second pipeline), two LightGBM threads fitted the tiny and small networks about 8x
-# slower than one, as they waited on each other and on the other work. On cores left to the
-# forecast, more threads pay at county scale: 5 000 county series took 62.7 s on two threads
-# against 103.5 s on one (measured while the model still bagged rows).
+# One LightGBM thread per fit unless THREADS_SETTING says otherwise; the backtest's windows are
+# fitted side by side instead, one per usable core (`fit_workers`). Two LightGBM threads in one fit
+# wait for each other at every step of every tree: on two cores shared with other work (the test
+# suite, a second pipeline) they fitted the tiny and small networks about 8x slower than one
+# thread, and copies of the small network up to 4 944 series 2-5x slower. Fits side by side share
+# nothing, and LightGBM lets go of Python's lock while it bins and grows trees, so they run at once
+# on free cores and merely take turns on a busy one. Two fits of the small network copied to 2 472
+# series (0.88 million rows each) took 6.4-7.7 s side by side, 8.0-8.5 s one after the other on two
+# threads each, 11.1-11.8 s one after the other on one thread; with the other core busy,
+# 10.9-11.0 s side by side against 11.4-13.1 s one after the other.
 DEFAULT_THREADS = 1
 YEAR_LAG = 364
 LAGS = (7, 14, 21, 28)
@@ -123,6 +129,18 @@ def feature_settings() -> dict[str, Any]:
 def threads(environ: Mapping[str, str] = os.environ) -> int:
     """LightGBM's threads: THREADS_SETTING, or DEFAULT_THREADS when it is unset or empty."""
     return whole_number_setting(THREADS_SETTING, DEFAULT_THREADS, "threads", environ)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def fit_workers(windows: int = MIN_ORIGINS + CONFORMAL_WINDOWS) -> int:
+    """How many of the backtest's `windows` are fitted side by side: one per usable core."""
+    return max(1, min(windows, usable_cores()))
 
 
 def engine(seed: int = 0) -> MLForecast:
@@ -196,10 +214,12 @@ def backtest_global(
     n_windows: int = MIN_ORIGINS,
     history: pd.DataFrame | None = None,
     drivers: DemandDrivers | None = None,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """The global model's rolling-origin forecasts (`backtest.BACKTEST_ROW_COLUMNS`), refitted at each
     origin; the year-back features come from `history` (default: `series` itself), promotions and
-    prices from `drivers`, as known at each origin.
+    prices from `drivers`, as known at each origin. `workers` windows are fitted side by side
+    (default: `fit_workers`); each window's fit is the same whichever the count.
 
     The CONFORMAL_WINDOWS windows before each origin calibrate its intervals. mlforecast's own
     conformal cross-validation fits one more model per origin for them, though with origins one
@@ -220,20 +240,24 @@ def backtest_global(
         with_year_back(training, year_back_features(series if history is None else history)), drivers, known_on=None
     )
     ends = training.groupby("unique_id", sort=False)["ds"].transform("max")
-    windows = []
-    with history_features_may_be_missing():
-        for back in range(all_windows, 0, -1):
-            cutoffs = ends - pd.Timedelta(days=back * h)
-            seen = training["ds"] <= cutoffs
-            ahead = training[~seen & (training["ds"] <= cutoffs + pd.Timedelta(days=h))]
-            fitted = engine().fit(training[seen], dropna=False, static_features=[])
-            known = with_drivers_known(ahead.drop(columns=DRIVER_FEATURES), drivers, known_on=cutoffs[ahead.index])
-            predicted = fitted.predict(h, X_df=known.drop(columns="y"))
-            windows.append(
-                ahead[["unique_id", "ds", "y"]]
-                .assign(cutoff=cutoffs[ahead.index])
-                .merge(predicted, on=["unique_id", "ds"], validate="one_to_one")
-            )
+
+    def window(back: int) -> pd.DataFrame:
+        """The forecasts of the window that ends `back` windows before each series' end."""
+        cutoffs = ends - pd.Timedelta(days=back * h)
+        seen = training["ds"] <= cutoffs
+        ahead = training[~seen & (training["ds"] <= cutoffs + pd.Timedelta(days=h))]
+        fitted = engine().fit(training[seen], dropna=False, static_features=[])
+        known = with_drivers_known(ahead.drop(columns=DRIVER_FEATURES), drivers, known_on=cutoffs[ahead.index])
+        predicted = fitted.predict(h, X_df=known.drop(columns="y"))
+        return (
+            ahead[["unique_id", "ds", "y"]]
+            .assign(cutoff=cutoffs[ahead.index])
+            .merge(predicted, on=["unique_id", "ds"], validate="one_to_one")
+        )
+
+    # The warning filter is process-wide, so it is set once around every window's fit.
+    with history_features_may_be_missing(), ThreadPoolExecutor(workers or fit_workers(all_windows)) as pool:
+        windows = list(pool.map(window, range(all_windows, 0, -1)))
     wide = pd.concat(windows, ignore_index=True)
     rows = with_conformal_intervals(wide.rename(columns={GLOBAL_MODEL: "yhat"}), h).assign(model=GLOBAL_MODEL)
     rows[VALUE_COLUMNS] = rows[VALUE_COLUMNS].astype(float).clip(lower=0.0)

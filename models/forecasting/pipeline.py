@@ -54,7 +54,7 @@ from models.forecasting.candidates import (
 )
 from models.forecasting.demand_classes import classify_demand
 from models.forecasting.drivers import DemandDrivers
-from models.forecasting.global_model import GLOBAL_MODEL, backtest_global, forecast_global
+from models.forecasting.global_model import GLOBAL_MODEL, backtest_global, fit_workers, forecast_global
 from models.forecasting.intervals import (
     PERIOD_COLUMNS,
     calibrate_backtest,
@@ -382,6 +382,7 @@ def forecast_network(
                 "prophet_series": 0,
                 "prophet_series_cap": PROPHET_MAX_SERIES,
                 "per_series_fits_on": per_series_fits_on(),
+                "global_model_windows_side_by_side": fit_workers(),
             },
         )
     classes = series_classes(series)
@@ -472,6 +473,7 @@ def forecast_network(
             "prophet_series": len(prophet_ids),
             "prophet_series_cap": PROPHET_MAX_SERIES,
             "per_series_fits_on": per_series_fits_on(),
+            "global_model_windows_side_by_side": fit_workers(),
         },
     )
 
