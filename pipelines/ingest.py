@@ -274,7 +274,7 @@ def forget_state(warehouse_path: Path) -> None:
     """Make the next ingestion copy every table whole; the data stays until then."""
     if not warehouse_path.exists():
         return
-    with duckdb.connect(str(warehouse_path)) as conn:
+    with warehouse.connect(warehouse_path) as conn:
         if "_ingest_state" in _warehouse_tables(conn, "raw"):
             conn.execute(f"DELETE FROM {STATE_TABLE}")
 
@@ -288,7 +288,7 @@ def source_has_changes(pg_uri: str, warehouse_path: Path) -> bool:
     if not warehouse_path.exists():
         return True
     try:
-        with duckdb.connect(str(warehouse_path), read_only=True) as conn:
+        with warehouse.connect(warehouse_path, read_only=True) as conn:
             stored = _stored_snapshots(conn)
     except duckdb.IOException:
         return False

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.warehouse import connect as connect_warehouse
+
 DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
 SOURCE_SCHEMAS = ("raw", "ml")
 # Layers built as tables; staging views are compared through the tables built on them.
@@ -74,7 +76,7 @@ def export_sources(warehouse: Path, home: SparkHome, schemas: Sequence[str] = SO
     Parquet has no interval type Spark reads, so INTERVAL columns go out as whole microseconds
     (BIGINT); staging turns them back into intervals (macro source_interval)."""
     tables: list[SourceTable] = []
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
+    with connect_warehouse(warehouse, read_only=True) as conn:
         listed = conn.execute(
             "SELECT table_schema, table_name FROM information_schema.tables"
             " WHERE table_schema IN (SELECT unnest(?)) AND table_type = 'BASE TABLE'"
@@ -247,7 +249,7 @@ def compare_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str, spar
 def compare_with_duckdb(warehouse: Path, home: SparkHome, tables: Sequence[tuple[str, str]]) -> list[Mismatch]:
     """Every table Spark built, against the same table in the DuckDB warehouse."""
     mismatches: list[Mismatch] = []
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
+    with connect_warehouse(warehouse, read_only=True) as conn:
         for schema, table in tables:
             mismatch = compare_table(conn, schema, table, home.table_dir(schema, table))
             if mismatch is not None:

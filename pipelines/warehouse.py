@@ -22,7 +22,11 @@ def postgres_extension_file() -> Path:
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+    conn = duckdb.connect(str(path), read_only=read_only)
+    # DuckDB draws a progress bar on stdout once a query runs past two seconds; the commands and
+    # the pipelines print results there that scripts read, so the bar would land among them.
+    conn.execute("SET enable_progress_bar = false")
+    return conn
 
 
 def attach_postgres(conn: duckdb.DuckDBPyConnection, pg_uri: str, alias: str = "pg") -> None:

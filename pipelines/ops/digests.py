@@ -22,7 +22,7 @@ import pandas as pd
 
 from dashboards import formatting
 from dashboards.digest import DIGEST_SUMMARY_SQL, NEW_ITEMS_SQL, label, sections
-from pipelines import settings
+from pipelines import settings, warehouse
 from pipelines.ops.alerts import SmtpServer, alerts_path
 
 RECIPIENTS_VARIABLE = "COOPCAST_DIGEST_TO"
@@ -91,7 +91,7 @@ def load_digests(serving_path: Path, merchant_code: str | None, as_of: date | No
     """Each merchant's digest (its latest, or that of `as_of`), or its code when it has none."""
     if not serving_path.is_file():
         raise DigestError(f"no serving copy at {serving_path}: run `coopcast run` first")
-    with duckdb.connect(str(serving_path), read_only=True) as conn:
+    with warehouse.connect(serving_path, read_only=True) as conn:
         if not conn.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ml' AND table_name = 'alert_digests'"
         ).fetchone()[0]:
