@@ -37,6 +37,8 @@ PRISTINE_DATABASE = "database.dump"
 BUILD_LOG = "build.log"
 BUILD_LOCK = "build.lock"
 OUTBOUND_REQUESTS = "outbound_requests.txt"
+# The fixtures that start from that build.
+BUILT_PIPELINE_FIXTURES = {"pipeline_run", "own_pipeline_run"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -207,7 +209,7 @@ def pipeline_build(
     The worker that starts the build waits for it at its end: the build's database is its own.
     """
     builder = None
-    if any("pipeline_run" in item.fixturenames for item in request.session.items):
+    if any(BUILT_PIPELINE_FIXTURES & set(item.fixturenames) for item in request.session.items):
         shared = pristine_pipeline_folder(tmp_path_factory, worker_id)
         shared.mkdir(exist_ok=True)
         with (shared.parent / f"{shared.name}.lock").open("w") as lock:
@@ -249,15 +251,33 @@ def pipeline_run(
     worker gets a pipeline of its own: the built home's files, copied, and the built database's
     backup restored into a database of its own, in seconds instead of a whole run.
     """
+    return copy_of_the_built_pipeline(
+        pristine_pipeline_folder(tmp_path_factory, worker_id),
+        tmp_path_factory.mktemp("coopcast_home"),
+        database_factory,
+    )
+
+
+@pytest.fixture
+def own_pipeline_run(
+    pipeline_build: None, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, database_factory, worker_id: str
+) -> PipelineRun:
+    """The tiny pipeline as `coopcast run` left it, for one test alone: for tests that change the
+    source and build again, which the worker's shared `pipeline_run` must not see."""
+    return copy_of_the_built_pipeline(
+        pristine_pipeline_folder(tmp_path_factory, worker_id), tmp_path / "home", database_factory
+    )
+
+
+def copy_of_the_built_pipeline(shared: Path, home: Path, database_factory) -> PipelineRun:
+    """The pristine build's home files copied to `home`, its database restored into a new one."""
     # Imported here, not with the conftest every pytest process loads: Dagster takes seconds to import.
     from pipelines.ops.instance import ensure_instance
 
-    shared = pristine_pipeline_folder(tmp_path_factory, worker_id)
     with (shared / BUILD_LOCK).open("w") as build_lock:
         fcntl.flock(build_lock, fcntl.LOCK_EX)
     if not (shared / PRISTINE_DATABASE).exists():
         raise AssertionError(f"building the tests' pipeline failed:\n{(shared / BUILD_LOG).read_text()[-5000:]}")
-    home = tmp_path_factory.mktemp("coopcast_home")
     shutil.copytree(shared / PRISTINE_HOME, home, dirs_exist_ok=True)
     # dagster.yaml names its storage folder by absolute path: point it at this copy's.
     ensure_instance(home / "dagster")

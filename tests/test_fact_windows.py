@@ -68,11 +68,11 @@ def _last_facts_invocation(pipeline: PipelineRun) -> Path:
 
 
 def test_nightly_builds_rebuild_only_the_changed_days_and_match_a_full_rebuild(
-    ingested_tiny: PipelineRun, tmp_path: Path
+    own_pipeline_run: PipelineRun, tmp_path: Path
 ) -> None:
-    pipeline = ingested_tiny
-    run_cli(pipeline, "build", "--full-refresh")
-    assert _build_state(pipeline) == (None, "a full refresh was asked for")
+    pipeline = own_pipeline_run
+    # `coopcast run` built the daily facts whole, as a first build does.
+    assert _build_state(pipeline)[0] is None
     first = _query(pipeline, FACTS_TOTALS)
 
     # With nothing new the nightly build plans an empty window, and dbt given it changes nothing
@@ -109,7 +109,8 @@ def test_nightly_builds_rebuild_only_the_changed_days_and_match_a_full_rebuild(
     assert rebuilt_from is not None, f"expected an incremental build, got a full one: {reason}"
     assert rebuilt_from <= (open_ordered_at + timedelta(hours=8)).date()
     # The window reached dbt as run vars in the environment: the facts' SQL filters on it, and
-    # dbt parsed again only the files that read them, not the whole project.
+    # dbt parsed again only the files that read them, not the whole project. The home is a copy
+    # of one built elsewhere, so this build's first step took a parse for the new warehouse path.
     invocation = _last_facts_invocation(pipeline)
     compiled = next((invocation / "compiled").rglob("fct_daily_sales.sql")).read_text()
     assert f"ordered_date >= date '{rebuilt_from.isoformat()}'" in compiled

@@ -5,6 +5,7 @@ partitions in Asia/Shanghai so ops can backfill days from the UI), the marts tha
 back (tag `ml`, after the forecast asset), and everything else.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -142,9 +143,12 @@ def prepared_dbt_project() -> DbtProject:
 
 # dbt's saved parse of the project: an invocation given it parses only the files that changed
 # since, instead of the whole project (about 5 s of each of the four dbt steps of a build). It is
-# kept per home because it holds the warehouse path, and taken only from a full parse: the state
-# an invocation writes after a partial parse is one the next invocation refuses.
+# taken only from a full parse: the state an invocation writes after a partial parse is one the
+# next invocation refuses. dbt also refuses a state taken with another profile, and the profile
+# holds the warehouse path, so the state is kept under the path's fingerprint: a home moved or
+# copied elsewhere takes a new one instead of parsing the whole project at every step.
 PARSE_STATE = "partial_parse.msgpack"
+KEPT_PARSE_STATE = "partial_parse-{warehouse}.msgpack"
 # The run vars dbt reads from the environment (macros/business_rules.sql, run_var). Passed as
 # --vars, any change of them (each build's window of the daily facts) made dbt parse the whole
 # project again; as environment variables, only the files that read them are parsed again.
@@ -152,10 +156,15 @@ RUN_VARS = ("as_of", "partition_start", "partition_end")
 RUN_VAR_PREFIX = "COOPCAST_VAR_"
 
 
-def _reusable_parse_state() -> Path | None:
-    """The home's saved parse, unless a model changed or the project was installed (perhaps with
-    another dbt) since it was taken."""
-    state = settings.dbt_target_dir() / PARSE_STATE
+def _kept_parse_state(warehouse_path: Path) -> Path:
+    fingerprint = hashlib.sha256(str(warehouse_path).encode()).hexdigest()[:16]
+    return settings.dbt_target_dir() / KEPT_PARSE_STATE.format(warehouse=fingerprint)
+
+
+def _reusable_parse_state(warehouse_path: Path) -> Path | None:
+    """The saved parse for this warehouse, unless a model changed or the project was installed
+    (perhaps with another dbt) since it was taken."""
+    state = _kept_parse_state(warehouse_path)
     if manifest_is_stale(settings.DBT_PROJECT_DIR, state):
         return None
     installed = packaged_manifest_dir() / "manifest.json"
@@ -288,7 +297,7 @@ def _run_dbt(
     # so a relationships test between a mart and a dimension would run with the dimension, before
     # the mart is built; buildable runs it with the invocation that builds its last model.
     os.environ["DBT_INDIRECT_SELECTION"] = INDIRECT_SELECTION
-    parse_state = _reusable_parse_state()
+    parse_state = _reusable_parse_state(warehouse.warehouse_path())
     target = _invocation_target(context)
     saved_parse = ("--partial-parse-file-path", str(parse_state)) if parse_state else ()
     # dbt starts here, with a copy of the environment.
@@ -297,8 +306,8 @@ def _run_dbt(
     yield from _with_table_metadata(context, invocation.stream(), warehouse.warehouse_path())
     if parse_state is None and (target / PARSE_STATE).exists():
         # Copied beside and renamed into place: a reader sees the old state or the new, never half.
-        kept = settings.dbt_target_dir() / PARSE_STATE
-        staged = kept.with_name(f".{PARSE_STATE}.{context.run_id}")
+        kept = _kept_parse_state(warehouse.warehouse_path())
+        staged = kept.with_name(f".{kept.name}.{context.run_id}")
         shutil.copyfile(target / PARSE_STATE, staged)
         os.replace(staged, kept)
 
