@@ -13,6 +13,7 @@ from models.forecasting.global_model import (
     GLOBAL_MODEL,
     THREADS_SETTING,
     YEAR_BACK_FEATURES,
+    backtest_and_forecast_global,
     backtest_global,
     engine,
     fit_workers,
@@ -134,7 +135,20 @@ def test_windows_fitted_side_by_side_give_the_very_forecasts_of_one_at_a_time() 
     )
 
 
-def test_the_backtest_fits_one_window_per_usable_core_and_never_more_than_its_windows() -> None:
+def test_the_final_fit_beside_the_windows_gives_the_very_rows_and_forecasts_of_one_after_the_other() -> None:
+    sales = pd.concat([sales_rows(1, f"FERTILISER{i}", planting_peak(400 + i, 0.5 + 0.3 * i)) for i in range(4)])
+    series, history = series_and_history(sales, {1: AS_OF[1]})
+    classes = classify_demand(series)
+    rows = backtest_global(series, classes, history=history, workers=1)
+    forecasts = forecast_global(series, rows, history=history)
+    assert forecasts["unique_id"].nunique() == 4
+    together_rows, together_forecasts = backtest_and_forecast_global(series, classes, history=history, workers=2)
+    pd.testing.assert_frame_equal(together_rows, rows, check_exact=True)
+    pd.testing.assert_frame_equal(together_forecasts, forecasts, check_exact=True)
+
+
+def test_the_global_model_fits_side_by_side_one_per_usable_core_and_never_more_than_its_fits() -> None:
+    assert fit_workers() == min(6, usable_cores())
     assert fit_workers(5) == min(5, usable_cores())
     assert fit_workers(1) == 1
 

@@ -66,8 +66,8 @@ from models.settings import whole_number_setting
 
 GLOBAL_MODEL = "lightgbm_global"
 THREADS_SETTING = "COOPCAST_LIGHTGBM_THREADS"
-# One LightGBM thread per fit unless THREADS_SETTING says otherwise; the backtest's windows are
-# fitted side by side instead, one per usable core (`fit_workers`). Two LightGBM threads in one fit
+# One LightGBM thread per fit unless THREADS_SETTING says otherwise; the backtest's windows and the
+# final fit run side by side instead, one per usable core (`fit_workers`). Two LightGBM threads in one fit
 # wait for each other at every step of every tree: on two cores shared with other work (the test
 # suite, a second pipeline) they fitted the tiny and small networks about 8x slower than one
 # thread, and copies of the small network up to 4 944 series 2-5x slower. Fits side by side share
@@ -138,9 +138,10 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def fit_workers(windows: int = MIN_ORIGINS + CONFORMAL_WINDOWS) -> int:
-    """How many of the backtest's `windows` are fitted side by side: one per usable core."""
-    return max(1, min(windows, usable_cores()))
+def fit_workers(fits: int = MIN_ORIGINS + CONFORMAL_WINDOWS + 1) -> int:
+    """How many of the global model's `fits` (by default the backtest's windows and the final
+    fit) run side by side: one per usable core."""
+    return max(1, min(fits, usable_cores()))
 
 
 def engine(seed: int = 0) -> MLForecast:
@@ -229,13 +230,56 @@ def backtest_global(
     cross-validation fits them, except that each window's days ahead get the promotions and
     prices known at its origin, where cross-validation would hand them the days' recorded ones.
     """
+    rows, _ = _global_fits(series, classes, h, step_size, n_windows, history, drivers, workers, final_horizon=None)
+    return rows
+
+
+def backtest_and_forecast_global(
+    series: pd.DataFrame,
+    classes: pd.DataFrame,
+    horizon: int = HORIZON_DAYS,
+    history: pd.DataFrame | None = None,
+    drivers: DemandDrivers | None = None,
+    workers: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`backtest_global`'s rows and `forecast_global`'s forecasts made from them, with the final fit
+    on the same pool as the backtest's windows: the same rows and forecasts as the two called one
+    after the other, but the final fit no longer runs alone on one core after the windows."""
+    rows, final = _global_fits(
+        series,
+        classes,
+        BACKTEST_HORIZON_DAYS,
+        BACKTEST_STEP_DAYS,
+        MIN_ORIGINS,
+        history,
+        drivers,
+        workers,
+        final_horizon=horizon,
+    )
+    return rows, _with_backtest_intervals(final, rows, series)
+
+
+def _global_fits(
+    series: pd.DataFrame,
+    classes: pd.DataFrame,
+    h: int,
+    step_size: int,
+    n_windows: int,
+    history: pd.DataFrame | None,
+    drivers: DemandDrivers | None,
+    workers: int | None,
+    final_horizon: int | None,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The backtest's rows and, given `final_horizon`, the final fit's point forecasts
+    (`_final_fit`) of the backtested series, every fit on one pool of `workers` threads."""
     if step_size != h:
         raise ValueError(f"the origins' windows calibrate the next ones only {h} days apart, not {step_size}")
     all_windows = n_windows + CONFORMAL_WINDOWS
     training = modelled_series(series, classes, h * all_windows)
     if training.empty:
-        return pd.DataFrame(columns=BACKTEST_ROW_COLUMNS)
+        return pd.DataFrame(columns=BACKTEST_ROW_COLUMNS), None
     drivers = drivers or DemandDrivers.none()
+    backtested = training["unique_id"].unique()
     training = with_drivers_known(
         with_year_back(training, year_back_features(series if history is None else history)), drivers, known_on=None
     )
@@ -255,14 +299,22 @@ def backtest_global(
             .merge(predicted, on=["unique_id", "ds"], validate="one_to_one")
         )
 
-    # The warning filter is process-wide, so it is set once around every window's fit.
-    with history_features_may_be_missing(), ThreadPoolExecutor(workers or fit_workers(all_windows)) as pool:
+    fits = all_windows + (final_horizon is not None)
+    # The warning filter is process-wide, so it is set once around every fit.
+    with history_features_may_be_missing(), ThreadPoolExecutor(workers or fit_workers(fits)) as pool:
+        # The final fit, on the most days, is queued first so that it does not run last and alone.
+        final = (
+            None
+            if final_horizon is None
+            else pool.submit(_final_fit, series, backtested, final_horizon, history, drivers)
+        )
         windows = list(pool.map(window, range(all_windows, 0, -1)))
+        final_forecasts = None if final is None else final.result()
     wide = pd.concat(windows, ignore_index=True)
     rows = with_conformal_intervals(wide.rename(columns={GLOBAL_MODEL: "yhat"}), h).assign(model=GLOBAL_MODEL)
     rows[VALUE_COLUMNS] = rows[VALUE_COLUMNS].astype(float).clip(lower=0.0)
     rows = rows.astype({"ds": series["ds"].dtype, "cutoff": series["ds"].dtype})
-    return rows[BACKTEST_ROW_COLUMNS].sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)
+    return rows[BACKTEST_ROW_COLUMNS].sort_values(["unique_id", "cutoff", "ds"], ignore_index=True), final_forecasts
 
 
 def with_drivers_known(frame: pd.DataFrame, drivers: DemandDrivers, known_on: pd.Series | None) -> pd.DataFrame:
@@ -311,21 +363,43 @@ def forecast_global(
     """`horizon` days past each backtested series' end (candidates.FORECAST_COLUMNS), one fit on all
     of them; the year-back features come from `history` (default: `series` itself), promotions and
     prices from `drivers`, as known on each series' last day."""
-    backtested = backtest_rows["unique_id"].unique()
+    with history_features_may_be_missing():
+        final = _final_fit(series, backtest_rows["unique_id"].unique(), horizon, history, drivers)
+    return _with_backtest_intervals(final, backtest_rows, series)
+
+
+def _final_fit(
+    series: pd.DataFrame,
+    backtested: np.ndarray,
+    horizon: int,
+    history: pd.DataFrame | None,
+    drivers: DemandDrivers | None,
+) -> pd.DataFrame | None:
+    """The point forecasts (unique_id, ds, yhat) of one fit on every day of the `backtested`
+    series; None when there are none. The caller sets the warning filter."""
     training = series[series["unique_id"].isin(backtested)]
     training = training.assign(ds=pd.to_datetime(training["ds"]), y=training["y"].astype(float))
     if training.empty:
-        return pd.DataFrame(columns=FORECAST_COLUMNS)
+        return None
     source = series if history is None else history
     features = year_back_features(source[source["unique_id"].isin(backtested)], days_ahead=horizon)
     drivers = drivers or DemandDrivers.none()
     past = with_drivers_known(with_year_back(training[["unique_id", "ds", "y"]], features), drivers, known_on=None)
-    with history_features_may_be_missing():
-        fitted = engine().fit(past, dropna=False, static_features=[])
-        future = with_year_back(fitted.make_future_dataframe(horizon), features)
-        as_of = future["unique_id"].map(training.groupby("unique_id")["ds"].max())
-        wide = fitted.predict(horizon, X_df=with_drivers_known(future, drivers, known_on=as_of))
-    forecasts = wide.rename(columns={GLOBAL_MODEL: "yhat"}).merge(residual_quantiles(backtest_rows), on="unique_id")
+    fitted = engine().fit(past, dropna=False, static_features=[])
+    future = with_year_back(fitted.make_future_dataframe(horizon), features)
+    as_of = future["unique_id"].map(training.groupby("unique_id")["ds"].max())
+    wide = fitted.predict(horizon, X_df=with_drivers_known(future, drivers, known_on=as_of))
+    return wide.rename(columns={GLOBAL_MODEL: "yhat"})
+
+
+def _with_backtest_intervals(
+    final: pd.DataFrame | None, backtest_rows: pd.DataFrame, series: pd.DataFrame
+) -> pd.DataFrame:
+    """The final fit's forecasts (candidates.FORECAST_COLUMNS), each series' intervals the
+    quantiles of its absolute backtest errors around them."""
+    if final is None:
+        return pd.DataFrame(columns=FORECAST_COLUMNS)
+    forecasts = final.merge(residual_quantiles(backtest_rows), on="unique_id")
     forecasts["yhat"] = forecasts["yhat"].clip(lower=0.0)
     for level in INTERVAL_LEVELS:
         forecasts[f"yhat_lower_{level}"] = (forecasts["yhat"] - forecasts[f"width_{level}"]).clip(lower=0.0)
