@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 
 from pipelines import warehouse
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO_ROOT
 
 
 @pytest.mark.parametrize("read_only", [False, True])
