@@ -2,7 +2,7 @@
 
 Its demand is the units sold, with the days a SKU had nothing to sell filled with an estimate of
 what was asked for (models/forecasting/stock_outs.py); what drives demand besides its past is the
-promotions known at each merchant's as_of and the SKUs' shelf prices up to it
+promotions and promotion prices known at each merchant's as_of and the SKUs' shelf prices up to it
 (models/forecasting/drivers.py)."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pipelines.assets.prices import SHELF_PRICE_ROWS
 
 DEMAND_DRIVER_INPUTS = [
     dg.AssetKey(["intermediate", "int_promotion_products_known"]),
+    dg.AssetKey(["intermediate", "int_promotion_prices_known"]),
     dg.AssetKey(["staging", "stg_postgres__product_price_history"]),
 ]
 FORECAST_INPUTS = [
@@ -34,10 +35,20 @@ SALES_SQL = "SELECT merchant_id, sku_code, sales_date, quantity FROM marts.fct_d
 STOCK_OUTS_SQL = "SELECT merchant_id, sku_code, stock_out_date AS date FROM marts.fct_stock_out_days"
 # Seasons are pooled over the level-2 category (化肥, 种子 …), whose SKUs share a farming calendar.
 FORECAST_CATEGORIES_SQL = "SELECT merchant_id, sku_code, category_l2 AS category FROM marts.dim_products"
+# Promotions and promotion prices (促销价) alike: the drivers take the deepest cut of each day. A
+# promotion price at or above the SKU's price is no promotion, and no dip follows it.
 PROMOTIONS_SQL = """
+WITH promotions AS (
+    SELECT merchant_id, product_id, starts_date, ends_date, known_date, percent_off
+    FROM intermediate.int_promotion_products_known
+    UNION ALL
+    SELECT merchant_id, product_id, starts_date, ends_date, known_date, percent_off
+    FROM intermediate.int_promotion_prices_known
+    WHERE percent_off > 0
+)
 SELECT promotions.merchant_id, products.sku_code, promotions.starts_date, promotions.ends_date,
        promotions.known_date, promotions.percent_off
-FROM intermediate.int_promotion_products_known AS promotions
+FROM promotions
 JOIN marts.dim_products AS products USING (merchant_id, product_id)
 """
 # The shelf price as the price trends read it; changes in the order they were made, up to each
