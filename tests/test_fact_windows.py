@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from pipelines.assets import fact_windows
-from pipelines.assets.dbt import PARTITIONED_TAG, WINDOWED_BUILD_OPTIONS, prepared_dbt_project
+from pipelines.assets.dbt import PARSE_STATE, PARTITIONED_TAG, WINDOWED_BUILD_OPTIONS, prepared_dbt_project
 from tests.conftest import PipelineRun, dbt_build, run_cli
 from transactional import orders
 
@@ -103,8 +103,12 @@ def test_nightly_builds_rebuild_only_the_changed_days_and_match_a_full_rebuild(
         ).fetchone()
         orders.cancel_order(conn, open_order, merchant_last_at + timedelta(minutes=1))
 
+    # The saved parse a home kept before it was kept per warehouse path; the next build drops it.
+    unfingerprinted_parse = pipeline.home / "dbt" / "target" / PARSE_STATE
+    unfingerprinted_parse.write_bytes(b"")
     run_cli(pipeline, "ingest")
     run_cli(pipeline, "build")
+    assert not unfingerprinted_parse.exists()
     rebuilt_from, reason = _build_state(pipeline)
     assert rebuilt_from is not None, f"expected an incremental build, got a full one: {reason}"
     assert rebuilt_from <= (open_ordered_at + timedelta(hours=8)).date()

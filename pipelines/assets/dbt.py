@@ -310,6 +310,8 @@ def _run_dbt(
         staged = kept.with_name(f".{kept.name}.{context.run_id}")
         shutil.copyfile(target / PARSE_STATE, staged)
         os.replace(staged, kept)
+    # The one state a home kept for every warehouse alike, before the fingerprint: nothing reads it.
+    (settings.dbt_target_dir() / PARSE_STATE).unlink(missing_ok=True)
 
 
 def _define_dbt_assets(
