@@ -167,7 +167,21 @@ def forecasting_table(figures: dict, scale: str) -> str:
         found = figures[f"{key}_alone_series_per_s"]
         rows.append([label, ranged(found, 2), number(whole / found["median"], 3) if found["median"] else "–"])
     header = ["forecasting", f"series/s ({figures['series']} series)", "forecast_network ÷ this"]
-    return table(header, rows)
+    families = table(header, rows)
+    fits = figures.get("global_model_fits")
+    if fits is None:
+        return families
+    side_by_side = fits["fits_side_by_side"]
+    global_rows = [
+        ["one at a time", ranged(fits["one_at_a_time_seconds"], 2), "1.00"],
+        [
+            f"side by side, {side_by_side} at once",
+            ranged(fits["side_by_side_seconds"], 2),
+            number(fits["ratio_one_at_a_time_to_side_by_side"], 2),
+        ],
+    ]
+    header = ["LightGBM's backtest windows and final fit", "seconds", "one at a time ÷ this"]
+    return families + "\n\n" + table(header, global_rows)
 
 
 def forecasting_distributed_table(figures: dict, scale: str) -> str:

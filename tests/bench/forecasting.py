@@ -12,12 +12,18 @@ series, each fit one model per series and forecast the same 90 days: AutoETS alo
 the model the pipeline's smooth series mostly use) and Prophet alone. The ratios pipeline series/s
 ÷ baseline series/s are what to compare across machines; the baselines do no backtest, so the
 ratio says what choosing among backtested candidates costs against fitting one model once.
+
+The global LightGBM model's backtest windows and final fit run side by side, one per usable core
+(`global_model.fit_workers`); on the same series, alternated in the same run, they are also fitted
+one at a time, and the ratio of the two says what fitting them side by side gains on this machine.
+The benchmark stops with an error when the two ways give other rows or forecasts.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import time
 from datetime import date
 from pathlib import Path
 
@@ -25,7 +31,14 @@ import numpy as np
 import pandas as pd
 
 from models.forecasting.candidates import engine_for
-from models.forecasting.pipeline import MODEL_FAMILIES, active_series, forecast_network, series_classes
+from models.forecasting.global_model import backtest_and_forecast_global, fit_workers
+from models.forecasting.pipeline import (
+    MODEL_FAMILIES,
+    active_series,
+    forecast_network,
+    series_and_history,
+    series_classes,
+)
 from models.forecasting.prophet_model import fit_and_forecast, prophet_series_ids
 from models.forecasting.series import HORIZON_DAYS, daily_demand_series
 from pipelines import warehouse as duck
@@ -86,6 +99,31 @@ def prophet_alone(series: pd.DataFrame) -> None:
         fit_and_forecast(history, HORIZON_DAYS)
 
 
+def global_model_fits(series: pd.DataFrame, history: pd.DataFrame, repeats: int) -> dict:
+    """Seconds of the global model's backtest and final fit, side by side as the pipeline fits
+    them and one at a time, alternated so both ways see the machine as it is."""
+    classes = series_classes(series)
+    side_by_side = fit_workers()
+    seconds: dict[int, list[float]] = {workers: [] for workers in (1, side_by_side)}
+    outcomes: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    for _ in range(repeats):
+        for workers in seconds:
+            started = time.perf_counter()
+            outcomes[workers] = backtest_and_forecast_global(series, classes, history=history, workers=workers)
+            seconds[workers].append(time.perf_counter() - started)
+    (one_rows, one_forecasts), (side_rows, side_forecasts) = outcomes[1], outcomes[side_by_side]
+    if not (one_rows.equals(side_rows) and one_forecasts.equals(side_forecasts)):
+        raise AssertionError("the global model's fits side by side gave other rows than one at a time")
+    return {
+        "fits_side_by_side": side_by_side,
+        "one_at_a_time_seconds": spread(seconds[1], 2),
+        "side_by_side_seconds": spread(seconds[side_by_side], 2),
+        "ratio_one_at_a_time_to_side_by_side": round(
+            statistics.median(seconds[1]) / statistics.median(seconds[side_by_side]), 3
+        ),
+    }
+
+
 def measure(warehouse_path: Path, repeats: int = REPEATS) -> dict:
     sales, as_of_by_merchant, categories = load_inputs(warehouse_path)
     sample_sales, sample_categories = sample_inputs(sales, as_of_by_merchant, categories, SAMPLE_SERIES, SAMPLE_SEED)
@@ -103,6 +141,7 @@ def measure(warehouse_path: Path, repeats: int = REPEATS) -> dict:
     history = series[["unique_id", "ds", "y"]]
     auto_ets = rates(series_count, timed(lambda: auto_ets_alone(history), repeats))
     prophet = rates(series_count, timed(lambda: prophet_alone(history), repeats))
+    global_series, global_history = series_and_history(sample_sales, as_of_by_merchant)
     return {
         "series": series_count,
         "sample": f"{SAMPLE_SERIES} active series drawn with seed {SAMPLE_SEED},"
@@ -114,6 +153,7 @@ def measure(warehouse_path: Path, repeats: int = REPEATS) -> dict:
         "prophet_alone_series_per_s": spread(prophet, 2),
         "ratio_to_auto_ets": round(statistics.median(whole) / statistics.median(auto_ets), 3),
         "ratio_to_prophet": round(statistics.median(whole) / statistics.median(prophet), 3),
+        "global_model_fits": global_model_fits(global_series, global_history, repeats),
     }
 
 
