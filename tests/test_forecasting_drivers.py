@@ -58,6 +58,16 @@ def test_each_day_holds_its_promotions_depth_and_the_days_since_the_last_one() -
     assert features["price_change_4w"].isna().all()
 
 
+def test_a_promotion_that_takes_nothing_off_is_no_promotion() -> None:
+    # A flash sale or promotion price at or above the SKU's price: no depth, and no dip after it.
+    drivers = drivers_of(
+        [("2026-03-10", "2026-03-12", "2026-03-07", 0.0), ("2026-03-11", "2026-03-11", "2026-03-07", -5.0)], []
+    )
+    features = driver_features(days_of("2026-03-09", "2026-03-20"), drivers)
+    assert features["promotion_percent_off"].eq(0).all()
+    assert features["days_after_promotion"].isna().all()
+
+
 def test_a_promotion_created_after_the_forecast_was_made_is_not_seen() -> None:
     drivers = drivers_of([("2026-03-10", "2026-03-12", "2026-03-07", 15.0)], [])
     made_before = driver_features(days_of("2026-03-06", "2026-03-20", known_on="2026-03-05"), drivers)

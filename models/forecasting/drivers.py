@@ -61,13 +61,15 @@ class DemandDrivers:
     @classmethod
     def from_warehouse(cls, promotions: pd.DataFrame, prices: pd.DataFrame) -> DemandDrivers:
         """From rows keyed by merchant_id and sku_code: `promotions` with starts_date, ends_date,
-        known_date and percent_off (missing for a full reduction, which has no depth per SKU and
-        is left out); `prices` with valid_from and unit_price."""
+        known_date and percent_off; `prices` with valid_from and unit_price. A promotion that
+        takes nothing off the SKU's price is left out, as no promotion with no dip after it: a
+        full reduction (percent_off missing: no depth per SKU), a flash sale or promotion price
+        at or above the price (percent_off 0 or below)."""
 
         def series_of(rows: pd.DataFrame) -> pd.Series:
             return rows["merchant_id"].astype(int).astype(str) + "|" + rows["sku_code"]
 
-        deep = promotions.dropna(subset=["percent_off"])
+        deep = promotions[promotions["percent_off"].astype(float) > 0]
         return cls(
             promotions=pd.DataFrame(
                 {

@@ -35,8 +35,7 @@ SALES_SQL = "SELECT merchant_id, sku_code, sales_date, quantity FROM marts.fct_d
 STOCK_OUTS_SQL = "SELECT merchant_id, sku_code, stock_out_date AS date FROM marts.fct_stock_out_days"
 # Seasons are pooled over the level-2 category (化肥, 种子 …), whose SKUs share a farming calendar.
 FORECAST_CATEGORIES_SQL = "SELECT merchant_id, sku_code, category_l2 AS category FROM marts.dim_products"
-# Promotions and promotion prices (促销价) alike: the drivers take the deepest cut of each day. A
-# promotion price at or above the SKU's price is no promotion, and no dip follows it.
+# Promotions and promotion prices (促销价) alike: the drivers take the deepest cut of each day.
 PROMOTIONS_SQL = """
 WITH promotions AS (
     SELECT merchant_id, product_id, starts_date, ends_date, known_date, percent_off
@@ -44,7 +43,6 @@ WITH promotions AS (
     UNION ALL
     SELECT merchant_id, product_id, starts_date, ends_date, known_date, percent_off
     FROM intermediate.int_promotion_prices_known
-    WHERE percent_off > 0
 )
 SELECT promotions.merchant_id, products.sku_code, promotions.starts_date, promotions.ends_date,
        promotions.known_date, promotions.percent_off
