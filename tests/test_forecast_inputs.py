@@ -1,5 +1,6 @@
 """What the demand forecast reads from a real tiny pipeline's warehouse: a promotion price set
-through the transactional core reaches the forecast's drivers after ingestion and dbt."""
+through the transactional core reaches the forecast's drivers after ingestion and dbt, its depth
+measured against the shelf price known when the forecast is made."""
 
 from __future__ import annotations
 
@@ -52,11 +53,24 @@ def test_a_promotion_price_every_customer_pays_reaches_the_demand_drivers(
         deeper = (everyones_price / 2).quantize(Decimal("0.01"))
         promote(deeper, tier="member")
         promote(deeper, region="东乡")
+        # A new shelf price from the day after as_of: a forecast made on as_of did not know it.
+        prices.set_price(
+            conn, product_id=product_id, unit_price=price + Decimal("5.00"), at=last_order_at + timedelta(days=1)
+        )
 
     warehouse = pipeline.home / "warehouse.duckdb"
     before = _promotions_of(warehouse, f"{merchant_id}|{sku_code}")
     run_cli(pipeline, "ingest")
-    dbt_build(warehouse, tmp_path, "--select", "stg_postgres__product_promotion_prices", "int_promotion_prices_known")
+    dbt_build(
+        warehouse,
+        tmp_path,
+        "--select",
+        "stg_postgres__product_promotion_prices",
+        "stg_postgres__products",
+        "stg_postgres__product_price_history",
+        "int_shelf_prices_dated",
+        "int_promotion_prices_known",
+    )
     after = _promotions_of(warehouse, f"{merchant_id}|{sku_code}")
 
     new = after.merge(before, how="left", indicator=True).query("_merge == 'left_only'")
@@ -65,6 +79,12 @@ def test_a_promotion_price_every_customer_pays_reaches_the_demand_drivers(
     assert promotion["starts_on"].date() == _business_date(starts_at)
     assert promotion["ends_on"].date() == _business_date(starts_at + timedelta(days=3, microseconds=-1))
     assert promotion["known_on"].date() == _business_date(last_order_at)
+    # Against the shelf price of as_of, not the SKU's price now.
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        price_now = conn.execute(
+            "SELECT price FROM staging.stg_postgres__products WHERE product_id = ?", [product_id]
+        ).fetchone()[0]
+    assert price_now == price + Decimal("5.00")
     assert promotion["percent_off"] == pytest.approx(100 * (1 - float(everyones_price / price)))
 
 

@@ -2,6 +2,8 @@
 -- later) × each SKU in its scope (one SKU, every SKU under a category at any level of the tree,
 -- or the whole shop), with the promotion's days and how deep it cuts the SKU's price.
 -- A promotion runs over [starts_at, ends_at); it covers each business day it touches, whole.
+-- A flash sale's depth is against the shelf price in force on its first day, or at as_of for one
+-- starting later (a price set after as_of was not known yet); the SKU's price now if it had none.
 
 with merchants as (
     select merchant_id, as_of
@@ -68,7 +70,10 @@ select
     -- so it has no depth per SKU.
     case promotions.kind
         when 'percentage' then cast(promotions.percent_off as double)
-        when 'flash_sale' then 100 * (1 - cast(promotions.flash_price as double) / nullif(product_categories.price, 0))
+        when 'flash_sale' then 100 * (
+            1 - cast(promotions.flash_price as double)
+            / nullif(coalesce(shelf_prices.unit_price, product_categories.price), 0)
+        )
     end as percent_off,
     promotions.as_of
 from promotions
@@ -83,3 +88,7 @@ inner join product_categories
         )
         or (promotions.product_id is null and promotions.category_id is null)
     )
+left join {{ ref('int_shelf_prices_dated') }} as shelf_prices
+    on shelf_prices.product_id = product_categories.product_id
+    and shelf_prices.valid_from_date <= least(promotions.starts_date, promotions.as_of)
+    and coalesce(shelf_prices.valid_until_date > least(promotions.starts_date, promotions.as_of), true)
