@@ -8,12 +8,12 @@ with shelf_prices as (
         merchant_id,
         product_id,
         unit_price,
-        valid_from_date
+        valid_from_date,
+        row_number() over (
+            partition by product_id, valid_from_date order by valid_from desc, price_change_id desc
+        ) as newest_of_day
     from {{ ref('stg_postgres__product_price_history') }}
     where tier = 'retail' and region is null and min_quantity = 1
-    qualify row_number() over (
-        partition by product_id, valid_from_date order by valid_from desc, price_change_id desc
-    ) = 1
 )
 
 select
@@ -23,3 +23,4 @@ select
     valid_from_date,
     lead(valid_from_date) over (partition by product_id order by valid_from_date) as valid_until_date
 from shelf_prices
+where newest_of_day = 1
