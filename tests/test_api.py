@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from tests.api_support import AT, REPO_ROOT, RICE, SKU, ApiShop, build_shop, order_body, receipt_body, running_api
 from transactional import merchants, purchasing
 from transactional.api import create_app
+from transactional.imports import import_file
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +130,32 @@ def test_place_read_and_cancel_an_order(client: TestClient, shop: ApiShop) -> No
     refused = client.post(f"/orders/{order['order_no']}/ship", headers=headers)
     assert refused.status_code == 409
     assert "cancelled" in refused.json()["detail"]
+
+
+def test_an_imported_order_reads_like_any_other(client: TestClient, shop: ApiShop, tmp_path) -> None:
+    """Imported history never moved stock, so it has no warehouse; the API reads it all the same."""
+    history = tmp_path / "history.csv"
+    history.write_text(
+        "order_code,customer_code,customer_name,ordered_at,sku_code,quantity,unit_price,amount\n"
+        "EXT-7,C0001,,2025-03-01 09:30,FERT-001,2,,190.00\n",
+        encoding="utf-8",
+    )
+    with psycopg.connect(shop.owner_url) as conn:
+        import_file(conn, "orders", history, merchant_code=shop.merchant.merchant_code, at=AT)
+        (order_no,) = conn.execute(
+            "SELECT order_no FROM core.orders WHERE merchant_id = %s AND external_order_code = 'EXT-7'",
+            [shop.merchant.merchant_id],
+        ).fetchone()
+
+    read = client.get(f"/orders/{order_no}", headers=shop.merchant.headers)
+
+    assert read.status_code == 200, read.text
+    order = read.json()
+    assert (order["source"], order["external_order_code"], order["warehouse_code"]) == ("import", "EXT-7", None)
+    assert order["status"] == "completed" and order["total_amount"] == "190.00"
+    assert [(line["sku_code"], line["quantity"], line["line_amount"]) for line in order["lines"]] == [
+        (SKU, 2, "190.00")
+    ]
 
 
 def test_ship_issues_the_reserved_units(client: TestClient, shop: ApiShop) -> None:

@@ -29,12 +29,13 @@ def _rows(conn: psycopg.Connection, query: str, params: list) -> list[dict]:
 def order(conn: psycopg.Connection, order_id: int) -> OrderOut:
     header = _rows(
         conn,
-        """SELECT o.order_no, o.status, c.customer_code, w.warehouse_code, o.payment_method, o.credit_term_days,
-                  o.total_amount, o.ordered_at, o.reviewed_at, o.confirmed_at, o.picked_at, o.shipped_at,
-                  o.in_transit_at, o.delivered_at, o.completed_at, o.cancelled_at
+        """SELECT o.order_no, o.status, o.source, o.external_order_code, c.customer_code, w.warehouse_code,
+                  o.payment_method, o.credit_term_days, o.total_amount, o.ordered_at, o.reviewed_at,
+                  o.confirmed_at, o.picked_at, o.shipped_at, o.in_transit_at, o.delivered_at, o.completed_at,
+                  o.cancelled_at
            FROM core.orders o
            JOIN core.customers c USING (customer_id)
-           JOIN core.warehouses w USING (warehouse_id)
+           LEFT JOIN core.warehouses w USING (warehouse_id)
            WHERE o.order_id = %s""",
         [order_id],
     )

@@ -101,8 +101,10 @@ class DiscountOut(BaseModel):
 class OrderOut(BaseModel):
     order_no: str
     status: str
+    source: str = Field(description="platform, or import for order history brought from another system")
+    external_order_code: str | None = Field(description="the other system's order code, for an imported order")
     customer_code: str
-    warehouse_code: str
+    warehouse_code: str | None = Field(description="None for imported history, which never moved stock")
     payment_method: str
     credit_term_days: int | None
     total_amount: Decimal
