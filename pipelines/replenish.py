@@ -35,6 +35,14 @@ WHERE po.merchant_id = %s AND po.status = 'draft'
 SUPPLIERS_SQL = "SELECT supplier_code, supplier_id FROM core.suppliers WHERE merchant_id = %s"
 
 
+class UnknownMerchant(LookupError):
+    def __init__(self, merchant_code: str) -> None:
+        super().__init__(
+            f"no merchant with code {merchant_code!r} in the published warehouse "
+            "(coopcast merchant list shows the codes)"
+        )
+
+
 @dataclass(frozen=True)
 class DraftOrder:
     merchant_code: str
@@ -61,7 +69,12 @@ class Approval:
 
 
 def read_suggestions(serving: duckdb.DuckDBPyConnection, merchant_code: str | None = None) -> pd.DataFrame:
-    """Suggestions with something to order, of one merchant or all."""
+    """Suggestions with something to order, of one merchant or all. A merchant the published
+    warehouse does not know is refused, so a mistyped code is not read as nothing to order."""
+    if merchant_code is not None:
+        known = serving.execute("SELECT 1 FROM marts.dim_merchants WHERE merchant_code = ?", [merchant_code]).fetchone()
+        if known is None:
+            raise UnknownMerchant(merchant_code)
     return serving.execute(SUGGESTIONS_SQL, [merchant_code, merchant_code]).df()
 
 

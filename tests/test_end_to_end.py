@@ -138,6 +138,8 @@ def test_forecast_suggest_approve_and_export(pipeline_run: PipelineRun, serving)
 
     preview = run_cli(pipeline_run, "replenish")
     assert "--approve" in preview.stdout
+    mistyped = run_cli(pipeline_run, "replenish", "--merchant", "M999", check=False)
+    assert mistyped.returncode == 1 and "no merchant with code 'M999'" in mistyped.stderr
     with psycopg.connect(pipeline_run.database_url) as pg:
         assert pg.execute(DRAFT_LINES_SQL).fetchall() == []
         approved = run_cli(pipeline_run, "replenish", "--approve")
