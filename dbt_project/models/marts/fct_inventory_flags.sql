@@ -85,7 +85,9 @@ flagged as (
         positions.expired_quantity,
         positions.value_at_risk,
         positions.available < products.low_stock_threshold as is_low_stock,
-        positions.on_hand = 0 as is_out_of_stock
+        -- Out of stock as the stock-out days count it: nothing left to sell. Units on hand that
+        -- are reserved, frozen or expired meet no new demand.
+        positions.available <= 0 as is_out_of_stock
     from positions
     inner join products on products.product_id = positions.product_id
     left join sku_first_received
