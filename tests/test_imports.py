@@ -478,6 +478,18 @@ def test_stock_is_received_batch_by_batch(conn, shop: Shop, tmp_path: Path) -> N
     assert rejected(conn, shop, "stock", unknown) == [
         "unknown.csv: row 2, column quantity (C): must be at least 1",
     ]
+    # Expired before it arrived: a swapped or mistyped date, not stock to receive.
+    stale = write_csv(
+        tmp_path / "stale.csv",
+        [
+            ["sku_code", "warehouse_code", "quantity", "lot_code", "expiry_date", "received_at"],
+            ["FERT-001", "WH01", "5", "L4", "2025-01-01", "2026-02-01 08:00"],
+            ["FERT-001", "WH01", "5", "L5", "2026-02-01", "2026-02-01 08:00"],
+        ],
+    )
+    assert rejected(conn, shop, "stock", stale) == [
+        "stale.csv: row 2, column expiry_date (E): is 2025-01-01, before the batch was received on 2026-02-01",
+    ]
 
 
 def test_templates_import_as_they_are(conn, shop: Shop, tmp_path: Path) -> None:

@@ -80,6 +80,14 @@ class StockListImporter(KindImporter):
         if values["received_at"] is not None and values["received_at"] > self.at:
             self.bad(row, "received_at", f"is {values['received_at']:%Y-%m-%d %H:%M %z}, later than the import itself")
             healthy = False
+        received_on = stock.business_date(values["received_at"] or self.at)
+        if values["expiry_date"] is not None and values["expiry_date"] < received_on:
+            self.bad(
+                row,
+                "expiry_date",
+                f"is {values['expiry_date']:%Y-%m-%d}, before the batch was received on {received_on:%Y-%m-%d}",
+            )
+            healthy = False
         if not healthy:
             return None
         return (row, *(values[definition.split()[0]] for definition in self.staging_columns[1:]))
