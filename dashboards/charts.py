@@ -106,6 +106,10 @@ def price_chart(
     price_title: str,
 ) -> alt.LayerChart:
     """Monthly price and its trend, then the outlook inside its 95% (pale) and 80% (darker) bands."""
+    # Prices are in fen: a model's trend of a price that never moved differs from it by float
+    # noise (54.9700000000005), which an axis not starting at zero would draw as movement.
+    values = ["price", "trend", "outlook", "lower_80", "upper_80", "lower_95", "upper_95"]
+    months = months.assign(**{column: months[column].astype(float).round(2) for column in values})
     history = months[~months["is_outlook"]]
     outlook = months[months["is_outlook"]]
     x = alt.X("month:T", title=month_title, axis=alt.Axis(format="%Y-%m"))
@@ -132,7 +136,7 @@ def price_chart(
         .mark_line(point=True)
         .encode(
             x=x,
-            y=alt.Y("value:Q", title=price_title, scale=alt.Scale(zero=False)),
+            y=alt.Y("value:Q", title=price_title, scale=alt.Scale(zero=False), axis=alt.Axis(format=",.2f")),
             color=alt.Color(
                 "series:N",
                 scale=alt.Scale(
