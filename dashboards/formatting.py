@@ -19,6 +19,27 @@ def money(value: Number | None) -> str:
     return f"{sign}¥{abs(amount):,.2f}"
 
 
+# A headline card fits about seven characters: large amounts go in the units merchants read
+# them in, 万 and 亿 in Chinese, k, M and B in English, to three significant digits.
+HEADLINE_UNITS = {"zh": ((10**8, "亿"), (10**4, "万")), "en": ((10**9, "B"), (10**6, "M"), (10**3, "k"))}
+
+
+def money_headline(value: Number | None, language: str) -> str:
+    """¥55.3万 / ¥553k for ¥553,142.11; whole yuan below 10 000 in Chinese; ¥999.99 in full."""
+    if value is None or pd.isna(value):
+        return MISSING
+    amount = float(value)
+    sign = "-" if amount < 0 else ""
+    for size, unit in HEADLINE_UNITS[language]:
+        if abs(amount) >= size:
+            scaled = abs(amount) / size
+            digits = 2 if round(scaled, 2) < 10 else 1 if round(scaled, 1) < 100 else 0
+            return f"{sign}¥{scaled:.{digits}f}{unit}"
+    if abs(amount) >= 1000:
+        return f"{sign}¥{abs(amount):,.0f}"
+    return money(value)
+
+
 def count(value: int) -> str:
     return f"{value:,}"
 

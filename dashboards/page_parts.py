@@ -12,10 +12,11 @@ import streamlit as st
 
 from dashboards import formatting, url_filters
 from dashboards.downloads import table_download
-from dashboards.i18n import t
+from dashboards.i18n import current_language, t
 from dashboards.merchant import Merchant, current_merchant
 
 if TYPE_CHECKING:
+    from streamlit.delta_generator import DeltaGenerator
     from streamlit.elements.lib.column_types import ColumnConfig
 
 
@@ -39,6 +40,21 @@ def date_range(key: str, first: date, last: date, default_days: int) -> tuple[da
     )
     # While the user is picking, the widget holds the start day alone.
     return chosen[0], chosen[-1]
+
+
+def money_metric(
+    place: DeltaGenerator, label: str, amount: formatting.Number | None, explanation: str | None = None, **delta
+) -> None:
+    """A money headline card: the amount in its short form (¥55.3万), which fits the card, and
+    exactly in its tooltip, after the explanation if there is one."""
+    exact = t("exact_amount", amount=formatting.money(amount))
+    place.metric(
+        label,
+        formatting.money_headline(amount, current_language()),
+        help=f"{explanation}\n\n{exact}" if explanation else exact,
+        border=True,
+        **delta,
+    )
 
 
 def file_stem(merchant: Merchant, name: str) -> str:

@@ -7,6 +7,7 @@ queried from that same file here, independently of the dashboard's own query cod
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,6 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Dataframe
 
+from dashboards import formatting
 from tests.conftest import PipelineRun
 from tests.dashboard_signin import sign_in_as
 
@@ -57,6 +59,20 @@ def metric_value(app: AppTest, label: str) -> str:
     values = [metric.value for metric in app.metric if metric.label == label]
     assert len(values) == 1, f"expected one metric {label!r}, found {[m.label for m in app.metric]}"
     return values[0]
+
+
+def money_metric_amount(app: AppTest, label: str) -> str:
+    """A money card's exact amount, read from its tooltip, once the card is seen to show it in the
+    short form that fits it (¥55.3万 / ¥553k)."""
+    metrics = [metric for metric in app.metric if metric.label == label]
+    assert len(metrics) == 1, f"expected one metric {label!r}, found {[m.label for m in app.metric]}"
+    tooltip = metrics[0].proto.help
+    exact = re.search(r"(精确金额：|Exact amount: )(-?)¥([\d,]+\.\d\d)$", tooltip)
+    assert exact, tooltip
+    language = "zh" if exact.group(1) == "精确金额：" else "en"
+    amount = Decimal(exact.group(2) + exact.group(3).replace(",", ""))
+    assert metrics[0].value == formatting.money_headline(amount, language)
+    return yuan(amount)
 
 
 def column_labels(table: Dataframe) -> set[str]:
@@ -104,7 +120,7 @@ def test_revenue_is_the_chosen_merchants_sales_of_the_last_30_days(
     for merchant_id, revenue in expected.items():
         show_merchant(app, merchant_id)
         assert not app.exception
-        assert metric_value(app, "营业额") == yuan(revenue), f"merchant {merchant_id}"
+        assert money_metric_amount(app, "营业额") == yuan(revenue), f"merchant {merchant_id}"
 
 
 def test_flagged_stock_lists_the_merchants_flagged_products(app: AppTest, serving: duckdb.DuckDBPyConnection) -> None:

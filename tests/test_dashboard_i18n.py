@@ -64,6 +64,27 @@ def test_money_is_shown_in_yuan_with_thousands_separators(value: float | None, s
     assert formatting.money(value) == shown
 
 
+@pytest.mark.parametrize(
+    ("value", "language", "shown"),
+    [
+        (553142.11, "zh", "¥55.3万"),
+        (553142.11, "en", "¥553k"),
+        (5531421.11, "zh", "¥553万"),
+        (5531421.11, "en", "¥5.53M"),
+        (123456789, "zh", "¥1.23亿"),
+        (9999.4, "zh", "¥9,999"),
+        (9999.6, "en", "¥10.0k"),
+        (-22345.6, "zh", "-¥2.23万"),
+        (999.99, "en", "¥999.99"),
+        (None, "zh", "—"),
+    ],
+)
+def test_headline_money_fits_its_card_in_the_units_merchants_read(
+    value: float | None, language: str, shown: str
+) -> None:
+    assert formatting.money_headline(value, language) == shown
+
+
 def test_dates_are_shown_as_iso_days() -> None:
     assert formatting.day(date(2026, 3, 5)) == "2026-03-05"
 

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import PipelineRun
 from tests.dashboard_pages import table_of
 from tests.dashboard_sessions import open_as, serving
-from tests.test_dashboard_apptest import metric_value, yuan
+from tests.test_dashboard_apptest import money_metric_amount, yuan
 
 __all__ = ["serving"]
 
@@ -58,9 +58,9 @@ def test_revenue_profit_and_receivables_are_each_merchants_own_in_chinese(
 
         assert not app.exception
         assert [title.value for title in app.title] == ["财务"]
-        assert metric_value(app, "营业额") == yuan(revenue), merchant_id
-        assert metric_value(app, "毛利") == yuan(gross_profit), merchant_id
-        assert metric_value(app, "应收账款") == yuan(owed), merchant_id
+        assert money_metric_amount(app, "营业额") == yuan(revenue), merchant_id
+        assert money_metric_amount(app, "毛利") == yuan(gross_profit), merchant_id
+        assert money_metric_amount(app, "应收账款") == yuan(owed), merchant_id
         assert f"其中逾期 {yuan(overdue)}" in [caption.value for caption in app.caption]
         checked += bool(revenue) and bool(owed)
     assert checked, "no merchant both sold in the window and is owed money"
@@ -87,7 +87,7 @@ def test_the_window_in_the_url_sets_the_months_counted_when_the_page_offers_it(
     app = open_as(pipeline_run, monkeypatch, PAGE, merchant_id, query={"fin_months": in_url})
 
     assert not app.exception
-    assert metric_value(app, "营业额") == yuan(revenue)
+    assert money_metric_amount(app, "营业额") == yuan(revenue)
 
 
 def test_receivables_by_credit_term_add_up_to_the_unpaid_orders(
@@ -129,7 +129,7 @@ def test_the_page_speaks_english_when_asked(
 
     assert not app.exception
     assert [title.value for title in app.title] == ["Finance"]
-    assert metric_value(app, "Revenue") == yuan(revenue)
+    assert money_metric_amount(app, "Revenue") == yuan(revenue)
     assert {"Profit", "Platform commission", "Settlement statements", "Cash flow"} <= {
         header.value for header in app.subheader
     }

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import PipelineRun
 from tests.dashboard_pages import table_of
 from tests.dashboard_sessions import open_as, serving
-from tests.test_dashboard_apptest import metric_value, yuan
+from tests.test_dashboard_apptest import money_metric_amount, yuan
 
 __all__ = ["serving"]
 
@@ -57,7 +57,7 @@ def test_the_suggestions_are_grouped_by_supplier_with_their_value(
         assert shown == pairs
         for editor in editors:
             assert list(editor["order_qty"]) == list(editor["suggested_qty"])
-        assert metric_value(app, "订货金额合计") == yuan(value)
+        assert money_metric_amount(app, "订货金额合计") == yuan(value)
 
 
 def test_the_chosen_skus_backtest_and_accuracy_match_the_model_outputs(

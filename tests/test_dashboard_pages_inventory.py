@@ -23,7 +23,7 @@ from tests.dashboard_pages import (
     sheet_rows,
     table_of,
 )
-from tests.test_dashboard_apptest import metric_value, serving, yuan
+from tests.test_dashboard_apptest import money_metric_amount, serving, yuan
 
 __all__ = ["downloads", "formula_home", "serving"]
 
@@ -91,7 +91,7 @@ def test_stock_value_and_low_stock_are_the_merchants(
     assert not app.exception
     assert [heading.value for heading in app.title] == [title]
     assert headings <= {heading.value for heading in app.subheader}
-    assert metric_value(app, stock_value) == yuan(value)
+    assert money_metric_amount(app, stock_value) == yuan(value)
     if low:
         shown = table_of(app, "low_stock_threshold").value
         assert set(zip(shown["sku_code"], shown["warehouse_code"], strict=True)) == set(low)
@@ -117,7 +117,7 @@ def test_value_at_risk_per_expiry_level(
 
     assert not app.exception
     for expiry_class, label in EXPIRY_LABELS.items():
-        assert metric_value(app, label) == yuan(at_risk.get(expiry_class, Decimal(0))), expiry_class
+        assert money_metric_amount(app, label) == yuan(at_risk.get(expiry_class, Decimal(0))), expiry_class
     assert (
         len(table_of(app, "lot_code").value)
         == serving.execute(

@@ -27,7 +27,7 @@ from tests.dashboard_pages import (
     table_of,
     table_with,
 )
-from tests.test_dashboard_apptest import metric_value, serving, yuan
+from tests.test_dashboard_apptest import metric_value, money_metric_amount, serving, yuan
 
 __all__ = ["downloads", "formula_home", "serving"]
 
@@ -81,7 +81,7 @@ def test_the_page_shows_the_last_year_of_the_merchants_sales(
     assert labels <= {heading.value for heading in app.subheader}
     metric_labels = [metric.label for metric in app.metric]
     assert foreign not in metric_labels
-    assert metric_value(app, metric_labels[0]) == yuan(revenue)
+    assert money_metric_amount(app, metric_labels[0]) == yuan(revenue)
     assert metric_value(app, metric_labels[1]) == f"{orders:,}"
 
 

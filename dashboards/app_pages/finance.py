@@ -14,6 +14,7 @@ from dashboards import tables as tb
 from dashboards.i18n import t
 from dashboards.masking import current_role, mask_customers
 from dashboards.merchant import Merchant, current_merchant
+from dashboards.page_parts import money_metric
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,18 +45,16 @@ def render_kpis(merchant: Merchant, first: date, ageing: pd.DataFrame) -> None:
     commission = finance.commission_by_category(merchant.merchant_id, first)["net_commission"].sum()
     overdue = ageing.loc[ageing["overdue_bucket"] != "not_due", "open_amount"].sum()
     columns = st.columns(5)
-    figures = (
-        ("fin_kpi_revenue", formatting.money(revenue)),
-        ("fin_kpi_gross_profit", formatting.money(gross_profit)),
-        (
-            "fin_kpi_gross_margin",
-            formatting.percent(Decimal(gross_profit) / costed_revenue if costed_revenue else None),
-        ),
-        ("fin_kpi_commission", formatting.money(commission)),
-        ("fin_kpi_receivables", formatting.money(ageing["open_amount"].sum())),
+    money_metric(columns[0], t("fin_kpi_revenue"), revenue, t("fin_kpi_revenue_help"))
+    money_metric(columns[1], t("fin_kpi_gross_profit"), gross_profit, t("fin_kpi_gross_profit_help"))
+    columns[2].metric(
+        t("fin_kpi_gross_margin"),
+        formatting.percent(Decimal(gross_profit) / costed_revenue if costed_revenue else None),
+        help=t("fin_kpi_gross_margin_help"),
+        border=True,
     )
-    for column, (key, value) in zip(columns, figures, strict=True):
-        column.metric(t(key), value, help=t(f"{key}_help"), border=True)
+    money_metric(columns[3], t("fin_kpi_commission"), commission, t("fin_kpi_commission_help"))
+    money_metric(columns[4], t("fin_kpi_receivables"), ageing["open_amount"].sum(), t("fin_kpi_receivables_help"))
     columns[-1].caption(t("fin_kpi_overdue", amount=formatting.money(overdue)))
 
 

@@ -13,6 +13,7 @@ from dashboards import queries_forecast as forecasting
 from dashboards import tables as tb
 from dashboards.i18n import t
 from dashboards.merchant import Merchant, current_merchant
+from dashboards.page_parts import money_metric
 
 if TYPE_CHECKING:
     from streamlit.elements.lib.column_types import ColumnConfig
@@ -181,7 +182,7 @@ def render_suggestions(merchant: Merchant) -> None:
     total = st.columns(3)
     total[0].metric(t("fc_kpi_lines"), formatting.count(int((plan[ORDER_QTY] > 0).sum())), border=True)
     total[1].metric(t("fc_kpi_suppliers"), formatting.count(suggestions["supplier_name"].nunique()), border=True)
-    total[2].metric(t("fc_kpi_order_value"), formatting.money(plan[ORDER_VALUE].sum()), border=True)
+    money_metric(total[2], t("fc_kpi_order_value"), plan[ORDER_VALUE].sum())
     approvals.render_approval(merchant, plan, ORDER_QTY)
     plan_columns = {"supplier_name": tb.text("fc_col_supplier")} | suggestion_columns()
     tb.show_table(

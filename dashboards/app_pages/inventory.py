@@ -14,6 +14,7 @@ from dashboards.page_parts import (
     count_column,
     date_column,
     money_column,
+    money_metric,
     page_heading,
     table,
     text_column,
@@ -28,17 +29,13 @@ EXPIRY_CLASSES = ("expired", "within_30_days", "within_90_days", "within_180_day
 
 def render_totals(positions: pd.DataFrame, low: pd.DataFrame, batches: pd.DataFrame) -> None:
     value, low_count, at_risk, expired = st.columns(4)
-    value.metric(t("inventory_stock_value"), formatting.money(positions["stock_value"].sum()), border=True)
+    money_metric(value, t("inventory_stock_value"), positions["stock_value"].sum())
     low_count.metric(
         t("inventory_low_stock_count"), formatting.count(len(low)), help=t("inventory_low_stock_help"), border=True
     )
     near = batches[~batches["is_expired"]]
-    at_risk.metric(t("inventory_value_at_risk"), formatting.money(near["value_at_risk"].sum()), border=True)
-    expired.metric(
-        t("inventory_expired_value"),
-        formatting.money(batches.loc[batches["is_expired"], "value_at_risk"].sum()),
-        border=True,
-    )
+    money_metric(at_risk, t("inventory_value_at_risk"), near["value_at_risk"].sum())
+    money_metric(expired, t("inventory_expired_value"), batches.loc[batches["is_expired"], "value_at_risk"].sum())
 
 
 def low_stock_columns() -> dict[str, ColumnConfig]:
@@ -105,9 +102,7 @@ def expiry_columns() -> dict[str, ColumnConfig]:
 def render_expiry_levels(batches: pd.DataFrame) -> None:
     for column, expiry_class in zip(st.columns(len(EXPIRY_CLASSES)), EXPIRY_CLASSES, strict=True):
         chosen = batches[batches["expiry_class"] == expiry_class]
-        column.metric(
-            t(f"inventory_expiry_{expiry_class}"), formatting.money(chosen["value_at_risk"].sum()), border=True
-        )
+        money_metric(column, t(f"inventory_expiry_{expiry_class}"), chosen["value_at_risk"].sum())
         column.caption(t("inventory_batches", batches=len(chosen)))
 
 

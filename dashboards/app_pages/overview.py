@@ -14,6 +14,7 @@ from dashboards.inbox import render_inbox
 from dashboards.masking import current_role
 from dashboards.merchant import Merchant, current_merchant
 from dashboards.navigation import pages_for
+from dashboards.page_parts import money_metric
 
 if TYPE_CHECKING:
     from streamlit.elements.lib.column_types import ColumnConfig
@@ -42,13 +43,13 @@ def render_kpis(merchant: Merchant, flags: pd.DataFrame) -> None:
     st.caption(t("kpi_window", first=formatting.day(first), last=formatting.day(last)))
     revenue, orders, margin, flagged = st.columns(4)
     vs_previous = t("kpi_vs_previous")
-    revenue.metric(
+    money_metric(
+        revenue,
         t("kpi_revenue"),
-        formatting.money(now.revenue),
-        percent_change(now.revenue, before.revenue),
+        now.revenue,
+        t("kpi_revenue_help", previous=formatting.money(before.revenue)),
+        delta=percent_change(now.revenue, before.revenue),
         delta_description=vs_previous,
-        help=t("kpi_revenue_help", previous=formatting.money(before.revenue)),
-        border=True,
     )
     orders.metric(
         t("kpi_orders"),

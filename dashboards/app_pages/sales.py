@@ -16,6 +16,7 @@ from dashboards.page_parts import (
     date_column,
     date_range,
     money_column,
+    money_metric,
     page_heading,
     ranked_sku_columns,
     share_column,
@@ -37,12 +38,10 @@ def period_labels(periods: tuple[str, ...]) -> dict[str, str]:
 def render_totals(days: pd.DataFrame) -> None:
     revenue, orders = days["revenue"].sum(), int(days["orders"].sum())
     columns = st.columns(4)
-    columns[0].metric(t("sales_revenue"), formatting.money(revenue), help=t("sales_revenue_help"), border=True)
+    money_metric(columns[0], t("sales_revenue"), revenue, t("sales_revenue_help"))
     columns[1].metric(t("sales_orders"), formatting.count(orders), border=True)
-    columns[2].metric(t("sales_gross_profit"), formatting.money(days["gross_profit"].sum()), border=True)
-    columns[3].metric(
-        t("sales_average_order_value"), formatting.money(revenue / orders if orders else None), border=True
-    )
+    money_metric(columns[2], t("sales_gross_profit"), days["gross_profit"].sum())
+    money_metric(columns[3], t("sales_average_order_value"), revenue / orders if orders else None)
 
 
 def trend_columns() -> dict[str, ColumnConfig]:
