@@ -81,13 +81,11 @@ def item_line(language: str, item: pd.Series) -> str:
             value=formatting.money(item["value_at_risk"]),
             **_stock_values(item),
         )
-    return label(
-        language,
-        "digest_churn_risk_item",
-        customer_code=item["customer_code"],
-        risk=formatting.percent(item["churn_risk"]),
-        reasons=_reasons(language, item["reasons"]),
+    line = label(
+        language, "digest_churn_risk_item", customer_code=item["customer_code"], risk=formatting.percent(item["churn_risk"])
     )
+    reasons = _reasons(language, item["reasons"])
+    return f"{line} · {reasons}" if reasons else line
 
 
 def sections(language: str, items: pd.DataFrame) -> list[DigestSection]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dashboards import formatting
+from dashboards import digest, formatting
 
 DASHBOARDS = Path(__file__).resolve().parents[1] / "dashboards"
 LANGUAGES = ("zh", "en")
@@ -94,3 +94,12 @@ def test_csv_downloads_keep_text_from_becoming_formulas() -> None:
     lines = formatting.csv_bytes(table, {"customer_name": "客户名称"}).decode("utf-8-sig").splitlines()
     assert lines[0] == "客户名称,orders"
     assert lines[1].startswith("\"'=HYPERLINK") and lines[2] == "张三,2" and lines[3] == "'-5,3"
+
+
+def test_a_churn_alert_lists_its_reasons_and_ends_cleanly_without_any() -> None:
+    item = pd.Series({"kind": "churn_risk", "customer_code": "C0002", "churn_risk": 0.589, "reasons": None})
+    assert digest.item_line("zh", item) == "客户 C0002 · 流失风险 58.9%"
+    assert digest.item_line("en", item) == "Customer C0002 · churn risk 58.9%"
+    with_reasons = item.copy()
+    with_reasons["reasons"] = ["falling_frequency"]
+    assert digest.item_line("zh", with_reasons) == "客户 C0002 · 流失风险 58.9% · 购买次数减少"
