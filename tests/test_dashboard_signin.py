@@ -93,7 +93,7 @@ def test_a_signed_out_session_sees_only_the_sign_in_form(signed_out: AppTest) ->
     ("language", "first_message", "locked_words"),
     [
         ("zh", "用户名或密码错误。再输错 4 次，账号将被锁定 30 分钟。", "账号已锁定至"),
-        ("en", "Wrong username or password. 4 more wrong attempts lock the account for 30 minutes.", "locked until"),
+        ("en", "Wrong username or password. Attempts left before the account locks for 30 minutes: 4.", "locked until"),
     ],
 )
 def test_wrong_passwords_say_how_many_attempts_are_left_then_until_when_it_is_locked(
