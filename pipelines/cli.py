@@ -118,7 +118,9 @@ def simulate(
         trade_live_until_stopped(LiveSettings(rate, clients, duration, seed), api_url)
         return
     from transactional.simulator import simulate as run_simulation
+    from transactional.simulator.scales import scale_named
 
+    scale_named(scale)  # a mistyped scale is refused before anything starts
     uri = prepare()
     with progress() as bar, db.connect(uri) as conn:
         task = bar.add_task(f"Simulating {scale} network, seed {seed} (merchants drawn and loaded)", total=None)

@@ -104,3 +104,16 @@ def test_reset_password_prints_a_new_password_and_unlocks(pipeline: PipelineRun)
         signs_in(pipeline, "wang", old)
     missing = coopcast(pipeline, "user", "reset-password", "nobody")
     assert missing.returncode == 1 and "no account named 'nobody'" in missing.stderr
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused_by_name(pipeline: PipelineRun) -> None:
+    elsewhere = PipelineRun(home=pipeline.home, database_url="mysql://x@y/z")
+    result = coopcast(elsewhere, "user", "create", "wang", "--merchant", "M001", "--role", "owner")
+    assert result.returncode == 1
+    assert "DATABASE_URL must be a PostgreSQL URL" in result.stderr and "'mysql://x@y/z'" in result.stderr
+
+
+def test_an_unknown_scale_is_refused_before_the_simulation_starts(pipeline: PipelineRun) -> None:
+    result = coopcast(pipeline, "simulate", "--scale", "huge")
+    assert result.returncode == 1
+    assert "unknown scale 'huge'" in result.stderr and "Simulating" not in result.stdout + result.stderr

@@ -84,10 +84,17 @@ def with_database(uri: str, database: str) -> str:
     return parts._replace(path=f"/{database}").geturl()
 
 
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
 def database_url() -> str:
     """The libpq URI of the platform's database, starting the embedded server when needed."""
     explicit = os.environ.get("DATABASE_URL")
     if explicit:
+        if urlparse(explicit).scheme not in POSTGRES_SCHEMES:
+            raise ValueError(
+                f"DATABASE_URL must be a PostgreSQL URL (postgresql://user@host:port/database), not {explicit!r}"
+            )
         return explicit
     server_uri = _embedded_server_uri()
     _ensure_database(server_uri, EMBEDDED_DATABASE)
