@@ -8,11 +8,18 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import charts, formatting, queries
-from dashboards.i18n import t
+from dashboards.i18n import current_language, load_locale, t
 from dashboards.merchant import Merchant
 
 FORECAST_HISTORY_DAYS = 180
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def model_name(code: str) -> str:
+    """A forecast model as a merchant reads it (组合预测, not ensemble); a code with no name yet
+    shows as it is."""
+    key = f"fc_model_{code}"
+    return t(key) if key in load_locale(current_language()) else code
 
 
 def render_forecast_accuracy(merchant: Merchant) -> None:
@@ -67,7 +74,7 @@ def render_sku_forecast(merchant: Merchant, sku_code: str) -> pd.DataFrame:
         quantity_title=t("axis_quantity"),
     )
     st.altair_chart(chart, width="stretch")
-    st.caption(t("forecast_caption", model=forecast["model"].iloc[0], version=forecast["model_version"].iloc[0]))
+    st.caption(t("forecast_caption", model=model_name(forecast["model"].iloc[0])))
     render_sku_forecast_accuracy(merchant, sku_code)
     return forecast
 

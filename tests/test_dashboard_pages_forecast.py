@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import duckdb
 import pytest
 
-from tests.conftest import PipelineRun
+from tests.conftest import REPO_ROOT, PipelineRun
 from tests.dashboard_pages import table_of
 from tests.dashboard_sessions import open_as, serving
 from tests.test_dashboard_apptest import money_metric_amount, yuan
@@ -15,6 +16,11 @@ from tests.test_dashboard_apptest import money_metric_amount, yuan
 __all__ = ["serving"]
 
 PAGE = "forecast"
+MODEL_NAMES_ZH = {
+    name
+    for key, name in json.loads((REPO_ROOT / "dashboards/locales/zh/forecast.json").read_text(encoding="utf-8")).items()
+    if key.startswith("fc_model_")
+}
 
 
 def suggestions(serving: duckdb.DuckDBPyConnection) -> dict[int, tuple[set[tuple[str, str]], int, Decimal]]:
@@ -89,7 +95,14 @@ def test_the_chosen_skus_backtest_and_accuracy_match_the_model_outputs(
     )
     per_sku = table_of(app, "sku_accuracy").value.set_index("sku_code")
     assert per_sku.loc[sku_code, "sku_accuracy"] == pytest.approx(accuracy)
-    assert any("80%" in caption.value for caption in app.caption)
+    # Models by the names a merchant reads, not the pipeline's codes.
+    chosen_models = {
+        code for (code,) in serving.execute("SELECT DISTINCT model FROM marts.fct_forecast_accuracy").fetchall()
+    }
+    assert not set(per_sku["model"].dropna()) & chosen_models
+    assert set(per_sku["model"].dropna()) <= MODEL_NAMES_ZH
+    [chart_caption] = [caption.value for caption in app.caption if "80%" in caption.value]
+    assert chart_caption.split("模型：")[1] in MODEL_NAMES_ZH
     assert "下载补货表" in [button.label for button in app.download_button]
 
 

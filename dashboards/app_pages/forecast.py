@@ -110,8 +110,9 @@ def render_accuracy_table(merchant: Merchant) -> None:
         "mase": st.column_config.NumberColumn(t("fc_col_mase"), format="%.2f", help=t("fc_mase_help")),
         "model": tb.text("fc_col_model"),
     }
+    accuracy = forecasting.sku_accuracy_table(merchant.merchant_id, merchant.as_of)
     tb.show_table(
-        forecasting.sku_accuracy_table(merchant.merchant_id, merchant.as_of),
+        accuracy.assign(model=accuracy["model"].map(forecast_view.model_name)),
         columns,
         stem=tb.file_stem("forecast_accuracy", merchant),
         key="fc_accuracy_download",
