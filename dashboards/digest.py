@@ -82,7 +82,10 @@ def item_line(language: str, item: pd.Series) -> str:
             **_stock_values(item),
         )
     line = label(
-        language, "digest_churn_risk_item", customer_code=item["customer_code"], risk=formatting.percent(item["churn_risk"])
+        language,
+        "digest_churn_risk_item",
+        customer_code=item["customer_code"],
+        risk=formatting.percent(item["churn_risk"]),
     )
     reasons = _reasons(language, item["reasons"])
     return f"{line} · {reasons}" if reasons else line
