@@ -101,7 +101,8 @@ def test_the_chosen_skus_backtest_and_accuracy_match_the_model_outputs(
     }
     assert not set(per_sku["model"].dropna()) & chosen_models
     assert set(per_sku["model"].dropna()) <= MODEL_NAMES_ZH
-    [chart_caption] = [caption.value for caption in app.caption if "80%" in caption.value]
+    assert any("80%" in caption.value for caption in app.caption)
+    [chart_caption] = [caption.value for caption in app.caption if "模型：" in caption.value]
     assert chart_caption.split("模型：")[1] in MODEL_NAMES_ZH
     assert "下载补货表" in [button.label for button in app.download_button]
 

@@ -152,7 +152,7 @@ def test_the_url_sets_the_dates_grain_and_drill_down_and_bad_values_are_ignored(
     app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, query=query)
 
     assert not app.exception
-    assert metric_value(app, "营业额") == yuan(revenue)
+    assert money_metric_amount(app, "营业额") == yuan(revenue)
     assert len(table_with(app, "周期开始").value) == weeks
     assert sorted(table_with(app, "三级品类").value["sku_code"]) == list(skus)
 
@@ -161,7 +161,7 @@ def test_the_url_sets_the_dates_grain_and_drill_down_and_bad_values_are_ignored(
 
     assert not app.exception
     default_revenue, _ = totals(serving, merchant_id, as_of - timedelta(days=DEFAULT_DAYS - 1), as_of)
-    assert metric_value(app, "营业额") == yuan(default_revenue)
+    assert money_metric_amount(app, "营业额") == yuan(default_revenue)
     (months,) = serving.execute(
         """SELECT count(*) FROM marts.fct_merchant_period_sales
            WHERE merchant_id = ? AND period = 'month' AND period_end >= ? AND period_start <= ?""",
