@@ -51,7 +51,7 @@ def risk_register(merchant_id: int) -> pd.DataFrame:
     """The merchant's risks, the highest score first."""
     return _query_frame(
         """SELECT risk_kind, risk_type, subject_code, subject_name, probability, amount_at_stake, impact, urgency,
-                  score, risk_level, reason
+                  score, risk_level, reason, reason_zh
            FROM marts.fct_risk_register
            WHERE merchant_id = ?
            ORDER BY score DESC, amount_at_stake DESC, subject_code""",

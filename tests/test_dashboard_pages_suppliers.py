@@ -55,6 +55,12 @@ def test_on_time_rates_and_risks_are_each_merchants_own(
         for level, label in (("high", "高风险"), ("medium", "中风险"), ("low", "低风险")):
             assert metric_value(app, label) == str(levels.get(level, 0))
         assert len(table_of(app, "pct_above_network_cheapest").value) == prices
+        if levels:
+            risks = table_of(app, "risk_level").value
+            reasons = serving.execute(
+                "SELECT reason_zh FROM marts.fct_risk_register WHERE merchant_id = ?", [merchant_id]
+            ).fetchall()
+            assert set(risks["reason"]) == {reason for (reason,) in reasons}
 
 
 def test_the_period_in_the_url_switches_to_all_deliveries(

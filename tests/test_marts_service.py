@@ -8,6 +8,7 @@ from the raw receipts instead.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -258,6 +259,15 @@ def test_risk_register_is_scored_and_levelled(warehouse: duckdb.DuckDBPyConnecti
         assert score == pytest.approx(probability * impact * urgency)
     kinds = {kind for (kind,) in warehouse.execute("SELECT DISTINCT risk_kind FROM marts.fct_risk_register").fetchall()}
     assert {"supplier", "inventory"} <= kinds
+
+
+def test_every_risk_reason_reads_in_chinese_with_the_same_numbers(warehouse: duckdb.DuckDBPyConnection) -> None:
+    reasons = warehouse.execute("SELECT risk_type, reason, reason_zh FROM marts.fct_risk_register").fetchall()
+    assert reasons, "the tiny network has risk items"
+    number = re.compile(r"\d+(?:\.\d+)?")
+    for risk_type, reason, reason_zh in reasons:
+        assert re.search(r"[\u4e00-\u9fff]", reason_zh), (risk_type, reason_zh)
+        assert sorted(number.findall(reason_zh)) == sorted(number.findall(reason)), (reason, reason_zh)
 
 
 def test_a_price_shock_in_the_window_is_a_market_risk(warehouse: duckdb.DuckDBPyConnection) -> None:

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboards import bar_charts, url_filters
 from dashboards import queries_suppliers as suppliers
 from dashboards import tables as tb
-from dashboards.i18n import t
+from dashboards.i18n import current_language, t
 from dashboards.merchant import Merchant, current_merchant
 
 if TYPE_CHECKING:
@@ -144,6 +144,7 @@ def render_risks(merchant: Merchant) -> None:
         risk_kind=tb.coded(risks["risk_kind"], "risk_kind"),
         risk_type=tb.coded(risks["risk_type"], "risk_type"),
         risk_level=tb.coded(risks["risk_level"], "risk_level"),
+        reason=risks["reason_zh"] if current_language() == "zh" else risks["reason"],
     )
     columns = {
         "risk_level": tb.text("sup_col_risk_level"),

@@ -106,7 +106,9 @@ supplier_items as (
         delivered_value + open_value as amount_at_stake,
         {{ urgency["blacklisted_supplier"] }} as urgency,
         printf('blacklisted, yet %d deliveries in the last {{ window_days }} days and %d open purchase orders',
-            deliveries, open_orders) as reason
+            deliveries, open_orders) as reason,
+        printf('已列入黑名单，但近 {{ window_days }} 天仍有 %d 次到货、%d 张未完成的采购单',
+            deliveries, open_orders) as reason_zh
     from supplier_stats
     where is_blacklisted and (deliveries > 0 or open_orders > 0)
     union all
@@ -121,6 +123,8 @@ supplier_items as (
         delivered_value + open_value,
         {{ urgency["late_supplier"] }},
         printf('on-time delivery rate %.1f%% over %d deliveries in the last {{ window_days }} days (floor %.1f%%), up to %d days late',
+            cast(100 * on_time_rate as double), deliveries, cast({{ 100 * on_time_floor }} as double), days_late_max),
+        printf('近 {{ window_days }} 天准时到货率 %.1f%%（共 %d 次到货，下限 %.1f%%），最多迟到 %d 天',
             cast(100 * on_time_rate as double), deliveries, cast({{ 100 * on_time_floor }} as double), days_late_max)
     from supplier_stats
     where on_time_rate < {{ on_time_floor }} and deliveries >= {{ min_deliveries }}
@@ -137,7 +141,10 @@ supplier_items as (
         {{ urgency["poor_quality_supplier"] }},
         printf('quality pass rate %.1f%% in the last {{ window_days }} days (floor %.1f%%); %d of %d deliveries had rejections',
             cast(100 * quality_pass_rate as double), cast({{ 100 * quality_floor }} as double),
-            cast(round(rejection_share * deliveries) as integer), deliveries)
+            cast(round(rejection_share * deliveries) as integer), deliveries),
+        printf('近 {{ window_days }} 天质检合格率 %.1f%%（下限 %.1f%%）；%d 次到货中 %d 次有拒收',
+            cast(100 * quality_pass_rate as double), cast({{ 100 * quality_floor }} as double),
+            deliveries, cast(round(rejection_share * deliveries) as integer))
     from supplier_stats
     where quality_pass_rate < {{ quality_floor }} and deliveries >= {{ min_deliveries }}
 ),
@@ -193,7 +200,14 @@ inventory_items as (
                     cast(coalesce(sku_window_sales.revenue, 0) as double))
             else printf('A-class SKU below its low-stock threshold: %d available against %d per warehouse',
                 sku_stock.available, products.low_stock_threshold)
-        end as reason
+        end as reason,
+        case
+            when sku_stock.on_hand = 0
+                then printf('A 类商品在所有仓库缺货；近 {{ window_days }} 天销售 ¥%.2f',
+                    cast(coalesce(sku_window_sales.revenue, 0) as double))
+            else printf('A 类商品低于预警库存：可用 %d，每个仓库的预警线 %d',
+                sku_stock.available, products.low_stock_threshold)
+        end as reason_zh
     from sku_stock
     inner join key_skus
         on key_skus.merchant_id = sku_stock.merchant_id
@@ -216,7 +230,10 @@ inventory_items as (
         {{ urgency["overstock"] }},
         printf('slow-moving: ¥%.2f in stock, %s',
             cast(sku_stock.slow_moving_value as double),
-            coalesce('no sale for ' || sku_stock.days_since_last_sale || ' days', 'never sold'))
+            coalesce('no sale for ' || sku_stock.days_since_last_sale || ' days', 'never sold')),
+        printf('滞销：库存 ¥%.2f，%s',
+            cast(sku_stock.slow_moving_value as double),
+            coalesce(sku_stock.days_since_last_sale || ' 天未售出', '从未售出'))
     from sku_stock
     inner join {{ ref('stg_postgres__products') }} as products on products.product_id = sku_stock.product_id
     where sku_stock.is_slow_moving and sku_stock.slow_moving_value > 0
@@ -255,7 +272,10 @@ logistics_items as (
         {{ urgency["ship_delay"] }} as urgency,
         printf('ship-SLA breach rate %.1f%% of %d orders in the last {{ window_days }} days, up from %.1f%% the {{ window_days }} days before',
             cast(100 * warehouse_sla.recent_breaches / warehouse_sla.recent_orders as double), warehouse_sla.recent_orders,
-            cast(100 * coalesce(warehouse_sla.prior_breaches / nullif(warehouse_sla.prior_orders, 0), 0) as double)) as reason
+            cast(100 * coalesce(warehouse_sla.prior_breaches / nullif(warehouse_sla.prior_orders, 0), 0) as double)) as reason,
+        printf('近 {{ window_days }} 天发货超时率 %.1f%%（共 %d 单），此前 {{ window_days }} 天为 %.1f%%',
+            cast(100 * warehouse_sla.recent_breaches / warehouse_sla.recent_orders as double), warehouse_sla.recent_orders,
+            cast(100 * coalesce(warehouse_sla.prior_breaches / nullif(warehouse_sla.prior_orders, 0), 0) as double)) as reason_zh
     from warehouse_sla
     inner join {{ ref('stg_postgres__warehouses') }} as warehouses on warehouses.warehouse_id = warehouse_sla.warehouse_id
     where warehouse_sla.recent_orders > 0
@@ -338,7 +358,13 @@ market_items as (
             case when category_costs.cost_change >= 0 then 'rose' else 'fell' end,
             cast(100 * abs(category_costs.cost_change) as double),
             cast(100 * coalesce(category_volatility.volatility, 0) as double),
-            cast(coalesce(category_spend.spend, 0) as double)) as reason
+            cast(coalesce(category_spend.spend, 0) as double)) as reason,
+        printf('%d 个商品的平均进价近 {{ window_days }} 天%s %.1f%%（变动波动率 %.1f%%）；期间采购 ¥%.2f',
+            category_costs.products,
+            case when category_costs.cost_change >= 0 then '上涨' else '下降' end,
+            cast(100 * abs(category_costs.cost_change) as double),
+            cast(100 * coalesce(category_volatility.volatility, 0) as double),
+            cast(coalesce(category_spend.spend, 0) as double)) as reason_zh
     from category_costs
     inner join {{ ref('stg_postgres__categories') }} as categories on categories.category_id = category_costs.category_id
     left join category_spend

@@ -14,7 +14,8 @@ with items as (
         cast(greatest(0.0, least(1.0, probability)) as double) as probability,
         amount_at_stake,
         cast(urgency as integer) as urgency,
-        reason
+        reason,
+        reason_zh
     from {{ ref('int_risk_items_collected') }}
 ),
 
@@ -40,6 +41,7 @@ select
     cast(scored.probability * scored.impact * scored.urgency as double) as score,
     {{ risk_level('scored.probability * scored.impact * scored.urgency') }} as risk_level,
     scored.reason,
+    scored.reason_zh,
     merchants.as_of
 from scored
 inner join {{ ref('int_merchants_as_of') }} as merchants on merchants.merchant_id = scored.merchant_id
