@@ -438,7 +438,50 @@ def test_duplicate_keys_and_unknown_codes_in_products(conn, shop: Shop, tmp_path
         "dupes.csv: row 3, column category_code (C): category 01 is a level-1 category; "
         "products belong in level-3 categories",
         "dupes.csv: row 4, column sku_code (A): SKU A-1 appears on rows 2, 4; each SKU once per file",
+        f"dupes.csv: row 4, column supplier_code (F): supplier S99 is unknown to merchant {shop.code}",
     ]
+
+
+def test_a_row_is_reported_with_all_its_problems(conn, shop: Shop, tmp_path: Path) -> None:
+    """A cell that does not parse must not hide the row's unknown codes until the next attempt."""
+    products = write_csv(
+        tmp_path / "products.csv",
+        [
+            ["sku_code", "name", "category_code", "unit_cost", "price", "supplier_code"],
+            ["C-1", "丙", "019999", "abc", "2.00", "S99"],
+        ],
+    )
+    assert rejected(conn, shop, "products", products) == [
+        "products.csv: row 2, column unit_cost (D): is 'abc', expected an amount like 1234.50 "
+        "(no currency sign or thousands separator)",
+        "products.csv: row 2, column category_code (C): category 019999 does not exist",
+        f"products.csv: row 2, column supplier_code (F): supplier S99 is unknown to merchant {shop.code}",
+    ]
+    orders = write_csv(
+        tmp_path / "orders.csv",
+        [ORDER_HEADER, ["SO-1", "C0001", "", "2025-03-01", "NOPE", "1", "", "abc"]],
+    )
+    assert rejected(conn, shop, "orders", orders) == [
+        "orders.csv: row 2, column amount (H): is 'abc', expected an amount like 1234.50 "
+        "(no currency sign or thousands separator)",
+        f"orders.csv: row 2, column sku_code (E): SKU NOPE is unknown to merchant {shop.code}: import it first "
+        "(coopcast import products) or pass --create-products",
+    ]
+
+
+def test_a_bad_row_is_not_also_reported_as_already_present(conn, shop: Shop, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "products.csv",
+        [
+            ["sku_code", "name", "category_code", "unit_cost", "price"],
+            ["FERT-001", "复合肥", "010102", "abc", "98.00"],
+            ["UREA-1", "尿素", "010102", "60.00", "75.00"],
+        ],
+    )
+    report = run_import(conn, shop, "products", path, skip_bad_rows=True)
+
+    assert report.created["products"] == 1
+    assert report.rows_with(Status.BAD) == {2} and not report.rows_with(Status.ALREADY_PRESENT)
 
 
 def test_stock_is_received_batch_by_batch(conn, shop: Shop, tmp_path: Path) -> None:
@@ -477,6 +520,8 @@ def test_stock_is_received_batch_by_batch(conn, shop: Shop, tmp_path: Path) -> N
     unknown = write_csv(tmp_path / "unknown.csv", [["sku_code", "warehouse_code", "quantity"], ["NOPE", "WH99", "0"]])
     assert rejected(conn, shop, "stock", unknown) == [
         "unknown.csv: row 2, column quantity (C): must be at least 1",
+        f"unknown.csv: row 2, column sku_code (A): SKU NOPE is unknown to merchant {shop.code}",
+        f"unknown.csv: row 2, column warehouse_code (B): warehouse WH99 is unknown to merchant {shop.code}",
     ]
     # Expired before it arrived: a swapped or mistyped date, not stock to receive.
     stale = write_csv(

@@ -1,9 +1,11 @@
 """The import pipeline every kind shares: read, validate, stage with COPY, check, load set-based.
 
-One transaction: rows are validated in Python as the file streams, good rows go into a temporary
-staging table through COPY, the checks that need the database (unknown codes, rows already
-present) run as set-based queries on it, and the load is INSERT … SELECT under the same
-constraints as every other write. Unless bad rows may be skipped, one bad row rolls it all back.
+One transaction: rows are validated in Python as the file streams and every row goes into a
+temporary staging table through COPY (a cell that did not parse staged as NULL), so the checks
+that need the database (unknown codes) report a row's problems with the problems of its cells.
+Bad rows are then dropped, rows already present are skipped, and the load is INSERT … SELECT
+under the same constraints as every other write. Unless bad rows may be skipped, one bad row
+rolls it all back.
 """
 
 from __future__ import annotations
@@ -89,16 +91,21 @@ class KindImporter(ABC):
         if rows:
             self.conn.execute(f"DELETE FROM {self.staging_table} WHERE row_no = ANY(%s)", [list(rows)])
 
+    def drop_bad_rows(self) -> None:
+        """Once every rule has seen them: bad rows are never loaded, nor reported as already present."""
+        self.drop_rows(sorted(self.report.rows_with(Status.BAD)))
+
     @abstractmethod
-    def stage(self, row: int, values: dict[str, Any], notes: list[CellNote]) -> tuple | None:
-        """Cross-column rules and in-file bookkeeping for one row: its staging tuple, or None if bad."""
+    def stage(self, row: int, values: dict[str, Any], notes: list[CellNote]) -> tuple:
+        """Cross-column rules and in-file bookkeeping for one row, bad or not: its staging tuple."""
 
     def after_file(self) -> None:  # noqa: B027 (an optional hook)
         """Rules across rows of the file (duplicate keys), once every row has been staged."""
 
     @abstractmethod
     def check(self) -> None:
-        """Rules that need the database: unknown codes are bad, keys already present are skipped."""
+        """Rules that need the database: unknown codes are bad (on every row, NULL codes aside),
+        then drop_bad_rows, then keys already present are skipped."""
 
     @abstractmethod
     def load(self) -> None:
@@ -194,9 +201,7 @@ def _stage_rows(
             values, notes = parse_cells(cells, importer.layout, importer.columns)
             for note in notes:
                 importer.bad(row, note.column, note.reason)
-            staged = importer.stage(row, values, notes)
-            if staged is not None:
-                copy.write_row(staged)
+            copy.write_row(importer.stage(row, values, notes))
 
 
 def _is_blank_row(cells: Sequence[CellValue]) -> bool:

@@ -42,7 +42,6 @@ class OrderGroup:
     ordered_at_row: int = 0
     line_rows: list[int] = field(default_factory=list)
     amount_only_row: int | None = None
-    bad_row: int | None = None
 
 
 class OrderHistoryImporter(KindImporter):
@@ -126,22 +125,16 @@ class OrderHistoryImporter(KindImporter):
 
     # --- rows, as the file streams ------------------------------------------------------------
 
-    def stage(self, row: int, values: dict[str, Any], notes: list[CellNote]) -> tuple | None:
+    def stage(self, row: int, values: dict[str, Any], notes: list[CellNote]) -> tuple:
         order_code = values["order_code"]
         group = self.groups.setdefault(order_code, OrderGroup(row)) if order_code else None
-        healthy = not notes
         if values["ordered_at"] is not None and values["ordered_at"] > self.at:
             self.bad(row, "ordered_at", f"is {values['ordered_at']:%Y-%m-%d %H:%M %z}, later than the import itself")
-            healthy = False
-        line = self._line_numbers(row, values) if healthy else None
-        healthy = healthy and line is not None
+        # A line's numbers are worked out only from cells that all parsed.
+        line = self._line_numbers(row, values) if not notes else None
         if group is not None:
-            healthy = self._agrees_with_order(row, order_code, group, values) and healthy
-            if not healthy and group.bad_row is None:
-                group.bad_row = row
-        if not healthy:
-            return None
-        quantity, unit_price, discount = line
+            self._agrees_with_order(row, order_code, group, values)
+        quantity, unit_price, discount = line or (None, None, None)
         return (
             row,
             group.first_row if group else row,
@@ -183,9 +176,8 @@ class OrderHistoryImporter(KindImporter):
             return None
         return quantity, unit_price, gross - amount
 
-    def _agrees_with_order(self, row: int, order_code: str, group: OrderGroup, values: dict[str, Any]) -> bool:
+    def _agrees_with_order(self, row: int, order_code: str, group: OrderGroup, values: dict[str, Any]) -> None:
         """Rows of one order must name one customer and one time, and an amount-only row stands alone."""
-        agrees = True
         customer, ordered_at = values["customer_code"], values["ordered_at"]
         if customer is not None:
             if group.customer_code is None:
@@ -197,7 +189,6 @@ class OrderHistoryImporter(KindImporter):
                     f"order {order_code} has customer {group.customer_code} on row {group.customer_row}, "
                     f"here {customer}",
                 )
-                agrees = False
         if ordered_at is not None:
             if group.ordered_at is None:
                 group.ordered_at, group.ordered_at_row = ordered_at, row
@@ -208,7 +199,6 @@ class OrderHistoryImporter(KindImporter):
                     f"order {order_code} was placed at {group.ordered_at:%Y-%m-%d %H:%M} on row "
                     f"{group.ordered_at_row}, here {ordered_at:%Y-%m-%d %H:%M}",
                 )
-                agrees = False
         if values["sku_code"] is None:
             if group.amount_only_row is not None or group.line_rows:
                 earlier = group.amount_only_row or group.line_rows[0]
@@ -218,7 +208,6 @@ class OrderHistoryImporter(KindImporter):
                     f"is empty, but order {order_code} already has row {earlier}; "
                     "an amount-only row (no sku_code) must be its order's only row",
                 )
-                agrees = False
             else:
                 group.amount_only_row = row
         elif group.amount_only_row is not None:
@@ -228,10 +217,8 @@ class OrderHistoryImporter(KindImporter):
                 f"order {order_code} is amount-only history on row {group.amount_only_row}; "
                 "give that row a sku_code or this line another order_code",
             )
-            agrees = False
         else:
             group.line_rows.append(row)
-        return agrees
 
     # --- the whole file -----------------------------------------------------------------------
 
@@ -240,29 +227,10 @@ class OrderHistoryImporter(KindImporter):
             self.conn.execute(f"CREATE INDEX ON {self.staging_table} ({column})")
         super().after_staging()
 
-    def after_file(self) -> None:
-        bad_orders = {group.first_row: (code, group.bad_row) for code, group in self.groups.items() if group.bad_row}
-        self._leave_out_orders(bad_orders)
-
-    def _leave_out_orders(self, orders: dict[int, tuple[str | None, int | None]]) -> None:
-        """Drop every staged row of these orders (order_group -> order_code, the bad row)."""
-        if not orders:
-            return
-        left_out = self.conn.execute(
-            f"DELETE FROM {self.staging_table} WHERE order_group = ANY(%s) RETURNING row_no, order_group",
-            [list(orders)],
-        ).fetchall()
-        if not self.options.skip_bad_rows:
-            return
-        bad_rows = self.report.rows_with(Status.BAD)
-        for row, order_group in left_out:
-            if row not in bad_rows:
-                code, bad_row = orders[order_group]
-                self.report.add(row, None, Status.NOT_IMPORTED, f"order {code} is left out: row {bad_row} is bad")
-
     def check(self) -> None:
         if not self.options.create_products:
             self._refuse_unknown_skus()
+        self._leave_out_bad_orders()
         self._skip_orders_already_imported()
 
     def _refuse_unknown_skus(self) -> None:
@@ -270,20 +238,39 @@ class OrderHistoryImporter(KindImporter):
             f"""WITH unknown AS (
                     SELECT DISTINCT sku_code FROM {self.staging_table} WHERE sku_code IS NOT NULL
                     EXCEPT SELECT sku_code FROM core.products WHERE merchant_id = %s)
-                SELECT s.row_no, s.order_group, s.order_code, s.sku_code
+                SELECT s.row_no, s.sku_code
                 FROM {self.staging_table} s JOIN unknown USING (sku_code) ORDER BY s.row_no""",
             [self.merchant_id],
         ).fetchall()
-        orders: dict[int, tuple[str | None, int | None]] = {}
-        for row, order_group, order_code, sku_code in unknown:
+        for row, sku_code in unknown:
             self.bad(
                 row,
                 "sku_code",
                 f"SKU {sku_code} is unknown to merchant {self.report.merchant_code}: import it first "
                 "(coopcast import products) or pass --create-products",
             )
-            orders.setdefault(order_group, (order_code, row))
-        self._leave_out_orders(orders)
+
+    def _leave_out_bad_orders(self) -> None:
+        """An order is imported whole or not at all: one bad row leaves out every row of its order."""
+        bad_rows = self.report.rows_with(Status.BAD)
+        if not bad_rows:
+            return
+        first_bad = self.conn.execute(
+            f"""SELECT order_group, min(order_code), min(row_no) FROM {self.staging_table}
+                WHERE row_no = ANY(%s) GROUP BY order_group""",
+            [sorted(bad_rows)],
+        ).fetchall()
+        left_out = self.conn.execute(
+            f"DELETE FROM {self.staging_table} WHERE order_group = ANY(%s) RETURNING row_no, order_group",
+            [[order_group for order_group, *_ in first_bad]],
+        ).fetchall()
+        if not self.options.skip_bad_rows:
+            return
+        orders = {order_group: (code, row) for order_group, code, row in first_bad}
+        for row, order_group in left_out:
+            if row not in bad_rows:
+                code, bad_row = orders[order_group]
+                self.report.add(row, None, Status.NOT_IMPORTED, f"order {code} is left out: row {bad_row} is bad")
 
     def _skip_orders_already_imported(self) -> None:
         present = self.conn.execute(

@@ -71,19 +71,14 @@ class ProductListImporter(KindImporter):
         super().__init__(*args, **kwargs)
         self.rows_by_sku: dict[str, list[int]] = {}
 
-    def stage(self, row: int, values: dict[str, Any], notes: list[CellNote]) -> tuple | None:
+    def stage(self, row: int, values: dict[str, Any], notes: list[CellNote]) -> tuple:
         if values["sku_code"] is not None:
             self.rows_by_sku.setdefault(values["sku_code"], []).append(row)
-        healthy = not notes
         for column in ("shelf_life_days", "min_order_qty", "order_multiple"):
             if values[column] == 0:
                 self.bad(row, column, "must be at least 1")
-                healthy = False
         if values["lead_time_days"] is not None and values["lead_time_days"] > MAX_LEAD_TIME_DAYS:
             self.bad(row, "lead_time_days", f"must be at most {MAX_LEAD_TIME_DAYS}")
-            healthy = False
-        if not healthy:
-            return None
         return (row, *(values[definition.split()[0]] for definition in self.staging_columns[1:]))
 
     def after_file(self) -> None:
@@ -92,13 +87,12 @@ class ProductListImporter(KindImporter):
             shown = ", ".join(map(str, rows))
             for row in rows:
                 self.bad(row, "sku_code", f"SKU {sku} appears on rows {shown}; each SKU once per file")
-        self.drop_rows([row for rows in repeated.values() for row in rows])
 
     def check(self) -> None:
         categories = self.conn.execute(
             f"""SELECT s.row_no, s.category_code, c.level
                 FROM {self.staging_table} s LEFT JOIN core.categories c USING (category_code)
-                WHERE c.level IS DISTINCT FROM 3 ORDER BY s.row_no"""
+                WHERE s.category_code IS NOT NULL AND c.level IS DISTINCT FROM 3 ORDER BY s.row_no"""
         ).fetchall()
         for row, category_code, level in categories:
             reason = (
@@ -118,7 +112,7 @@ class ProductListImporter(KindImporter):
         for row, supplier_code in suppliers:
             merchant = self.report.merchant_code
             self.bad(row, "supplier_code", f"supplier {supplier_code} is unknown to merchant {merchant}")
-        self.drop_rows([row for row, *_ in categories + suppliers])
+        self.drop_bad_rows()
         present = self.conn.execute(
             f"""DELETE FROM {self.staging_table} s USING core.products p
                 WHERE p.merchant_id = %s AND p.sku_code = s.sku_code RETURNING s.row_no, s.sku_code""",

@@ -70,16 +70,13 @@ class StockListImporter(KindImporter):
         super().__init__(*args, **kwargs)
         self.rows_by_lot: dict[tuple[str, str], list[int]] = {}
 
-    def stage(self, row: int, values: dict[str, Any], notes: list[CellNote]) -> tuple | None:
+    def stage(self, row: int, values: dict[str, Any], notes: list[CellNote]) -> tuple:
         if values["sku_code"] is not None and values["lot_code"] is not None:
             self.rows_by_lot.setdefault((values["sku_code"], values["lot_code"]), []).append(row)
-        healthy = not notes
         if values["quantity"] == 0:
             self.bad(row, "quantity", "must be at least 1")
-            healthy = False
         if values["received_at"] is not None and values["received_at"] > self.at:
             self.bad(row, "received_at", f"is {values['received_at']:%Y-%m-%d %H:%M %z}, later than the import itself")
-            healthy = False
         received_on = stock.business_date(values["received_at"] or self.at)
         if values["expiry_date"] is not None and values["expiry_date"] < received_on:
             self.bad(
@@ -87,9 +84,6 @@ class StockListImporter(KindImporter):
                 "expiry_date",
                 f"is {values['expiry_date']:%Y-%m-%d}, before the batch was received on {received_on:%Y-%m-%d}",
             )
-            healthy = False
-        if not healthy:
-            return None
         return (row, *(values[definition.split()[0]] for definition in self.staging_columns[1:]))
 
     def after_file(self) -> None:
@@ -98,7 +92,6 @@ class StockListImporter(KindImporter):
             shown = ", ".join(map(str, rows))
             for row in rows:
                 self.bad(row, "lot_code", f"lot {lot} of SKU {sku} appears on rows {shown}; each lot once per file")
-        self.drop_rows([row for rows in repeated.values() for row in rows])
 
     def check(self) -> None:
         unknown = self.conn.execute(
@@ -106,16 +99,18 @@ class StockListImporter(KindImporter):
                 FROM {self.staging_table} s
                 LEFT JOIN core.products p ON p.merchant_id = %(merchant_id)s AND p.sku_code = s.sku_code
                 LEFT JOIN core.warehouses w ON w.merchant_id = %(merchant_id)s AND w.warehouse_code = s.warehouse_code
-                WHERE p.product_id IS NULL OR w.warehouse_id IS NULL ORDER BY s.row_no""",
+                WHERE (s.sku_code IS NOT NULL AND p.product_id IS NULL)
+                   OR (s.warehouse_code IS NOT NULL AND w.warehouse_id IS NULL)
+                ORDER BY s.row_no""",
             {"merchant_id": self.merchant_id},
         ).fetchall()
         merchant = self.report.merchant_code
         for row, sku_code, no_product, warehouse_code, no_warehouse in unknown:
-            if no_product:
+            if sku_code is not None and no_product:
                 self.bad(row, "sku_code", f"SKU {sku_code} is unknown to merchant {merchant}")
-            if no_warehouse:
+            if warehouse_code is not None and no_warehouse:
                 self.bad(row, "warehouse_code", f"warehouse {warehouse_code} is unknown to merchant {merchant}")
-        self.drop_rows([row for row, *_ in unknown])
+        self.drop_bad_rows()
         present = self.conn.execute(
             f"""DELETE FROM {self.staging_table} s USING core.products p, core.batches b
                 WHERE p.merchant_id = %s AND p.sku_code = s.sku_code
