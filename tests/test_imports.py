@@ -537,11 +537,20 @@ def test_stock_is_received_batch_by_batch(conn, shop: Shop, tmp_path: Path) -> N
     ]
 
 
+def has_chinese(text: str) -> bool:
+    return any("\u4e00" <= character <= "\u9fff" for character in text)
+
+
 def test_templates_import_as_they_are(conn, shop: Shop, tmp_path: Path) -> None:
     for kind in ("products", "stock", "orders"):
         path = write_template(kind, tmp_path / f"{kind}.xlsx")
         workbook = openpyxl.load_workbook(path)
         assert workbook.sheetnames == [kind, "notes"]
+        # Every column is explained in Chinese first, then in English.
+        header = [cell.value for cell in workbook[kind][1]]
+        explained = {row[0]: row[2:4] for row in workbook["notes"].iter_rows(min_row=2, values_only=True) if row[1]}
+        assert list(explained) == header
+        assert all(has_chinese(chinese) and chinese != english for chinese, english in explained.values())
         report = run_import(conn, shop, kind, path)
         assert report.rows_read == 1 and report.written
     assert counts(conn, shop)["batches"] == 1

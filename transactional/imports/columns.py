@@ -19,6 +19,8 @@ class Column:
     parse: Callable[[CellValue], Any]
     required: bool
     meaning: str
+    # The template's notes speak to Chinese-reading merchants first.
+    meaning_zh: str
     example: CellValue
 
 

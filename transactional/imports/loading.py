@@ -47,8 +47,8 @@ class KindImporter(ABC):
 
     kind: ClassVar[str]
     columns: ClassVar[tuple[Column, ...]]
-    # What the template's notes sheet says about this kind beyond its columns.
-    template_notes: ClassVar[tuple[str, ...]]
+    # What the template's notes sheet says about this kind beyond its columns: (Chinese, English).
+    template_notes: ClassVar[tuple[tuple[str, str], ...]]
     staging_table: ClassVar[str]
     # Column definitions of the staging table; the first is always `row_no integer`.
     staging_columns: ClassVar[tuple[str, ...]]

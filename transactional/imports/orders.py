@@ -52,17 +52,31 @@ class OrderHistoryImporter(KindImporter):
             parse.code,
             False,
             "The other system's order number; rows sharing it are one order",
+            "原系统的订单号；订单号相同的行属于同一订单",
             "SO-2025-0001",
         ),
-        Column("customer_code", parse.code, True, "The customer's code; unknown customers are created", "C0001"),
         Column(
-            "customer_name", parse.text, False, "Name for a customer created by the import (default: the code)", "张三"
+            "customer_code",
+            parse.code,
+            True,
+            "The customer's code; unknown customers are created",
+            "客户编码；未知客户将自动创建",
+            "C0001",
+        ),
+        Column(
+            "customer_name",
+            parse.text,
+            False,
+            "Name for a customer created by the import (default: the code)",
+            "导入时新建客户的名称（默认：客户编码）",
+            "张三",
         ),
         Column(
             "ordered_at",
             parse.timestamp,
             True,
             "Date or date and time; without a zone it is Asia/Shanghai time",
+            "日期或日期时间；未注明时区时按北京时间",
             datetime(2025, 3, 1, 9, 30),
         ),
         Column(
@@ -70,6 +84,7 @@ class OrderHistoryImporter(KindImporter):
             parse.code,
             False,
             "The SKU sold; empty for amount-only history (an order with no lines)",
+            "所售商品编码；只有金额的历史订单（无明细行）留空",
             "FERT-001",
         ),
         Column(
@@ -77,14 +92,23 @@ class OrderHistoryImporter(KindImporter):
             parse.text,
             False,
             "Name for a SKU created by --create-products (default: the code)",
+            "--create-products 新建商品时的名称（默认：商品编码）",
             "复合肥 50kg",
         ),
-        Column("quantity", parse.whole_number, False, "Units sold (default 1); needs sku_code", 2),
+        Column(
+            "quantity",
+            parse.whole_number,
+            False,
+            "Units sold (default 1); needs sku_code",
+            "销售数量（默认 1）；需填写 sku_code",
+            2,
+        ),
         Column(
             "unit_price",
             parse.money,
             False,
             "List price per unit in CNY (default: amount ÷ quantity); needs sku_code",
+            "单位标价，元（默认：金额 ÷ 数量）；需填写 sku_code",
             Decimal("98.00"),
         ),
         Column(
@@ -92,16 +116,35 @@ class OrderHistoryImporter(KindImporter):
             parse.money,
             True,
             "CNY paid for this line after discounts (two decimals); for an amount-only row, the order's amount",
+            "该行折后实付金额，元（两位小数）；只有金额的行填整单金额",
             Decimal("190.00"),
         ),
     )
     template_notes = (
-        "Each row is an order line; rows with the same order_code are one order, a row without one is an order.",
-        "A row without sku_code is amount-only history: an order with no lines; it must be its order's only row.",
-        "amount is what was paid for the line after discounts; quantity defaults to 1, unit_price to amount/quantity.",
-        "Unknown customers are created; unknown SKUs are refused unless --create-products registers them.",
-        "An order_code imported before is skipped, never duplicated; rows without order_code cannot be recognised.",
-        "Imported orders are completed history: they do not reserve or move stock.",
+        (
+            "每行是一条订单明细；order_code 相同的行是同一订单，没有 order_code 的行自成一单。",
+            "Each row is an order line; rows with the same order_code are one order, a row without one is an order.",
+        ),
+        (
+            "没有 sku_code 的行是只有金额的历史订单（无明细）；它必须是该订单唯一的一行。",
+            "A row without sku_code is amount-only history: an order with no lines; it must be its order's only row.",
+        ),
+        (
+            "amount 是该行折后实付金额；quantity 默认为 1，unit_price 默认为 amount/quantity。",
+            "amount is what the line cost after discounts; quantity defaults to 1, unit_price to amount/quantity.",
+        ),
+        (
+            "未知客户会自动创建；未知商品会被拒绝，除非用 --create-products 新建。",
+            "Unknown customers are created; unknown SKUs are refused unless --create-products registers them.",
+        ),
+        (
+            "已导入过的 order_code 会被跳过，不会重复；没有 order_code 的行无法识别是否导入过。",
+            "An order_code imported before is skipped, never duplicated; rows without order_code cannot be recognised.",
+        ),
+        (
+            "导入的订单是已完成的历史：不占用也不扣减库存。",
+            "Imported orders are completed history: they do not reserve or move stock.",
+        ),
     )
     staging_table = "import_order_rows"
     staging_columns = (

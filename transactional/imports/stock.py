@@ -24,15 +24,44 @@ from transactional.imports.report import Status
 class StockListImporter(KindImporter):
     kind = "stock"
     columns = (
-        Column("sku_code", parse.code, True, "Code of an existing SKU of the merchant", "FERT-001"),
-        Column("warehouse_code", parse.code, True, "Code of an existing warehouse of the merchant", "WH01"),
-        Column("quantity", parse.whole_number, True, "Units received into the warehouse (at least 1)", 40),
-        Column("lot_code", parse.code, False, "Batch or lot number (default: generated); unique per SKU", "L20250301"),
+        Column(
+            "sku_code",
+            parse.code,
+            True,
+            "Code of an existing SKU of the merchant",
+            "该商户已有的商品编码（SKU）",
+            "FERT-001",
+        ),
+        Column(
+            "warehouse_code",
+            parse.code,
+            True,
+            "Code of an existing warehouse of the merchant",
+            "该商户已有的仓库编码",
+            "WH01",
+        ),
+        Column(
+            "quantity",
+            parse.whole_number,
+            True,
+            "Units received into the warehouse (at least 1)",
+            "入库数量（至少 1）",
+            40,
+        ),
+        Column(
+            "lot_code",
+            parse.code,
+            False,
+            "Batch or lot number (default: generated); unique per SKU",
+            "批次号（默认自动生成）；同一商品内唯一",
+            "L20250301",
+        ),
         Column(
             "expiry_date",
             parse.calendar_date,
             False,
             "Expiry date (default: received date + shelf life)",
+            "到期日（默认：入库日期 + 保质期）",
             date(2027, 3, 1),
         ),
         Column(
@@ -40,6 +69,7 @@ class StockListImporter(KindImporter):
             parse.money,
             False,
             "Cost per unit of this batch, CNY (default: the product's)",
+            "该批次单位成本，元（默认取商品成本）",
             Decimal("80.00"),
         ),
         Column(
@@ -47,12 +77,19 @@ class StockListImporter(KindImporter):
             parse.timestamp,
             False,
             "When it was received (default: the import time); Asia/Shanghai",
+            "入库时间（默认：导入时间）；北京时间",
             date(2025, 3, 1),
         ),
     )
     template_notes = (
-        "Each row is one batch received into a warehouse; the SKU and the warehouse must exist.",
-        "A lot_code already recorded for the SKU is skipped; rows without lot_code are added again on a re-import.",
+        (
+            "每行是入库到某个仓库的一个批次；商品和仓库都必须已存在。",
+            "Each row is one batch received into a warehouse; the SKU and the warehouse must exist.",
+        ),
+        (
+            "该商品已记录过的 lot_code 会被跳过；没有 lot_code 的行重新导入时会再次入库。",
+            "A lot_code already recorded for the SKU is skipped; rows without lot_code are added again on a re-import.",
+        ),
     )
     staging_table = "import_stock_rows"
     staging_columns = (
