@@ -276,13 +276,6 @@ def _require_product(conn: psycopg.Connection, product_id: int) -> None:
         raise NotFound(f"product {product_id} does not exist")
 
 
-def set_product_active(conn: psycopg.Connection, product_id: int, is_active: bool, at: datetime) -> None:
-    conn.execute(
-        "UPDATE core.products SET is_active = %s, updated_at = %s WHERE product_id = %s",
-        [is_active, at, product_id],
-    )
-
-
 def create_customer(
     conn: psycopg.Connection,
     merchant_id: int,

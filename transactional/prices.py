@@ -207,22 +207,6 @@ def _rows(*columns: list | None) -> list[tuple]:
     return list(zip(*(column or [] for column in columns), strict=True))
 
 
-def prices_in_force(
-    conn: psycopg.Connection,
-    product_id: int,
-    at: datetime,
-    *,
-    tiers: tuple[str, ...] = TIERS,
-    region: str | None = None,
-) -> list[ListedPrice]:
-    """The newest price of every key at `at` (national keys, and `region`'s), withdrawn keys left out."""
-    rows = conn.execute(
-        f"{_NEWEST_PRICES} ORDER BY tier, region NULLS FIRST, min_quantity",
-        {"product_id": product_id, "at": at, "tiers": list(tiers), "region": _clean_region(region)},
-    ).fetchall()
-    return [ListedPrice(*row) for row in rows]
-
-
 def set_price(
     conn: psycopg.Connection,
     *,
