@@ -203,6 +203,20 @@ def test_the_last_day_leaves_near_expiry_stock_and_open_purchase_orders(db: psyc
     assert open_orders is not None and open_orders[0] > 0
 
 
+def test_low_stock_warnings_are_set_where_the_merchant_reorders(db: psycopg.Connection) -> None:
+    """Thresholds of 0 would never warn: the busier SKUs warn, and below their reorder level."""
+    warned, skus = db.execute(
+        "SELECT count(*) FILTER (WHERE low_stock_threshold > 0), count(*) FROM core.products"
+    ).fetchone()
+    below_reorder_level = db.execute(
+        """SELECT count(*) FROM (SELECT product_id, warehouse_id, sum(on_hand - reserved - frozen) AS available
+                                 FROM core.stock GROUP BY product_id, warehouse_id) s
+           JOIN core.products p USING (product_id)
+           WHERE s.available < p.low_stock_threshold"""
+    ).fetchone()[0]
+    assert 0.2 * skus < warned < skus and below_reorder_level > 0
+
+
 def test_a_second_run_into_the_same_database_is_refused(simulated: Simulated, db: psycopg.Connection) -> None:
     with pytest.raises(DomainError, match="already holds merchants M001, M002"):
         simulate(db, "tiny", SEED + 1)

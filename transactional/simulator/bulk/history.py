@@ -150,6 +150,7 @@ class _MerchantDraw:
         self.drawn = model.draw(self.rng)
         self.customer_warehouse = model.customer_warehouses
         self._trade()
+        self._low_stock_thresholds()
         self._orders_tables()
         self._purchase_tables()
         self._returns()
@@ -226,6 +227,7 @@ class _MerchantDraw:
                 "lead_time_days": self.lead,
                 "min_order_qty": self.min_qty,
                 "order_multiple": self.multiple,
+                # Set once the history shows what the merchant reorders at (_low_stock_thresholds).
                 "low_stock_threshold": 0,
                 "brand": [s.brand for s in skus],
                 "created_at": created,
@@ -362,6 +364,14 @@ class _MerchantDraw:
         cancelled = self.order_cancelled[drawn.line_order]
         np.add.at(self.sold, (drawn.line_sku[~cancelled], line_day[~cancelled]), self.line_got[~cancelled])
         np.add.at(self.cancelled_units, (drawn.line_sku[cancelled], line_day[cancelled]), self.line_got[cancelled])
+
+    def _low_stock_thresholds(self) -> None:
+        """The merchant is warned where it would reorder: each SKU's reorder point as its rule
+        sets it on the last day (usual daily demand × (lead time + safety days)), the mean over its
+        warehouses. A SKU that sells less than about a unit per lead time keeps 0, no warning."""
+        usual = self.asked.mean(axis=1).reshape(self.warehouses, self.skus)
+        reorder_point = usual * (self.lead + self.safety_days)
+        self.core["products"]["low_stock_threshold"] = np.round(reorder_point.mean(axis=0)).astype(np.int64)
 
     def _launch(self, day: int) -> None:
         """SKUs launching today get opening stock for one replenishment cycle; on the first day
