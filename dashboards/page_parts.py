@@ -64,7 +64,7 @@ def file_stem(merchant: Merchant, name: str) -> str:
 def table(frame: pd.DataFrame, columns: Mapping[str, ColumnConfig], merchant: Merchant, name: str) -> None:
     """The table with the columns of `columns` under their labels, and its Excel download."""
     shown = frame[list(columns)]
-    st.dataframe(shown, hide_index=True, column_config=dict(columns))
+    st.dataframe(shown, hide_index=True, column_config=dict(columns), placeholder=formatting.MISSING)
     table_download(shown, columns, file_stem(merchant, name), key=f"download_{name}")
 
 

@@ -78,6 +78,6 @@ def show_table(
     if frame.empty:
         st.info(t(empty_key))
         return False
-    st.dataframe(frame[list(columns)], hide_index=True, column_config=dict(columns))
+    st.dataframe(frame[list(columns)], hide_index=True, column_config=dict(columns), placeholder=formatting.MISSING)
     downloads.table_download(frame, columns, stem, key)
     return True

@@ -55,6 +55,8 @@ def test_on_time_rates_and_risks_are_each_merchants_own(
         for level, label in (("high", "高风险"), ("medium", "中风险"), ("low", "低风险")):
             assert metric_value(app, label) == str(levels.get(level, 0))
         assert len(table_of(app, "pct_above_network_cheapest").value) == prices
+        # A missing value (a SKU without an agreed price) shows a dash, not Streamlit's "None".
+        assert all(table.proto.placeholder == "—" for table in app.dataframe)
         if levels:
             risks = table_of(app, "risk_level").value
             reasons = serving.execute(

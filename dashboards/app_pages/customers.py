@@ -110,7 +110,7 @@ def render_table(merchant: Merchant, scores: pd.DataFrame, horizon_days: int) ->
         st.success(t("no_warned_customers"))
         return
     columns = customer_columns(horizon_days)
-    st.dataframe(table, hide_index=True, column_config=columns)
+    st.dataframe(table, hide_index=True, column_config=columns, placeholder=formatting.MISSING)
     # Risk to a tenth of a percent and expected purchases to one decimal, as the table shows them.
     shown = table.assign(
         churn_risk=table["churn_risk"].round(3), expected_purchases=table["expected_purchases"].round(1)

@@ -137,7 +137,7 @@ def render_flagged_stock(flags: pd.DataFrame) -> None:
             lambda level: t("near_expiry_level_format") % int(level) if pd.notna(level) else ""
         )
     )
-    st.dataframe(shown, hide_index=True, column_config=flagged_stock_columns())
+    st.dataframe(shown, hide_index=True, column_config=flagged_stock_columns(), placeholder=formatting.MISSING)
 
 
 def render_forecast(merchant: Merchant) -> None:

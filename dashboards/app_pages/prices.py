@@ -117,7 +117,7 @@ def render_hints(merchant: Merchant) -> None:
     shown = hints.assign(
         price_kind=hints["price_kind"].map(kinds), hint=hints["hint"].map(labels), reason=hints[reason_column()]
     ).drop(columns="reason_zh")
-    st.dataframe(shown, hide_index=True, column_config=hint_columns())
+    st.dataframe(shown, hide_index=True, column_config=hint_columns(), placeholder=formatting.MISSING)
 
 
 def render() -> None:
