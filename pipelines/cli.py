@@ -42,6 +42,7 @@ from pipelines.commands.merchant import merchant_app
 from pipelines.commands.replenish import replenish as replenish_command
 from pipelines.commands.user import demo_login, first_admin_password, user_app
 from pipelines.ops.instance import cli_run_tags, release_abandoned_cli_runs
+from pipelines.ops.step_failures import step_failure_line
 from transactional import db
 
 app = typer.Typer(
@@ -185,11 +186,14 @@ def _materialize(
         run_id = str(uuid.uuid4())
         outcome: list = []
         with dg.DagsterInstance.get() as instance:
+            # On the terminal (stdout goes to the run log here): the user should know.
             for abandoned_run, pid in release_abandoned_cli_runs(instance):
-                console.print(
+                bar.console.print(
                     f"Dagster run {abandoned_run} of a coopcast process that is gone (pid {pid}) "
                     "was marked failed and its warehouse slot freed"
                 )
+            # A daemon thread: an interrupted run must not keep the process alive; leaving mid-step
+            # is a crash the warehouse is built to survive.
             execution = threading.Thread(
                 target=lambda: outcome.append(
                     job.execute_in_process(
@@ -200,14 +204,23 @@ def _materialize(
                         tags=cli_run_tags(),
                         raise_on_error=False,
                     )
-                )
+                ),
+                daemon=True,
             )
             execution.start()
             bar.update(task, description=description, total=selected)
-            while execution.is_alive():
-                execution.join(PROGRESS_POLL_SECONDS)
-                if instance.has_run(run_id):
-                    bar.update(task, completed=instance.get_run_stats(run_id).materializations)
+            previous_sigterm = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+            try:
+                while execution.is_alive():
+                    execution.join(PROGRESS_POLL_SECONDS)
+                    if instance.has_run(run_id):
+                        bar.update(task, completed=instance.get_run_stats(run_id).materializations)
+            except KeyboardInterrupt:
+                _cancel_interrupted_run(instance, run_id)
+                bar.console.print(f"Interrupted: Dagster run {run_id} was canceled and its warehouse slot freed")
+                raise
+            finally:
+                signal.signal(signal.SIGTERM, previous_sigterm)
         if not outcome:
             raise CommandFailed(f"{description} failed to start: see {run_log}")
         result = outcome[0]
@@ -236,13 +249,20 @@ def _run_progress() -> Progress:
     )
 
 
+def _cancel_interrupted_run(instance, run_id: str) -> None:
+    """Ctrl+C or SIGTERM: the run would otherwise stay STARTED holding the warehouse's one slot,
+    and every scheduled run would queue behind it until some later `coopcast` command freed it."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and not run.is_finished:
+        instance.report_run_canceled(run, "the coopcast command running it was interrupted")
+    instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+
+
 def _first_failure(result) -> str:
-    """The failed step and the first line of its error, which is where the cause is named."""
+    """The failed step and its innermost error, which is where the cause is named."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error:
-            lines = [line.strip() for line in event.step_failure_data.error.message.splitlines() if line.strip()]
-            cause = next((line for line in lines if "Error:" in line and "dagster" not in line), lines[0])
-            return f"step {event.step_key}: {cause[:300]}"
+            return step_failure_line(event.step_key, event.step_failure_data.error)
     return "see the run in the Dagster UI"
 
 

@@ -25,7 +25,7 @@ from pipelines.assets.ml import POLICY_EVALUATION, demand_forecasts, policy_eval
 from pipelines.assets.prices import price_trend_assets
 from pipelines.ops.digests import alert_digest_email_job
 from pipelines.ops.schedules import FULL_RUN_JOB, POLICY_EVALUATION_JOB, build_jobs, build_schedules
-from pipelines.ops.sensors import new_data_sensor, run_failure_alerts
+from pipelines.ops.sensors import abandoned_cli_runs, new_data_sensor, run_failure_alerts
 from pipelines.ops.settlements import weekly_settlement_job
 from pipelines.resources import PostgresResource, RunSettings, WarehouseResource
 
@@ -73,7 +73,7 @@ def build_definitions() -> dg.Definitions:
             alert_digest_email_job,
         ],
         schedules=[*build_schedules(), forecast_series_schedule],
-        sensors=[new_data_sensor, run_failure_alerts, merchant_fan_out_sensor],
+        sensors=[new_data_sensor, run_failure_alerts, merchant_fan_out_sensor, abandoned_cli_runs],
         # Steps run one after the other in the run's process: most of them hold the warehouse's
         # single write lock anyway, and one process loads the dbt manifest once.
         executor=dg.in_process_executor,

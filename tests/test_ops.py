@@ -4,6 +4,7 @@ and one warehouse writer at a time across runs, which a killed run does not bloc
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -16,10 +17,11 @@ import psutil
 import pytest
 
 from pipelines.ops.alerts import recent_alerts
-from pipelines.ops.instance import ensure_instance, release_abandoned_cli_runs
+from pipelines.ops.instance import CLI_PID_TAG, ensure_instance, release_abandoned_cli_runs
+from pipelines.ops.sensors import abandoned_cli_runs
 from pipelines.resources import DUCKDB_WRITER_POOL
 from tests import smtp_support
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import REPO_ROOT, PipelineRun, run_cli
 
 smtp_server = smtp_support.smtp_server
 
@@ -67,6 +69,27 @@ def test_a_failed_run_raises_an_alert_in_the_log_the_table_and_by_email(ops_home
     [message] = smtp_server.messages
     assert message["to"] == ["<ops@coop.example>", "<duty@coop.example>"]
     assert "3 missing" in message["data"] and result.run_id in message["data"]
+
+
+@dg.asset(group_name="test", check_specs=[dg.AssetCheckSpec("shelves_add_up", asset="shelf_total", blocking=True)])
+def shelf_total() -> dg.MaterializeResult:
+    return dg.MaterializeResult(check_results=[dg.AssetCheckResult(check_name="shelves_add_up", passed=False)])
+
+
+def test_a_failed_step_is_named_with_its_cause_in_one_line(ops_home) -> None:
+    """What the CLI prints and the alert says: the asset's own error, not Dagster's wrapper around it,
+    and for a failed blocking check, which check failed."""
+    from pipelines.ops.step_failures import step_failure_line
+
+    with dg.DagsterInstance.get() as instance:
+        lines = {}
+        for asset in (shelf_count, shelf_total):
+            result = dg.materialize([asset], instance=instance, raise_on_error=False)
+            [failure] = [event for event in result.all_events if event.is_step_failure]
+            lines[asset.key.path[-1]] = step_failure_line(failure.step_key, failure.step_failure_data.error)
+    assert lines["shelf_count"] == "step shelf_count: ValueError: shelf count does not add up: 3 missing"
+    assert lines["shelf_total"].startswith("step shelf_total: dagster._core.errors.DagsterAssetCheckFailedError")
+    assert lines["shelf_total"].endswith("failed with ERROR severity: shelf_total: shelves_add_up")
 
 
 def test_an_unreachable_mail_server_still_leaves_the_alert_in_the_table(ops_home, monkeypatch):
@@ -181,8 +204,8 @@ def ledger_after_the_kill() -> None:
 
 def test_a_run_whose_coopcast_process_was_killed_gives_the_warehouse_slot_back(ops_home):
     """Killed while it held the pool's one slot, a run executed in process would keep it: every
-    later run would wait for it forever. The next command releases it, and only once its process
-    is gone."""
+    later run would wait for it forever. The daemon's sensor (and the next command) releases it,
+    and only once its process is gone."""
     holding = ops_home / "holding"
     worker = subprocess.Popen(
         [sys.executable, "-c", SLOT_HOLDING_RUN, str(holding)], cwd=REPO_ROOT, env=os.environ.copy()
@@ -201,15 +224,51 @@ def test_a_run_whose_coopcast_process_was_killed_gives_the_warehouse_slot_back(o
             assert len(claimed()) == 1
             worker.kill()
             worker.wait(timeout=60)
-            released = release_abandoned_cli_runs(instance)
-            assert [pid for _, pid in released] == [worker.pid]
+            # What `coopcast serve`'s daemon does every minute, with no coopcast command run meanwhile.
+            freed = abandoned_cli_runs(dg.build_sensor_context(instance=instance))
+            assert freed.skip_message == "freed the warehouse slot of 1 abandoned run(s)"
             assert claimed() == []
-            assert instance.get_run_by_id(released[0][0]).status == dg.DagsterRunStatus.FAILURE
+            [run] = instance.get_runs(filters=dg.RunsFilter(tags={CLI_PID_TAG: str(worker.pid)}))
+            assert run.status == dg.DagsterRunStatus.FAILURE
             assert release_abandoned_cli_runs(instance) == []
             assert dg.materialize([ledger_after_the_kill], instance=instance).success
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+def test_an_interrupted_command_cancels_its_run_and_frees_the_warehouse_slot(own_pipeline_run: PipelineRun) -> None:
+    """SIGTERM (as a service manager stops it) or Ctrl+C on `coopcast build`: its run must not stay
+    STARTED holding the warehouse's one slot, or every scheduled run would queue behind it."""
+    pipeline = own_pipeline_run
+    build = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "build"],
+        cwd=REPO_ROOT,
+        env=pipeline.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with dg.DagsterInstance.from_config(str(pipeline.home / "dagster")) as instance:
+
+            def claimed() -> list:
+                return instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL).claimed_slots
+
+            deadline = time.monotonic() + 300
+            while not claimed() and build.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert claimed(), "the build never took the warehouse slot"
+            build.send_signal(signal.SIGTERM)
+            _, stderr = build.communicate(timeout=120)
+            [run] = instance.get_runs(filters=dg.RunsFilter(tags={CLI_PID_TAG: str(build.pid)}))
+            assert run.status == dg.DagsterRunStatus.CANCELED
+            assert claimed() == []
+        assert build.returncode != 0
+        assert f"Interrupted: Dagster run {run.run_id} was canceled and its warehouse slot freed" in stderr
+    finally:
+        if build.poll() is None:
+            build.kill()
 
 
 # A run's process that starts a child the way the pipeline starts dbt (pipelines/dbt_child.py)

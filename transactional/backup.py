@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 
+from transactional.db import pgserver_quietly
 from transactional.errors import DomainError
 from transactional.roles import CREATE_ROLES_SQL
 
@@ -23,7 +24,8 @@ class BackupFailed(DomainError):
 
 def _postgres_binary(name: str) -> str:
     # pgserver exports a wrapper per binary but not their folder; the wrappers cannot stream.
-    from pgserver._commands import POSTGRES_BIN_PATH
+    with pgserver_quietly():
+        from pgserver._commands import POSTGRES_BIN_PATH
 
     return str(POSTGRES_BIN_PATH / name)
 

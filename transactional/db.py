@@ -30,12 +30,19 @@ def coopcast_home() -> Path:
     return Path(os.environ.get("COOPCAST_HOME", "data")).resolve()
 
 
+@contextmanager
+def pgserver_quietly() -> Iterator[None]:
+    """pgserver asks platformdirs for a runtime dir it does not use; headless hosts (cron, systemd,
+    containers) have none, and the warning would break a command's one-line output."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        yield
+
+
 def _embedded_server_uri() -> str:
     postgres_dir = coopcast_home() / "postgres"
     postgres_dir.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        # pgserver asks platformdirs for a runtime dir it does not use; headless hosts have none.
-        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    with pgserver_quietly():
         import pgserver
 
         _forget_exited_users(postgres_dir)

@@ -1,15 +1,20 @@
-"""Sensors: run the nightly pipeline when PostgreSQL has new data; alert when a run fails."""
+"""Sensors: run the nightly pipeline when PostgreSQL has new data; alert when a run fails; free the
+warehouse slot of a run whose `coopcast` process is gone."""
 
 import dagster as dg
 import duckdb
 
 from pipelines import ingest
 from pipelines.ops.alerts import Alert, raise_alert
+from pipelines.ops.instance import release_abandoned_cli_runs
 from pipelines.ops.schedules import NIGHTLY_JOB
+from pipelines.ops.step_failures import step_failure_line
 from pipelines.resources import PostgresResource, WarehouseResource
 
 NEW_DATA_SENSOR = "coopcast_new_data_sensor"
 FAILURE_SENSOR = "coopcast_run_failure_alerts"
+ABANDONED_RUNS_SENSOR = "coopcast_abandoned_cli_runs"
+ABANDONED_RUNS_POLL_SECONDS = 60
 NEW_DATA_POLL_SECONDS = 120
 ACTIVE_RUN_STATUSES = [
     dg.DagsterRunStatus.QUEUED,
@@ -45,12 +50,14 @@ def new_data_sensor(
     return dg.RunRequest(tags={"coopcast/trigger": "new data"})
 
 
+# Every run of the instance, not only those of this code location: a run the CLI executes in
+# process (`coopcast run`, `build`, …) belongs to none, and it fails as much as the daemon's do.
 @dg.run_failure_sensor(
     name=FAILURE_SENSOR,
-    monitor_all_code_locations=False,
+    monitor_all_code_locations=True,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Any failed run: an alert in the log, in $COOPCAST_HOME/alerts.sqlite, and by email "
-    "when COOPCAST_SMTP_HOST and COOPCAST_SMTP_TO are set.",
+    description="Any failed run, the CLI's included: an alert in the log, in $COOPCAST_HOME/alerts.sqlite, "
+    "and by email when COOPCAST_SMTP_HOST and COOPCAST_SMTP_TO are set.",
 )
 def run_failure_alerts(context: dg.RunFailureSensorContext) -> None:
     raise_alert(failure_alert(context))
@@ -61,11 +68,22 @@ def failure_alert(context: dg.RunFailureSensorContext) -> Alert:
     run = context.dagster_run
     reason = context.failure_event.message or "the run failed"
     for step_failure in context.get_step_failure_events():
-        error = step_failure.step_failure_data.error
-        # Dagster wraps the asset's own exception; the innermost cause is the one ops can act on.
-        while error is not None and error.cause is not None:
-            error = error.cause
-        first_line = next((line.strip() for line in (error.message if error else "").splitlines() if line.strip()), "")
-        reason = f"step {step_failure.step_key} failed: {first_line or reason}"
+        reason = step_failure_line(step_failure.step_key, step_failure.step_failure_data.error)
         break
     return Alert(kind="run failed", message=reason, job_name=run.job_name, run_id=run.run_id)
+
+
+@dg.sensor(
+    name=ABANDONED_RUNS_SENSOR,
+    minimum_interval_seconds=ABANDONED_RUNS_POLL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Every minute: a run a `coopcast` command started on this machine whose process is gone "
+    "(killed) is marked failed and its warehouse slot freed, so the scheduled runs queued behind it start.",
+)
+def abandoned_cli_runs(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    released = release_abandoned_cli_runs(context.instance)
+    for run_id, pid in released:
+        context.log.warning(f"run {run_id}: its coopcast process (pid {pid}) is gone; marked failed, slot freed")
+    if released:
+        return dg.SkipReason(f"freed the warehouse slot of {len(released)} abandoned run(s)")
+    return dg.SkipReason("no abandoned run")
