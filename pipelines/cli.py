@@ -94,6 +94,7 @@ def init() -> None:
 @app.command()
 @one_line_errors
 def simulate(
+    context: typer.Context,
     scale: Annotated[
         str, typer.Option(help="tiny (seconds, tests), small (the demo) or county (200 merchants, 2 years)")
     ] = "tiny",
@@ -112,6 +113,15 @@ def simulate(
 ) -> None:
     """Create a simulated co-op network's whole history (loaded in bulk under the schema's
     constraints); with --live, keep it trading through the HTTP API at --rate orders per second."""
+    # By name: Typer carries its own copy of Click, whose ParameterSource it does not export.
+    given = {name for name in context.params if context.get_parameter_source(name).name == "COMMANDLINE"}
+    # An option that does not apply would be ignored silently: the user meant something else.
+    misplaced = sorted(given & ({"scale"} if live else {"rate", "clients", "duration", "api_url"}))
+    if misplaced:
+        options = ", ".join(f"--{name.replace('_', '-')}" for name in misplaced)
+        one = len(misplaced) == 1
+        verb = ("does not apply" if one else "do not apply") if live else ("only applies" if one else "only apply")
+        raise CommandFailed(f"{options} {verb} with --live")
     if live:
         from pipelines.commands.live import trade_live_until_stopped
         from transactional.simulator.live import LiveSettings

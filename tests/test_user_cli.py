@@ -117,3 +117,19 @@ def test_an_unknown_scale_is_refused_before_the_simulation_starts(pipeline: Pipe
     result = coopcast(pipeline, "simulate", "--scale", "huge")
     assert result.returncode == 1
     assert "unknown scale 'huge'" in result.stderr and "Simulating" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        (("--rate", "3"), "--rate only applies with --live"),
+        (("--clients", "2", "--api-url", "http://127.0.0.1:1"), "--api-url, --clients only apply with --live"),
+        (("--live", "--scale", "small"), "--scale does not apply with --live"),
+    ],
+)
+def test_simulate_options_that_would_be_ignored_are_refused(
+    pipeline: PipelineRun, options: tuple[str, ...], reason: str
+) -> None:
+    result = coopcast(pipeline, "simulate", *options)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: {reason}"

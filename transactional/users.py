@@ -134,7 +134,8 @@ def _merchant_id(conn: psycopg.Connection, merchant_code: str | None, role: str)
             raise InvalidRequest("a platform admin belongs to no merchant: leave out the merchant")
         return None
     if merchant_code is None:
-        raise InvalidRequest(f"a {role} account belongs to a merchant: name its code")
+        article = "an" if role[0] in "aeiou" else "a"
+        raise InvalidRequest(f"{article} {role} account belongs to a merchant: name its code")
     row = conn.execute("SELECT merchant_id FROM core.merchants WHERE merchant_code = %s", [merchant_code]).fetchone()
     if row is None:
         raise NotFound(f"no merchant with code {merchant_code!r}")
