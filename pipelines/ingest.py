@@ -18,6 +18,11 @@ sums, taken inside the same snapshot) are written in one DuckDB transaction: a r
 point leaves the warehouse as it was or fully advanced, and the next run starts from whichever
 state is there. A table the warehouse has no state for (first run, `--full`, a new table) is
 copied whole through the postgres scanner, the fast path for bulk loads (DESIGN).
+
+The state also names the source: its database and the object ids of its core tables. A restored
+backup (`coopcast restore`, which recreates the tables) brings rows back with change_txid values
+older than the stored snapshot, and another database behind DATABASE_URL has its own transaction
+ids: in both the stored snapshot says nothing, and the run copies every table whole.
 """
 
 from __future__ import annotations
@@ -113,8 +118,16 @@ CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
     -- writers had finished, which never change again; later runs add the rows since.
     settled_below_txid  BIGINT,
     settled_row_count   BIGINT,
-    settled_checksum    VARCHAR
+    settled_checksum    VARCHAR,
+    source_identity     VARCHAR NOT NULL  -- the database's oid : its core tables' oids (SOURCE_IDENTITY)
 )
+"""
+# Restoring a backup drops and recreates the tables, so their object ids change.
+SOURCE_IDENTITY = f"""
+SELECT (SELECT oid FROM pg_database WHERE datname = current_database())::text || ':'
+       || string_agg(c.oid::text, ',' ORDER BY c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'core' AND c.relname IN ({", ".join(f"'{table}'" for table in (*CORE_TABLES, "deleted_rows"))})
 """
 
 # Tables PostgreSQL refuses to UPDATE or DELETE (tests/test_ingest.py checks that it does). Their
@@ -250,7 +263,8 @@ def ingest(pg_uri: str, warehouse_path: Path, full: bool = False) -> IngestResul
             missing = sorted(set(CORE_TABLES) - set(sources))
             if missing:
                 raise RuntimeError(f"PostgreSQL schema core lacks tables {missing}: run `coopcast init`")
-            previous = {} if full else _stored_snapshots(conn)
+            identity = _postgres_value(conn, SOURCE_IDENTITY)
+            previous = {} if full else _stored_snapshots(conn, identity)
             settled = _stored_settled(conn, previous)
             deleted_in = _tables_with_deletes(conn, previous)
             tables = {
@@ -259,7 +273,7 @@ def ingest(pg_uri: str, warehouse_path: Path, full: bool = False) -> IngestResul
                 )
                 for table in CORE_TABLES
             }
-            _write_state(conn, snapshot, tables)
+            _write_state(conn, snapshot, identity, tables)
             sim_row_counts = _refresh_simulation_truth(conn, force=not previous)
     finally:
         conn.close()
@@ -287,9 +301,11 @@ def source_has_changes(pg_uri: str, warehouse_path: Path) -> bool:
     """
     if not warehouse_path.exists():
         return True
+    with psycopg.connect(pg_uri) as pg:
+        identity = pg.execute(SOURCE_IDENTITY).fetchone()[0]
     try:
         with warehouse.connect(warehouse_path, read_only=True) as conn:
-            stored = _stored_snapshots(conn)
+            stored = _stored_snapshots(conn, identity)
     except duckdb.IOException:
         return False
     if set(stored) != set(CORE_TABLES) or len(set(stored.values())) != 1:
@@ -467,11 +483,12 @@ def _duckdb_aggregates(
 def _write_state(
     conn: duckdb.DuckDBPyConnection,
     snapshot: Snapshot,
+    identity: str,
     tables: dict[str, tuple[TableIngest, Reconciliation]],
 ) -> None:
     conn.execute(f"DELETE FROM {STATE_TABLE}")
     conn.executemany(
-        f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             [
                 table,
@@ -485,6 +502,7 @@ def _write_state(
                 reconciliation.settled.below_txid if reconciliation.settled else None,
                 reconciliation.settled.aggregates.rows if reconciliation.settled else None,
                 reconciliation.settled.aggregates.to_json() if reconciliation.settled else None,
+                identity,
             ]
             for table, (ingested, reconciliation) in tables.items()
         ],
@@ -496,7 +514,7 @@ def _create_state_table(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(STATE_DDL)
     columns = conn.execute(
         "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database()"
-        " AND schema_name = 'raw' AND table_name = '_ingest_state' AND column_name = 'settled_checksum'"
+        " AND schema_name = 'raw' AND table_name = '_ingest_state' AND column_name = 'source_identity'"
     ).fetchone()
     if not columns or not columns[0]:
         conn.execute(f"DROP TABLE {STATE_TABLE}")
@@ -517,13 +535,25 @@ def _stored_settled(conn: duckdb.DuckDBPyConnection, previous: dict[str, Snapsho
     }
 
 
-def _stored_snapshots(conn: duckdb.DuckDBPyConnection) -> dict[str, Snapshot]:
-    """Each table's snapshot, for tables whose raw copy still exists."""
+def _stored_snapshots(conn: duckdb.DuckDBPyConnection, identity: str) -> dict[str, Snapshot]:
+    """Each table's snapshot, for tables whose raw copy still exists, taken of the source as it is
+    now (`identity`); none after a restore or of another database."""
     copied = _warehouse_tables(conn, "raw")
-    if "_ingest_state" not in copied:
+    if "_ingest_state" not in copied or "source_identity" not in _state_columns(conn):
         return {}
-    rows = conn.execute(f"SELECT table_name, snapshot FROM {STATE_TABLE}").fetchall()
+    rows = conn.execute(
+        f"SELECT table_name, snapshot FROM {STATE_TABLE} WHERE source_identity = ?", [identity]
+    ).fetchall()
     return {table: Snapshot.parse(snapshot) for table, snapshot in rows if table in copied}
+
+
+def _state_columns(conn: duckdb.DuckDBPyConnection) -> set[str]:
+    """A warehouse written before the state named its source has no such column (until the next run)."""
+    rows = conn.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+        " AND schema_name = 'raw' AND table_name = '_ingest_state'"
+    ).fetchall()
+    return {row[0] for row in rows}
 
 
 def _warehouse_tables(conn: duckdb.DuckDBPyConnection, schema: str) -> list[str]:

@@ -9,7 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import PipelineRun, run_cli
+from pipelines import ingest
+from tests.conftest import PipelineRun, run_cli, warehouse_rows
 from transactional import db
 from transactional.db import with_database
 
@@ -86,3 +87,31 @@ def test_restore_refuses_to_overwrite_data_unless_asked(pipeline_run: PipelineRu
 
     run_cli(pipeline_run, "restore", str(archive), "--replace")
     assert table_fingerprints(pipeline_run.database_url) == before
+
+
+def test_after_a_restore_the_next_ingestion_brings_back_the_restored_rows(
+    own_pipeline_run: PipelineRun, tmp_path: Path
+) -> None:
+    """Restored rows carry the transaction ids of before the backup, older than the warehouse's
+    snapshot: an incremental copy would keep the undone change in the warehouse for good."""
+    pipeline = own_pipeline_run
+    warehouse = pipeline.home / "warehouse.duckdb"
+    archive = tmp_path / "before.dump"
+    run_cli(pipeline, "backup", "--output", str(archive))
+    with psycopg.connect(pipeline.database_url, autocommit=True) as conn:
+        customer_id, name = conn.execute("SELECT customer_id, name FROM core.customers ORDER BY 1 LIMIT 1").fetchone()
+        conn.execute("UPDATE core.customers SET name = name || '（已改）' WHERE customer_id = %s", [customer_id])
+
+    def warehouse_name() -> str:
+        return warehouse_rows(warehouse, "SELECT name FROM raw.customers WHERE customer_id = ?", [customer_id])[0][0]
+
+    run_cli(pipeline, "ingest")
+    assert warehouse_name() == f"{name}（已改）"
+
+    run_cli(pipeline, "restore", str(archive), "--replace")
+    assert ingest.source_has_changes(pipeline.database_url, warehouse)
+    run_cli(pipeline, "ingest")
+    assert warehouse_name() == name
+    modes = warehouse_rows(warehouse, "SELECT DISTINCT mode FROM raw._ingest_state")
+    assert modes == [("full",)], "a restored source is copied whole"
+    assert not ingest.source_has_changes(pipeline.database_url, warehouse)

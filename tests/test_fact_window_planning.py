@@ -38,8 +38,10 @@ def warehouse() -> duckdb.DuckDBPyConnection:
     conn.execute("CREATE TABLE raw.order_allocations (order_line_id BIGINT, change_txid BIGINT)")
     conn.execute("CREATE TABLE raw.order_events (order_id BIGINT, change_txid BIGINT)")
     conn.execute("CREATE TABLE raw.funnel_events (occurred_at TIMESTAMPTZ, change_txid BIGINT)")
-    conn.execute("CREATE TABLE raw._ingest_state (table_name VARCHAR, rows_deleted BIGINT)")
-    conn.execute("INSERT INTO raw._ingest_state SELECT unnest(?), 0", [list(fact_windows.CHANGED_DAYS_SQL)])
+    conn.execute("CREATE TABLE raw._ingest_state (table_name VARCHAR, rows_deleted BIGINT, mode VARCHAR)")
+    conn.execute(
+        "INSERT INTO raw._ingest_state SELECT unnest(?), 0, 'incremental'", [list(fact_windows.CHANGED_DAYS_SQL)]
+    )
     conn.execute("CREATE TABLE marts.fct_daily_sales (sales_date DATE)")
     conn.execute(fact_windows.STATE_DDL)
     conn.execute(
@@ -118,6 +120,12 @@ def test_a_full_rebuild_when_asked_or_when_the_sql_or_as_of_changed(warehouse, c
 def test_rows_deleted_at_the_source_rebuild_the_facts_whole(warehouse) -> None:
     warehouse.execute("UPDATE raw._ingest_state SET rows_deleted = 1 WHERE table_name = 'order_lines'")
     assert _plan(warehouse).reason == "the last ingestion deleted order or funnel rows"
+
+
+def test_rows_copied_whole_rebuild_the_facts_whole(warehouse) -> None:
+    """`ingest --full`, or a restored backup: restored rows carry transactions below the watermark."""
+    warehouse.execute("UPDATE raw._ingest_state SET mode = 'full' WHERE table_name = 'orders'")
+    assert _plan(warehouse).reason == "the last ingestion copied order or funnel rows whole"
 
 
 def test_a_missing_fact_table_rebuilds_the_facts_whole(warehouse) -> None:

@@ -8,8 +8,9 @@ rebuilds every business day a newer row belongs to, from the earliest such day o
 
 Everything else is a full rebuild: the first build, a fact table missing, a model whose SQL changed
 since, a different `as_of`, rows deleted at the source by the last ingestion (a deleted row leaves
-nothing to find its day by), and every run that asks for one (the weekly schedule,
-`coopcast run --full-refresh`).
+nothing to find its day by), an ingestion that copied the source whole (`ingest --full`, or a
+restored backup, whose rows carry transactions older than the watermark), and every run that asks
+for one (the weekly schedule, `coopcast run --full-refresh`).
 """
 
 from __future__ import annotations
@@ -100,16 +101,22 @@ def _watermark(conn: duckdb.DuckDBPyConnection) -> int:
     return int(conn.execute(f"SELECT coalesce(max(txid), 0) FROM ({' UNION ALL '.join(parts)})").fetchone()[0])
 
 
-def _deleted_since_last_ingest(conn: duckdb.DuckDBPyConnection) -> bool:
+def _last_ingest_hides_changes(conn: duckdb.DuckDBPyConnection) -> str | None:
+    """Why the rows' transactions cannot tell what changed since the last build, if they cannot."""
     if not _has_table(conn, "raw", "_ingest_state"):
-        return True
+        return "no ingestion is recorded"
     tables = list(CHANGED_DAYS_SQL)
     placeholders = ", ".join("?" for _ in tables)
-    deleted = conn.execute(
-        f"SELECT coalesce(sum(rows_deleted), 0) FROM raw._ingest_state WHERE table_name IN ({placeholders})",
+    deleted, copied_whole = conn.execute(
+        f"""SELECT coalesce(sum(rows_deleted), 0), coalesce(bool_or(mode = 'full'), false)
+            FROM raw._ingest_state WHERE table_name IN ({placeholders})""",
         tables,
-    ).fetchone()[0]
-    return deleted > 0
+    ).fetchone()
+    if deleted > 0:
+        return "the last ingestion deleted order or funnel rows"
+    if copied_whole:
+        return "the last ingestion copied order or funnel rows whole"
+    return None
 
 
 def plan_window(
@@ -140,8 +147,9 @@ def plan_window(
         return full(f"as_of changed from {previous_as_of or 'each merchant’s own'} to {as_of or 'each merchant’s own'}")
     if previous_checksum != checksum:
         return full("the daily facts' SQL changed since their last build")
-    if _deleted_since_last_ingest(conn):
-        return full("the last ingestion deleted order or funnel rows")
+    hidden = _last_ingest_hides_changes(conn)
+    if hidden is not None:
+        return full(hidden)
     earliest_changed = _earliest_day(conn, list(CHANGED_DAYS_SQL.values()), {"watermark": previous_watermark})
     if earliest_changed is None:
         return FactWindow(WINDOW_END, watermark, "nothing changed since the last build")
