@@ -166,7 +166,9 @@ def _materialize(
 
     from pipelines.definitions import FULL_RUN_JOB, build_definitions
 
-    prepare()
+    uri = prepare()
+    if as_of is not None:
+        _refuse_as_of_before_the_first_order(uri, as_of)
     started = time.monotonic()
     run_log = db.coopcast_home() / "logs" / "runs.log"
     run_log.parent.mkdir(parents=True, exist_ok=True)
@@ -403,6 +405,16 @@ def run(
     """Materialize the whole asset graph in order, then publish the serving copy."""
     as_of_date = _parse_date(as_of) if as_of else None
     _materialize("Run", None, as_of_date, full_refresh)
+
+
+def _refuse_as_of_before_the_first_order(uri: str, as_of: date) -> None:
+    """Every mart would be empty, and publishing them would replace the good serving copy."""
+    with db.connect(uri) as conn:
+        first = conn.execute("SELECT min((ordered_at AT TIME ZONE 'Asia/Shanghai')::date) FROM core.orders").fetchone()[
+            0
+        ]
+    if first is not None and as_of < first:
+        raise CommandFailed(f"--as-of {as_of} is before the first order ({first}): nothing would be left to report")
 
 
 def _parse_date(text: str) -> date:

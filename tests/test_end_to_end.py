@@ -192,6 +192,23 @@ def test_a_bad_as_of_is_refused_with_one_line(pipeline_run: PipelineRun) -> None
     assert "--as-of must be a date" in result.stderr
 
 
+def test_an_as_of_before_the_first_order_is_refused_and_the_serving_copy_kept(
+    pipeline_run: PipelineRun, serving
+) -> None:
+    served = (pipeline_run.home / "serving" / "warehouse.duckdb").stat().st_mtime_ns
+    with psycopg.connect(pipeline_run.database_url) as conn:
+        first = conn.execute("SELECT min((ordered_at AT TIME ZONE 'Asia/Shanghai')::date) FROM core.orders").fetchone()[
+            0
+        ]
+    day_before = first - timedelta(days=1)
+    result = run_cli(pipeline_run, "run", "--as-of", day_before.isoformat(), check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: --as-of {day_before} is before the first order ({first}): nothing would be left to report"
+    )
+    assert (pipeline_run.home / "serving" / "warehouse.duckdb").stat().st_mtime_ns == served
+
+
 def test_simulate_and_run_ask_nothing_of_the_internet(
     pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathFactory, worker_id: str
 ) -> None:
