@@ -88,3 +88,19 @@ def test_bench_tiny_writes_the_report_and_regenerates_the_docs_tables(pg_server_
     assert number(full_refresh["rows"]) in tables_after["ingestion"]
     assert number(full_refresh["rows_per_s"]["median"]) in tables_after["ingestion"]
     assert f"{ingestion['county_day']['rows_merged']:,} rows merged" in tables_after["ingestion"]
+
+
+def test_part_of_the_suite_does_not_replace_the_whole_report(tmp_path: Path) -> None:
+    report, docs = REPO_ROOT / "bench" / "results.json", REPO_ROOT / "docs" / "benchmarks.md"
+    before = report.read_bytes(), docs.read_bytes()
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "bench", "--scale", "tiny", "--only", "simulator"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "COOPCAST_HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "pass --output and --docs to write it elsewhere" in result.stderr
+    assert (report.read_bytes(), docs.read_bytes()) == before

@@ -65,6 +65,13 @@ def bench(
         raise CommandFailed(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(suite.BENCHMARKS)}")
     if (database is None) != (home is None):
         raise CommandFailed("--database and --home go together: an existing pipeline's database and home")
+    partial = bool(chosen) and set(chosen) != set(suite.BENCHMARKS)
+    if partial and (output == DEFAULT_OUTPUT or docs == DEFAULT_DOCS):
+        raise CommandFailed(
+            "--only runs part of the suite, and its report would replace the whole one in "
+            f"{DEFAULT_OUTPUT.relative_to(REPO_ROOT)} and {DEFAULT_DOCS.relative_to(REPO_ROOT)}: "
+            "pass --output and --docs to write it elsewhere"
+        )
     options = suite.Options(
         scale=scale,
         repeats=repeats or DEFAULT_REPEATS[scale],

@@ -31,6 +31,10 @@ def table(header: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
+def counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def number(value: float | None, digits: int = 0) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
@@ -45,7 +49,7 @@ def about_table(report: dict) -> str:
     machine, versions = report["machine"], report["versions"]
     rows = [
         ["measured at", report["measured_at"]],
-        ["scale", f"{report['scale']} (seed {report['seed']}), {report['repeats']} repeats per figure"],
+        ["scale", f"{report['scale']} (seed {report['seed']}), {counted(report['repeats'], 'repeat')} per figure"],
         ["machine", f"{machine['platform']}, {machine['cpus']} CPUs, Python {machine['python']}"],
         ["versions", ", ".join(f"{name} {found}" for name, found in versions.items())],
     ]
