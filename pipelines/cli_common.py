@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,6 +24,7 @@ from transactional import db
 
 console = Console()
 error_console = Console(stderr=True)
+WAREHOUSE_POLL_SECONDS = 2
 
 Command = TypeVar("Command", bound=Callable[..., None])
 
@@ -66,13 +69,33 @@ def prepare() -> str:
         folder.mkdir(parents=True, exist_ok=True)
     uri = db.database_url()
     upgrade(uri)
-    conn = duck.connect(settings.warehouse_path())
+    conn = _warehouse_when_free()
     try:
         duck.create_schemas(conn)
         duck.create_ml_tables(conn)
     finally:
         conn.close()
     return uri
+
+
+def _warehouse_when_free() -> duckdb.DuckDBPyConnection:
+    """The warehouse, opened for writing once no other process holds it.
+
+    DuckDB lets one process open the file at a time. A command started while a run writes it (a
+    second `coopcast run`, the nightly schedule) takes its turn, as its run's assets would in the
+    warehouse pool, instead of failing on the lock.
+    """
+    path = settings.warehouse_path()
+    with error_console.status(f"Waiting for the warehouse {path}: another process is writing it…") as waiting:
+        waiting.stop()
+        while True:
+            try:
+                return duck.connect(path)
+            except duckdb.IOException as error:
+                if "lock" not in str(error):
+                    raise
+                waiting.start()
+                time.sleep(WAREHOUSE_POLL_SECONDS)
 
 
 def progress() -> Progress:

@@ -179,6 +179,41 @@ def test_two_runs_writing_the_warehouse_take_turns(ops_home):
     assert duckdb.connect(str(warehouse), read_only=True).execute("SELECT count(*) FROM writes").fetchone() == (2,)
 
 
+WAREHOUSE_HOLDER = """
+import sys, time, duckdb
+from pathlib import Path
+conn = duckdb.connect(sys.argv[1])
+Path(sys.argv[2]).touch()
+time.sleep(float(sys.argv[3]))
+conn.close()
+"""
+
+
+def test_a_command_started_while_another_process_writes_the_warehouse_waits_its_turn(
+    ops_home, pg_database_url: str
+) -> None:
+    """Every command first prepares the warehouse; during another run it waits for the file lock
+    instead of failing on it (a second `coopcast run` once failed there, outside the pool)."""
+    holding = ops_home / "holding"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", WAREHOUSE_HOLDER, str(ops_home / "warehouse.duckdb"), str(holding), "6"]
+    )
+    deadline = time.monotonic() + 60
+    while not holding.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert holding.exists(), "the holder never opened the warehouse"
+    init = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "init"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "DATABASE_URL": pg_database_url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert holder.wait(timeout=60) == 0
+    assert init.returncode == 0, init.stderr
+
+
 SLOT_HOLDING_RUN = """
 import sys, time, dagster as dg
 from pathlib import Path
