@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -25,6 +26,8 @@ from transactional import db
 console = Console()
 error_console = Console(stderr=True)
 WAREHOUSE_POLL_SECONDS = 2
+# SQLAlchemy (under Alembic's migrations) appends a link to its own docs to every database error.
+SQLALCHEMY_BACKGROUND = re.compile(r"\(Background on this error at: \S+\)")
 
 Command = TypeVar("Command", bound=Callable[..., None])
 
@@ -43,7 +46,7 @@ def one_line_errors(command: Command) -> Command:
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as error:  # every failure is reported as one line, then exit code 1
-            reason = " ".join(str(error).split()) or type(error).__name__
+            reason = " ".join(SQLALCHEMY_BACKGROUND.sub("", str(error)).split()) or type(error).__name__
             error_console.print(f"[bold red]error:[/] {reason}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from error
 

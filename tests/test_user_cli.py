@@ -113,6 +113,14 @@ def test_a_database_url_that_is_not_postgresql_is_refused_by_name(pipeline: Pipe
     assert "DATABASE_URL must be a PostgreSQL URL" in result.stderr and "'mysql://x@y/z'" in result.stderr
 
 
+def test_a_missing_database_is_named_in_one_line_without_library_links(pipeline: PipelineRun) -> None:
+    missing = PipelineRun(home=pipeline.home, database_url=pipeline.database_url.rsplit("/", 1)[0] + "/no_such_db")
+    result = coopcast(missing, "init")
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert 'database "no_such_db" does not exist' in line and "sqlalche.me" not in line
+
+
 def test_an_unknown_scale_is_refused_before_the_simulation_starts(pipeline: PipelineRun) -> None:
     result = coopcast(pipeline, "simulate", "--scale", "huge")
     assert result.returncode == 1
