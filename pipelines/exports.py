@@ -240,7 +240,8 @@ def _write_line(
     """One SKU line, the confirmed quantity prefilled with the suggestion; returns the quantity
     and the line value (the cached value of its formula)."""
     quantity = _number(record["suggested_qty"]) or 0.0
-    line_value = quantity * (_number(record.get("unit_cost")) or 0.0)
+    # Rounded to the fen as Excel shows it: a reader of the cached value must not see 874.8000000000001.
+    line_value = round(quantity * (_number(record.get("unit_cost")) or 0.0), 2)
     for col, column in enumerate(columns):
         value = record.get(column.field)
         if column.kind == "confirmed":
@@ -296,7 +297,7 @@ def _write_total_row(
     for field, col in columns.items():
         kind = "money" if field.endswith("_value") else "integer"
         lines = f"{xl_rowcol_to_cell(FIRST_LINE_ROW, col)}:{xl_rowcol_to_cell(row - 1, col)}"
-        sheet.write_formula(row, col, f"=SUM({lines})", formats[f"total_{kind}"], values[field])
+        sheet.write_formula(row, col, f"=SUM({lines})", formats[f"total_{kind}"], round(values[field], 2))
         cells[field] = xl_rowcol_to_cell(row, col)
     return cells
 
@@ -312,7 +313,8 @@ def _write_summary(
         sheet.write_number(row, col_of["lines"], supplier.lines, formats["integer"])
         for field in SUPPLIER_TOTAL_FIELDS:
             kind = "money" if field.endswith("_value") else "integer"
-            sheet.write_formula(row, col_of[field], f"={supplier.cells[field]}", formats[kind], supplier.values[field])
+            cached = round(supplier.values[field], 2)
+            sheet.write_formula(row, col_of[field], f"={supplier.cells[field]}", formats[kind], cached)
     last_line_row = FIRST_LINE_ROW + len(suppliers) - 1
     if suppliers:
         totals = {field: sum(supplier.values[field] for supplier in suppliers) for field in SUPPLIER_TOTAL_FIELDS}
