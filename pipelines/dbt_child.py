@@ -39,6 +39,8 @@ def end_with_parent() -> None:
 def main() -> None:
     if sys.platform.startswith("linux"):
         end_with_parent()
+    # dbt's lines end up in logs/runs.log and the Dagster UI, where colour codes are only noise.
+    os.environ.setdefault("DBT_USE_COLORS", "false")
     from dbt.cli.main import cli
 
     sys.exit(cli())
