@@ -155,3 +155,22 @@ def test_without_simulator_truth_the_command_fails_with_one_line(pipeline_run: P
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "run coopcast simulate and coopcast run first" in lines[0], result.stderr
+
+
+def test_a_replay_past_the_simulated_demand_says_where_it_ends() -> None:
+    """After `simulate --live`, as_of is today, past the simulator's last day of demand."""
+    days = pd.date_range("2026-09-01", "2026-10-31", freq="D")
+    with pytest.raises(ValueError, match=r"replay period 2027-01-05 to 2027-03-01: it ends on 2026-10-31"):
+        build_replay_data(
+            demand=pd.DataFrame({"merchant_code": "M1", "sku_code": "S0", "date": days, "demand": 2.0}),
+            products=pd.DataFrame(
+                {"merchant_id": [1], "merchant_code": ["M1"], "sku_code": ["S0"], "supplier_code": ["P1"]}
+            ),
+            abc_classes=pd.DataFrame({"merchant_id": [1], "sku_code": ["S0"], "abc_class": ["A"]}),
+            supplier_lead_times=pd.DataFrame(
+                {"merchant_id": [1], "supplier_code": ["P1"], "lead_time_days": [3], "deliveries": [1]}
+            ),
+            batches_at_start=pd.DataFrame(columns=["merchant_id", "sku_code", "quantity", "expiry_date"]),
+            as_of=date(2027, 3, 1),
+            days=REPLAY_DAYS,
+        )

@@ -102,7 +102,12 @@ def build_replay_data(
     pairs = demand.loc[demand["date"] >= start, ["merchant_code", "sku_code"]].drop_duplicates()
     candidates = products.merge(pairs, on=["merchant_code", "sku_code"]).sort_values(["merchant_code", "sku_code"])
     if candidates.empty:
-        raise ValueError("no simulated demand for any product in the replay period")
+        last_day = demand["date"].max()
+        known = f"it ends on {last_day:%Y-%m-%d}" if pd.notna(last_day) else "there is none"
+        raise ValueError(
+            f"no simulated demand for any product in the replay period {start:%Y-%m-%d} to {as_of}: "
+            f"{known} (live trading moves as_of past the simulated history)"
+        )
     sample = candidates.sample(n=min(max_skus, len(candidates)), random_state=seed).sort_values(
         ["merchant_code", "sku_code"], ignore_index=True
     )
