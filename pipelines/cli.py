@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
+import psycopg
 import typer
 from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -544,11 +545,7 @@ def status() -> None:
 
     configure_environment()
     uri = db.database_url()
-    with db.connect(uri) as conn:
-        merchants, orders, last_order = conn.execute(
-            "SELECT (SELECT count(*) FROM core.merchants), count(*), max(ordered_at) FROM core.orders"
-        ).fetchone()
-    console.print(f"PostgreSQL  {db.describe(uri)}: {merchants} merchants, {orders} orders, last {last_order or '-'}")
+    console.print(f"PostgreSQL  {db.describe(uri)}: {_source_summary(uri)}")
 
     serving = settings.serving_path()
     if serving.exists():
@@ -587,6 +584,21 @@ def status() -> None:
         console.print(freshness)
         failing = failed_checks(instance, definitions)
     console.print(f"Failed checks {len(failing)}" + "".join(f"\n  {check}" for check in failing))
+
+
+def _source_summary(uri: str) -> str:
+    """A database that is down or not set up yet is part of the status, not a reason to show none."""
+    try:
+        with db.connect(uri) as conn:
+            merchants, orders, last_order = conn.execute(
+                "SELECT (SELECT count(*) FROM core.merchants), count(*), max(ordered_at) FROM core.orders"
+            ).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return "not set up yet: run `coopcast init`"
+    except psycopg.OperationalError as error:
+        reason = " ".join(str(error).split())
+        return f"unreachable ({reason[:200]})"
+    return f"{merchants} merchants, {orders} orders, last {last_order or '-'}"
 
 
 def _local_time(timestamp: float | None) -> str:

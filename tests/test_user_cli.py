@@ -119,6 +119,10 @@ def test_a_missing_database_is_named_in_one_line_without_library_links(pipeline:
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert 'database "no_such_db" does not exist' in line and "sqlalche.me" not in line
+    # `status` reports it and goes on to what it can still show.
+    status = coopcast(missing, "status")
+    assert status.returncode == 0, status.stderr
+    assert "unreachable" in status.stdout and "Serving" in status.stdout
 
 
 def test_an_unknown_scale_is_refused_before_the_simulation_starts(pipeline: PipelineRun) -> None:
