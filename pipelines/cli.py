@@ -203,7 +203,8 @@ def _materialize(
             for abandoned_run, pid in release_abandoned_cli_runs(instance):
                 bar.console.print(
                     f"Dagster run {abandoned_run} of a coopcast process that is gone (pid {pid}) "
-                    "was marked failed and its warehouse slot freed"
+                    "was marked failed and its warehouse slot freed",
+                    soft_wrap=True,
                 )
             # A daemon thread: an interrupted run must not keep the process alive; leaving mid-step
             # is a crash the warehouse is built to survive.
@@ -230,7 +231,9 @@ def _materialize(
                         bar.update(task, completed=instance.get_run_stats(run_id).materializations)
             except KeyboardInterrupt:
                 _cancel_interrupted_run(instance, run_id)
-                bar.console.print(f"Interrupted: Dagster run {run_id} was canceled and its warehouse slot freed")
+                bar.console.print(
+                    f"Interrupted: Dagster run {run_id} was canceled and its warehouse slot freed", soft_wrap=True
+                )
                 raise
             finally:
                 signal.signal(signal.SIGTERM, previous_sigterm)

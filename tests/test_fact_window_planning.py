@@ -38,9 +38,14 @@ def warehouse() -> duckdb.DuckDBPyConnection:
     conn.execute("CREATE TABLE raw.order_allocations (order_line_id BIGINT, change_txid BIGINT)")
     conn.execute("CREATE TABLE raw.order_events (order_id BIGINT, change_txid BIGINT)")
     conn.execute("CREATE TABLE raw.funnel_events (occurred_at TIMESTAMPTZ, change_txid BIGINT)")
-    conn.execute("CREATE TABLE raw._ingest_state (table_name VARCHAR, rows_deleted BIGINT, mode VARCHAR)")
     conn.execute(
-        "INSERT INTO raw._ingest_state SELECT unnest(?), 0, 'incremental'", [list(fact_windows.CHANGED_DAYS_SQL)]
+        "CREATE TABLE raw._ingest_state"
+        " (table_name VARCHAR, rows_deleted BIGINT, mode VARCHAR, ingested_at TIMESTAMPTZ)"
+    )
+    # The first ingestion copies every table whole; the facts' first build follows it.
+    conn.execute(
+        "INSERT INTO raw._ingest_state SELECT unnest(?), 0, 'full', now() - INTERVAL 1 HOUR",
+        [list(fact_windows.CHANGED_DAYS_SQL)],
     )
     conn.execute("CREATE TABLE marts.fct_daily_sales (sales_date DATE)")
     conn.execute(fact_windows.STATE_DDL)
@@ -122,9 +127,12 @@ def test_rows_deleted_at_the_source_rebuild_the_facts_whole(warehouse) -> None:
     assert _plan(warehouse).reason == "the last ingestion deleted order or funnel rows"
 
 
-def test_rows_copied_whole_rebuild_the_facts_whole(warehouse) -> None:
-    """`ingest --full`, or a restored backup: restored rows carry transactions below the watermark."""
-    warehouse.execute("UPDATE raw._ingest_state SET mode = 'full' WHERE table_name = 'orders'")
+def test_rows_copied_whole_since_the_last_build_rebuild_the_facts_whole(warehouse) -> None:
+    """`ingest --full`, or a restored backup: restored rows carry transactions below the watermark.
+    The first ingestion, which the last build followed, does not count."""
+    warehouse.execute(
+        "UPDATE raw._ingest_state SET ingested_at = now() + INTERVAL 1 MINUTE WHERE table_name = 'orders'"
+    )
     assert _plan(warehouse).reason == "the last ingestion copied order or funnel rows whole"
 
 

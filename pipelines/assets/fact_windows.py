@@ -8,8 +8,9 @@ rebuilds every business day a newer row belongs to, from the earliest such day o
 
 Everything else is a full rebuild: the first build, a fact table missing, a model whose SQL changed
 since, a different `as_of`, rows deleted at the source by the last ingestion (a deleted row leaves
-nothing to find its day by), an ingestion that copied the source whole (`ingest --full`, or a
-restored backup, whose rows carry transactions older than the watermark), and every run that asks
+nothing to find its day by), an ingestion since the last build that copied the source whole
+(`ingest --full`, or a restored backup, whose rows carry transactions older than the watermark),
+and every run that asks
 for one (the weekly schedule, `coopcast run --full-refresh`).
 """
 
@@ -101,16 +102,16 @@ def _watermark(conn: duckdb.DuckDBPyConnection) -> int:
     return int(conn.execute(f"SELECT coalesce(max(txid), 0) FROM ({' UNION ALL '.join(parts)})").fetchone()[0])
 
 
-def _last_ingest_hides_changes(conn: duckdb.DuckDBPyConnection) -> str | None:
+def _last_ingest_hides_changes(conn: duckdb.DuckDBPyConnection, last_built_at: datetime) -> str | None:
     """Why the rows' transactions cannot tell what changed since the last build, if they cannot."""
     if not _has_table(conn, "raw", "_ingest_state"):
         return "no ingestion is recorded"
     tables = list(CHANGED_DAYS_SQL)
     placeholders = ", ".join("?" for _ in tables)
     deleted, copied_whole = conn.execute(
-        f"""SELECT coalesce(sum(rows_deleted), 0), coalesce(bool_or(mode = 'full'), false)
+        f"""SELECT coalesce(sum(rows_deleted), 0), coalesce(bool_or(mode = 'full' AND ingested_at > ?), false)
             FROM raw._ingest_state WHERE table_name IN ({placeholders})""",
-        tables,
+        [last_built_at, *tables],
     ).fetchone()
     if deleted > 0:
         return "the last ingestion deleted order or funnel rows"
@@ -139,15 +140,17 @@ def plan_window(
         return full(f"{', '.join(missing)} not built yet")
     if not _has_table(conn, *STATE_TABLE.split(".")):
         return full("no earlier build of the daily facts is recorded")
-    state = conn.execute(f"SELECT watermark_txid, as_of, models_checksum, min_as_of FROM {STATE_TABLE}").fetchone()
+    state = conn.execute(
+        f"SELECT watermark_txid, as_of, models_checksum, min_as_of, built_at FROM {STATE_TABLE}"
+    ).fetchone()
     if state is None:
         return full("no earlier build of the daily facts is recorded")
-    previous_watermark, previous_as_of, previous_checksum, previous_min_as_of = state
+    previous_watermark, previous_as_of, previous_checksum, previous_min_as_of, previous_built_at = state
     if previous_as_of != as_of:
         return full(f"as_of changed from {previous_as_of or 'each merchant’s own'} to {as_of or 'each merchant’s own'}")
     if previous_checksum != checksum:
         return full("the daily facts' SQL changed since their last build")
-    hidden = _last_ingest_hides_changes(conn)
+    hidden = _last_ingest_hides_changes(conn, previous_built_at)
     if hidden is not None:
         return full(hidden)
     earliest_changed = _earliest_day(conn, list(CHANGED_DAYS_SQL.values()), {"watermark": previous_watermark})
