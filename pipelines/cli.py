@@ -411,12 +411,13 @@ def run(
     _materialize("Run", None, as_of_date, full_refresh)
 
 
+FIRST_ORDER_DAY_SQL = "SELECT min((ordered_at AT TIME ZONE 'Asia/Shanghai')::date) FROM core.orders"
+
+
 def _refuse_as_of_before_the_first_order(uri: str, as_of: date) -> None:
     """Every mart would be empty, and publishing them would replace the good serving copy."""
     with db.connect(uri) as conn:
-        first = conn.execute("SELECT min((ordered_at AT TIME ZONE 'Asia/Shanghai')::date) FROM core.orders").fetchone()[
-            0
-        ]
+        (first,) = conn.execute(FIRST_ORDER_DAY_SQL).fetchone()
     if first is not None and as_of < first:
         raise CommandFailed(f"--as-of {as_of} is before the first order ({first}): nothing would be left to report")
 

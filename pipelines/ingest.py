@@ -512,11 +512,7 @@ def _write_state(
 def _create_state_table(conn: duckdb.DuckDBPyConnection) -> None:
     """A state table of an older shape is dropped: the run then copies every table whole."""
     conn.execute(STATE_DDL)
-    columns = conn.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database()"
-        " AND schema_name = 'raw' AND table_name = '_ingest_state' AND column_name = 'source_identity'"
-    ).fetchone()
-    if not columns or not columns[0]:
+    if "source_identity" not in _state_columns(conn):
         conn.execute(f"DROP TABLE {STATE_TABLE}")
         conn.execute(STATE_DDL)
 
