@@ -129,6 +129,10 @@ def simulate(
 
         trade_live_until_stopped(LiveSettings(rate, clients, duration, seed), api_url)
         return
+    _simulate_history(scale, seed)
+
+
+def _simulate_history(scale: str, seed: int) -> None:
     from transactional.simulator import simulate as run_simulation
     from transactional.simulator.scales import scale_named
 
@@ -633,7 +637,7 @@ def demo(
     if row and row[0]:
         console.print(f"The database already holds {row[0]} merchants: keeping them, not simulating again.")
     else:
-        simulate(scale=DEMO_SCALE, seed=DEMO_SEED)
+        _simulate_history(DEMO_SCALE, DEMO_SEED)
     _materialize("Run", None)
     exports = sorted(settings.exports_dir().glob("replenishment_*.xlsx"))
     console.print(f"Workbooks   {len(exports)} in {settings.exports_dir()}")
