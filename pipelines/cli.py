@@ -626,18 +626,20 @@ ORDER BY m.merchant_code
 @app.command()
 @one_line_errors
 def demo(
+    scale: Annotated[str, typer.Option(help="The network simulated when the database is empty")] = DEMO_SCALE,
     port: Annotated[int, typer.Option(help="Dashboard port")] = DASHBOARD_PORT,
     dagster_port: Annotated[int, typer.Option("--dagster-port", help="Dagster UI port")] = DAGSTER_PORT,
     api_port: ApiPortOption = settings.API_PORT,
 ) -> None:
-    """init, simulate the small network (once), run the pipeline, then serve the UIs and the API."""
+    """init, simulate the small network (once; --scale tiny for a quicker look), run the pipeline, then
+    serve the UIs and the API."""
     uri = prepare()
     with db.connect(uri) as conn:
         row = conn.execute("SELECT count(*) FROM core.merchants").fetchone()
     if row and row[0]:
         console.print(f"The database already holds {row[0]} merchants: keeping them, not simulating again.")
     else:
-        _simulate_history(DEMO_SCALE, DEMO_SEED)
+        _simulate_history(scale, DEMO_SEED)
     _materialize("Run", None)
     exports = sorted(settings.exports_dir().glob("replenishment_*.xlsx"))
     console.print(f"Workbooks   {len(exports)} in {settings.exports_dir()}")
