@@ -64,12 +64,13 @@ def run_failure_alerts(context: dg.RunFailureSensorContext) -> None:
 
 
 def failure_alert(context: dg.RunFailureSensorContext) -> Alert:
-    """The failed step and the first line of its root error name the cause; the rest is in the UI."""
+    """The first failed step and its innermost error name the cause; the rest is in the UI."""
     run = context.dagster_run
-    reason = context.failure_event.message or "the run failed"
-    for step_failure in context.get_step_failure_events():
-        reason = step_failure_line(step_failure.step_key, step_failure.step_failure_data.error)
-        break
+    failures = context.get_step_failure_events()
+    if failures:
+        reason = step_failure_line(failures[0].step_key, failures[0].step_failure_data.error)
+    else:
+        reason = context.failure_event.message or "the run failed"
     return Alert(kind="run failed", message=reason, job_name=run.job_name, run_id=run.run_id)
 
 
