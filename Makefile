@@ -7,8 +7,8 @@ PYTHON ?= $(shell for candidate in python3.12 python3.11 python3; do \
 	if command -v $$candidate >/dev/null 2>&1 && $$candidate -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null; then \
 	command -v $$candidate; break; fi; done)
 PYTEST_ARGS ?=
-# Most tests wait on dbt, DuckDB, PostgreSQL or a browser in another process: on two cores, three
-# workers ran the suite in 14.6 min against 18.8 with two (measured on the same machine).
+# Most tests wait on dbt, DuckDB, PostgreSQL or a browser in another process: on a 2-core machine
+# three workers keep the cores busier than two (the fresh-clone CI went from 21 to 15 minutes).
 # A test file stays on one worker, so its module fixtures are built once.
 PYTEST_WORKERS ?= 3
 
