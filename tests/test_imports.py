@@ -734,6 +734,14 @@ def test_cli_imports_and_refuses_with_a_one_line_reason(shop: Shop, database_url
     with psycopg.connect(database_url) as check:
         assert counts(check, shop)["orders"] == 2
 
+    unknown = run_cli(
+        pipeline, "import", "orders", str(good), "--merchant", "M404", "--map", "customer_code=Customer ID", check=False
+    )
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == (
+        "error: merchant M404 does not exist; register it first with `coopcast merchant create M404 NAME`"
+    )
+
 
 def test_two_hundred_thousand_order_rows_import_in_one_go(conn, shop: Shop, tmp_path: Path) -> None:
     path = tmp_path / "big.csv"

@@ -30,6 +30,7 @@ from transactional.imports import (
     write_report,
     write_template,
 )
+from transactional.imports.loading import merchant_to_import_for
 from transactional.migrate import upgrade
 
 import_app = typer.Typer(
@@ -142,6 +143,9 @@ def _import(
     uri = _prepared_postgres()
     at = datetime.now(UTC)
     report_path = _report_path(kind, merchant, file, at)
+    # Refused before the progress bar shows: an unknown merchant is not an import that started.
+    with db.connect(uri) as conn:
+        merchant_to_import_for(conn, merchant)
     try:
         with progress() as bar, db.connect(uri) as conn:
             task = bar.add_task(f"Importing {kind.value} from {file.name}", total=None)

@@ -208,14 +208,19 @@ def _is_blank_row(cells: Sequence[CellValue]) -> bool:
     return not any(cell.strip() if isinstance(cell, str) else cell is not None for cell in cells)
 
 
-def _lock_merchant(conn: psycopg.Connection, merchant_code: str) -> int:
+def merchant_to_import_for(conn: psycopg.Connection, merchant_code: str) -> int:
+    """The merchant's id; NotFound, saying how to register it, when there is none."""
     row = conn.execute("SELECT merchant_id FROM core.merchants WHERE merchant_code = %s", [merchant_code]).fetchone()
     if row is None:
         raise NotFound(
             f"merchant {merchant_code} does not exist; "
             f"register it first with `coopcast merchant create {merchant_code} NAME`"
         )
-    merchant_id = int(row[0])
+    return int(row[0])
+
+
+def _lock_merchant(conn: psycopg.Connection, merchant_code: str) -> int:
+    merchant_id = merchant_to_import_for(conn, merchant_code)
     # Row security (for the application role) sees and writes only this merchant's rows.
     act_for_merchant(conn, merchant_id)
     conn.execute("SELECT pg_advisory_xact_lock(%s::integer, %s::integer)", [IMPORT_LOCK_CLASS, merchant_id])
