@@ -10,8 +10,7 @@ Everything else is a full rebuild: the first build, a fact table missing, a mode
 since, a different `as_of`, rows deleted at the source by the last ingestion (a deleted row leaves
 nothing to find its day by), an ingestion since the last build that copied the source whole
 (`ingest --full`, or a restored backup, whose rows carry transactions older than the watermark),
-and every run that asks
-for one (the weekly schedule, `coopcast run --full-refresh`).
+and every run that asks for one (the weekly schedule, `coopcast run --full-refresh`).
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ class ProductListImporter(KindImporter):
                 self.bad(row, column, "must be at least 1")
         if values["lead_time_days"] is not None and values["lead_time_days"] > MAX_LEAD_TIME_DAYS:
             self.bad(row, "lead_time_days", f"must be at most {MAX_LEAD_TIME_DAYS}")
-        return (row, *(values[definition.split()[0]] for definition in self.staging_columns[1:]))
+        return (row, *(values[column] for column in self.staging_names()[1:]))
 
     def after_file(self) -> None:
         repeated = {sku: rows for sku, rows in self.rows_by_sku.items() if len(rows) > 1}

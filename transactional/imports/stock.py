@@ -121,7 +121,7 @@ class StockListImporter(KindImporter):
                 "expiry_date",
                 f"is {values['expiry_date']:%Y-%m-%d}, before the batch was received on {received_on:%Y-%m-%d}",
             )
-        return (row, *(values[definition.split()[0]] for definition in self.staging_columns[1:]))
+        return (row, *(values[column] for column in self.staging_names()[1:]))
 
     def after_file(self) -> None:
         repeated = {key: rows for key, rows in self.rows_by_lot.items() if len(rows) > 1}
