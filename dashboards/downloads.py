@@ -1,14 +1,14 @@
 """Every table of every page downloads as an Excel workbook, exactly as shown.
 
-Headers are the labels of the session's language, the header row stays in view, money shows as ¥
-and dates as YYYY-MM-DD. Text is written as text with the same formula guard as the procurement
-workbooks (`pipelines.exports`), so a product name starting with "=" never runs in Excel.
+Headers are the labels of the session's language, the header row stays in view, money shows as ¥,
+shares as percentages and dates as YYYY-MM-DD. Text is written as text with the same formula guard as
+the procurement workbooks (`pipelines.exports`), so a product name starting with "=" never runs in Excel.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,8 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHEET = "Sheet1"
 HEADER_ROW = 0
 TEXT_WIDTH, NUMBER_WIDTH = 28, 14
+# As the dashboard shows a share: to a tenth of a percent (dashboards.tables.SHARE_STEP).
+PERCENT_FORMAT = "0.0%"
 
 
 def headers_of(columns: Mapping[str, ColumnConfig]) -> dict[str, str]:
@@ -37,22 +39,30 @@ def headers_of(columns: Mapping[str, ColumnConfig]) -> dict[str, str]:
     return {name: str(config["label"]) for name, config in columns.items()}
 
 
-def money_of(columns: Mapping[str, ColumnConfig]) -> set[str]:
-    """The columns a table shows in ¥."""
-    return {name for name, config in columns.items() if "¥" in str(config.get("type_config", {}).get("format", ""))}
+def shown_as_of(columns: Mapping[str, ColumnConfig]) -> dict[str, str]:
+    """The columns a table shows in ¥ ("money") or as a percentage ("percent"), by name."""
+    shown_as = {}
+    for name, config in columns.items():
+        number_format = str(config.get("type_config", {}).get("format", ""))
+        if "¥" in number_format:
+            shown_as[name] = "money"
+        elif number_format == "percent":
+            shown_as[name] = "percent"
+    return shown_as
 
 
 def _formats(book: xlsxwriter.Workbook) -> dict[str, Format]:
     formats = {kind: book.add_format({"num_format": fmt}) for kind, fmt in NUMBER_FORMATS.items()}
+    formats["percent"] = book.add_format({"num_format": PERCENT_FORMAT})
     formats["header"] = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     formats["text"] = book.add_format({})
     formats["risky_text"] = book.add_format({"quote_prefix": True})
     return formats
 
 
-def _kind(series: pd.Series, is_money: bool) -> str:
-    if is_money:
-        return "money"
+def _kind(series: pd.Series, shown_as: str | None) -> str:
+    if shown_as is not None:
+        return shown_as
     if pd.api.types.is_bool_dtype(series):
         return "boolean"
     if pd.api.types.is_datetime64_any_dtype(series):
@@ -73,14 +83,15 @@ def _write_cell(sheet: Worksheet, row: int, col: int, value: object, kind: str, 
         sheet.write_datetime(row, col, pd.Timestamp(value).to_pydatetime(), formats["date"])
     elif kind == "boolean" or isinstance(value, bool):
         sheet.write_boolean(row, col, bool(value))
-    elif kind in NUMBER_FORMATS:
+    elif kind in NUMBER_FORMATS or kind == "percent":
         sheet.write_number(row, col, float(value), formats[kind])
     else:
         write_text(sheet, row, col, value, formats)
 
 
-def workbook_bytes(frame: pd.DataFrame, headers: Mapping[str, str], money: Collection[str] = ()) -> bytes:
-    """The columns named in `headers`, in that order, under those labels."""
+def workbook_bytes(frame: pd.DataFrame, headers: Mapping[str, str], shown_as: Mapping[str, str] | None = None) -> bytes:
+    """The columns named in `headers`, in that order, under those labels; `shown_as` names the money
+    and percent columns (`shown_as_of`)."""
     missing = [column for column in headers if column not in frame.columns]
     if missing:
         raise ValueError(f"the table has no columns {missing}: it has {list(frame.columns)}")
@@ -89,7 +100,7 @@ def workbook_bytes(frame: pd.DataFrame, headers: Mapping[str, str], money: Colle
     formats = _formats(book)
     sheet = book.add_worksheet(SHEET)
     for col, (column, label) in enumerate(headers.items()):
-        kind = _kind(frame[column], column in money)
+        kind = _kind(frame[column], (shown_as or {}).get(column))
         sheet.write_string(HEADER_ROW, col, label, formats["header"])
         sheet.set_column(col, col, TEXT_WIDTH if kind == "text" else NUMBER_WIDTH)
         for row, value in enumerate(frame[column].tolist(), start=HEADER_ROW + 1):
@@ -101,12 +112,12 @@ def workbook_bytes(frame: pd.DataFrame, headers: Mapping[str, str], money: Colle
 
 
 def excel_download(
-    frame: pd.DataFrame, headers: Mapping[str, str], file_stem: str, key: str, *, money: Collection[str] = ()
+    frame: pd.DataFrame, headers: Mapping[str, str], shown_as: Mapping[str, str], file_stem: str, key: str
 ) -> None:
     """A download button for the table as `<file_stem>.xlsx`; `key` keeps buttons of one page apart."""
     st.download_button(
         t("download_excel"),
-        data=workbook_bytes(frame, headers, money),
+        data=workbook_bytes(frame, headers, shown_as),
         file_name=f"{file_stem}.xlsx",
         mime=XLSX_MIME,
         key=key,
@@ -116,5 +127,5 @@ def excel_download(
 
 
 def table_download(frame: pd.DataFrame, columns: Mapping[str, ColumnConfig], file_stem: str, key: str) -> None:
-    """The download of a table shown with `columns` (its st.column_config): same labels, ¥ where it shows ¥."""
-    excel_download(frame, headers_of(columns), file_stem, key, money=money_of(columns))
+    """The download of a table shown with `columns` (its st.column_config): same labels, ¥ and % where it shows them."""
+    excel_download(frame, headers_of(columns), shown_as_of(columns), file_stem, key)

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import formatting, url_filters
+from dashboards import tables as tb
 from dashboards.downloads import table_download
 from dashboards.i18n import current_language, t
 from dashboards.merchant import Merchant, current_merchant
@@ -23,8 +24,7 @@ if TYPE_CHECKING:
 def page_heading(title_key: str) -> Merchant:
     """The page title and whose data it shows; returns the session's merchant."""
     merchant = current_merchant()
-    st.title(t(title_key))
-    st.caption(t("overview_subtitle", merchant=merchant.label, as_of=formatting.day(merchant.as_of)))
+    tb.page_header(title_key, merchant)
     return merchant
 
 
@@ -57,45 +57,21 @@ def money_metric(
     )
 
 
-def file_stem(merchant: Merchant, name: str) -> str:
-    return f"{name}_{merchant.merchant_code}_{formatting.day(merchant.as_of)}"
-
-
 def table(frame: pd.DataFrame, columns: Mapping[str, ColumnConfig], merchant: Merchant, name: str) -> None:
     """The table with the columns of `columns` under their labels, and its Excel download."""
     shown = frame[list(columns)]
     st.dataframe(shown, hide_index=True, column_config=dict(columns), placeholder=formatting.MISSING)
-    table_download(shown, columns, file_stem(merchant, name), key=f"download_{name}")
-
-
-def money_column(label_key: str) -> ColumnConfig:
-    return st.column_config.NumberColumn(t(label_key), format="¥%,.2f")
-
-
-def count_column(label_key: str) -> ColumnConfig:
-    return st.column_config.NumberColumn(t(label_key), format="%,d")
-
-
-def share_column(label_key: str) -> ColumnConfig:
-    return st.column_config.NumberColumn(t(label_key), format="percent")
-
-
-def text_column(label_key: str) -> ColumnConfig:
-    return st.column_config.TextColumn(t(label_key))
-
-
-def date_column(label_key: str) -> ColumnConfig:
-    return st.column_config.DateColumn(t(label_key), format="YYYY-MM-DD")
+    table_download(shown, columns, tb.file_stem(name, merchant), key=f"download_{name}")
 
 
 def ranked_sku_columns() -> dict[str, ColumnConfig]:
     """The columns of a product ranking: rank, product, category, units and revenue."""
     return {
-        "revenue_rank": count_column("rank_col_rank"),
-        "sku_code": text_column("col_sku_code"),
-        "sku_name": text_column("col_sku_name"),
-        "category_l1": text_column("col_category"),
-        "quantity": count_column("rank_col_quantity"),
-        "revenue": money_column("rank_col_revenue"),
-        "revenue_share": share_column("rank_col_revenue_share"),
+        "revenue_rank": tb.whole("rank_col_rank"),
+        "sku_code": tb.text("col_sku_code"),
+        "sku_name": tb.text("col_sku_name"),
+        "category_l1": tb.text("col_category"),
+        "quantity": tb.whole("rank_col_quantity"),
+        "revenue": tb.money("rank_col_revenue"),
+        "revenue_share": tb.share("rank_col_revenue_share"),
     }

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from dashboards import formatting, queries_stock
+from dashboards import tables as tb
 from dashboards.i18n import t
 from dashboards.merchant import Merchant
-from dashboards.page_parts import count_column, date_column, money_column, share_column, table, text_column
+from dashboards.page_parts import table
 
 if TYPE_CHECKING:
     from streamlit.elements.lib.column_types import ColumnConfig
@@ -17,15 +18,15 @@ if TYPE_CHECKING:
 
 def slow_mover_columns() -> dict[str, ColumnConfig]:
     return {
-        "sku_code": text_column("col_sku_code"),
-        "sku_name": text_column("col_sku_name"),
-        "category_l1": text_column("col_category"),
-        "last_sale_date": date_column("stock_col_last_sale_date"),
-        "days_without_sale": count_column("stock_col_days_without_sale"),
-        "warehouses": count_column("stock_col_warehouses"),
-        "on_hand": count_column("col_on_hand"),
-        "slow_moving_value": money_column("stock_col_slow_moving_value"),
-        "share_of_stock_value": share_column("stock_col_share_of_stock_value"),
+        "sku_code": tb.text("col_sku_code"),
+        "sku_name": tb.text("col_sku_name"),
+        "category_l1": tb.text("col_category"),
+        "last_sale_date": tb.day("stock_col_last_sale_date"),
+        "days_without_sale": tb.whole("stock_col_days_without_sale"),
+        "warehouses": tb.whole("stock_col_warehouses"),
+        "on_hand": tb.whole("col_on_hand"),
+        "slow_moving_value": tb.money("stock_col_slow_moving_value"),
+        "share_of_stock_value": tb.share("stock_col_share_of_stock_value"),
     }
 
 

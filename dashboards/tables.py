@@ -1,4 +1,4 @@
-"""Tables of the forecast, supplier, finance and customer pages: column formats, coded values, downloads.
+"""Column formats, coded values, headings and downloads of every dashboard table.
 
 A table is shown with its st.column_config and downloaded with the same labels (dashboards.downloads);
 an empty table says so in words instead of showing a blank grid.
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from streamlit.elements.lib.column_types import ColumnConfig
 
 MONEY_FORMAT = "¥%,.2f"
+# Streamlit shows a percent to as many places as the value needs, up to two (one column read "11%"
+# beside "12.82%"); the column's step fixes them at one: 12.8 %, 11.0 %.
+SHARE_STEP = 0.001
 
 
 def money(label_key: str, **help_text: str) -> ColumnConfig:
@@ -36,7 +39,7 @@ def decimal(label_key: str, **help_text: str) -> ColumnConfig:
 
 
 def share(label_key: str, **help_text: str) -> ColumnConfig:
-    return st.column_config.NumberColumn(t(label_key), format="percent", **help_text)
+    return st.column_config.NumberColumn(t(label_key), format="percent", step=SHARE_STEP, **help_text)
 
 
 def text(label_key: str, **help_text: str) -> ColumnConfig:

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import downloads, formatting, queries
+from dashboards import tables as tb
 from dashboards.i18n import t
 from dashboards.masking import current_role, mask_customers
 from dashboards.merchant import Merchant, current_merchant
@@ -49,18 +50,17 @@ def warned_customers(scores: pd.DataFrame, statuses: list[str]) -> pd.DataFrame:
 
 
 def customer_columns(horizon_days: int) -> dict[str, ColumnConfig]:
-    number = st.column_config.NumberColumn
     return {
-        "customer_code": st.column_config.TextColumn(t("col_customer_code")),
-        "customer_name": st.column_config.TextColumn(t("col_customer_name")),
-        "value_tier": st.column_config.TextColumn(t("col_value_tier")),
-        "status": st.column_config.TextColumn(t("col_churn_status")),
-        "days_since_last_purchase": number(t("col_days_since_last_purchase"), format="%,d"),
-        "churn_risk": number(t("col_churn_risk"), format="percent", help=t("churn_risk_help", days=horizon_days)),
-        "expected_purchases": number(
-            t("col_expected_purchases"), format="%.1f", help=t("expected_purchases_help", days=horizon_days)
+        "customer_code": tb.text("col_customer_code"),
+        "customer_name": tb.text("col_customer_name"),
+        "value_tier": tb.text("col_value_tier"),
+        "status": tb.text("col_churn_status"),
+        "days_since_last_purchase": tb.whole("col_days_since_last_purchase"),
+        "churn_risk": tb.share("col_churn_risk", help=t("churn_risk_help", days=horizon_days)),
+        "expected_purchases": tb.decimal(
+            "col_expected_purchases", help=t("expected_purchases_help", days=horizon_days)
         ),
-        "reasons": st.column_config.TextColumn(t("col_churn_reasons")),
+        "reasons": tb.text("col_churn_reasons"),
     }
 
 
@@ -115,15 +115,12 @@ def render_table(merchant: Merchant, scores: pd.DataFrame, horizon_days: int) ->
     shown = table.assign(
         churn_risk=table["churn_risk"].round(3), expected_purchases=table["expected_purchases"].round(1)
     )
-    downloads.table_download(
-        shown, columns, f"churn_{merchant.merchant_code}_{formatting.day(merchant.as_of)}", "churn_download"
-    )
+    downloads.table_download(shown, columns, tb.file_stem("churn", merchant), "churn_download")
 
 
 def render() -> None:
     merchant = current_merchant()
-    st.title(t("churn_title"))
-    st.caption(t("overview_subtitle", merchant=merchant.label, as_of=formatting.day(merchant.as_of)))
+    tb.page_header("churn_title", merchant)
     if not (queries.published("ml", "churn_scores") and queries.published("ml", "churn_evaluation")):
         st.info(t("no_churn_scores", as_of=formatting.day(merchant.as_of)))
         return

@@ -9,18 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import analysis_charts, formatting, queries_sales, url_filters
+from dashboards import tables as tb
 from dashboards.charts import PERIODS
 from dashboards.i18n import t
 from dashboards.merchant import Merchant
-from dashboards.page_parts import (
-    count_column,
-    date_column,
-    date_range,
-    page_heading,
-    share_column,
-    table,
-    text_column,
-)
+from dashboards.page_parts import date_range, page_heading, table
 
 if TYPE_CHECKING:
     from streamlit.elements.lib.column_types import ColumnConfig
@@ -67,9 +60,9 @@ def render_stages(days: pd.DataFrame) -> None:
 
 
 def trend_columns() -> dict[str, ColumnConfig]:
-    stages = {stage: count_column(f"funnel_{stage}") for stage in STAGES}
-    rates = {rate: share_column(f"funnel_{rate}") for rate in RATES}
-    return {"period": date_column("funnel_col_period"), **stages, **rates}
+    stages = {stage: tb.whole(f"funnel_{stage}") for stage in STAGES}
+    rates = {rate: tb.share(f"funnel_{rate}") for rate in RATES}
+    return {"period": tb.day("funnel_col_period"), **stages, **rates}
 
 
 def render_conversion_trend(merchant: Merchant, days: pd.DataFrame) -> None:
@@ -93,12 +86,12 @@ def render_conversion_trend(merchant: Merchant, days: pd.DataFrame) -> None:
 
 def sku_columns() -> dict[str, ColumnConfig]:
     return {
-        "sku_code": text_column("col_sku_code"),
-        "sku_name": text_column("col_sku_name"),
-        "product_view_sessions": count_column("funnel_product_view_sessions"),
-        "cart_add_sessions": count_column("funnel_cart_add_sessions"),
-        "purchase_sessions": count_column("funnel_purchase_sessions"),
-        "view_to_purchase_rate": share_column("funnel_view_to_purchase_rate"),
+        "sku_code": tb.text("col_sku_code"),
+        "sku_name": tb.text("col_sku_name"),
+        "product_view_sessions": tb.whole("funnel_product_view_sessions"),
+        "cart_add_sessions": tb.whole("funnel_cart_add_sessions"),
+        "purchase_sessions": tb.whole("funnel_purchase_sessions"),
+        "view_to_purchase_rate": tb.share("funnel_view_to_purchase_rate"),
     }
 
 
@@ -114,13 +107,13 @@ def render_skus(merchant: Merchant, first_day: date, last_day: date) -> None:
 def repurchase_columns() -> dict[str, ColumnConfig]:
     return {
         "period_start": st.column_config.DateColumn(t("funnel_col_month"), format="YYYY-MM"),
-        "buying_customers": count_column("funnel_col_buying_customers"),
-        "repurchased_customers": count_column("funnel_col_repurchased_customers"),
-        "repurchase_rate": share_column("funnel_repurchase_rate"),
-        "new_customers": count_column("funnel_col_new_customers"),
-        "new_customers_repurchased": count_column("funnel_col_new_customers_repurchased"),
-        "new_customer_repurchase_rate": share_column("funnel_new_customer_repurchase_rate"),
-        "is_complete": st.column_config.CheckboxColumn(t("funnel_col_complete")),
+        "buying_customers": tb.whole("funnel_col_buying_customers"),
+        "repurchased_customers": tb.whole("funnel_col_repurchased_customers"),
+        "repurchase_rate": tb.share("funnel_repurchase_rate"),
+        "new_customers": tb.whole("funnel_col_new_customers"),
+        "new_customers_repurchased": tb.whole("funnel_col_new_customers_repurchased"),
+        "new_customer_repurchase_rate": tb.share("funnel_new_customer_repurchase_rate"),
+        "is_complete": tb.flag("funnel_col_complete"),
     }
 
 

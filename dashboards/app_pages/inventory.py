@@ -8,17 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import analysis_charts, formatting, queries_stock, url_filters
+from dashboards import tables as tb
 from dashboards.i18n import t
 from dashboards.merchant import Merchant
-from dashboards.page_parts import (
-    count_column,
-    date_column,
-    money_column,
-    money_metric,
-    page_heading,
-    table,
-    text_column,
-)
+from dashboards.page_parts import money_metric, page_heading, table
 from dashboards.stock_parts import render_slow_movers
 
 if TYPE_CHECKING:
@@ -40,15 +33,15 @@ def render_totals(positions: pd.DataFrame, low: pd.DataFrame, batches: pd.DataFr
 
 def low_stock_columns() -> dict[str, ColumnConfig]:
     return {
-        "sku_code": text_column("col_sku_code"),
-        "sku_name": text_column("col_sku_name"),
-        "warehouse_code": text_column("col_warehouse"),
-        "sellable": count_column("inventory_col_sellable"),
-        "low_stock_threshold": count_column("inventory_col_threshold"),
-        "is_stocked_out": st.column_config.CheckboxColumn(t("col_out_of_stock")),
-        "low_stock_days": count_column("inventory_col_low_stock_days"),
-        "stock_out_days": count_column("inventory_col_stock_out_days"),
-        "units_sold": count_column("inventory_col_units_sold"),
+        "sku_code": tb.text("col_sku_code"),
+        "sku_name": tb.text("col_sku_name"),
+        "warehouse_code": tb.text("col_warehouse"),
+        "sellable": tb.whole("inventory_col_sellable"),
+        "low_stock_threshold": tb.whole("inventory_col_threshold"),
+        "is_stocked_out": tb.flag("col_out_of_stock"),
+        "low_stock_days": tb.whole("inventory_col_low_stock_days"),
+        "stock_out_days": tb.whole("inventory_col_stock_out_days"),
+        "units_sold": tb.whole("inventory_col_units_sold"),
     }
 
 
@@ -63,11 +56,11 @@ def render_low_stock(merchant: Merchant, low: pd.DataFrame) -> None:
 
 def ageing_columns() -> dict[str, ColumnConfig]:
     return {
-        "bucket_label": text_column("inventory_col_age_days"),
-        "skus": count_column("inventory_col_skus"),
-        "batches": count_column("inventory_col_batches"),
-        "quantity": count_column("col_on_hand"),
-        "stock_value": money_column("col_stock_value"),
+        "bucket_label": tb.text("inventory_col_age_days"),
+        "skus": tb.whole("inventory_col_skus"),
+        "batches": tb.whole("inventory_col_batches"),
+        "quantity": tb.whole("col_on_hand"),
+        "stock_value": tb.money("col_stock_value"),
     }
 
 
@@ -86,16 +79,16 @@ def render_ageing(merchant: Merchant) -> None:
 
 def expiry_columns() -> dict[str, ColumnConfig]:
     return {
-        "expiry_class": text_column("inventory_col_expiry_class"),
-        "sku_code": text_column("col_sku_code"),
-        "sku_name": text_column("col_sku_name"),
-        "warehouse_code": text_column("col_warehouse"),
-        "lot_code": text_column("inventory_col_lot"),
-        "expiry_date": date_column("inventory_col_expiry_date"),
-        "days_to_expiry": count_column("inventory_col_days_to_expiry"),
-        "on_hand": count_column("col_on_hand"),
-        "unit_cost": money_column("inventory_col_unit_cost"),
-        "value_at_risk": money_column("col_value_at_risk"),
+        "expiry_class": tb.text("inventory_col_expiry_class"),
+        "sku_code": tb.text("col_sku_code"),
+        "sku_name": tb.text("col_sku_name"),
+        "warehouse_code": tb.text("col_warehouse"),
+        "lot_code": tb.text("inventory_col_lot"),
+        "expiry_date": tb.day("inventory_col_expiry_date"),
+        "days_to_expiry": tb.whole("inventory_col_days_to_expiry"),
+        "on_hand": tb.whole("col_on_hand"),
+        "unit_cost": tb.money("inventory_col_unit_cost"),
+        "value_at_risk": tb.money("col_value_at_risk"),
     }
 
 
@@ -125,17 +118,17 @@ def render_near_expiry(merchant: Merchant, batches: pd.DataFrame) -> None:
 
 def turnover_columns() -> dict[str, ColumnConfig]:
     return {
-        "sku_code": text_column("col_sku_code"),
-        "sku_name": text_column("col_sku_name"),
-        "category_l3": text_column("col_category"),
-        "units_sold": count_column("inventory_col_units_sold"),
-        "cogs": money_column("inventory_col_cogs"),
-        "average_inventory_value": money_column("inventory_col_average_inventory"),
+        "sku_code": tb.text("col_sku_code"),
+        "sku_name": tb.text("col_sku_name"),
+        "category_l3": tb.text("col_category"),
+        "units_sold": tb.whole("inventory_col_units_sold"),
+        "cogs": tb.money("inventory_col_cogs"),
+        "average_inventory_value": tb.money("inventory_col_average_inventory"),
         "turnover": st.column_config.NumberColumn(t("inventory_col_turnover"), format="%.2f"),
         "turnover_days": st.column_config.NumberColumn(t("inventory_col_turnover_days"), format="%,.0f"),
         "category_median_turnover": st.column_config.NumberColumn(t("inventory_col_category_median"), format="%.2f"),
-        "is_low_turnover": st.column_config.CheckboxColumn(t("inventory_col_low_turnover")),
-        "advice": text_column("inventory_col_advice"),
+        "is_low_turnover": tb.flag("inventory_col_low_turnover"),
+        "advice": tb.text("inventory_col_advice"),
     }
 
 

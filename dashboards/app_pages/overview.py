@@ -9,12 +9,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import charts, forecast_view, formatting, queries
+from dashboards import tables as tb
 from dashboards.i18n import t
 from dashboards.inbox import render_inbox
 from dashboards.masking import current_role
-from dashboards.merchant import Merchant, current_merchant
+from dashboards.merchant import Merchant
 from dashboards.navigation import pages_for
-from dashboards.page_parts import money_metric
+from dashboards.page_parts import money_metric, page_heading
 
 if TYPE_CHECKING:
     from streamlit.elements.lib.column_types import ColumnConfig
@@ -105,24 +106,22 @@ def render_sales_trend(merchant: Merchant) -> None:
 
 
 def flagged_stock_columns() -> dict[str, ColumnConfig]:
-    money = "¥%,.2f"
-    number = st.column_config.NumberColumn
     return {
-        "sku_code": st.column_config.TextColumn(t("col_sku_code")),
-        "sku_name": st.column_config.TextColumn(t("col_sku_name")),
-        "category": st.column_config.TextColumn(t("col_category")),
-        "warehouse_code": st.column_config.TextColumn(t("col_warehouse")),
-        "on_hand": number(t("col_on_hand"), format="%,d"),
-        "available": number(t("col_available"), format="%,d"),
-        "stock_value": number(t("col_stock_value"), format=money),
-        "days_since_last_sale": number(t("col_days_since_last_sale"), format="%,d"),
-        "is_slow_moving": st.column_config.CheckboxColumn(t("col_slow_moving")),
-        "near_expiry_level": st.column_config.TextColumn(t("col_near_expiry_level")),
-        "nearest_expiry_date": st.column_config.DateColumn(t("col_nearest_expiry_date"), format="YYYY-MM-DD"),
-        "expired_quantity": number(t("col_expired_quantity"), format="%,d"),
-        "value_at_risk": number(t("col_value_at_risk"), format=money),
-        "is_low_stock": st.column_config.CheckboxColumn(t("col_low_stock")),
-        "is_out_of_stock": st.column_config.CheckboxColumn(t("col_out_of_stock")),
+        "sku_code": tb.text("col_sku_code"),
+        "sku_name": tb.text("col_sku_name"),
+        "category": tb.text("col_category"),
+        "warehouse_code": tb.text("col_warehouse"),
+        "on_hand": tb.whole("col_on_hand"),
+        "available": tb.whole("col_available"),
+        "stock_value": tb.money("col_stock_value"),
+        "days_since_last_sale": tb.whole("col_days_since_last_sale"),
+        "is_slow_moving": tb.flag("col_slow_moving"),
+        "near_expiry_level": tb.text("col_near_expiry_level"),
+        "nearest_expiry_date": tb.day("col_nearest_expiry_date"),
+        "expired_quantity": tb.whole("col_expired_quantity"),
+        "value_at_risk": tb.money("col_value_at_risk"),
+        "is_low_stock": tb.flag("col_low_stock"),
+        "is_out_of_stock": tb.flag("col_out_of_stock"),
     }
 
 
@@ -149,9 +148,7 @@ def render_forecast(merchant: Merchant) -> None:
 
 
 def render() -> None:
-    merchant = current_merchant()
-    st.title(t("overview_title"))
-    st.caption(t("overview_subtitle", merchant=merchant.label, as_of=formatting.day(merchant.as_of)))
+    merchant = page_heading("overview_title")
     render_inbox()
     flags = queries.flagged_stock(merchant.merchant_id)
     render_kpis(merchant, flags)

@@ -8,8 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import charts, formatting, queries
+from dashboards import tables as tb
 from dashboards.i18n import current_language, t
-from dashboards.merchant import Merchant, current_merchant
+from dashboards.merchant import Merchant
+from dashboards.page_parts import page_heading
 
 if TYPE_CHECKING:
     from streamlit.elements.lib.column_types import ColumnConfig
@@ -95,14 +97,14 @@ def render_trend(merchant: Merchant) -> None:
 
 def hint_columns() -> dict[str, ColumnConfig]:
     return {
-        "sku_code": st.column_config.TextColumn(t("col_sku_code")),
-        "sku_name": st.column_config.TextColumn(t("col_sku_name")),
-        "price_kind": st.column_config.TextColumn(t("price_kind")),
-        "hint": st.column_config.TextColumn(t("col_price_hint")),
-        "last_price": st.column_config.NumberColumn(t("price_last"), format="¥%,.2f"),
-        "outlook_change": st.column_config.NumberColumn(t("col_outlook_change"), format="percent"),
-        "horizon_days": st.column_config.NumberColumn(t("col_horizon_days"), format="%d"),
-        "reason": st.column_config.TextColumn(t("col_price_reason")),
+        "sku_code": tb.text("col_sku_code"),
+        "sku_name": tb.text("col_sku_name"),
+        "price_kind": tb.text("price_kind"),
+        "hint": tb.text("col_price_hint"),
+        "last_price": tb.money("price_last"),
+        "outlook_change": tb.share("col_outlook_change"),
+        "horizon_days": tb.whole("col_horizon_days"),
+        "reason": tb.text("col_price_reason"),
     }
 
 
@@ -121,9 +123,7 @@ def render_hints(merchant: Merchant) -> None:
 
 
 def render() -> None:
-    merchant = current_merchant()
-    st.title(t("prices_title"))
-    st.caption(t("overview_subtitle", merchant=merchant.label, as_of=formatting.day(merchant.as_of)))
+    merchant = page_heading("prices_title")
     if not (queries.published("ml", "price_signals") and queries.published("ml", "price_trends")):
         st.info(t("no_price_signals"))
         return

@@ -8,17 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import analysis_charts, formatting, queries_sales, queries_stock, url_filters
+from dashboards import tables as tb
 from dashboards.i18n import t
 from dashboards.merchant import Merchant
-from dashboards.page_parts import (
-    count_column,
-    date_column,
-    page_heading,
-    ranked_sku_columns,
-    share_column,
-    table,
-    text_column,
-)
+from dashboards.page_parts import page_heading, ranked_sku_columns, table
 from dashboards.stock_parts import render_slow_movers
 
 if TYPE_CHECKING:
@@ -40,9 +33,9 @@ def matrix(skus: pd.DataFrame) -> pd.DataFrame:
 
 
 def matrix_columns(measure: str) -> dict[str, ColumnConfig]:
-    cell = count_column if measure == "skus" else share_column
+    cell = tb.whole if measure == "skus" else tb.share
     return {
-        "abc_class": text_column("products_col_abc"),
+        "abc_class": tb.text("products_col_abc"),
         **{xyz: cell(f"products_xyz_{xyz}") for xyz in queries_stock.XYZ_CLASSES},
     }
 
@@ -77,9 +70,9 @@ def render_matrix(merchant: Merchant, skus: pd.DataFrame) -> None:
 
 def class_columns() -> dict[str, ColumnConfig]:
     return {
-        "abc_xyz_class": text_column("products_col_class"),
+        "abc_xyz_class": tb.text("products_col_class"),
         **ranked_sku_columns(),
-        "weeks_with_sales": count_column("products_col_weeks_with_sales"),
+        "weeks_with_sales": tb.whole("products_col_weeks_with_sales"),
         "demand_cv": st.column_config.NumberColumn(t("products_col_demand_cv"), format="%.2f"),
     }
 
@@ -97,8 +90,8 @@ def render_class(merchant: Merchant, skus: pd.DataFrame) -> None:
 def hot_columns() -> dict[str, ColumnConfig]:
     return {
         **ranked_sku_columns(),
-        "period_end_on_hand": count_column("col_on_hand"),
-        "period_start": date_column("products_col_period_start"),
+        "period_end_on_hand": tb.whole("col_on_hand"),
+        "period_start": tb.day("products_col_period_start"),
     }
 
 

@@ -9,20 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import analysis_charts, charts, formatting, queries_sales, url_filters
+from dashboards import tables as tb
 from dashboards.i18n import t
 from dashboards.merchant import Merchant
-from dashboards.page_parts import (
-    count_column,
-    date_column,
-    date_range,
-    money_column,
-    money_metric,
-    page_heading,
-    ranked_sku_columns,
-    share_column,
-    table,
-    text_column,
-)
+from dashboards.page_parts import date_range, money_metric, page_heading, ranked_sku_columns, table
 
 if TYPE_CHECKING:
     from streamlit.elements.lib.column_types import ColumnConfig
@@ -46,15 +36,15 @@ def render_totals(days: pd.DataFrame) -> None:
 
 def trend_columns() -> dict[str, ColumnConfig]:
     return {
-        "period_start": date_column("sales_col_period_start"),
-        "period_end": date_column("sales_col_period_end"),
-        "orders": count_column("sales_orders"),
-        "customers": count_column("sales_col_customers"),
-        "new_customers": count_column("sales_col_new_customers"),
-        "revenue": money_column("sales_revenue"),
-        "gross_profit": money_column("sales_gross_profit"),
-        "average_order_value": money_column("sales_average_order_value"),
-        "is_complete_period": st.column_config.CheckboxColumn(t("sales_col_complete")),
+        "period_start": tb.day("sales_col_period_start"),
+        "period_end": tb.day("sales_col_period_end"),
+        "orders": tb.whole("sales_orders"),
+        "customers": tb.whole("sales_col_customers"),
+        "new_customers": tb.whole("sales_col_new_customers"),
+        "revenue": tb.money("sales_revenue"),
+        "gross_profit": tb.money("sales_gross_profit"),
+        "average_order_value": tb.money("sales_average_order_value"),
+        "is_complete_period": tb.flag("sales_col_complete"),
     }
 
 
@@ -90,8 +80,8 @@ def ranking_columns() -> dict[str, ColumnConfig]:
         "revenue_rank_change": st.column_config.NumberColumn(
             t("sales_col_rank_change"), format="%+d", help=t("sales_col_rank_change_help")
         ),
-        "is_hot_seller": st.column_config.CheckboxColumn(t("sales_col_hot")),
-        "is_slow_seller": st.column_config.CheckboxColumn(t("sales_col_slow")),
+        "is_hot_seller": tb.flag("sales_col_hot"),
+        "is_slow_seller": tb.flag("sales_col_slow"),
     }
 
 
@@ -121,25 +111,25 @@ def render_ranking(merchant: Merchant) -> None:
 
 def category_columns() -> dict[str, ColumnConfig]:
     return {
-        "category_name": text_column("col_category"),
-        "orders": count_column("sales_orders"),
-        "quantity": count_column("sales_col_quantity"),
-        "revenue": money_column("sales_revenue"),
-        "gross_profit": money_column("sales_gross_profit"),
-        "revenue_share": share_column("sales_col_revenue_share"),
+        "category_name": tb.text("col_category"),
+        "orders": tb.whole("sales_orders"),
+        "quantity": tb.whole("sales_col_quantity"),
+        "revenue": tb.money("sales_revenue"),
+        "gross_profit": tb.money("sales_gross_profit"),
+        "revenue_share": tb.share("sales_col_revenue_share"),
     }
 
 
 def category_sku_columns() -> dict[str, ColumnConfig]:
     return {
-        "sku_code": text_column("col_sku_code"),
-        "sku_name": text_column("col_sku_name"),
-        "category_l1": text_column("sales_col_category_l1"),
-        "category_l2": text_column("sales_col_category_l2"),
-        "category_l3": text_column("sales_col_category_l3"),
-        "quantity": count_column("sales_col_quantity"),
-        "revenue": money_column("sales_revenue"),
-        "gross_profit": money_column("sales_gross_profit"),
+        "sku_code": tb.text("col_sku_code"),
+        "sku_name": tb.text("col_sku_name"),
+        "category_l1": tb.text("sales_col_category_l1"),
+        "category_l2": tb.text("sales_col_category_l2"),
+        "category_l3": tb.text("sales_col_category_l3"),
+        "quantity": tb.whole("sales_col_quantity"),
+        "revenue": tb.money("sales_revenue"),
+        "gross_profit": tb.money("sales_gross_profit"),
     }
 
 
@@ -173,10 +163,10 @@ def render_categories(merchant: Merchant, first_day: date, last_day: date) -> No
 
 def region_columns() -> dict[str, ColumnConfig]:
     return {
-        "region": text_column("sales_col_region"),
-        "orders": count_column("sales_orders"),
-        "revenue": money_column("sales_revenue"),
-        "revenue_share": share_column("sales_col_revenue_share"),
+        "region": tb.text("sales_col_region"),
+        "orders": tb.whole("sales_orders"),
+        "revenue": tb.money("sales_revenue"),
+        "revenue_share": tb.share("sales_col_revenue_share"),
     }
 
 
@@ -196,11 +186,11 @@ def render_regions(merchant: Merchant, first_day: date, last_day: date) -> None:
 
 def channel_columns() -> dict[str, ColumnConfig]:
     return {
-        "channel_type": text_column("sales_col_channel_type"),
-        "channel": text_column("sales_col_channel"),
-        "orders": count_column("sales_orders"),
-        "revenue": money_column("sales_revenue"),
-        "revenue_share": share_column("sales_col_channel_share"),
+        "channel_type": tb.text("sales_col_channel_type"),
+        "channel": tb.text("sales_col_channel"),
+        "orders": tb.whole("sales_orders"),
+        "revenue": tb.money("sales_revenue"),
+        "revenue_share": tb.share("sales_col_channel_share"),
     }
 
 
