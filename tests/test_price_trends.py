@@ -160,13 +160,13 @@ def test_hints_follow_holding_cost_and_shelf_life() -> None:
     holding = 0.20 * 60 / 365  # 3.3% over 60 days
     buy = hint(0.062, 0.01, 0.11, holding, True, "cost", 60, SETTINGS)
     assert buy[0] == "buy_ahead"
-    assert buy[1] == "Cost expected to rise 6.2% within 2 months, above the 3.3% holding cost: buy ahead"
-    assert buy[2] == "预计2个月内进价上涨6.2%，高于3.3%的持有成本：建议提前采购"
+    assert buy[1] == "Cost expected to rise 6.2% within 60 days, above the 3.3% holding cost: buy ahead"
+    assert buy[2] == "预计60天内进价上涨6.2%，高于3.3%的持有成本：建议提前采购"
     assert hint(0.02, -0.02, 0.06, holding, True, "cost", 60, SETTINGS)[0] == "neutral"  # below holding cost
     assert hint(0.062, -0.08, 0.2, holding, True, "cost", 60, SETTINGS)[0] == "neutral"  # too uncertain
     assert hint(-0.06, -0.1, -0.01, holding, True, "cost", 60, SETTINGS)[0] == "wait"
     assert hint(-0.01, -0.05, 0.03, holding, True, "cost", 60, SETTINGS)[0] == "neutral"  # within the noise
-    assert "within 1 month," in hint(0.062, 0.01, 0.11, holding, True, "selling", 30, SETTINGS)[1]
+    assert "within 30 days," in hint(0.062, 0.01, 0.11, holding, True, "selling", 30, SETTINGS)[1]
     perishable = hint(0.2, 0.1, 0.3, holding, False, "cost", 60, SETTINGS)
     assert perishable[0] == "neutral"
     assert "Perishable" in perishable[1]

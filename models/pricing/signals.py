@@ -52,25 +52,25 @@ def hint(
     if not storable:
         return "neutral", "Perishable: buy as needed", "易腐商品：按需采购"
     word, word_zh = KIND_WORDS.get(kind, (kind, kind))
-    count = max(1, round(days / DAYS_PER_MONTH))
-    months = f"{count} month" if count == 1 else f"{count} months"
+    # In days, as the page's outlook reads ("next 38 days"): rounded to months, one horizon read two ways.
+    within = f"{days} days"
     if change > holding and low_80 > -holding:
         return (
             "buy_ahead",
-            f"{word} expected to rise {change:.1%} within {months}, above the {holding:.1%} holding cost: buy ahead",
-            f"预计{count}个月内{word_zh}上涨{change:.1%}，高于{holding:.1%}的持有成本：建议提前采购",
+            f"{word} expected to rise {change:.1%} within {within}, above the {holding:.1%} holding cost: buy ahead",
+            f"预计{days}天内{word_zh}上涨{change:.1%}，高于{holding:.1%}的持有成本：建议提前采购",
         )
     if change < -settings.wait_min_fall and high_80 < holding:
         return (
             "wait",
-            f"{word} expected to fall {-change:.1%} within {months}: wait before buying in bulk",
-            f"预计{count}个月内{word_zh}下降{-change:.1%}：建议暂缓大量采购",
+            f"{word} expected to fall {-change:.1%} within {within}: wait before buying in bulk",
+            f"预计{days}天内{word_zh}下降{-change:.1%}：建议暂缓大量采购",
         )
     return (
         "neutral",
-        f"{word} expected to change {change:+.1%} within {months}, not beyond the {holding:.1%} holding cost "
+        f"{word} expected to change {change:+.1%} within {within}, not beyond the {holding:.1%} holding cost "
         "or the noise: buy as usual",
-        f"预计{count}个月内{word_zh}变动{change:+.1%}，未超过{holding:.1%}的持有成本或正常波动：按常规采购",
+        f"预计{days}天内{word_zh}变动{change:+.1%}，未超过{holding:.1%}的持有成本或正常波动：按常规采购",
     )
 
 
