@@ -22,7 +22,8 @@ def group_freshness(
     instance: dg.DagsterInstance, definitions: dg.Definitions, now: datetime | None = None
 ) -> list[GroupFreshness]:
     """Per group: when its stalest asset was last materialized, and the assets past their
-    freshness policy's fail window."""
+    freshness policy's fail window. An asset never materialized is counted as such, not as past
+    its policy: during the first run every later asset would otherwise read as overdue."""
     now = now or datetime.now(UTC)
     graph = definitions.resolve_asset_graph()
     nodes = [graph.get(key) for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
@@ -42,7 +43,8 @@ def group_freshness(
                 node.key.to_user_string()
                 for node in members
                 if node.freshness_policy is not None
-                and (node.key not in times or now - times[node.key] > _fail_window(node.freshness_policy))
+                and node.key in times
+                and now - times[node.key] > _fail_window(node.freshness_policy)
             )
         )
         report.append(
