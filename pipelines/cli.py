@@ -465,7 +465,20 @@ def _launch_servers(ports: ServerPorts) -> list[subprocess.Popen]:
         start_new_session=True,
     )
     dagster = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-p", str(ports.dagster)],
+        # Warnings and errors only: at info the daemon prints a line for every sensor's tick, every
+        # minute, which buries the URLs above; a failed run's alert is logged as an error.
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-m",
+            "pipelines.definitions",
+            "-p",
+            str(ports.dagster),
+            "--log-level",
+            "warning",
+        ],
         cwd=settings.REPO_ROOT,
         # Dagster 1.13 marks `dagster dev` superseded by `dg dev`, which needs the project laid out
         # for the dg tool; `dagster dev` still serves the same UI and daemon.
@@ -551,7 +564,7 @@ def status() -> None:
     """Where the data is, how far it reaches, and how the last run went (changes nothing)."""
     import dagster as dg
 
-    configure_environment()
+    configure_environment(create_instance=False)
     uri = db.database_url()
     console.print(f"PostgreSQL  {db.describe(uri)}: {_source_summary(uri)}")
 
@@ -572,6 +585,9 @@ def status() -> None:
     from pipelines.definitions import build_definitions
     from pipelines.ops.status import failed_checks, group_freshness
 
+    if not (settings.dagster_home() / "dagster.yaml").exists():
+        console.print("Last run    none yet (no Dagster instance: `coopcast init` creates it)")
+        return
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs(limit=1)
         if not runs:

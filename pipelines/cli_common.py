@@ -53,14 +53,16 @@ def one_line_errors(command: Command) -> Command:
     return wrapper  # type: ignore[return-value]
 
 
-def configure_environment() -> None:
-    """Make every path absolute and shared with child processes (dbt, Dagster, Streamlit)."""
+def configure_environment(*, create_instance: bool = True) -> None:
+    """Make every path absolute and shared with child processes (dbt, Dagster, Streamlit), and
+    create the Dagster instance unless told not to (a command that only reads)."""
     home = db.coopcast_home()
     os.environ["COOPCAST_HOME"] = str(home)
     os.environ["COOPCAST_WAREHOUSE"] = str(settings.warehouse_path())
     dagster_home = settings.dagster_home()
     os.environ["DAGSTER_HOME"] = str(dagster_home)
-    ensure_instance(dagster_home)
+    if create_instance:
+        ensure_instance(dagster_home)
 
 
 def prepare() -> str:

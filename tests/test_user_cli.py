@@ -125,6 +125,14 @@ def test_a_missing_database_is_named_in_one_line_without_library_links(pipeline:
     assert "unreachable" in status.stdout and "Serving" in status.stdout
 
 
+def test_status_on_a_new_home_reports_what_is_missing_and_writes_nothing(pipeline: PipelineRun, tmp_path: Path) -> None:
+    fresh = PipelineRun(home=tmp_path / "home", database_url=pipeline.database_url)
+    status = coopcast(fresh, "status")
+    assert status.returncode == 0, status.stderr
+    assert "not published yet" in status.stdout and "Last run    none yet" in status.stdout
+    assert not fresh.home.exists()
+
+
 def test_an_unknown_scale_is_refused_before_the_simulation_starts(pipeline: PipelineRun) -> None:
     result = coopcast(pipeline, "simulate", "--scale", "huge")
     assert result.returncode == 1
