@@ -3,7 +3,7 @@
 Left at 0, such days teach every model that demand stopped: the level falls, the reorder point
 with it, and a SKU that ran out is ordered late or never again. On the replay of goal 8, where
 coopcast forecasts from the sales its own stock allowed, filling them is worth 4.5 points of the
-A items' fill rate on the small network (docs/forecasting.md, "Deciding from what was sold").
+A items' fill rate on the small network (docs/forecasting-experiments.md, "Deciding from what was sold").
 
 So each stock-out day of an active series (sold in its last ACTIVE_DAYS) is given the series'
 demand rate on the in-stock days before it: the mean of the in-stock days among the last
