@@ -15,7 +15,6 @@ from tests.api_support import AT, RICE, SKU, ApiShop, build_shop, order_body, re
 from transactional import catalogue, merchants
 from transactional.api import create_app
 from transactional.money import commission as money_commission
-from transactional.money import sales
 
 
 @pytest.fixture(scope="module")
@@ -269,13 +268,6 @@ def commission(owner_url: str) -> None:
         money_commission.set_commission_rate(conn, rate=Decimal("0.05"), valid_from=AT - timedelta(days=30), at=AT)
 
 
-def settle(shop: ApiShop, order_no: str, at: str) -> None:
-    """Orders are settled by the platform, not through a merchant's key."""
-    with psycopg.connect(shop.owner_url) as conn:
-        order_id = conn.execute("SELECT order_id FROM core.orders WHERE order_no = %s", [order_no]).fetchone()[0]
-        sales.post_sale(conn, order_id, datetime.fromisoformat(at))
-
-
 def test_payments_receivables_and_a_settlement_statement(client: TestClient, shop: ApiShop, commission) -> None:
     headers = shop.merchant.headers
     client.post("/stock/receipts", json=receipt_body(10, at="2026-03-02T09:00:00+08:00"), headers=headers)
@@ -305,13 +297,12 @@ def test_payments_receivables_and_a_settlement_statement(client: TestClient, sho
     assert replayed.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in paid.headers
     reused = client.post(f"/orders/{online['order_no']}/payments", json={**rest, "amount": "1.00"}, headers=keyed)
     assert reused.status_code == 422
-    settle(shop, online["order_no"], "2026-03-02T11:00:00+08:00")
 
     cod = client.post(
         "/orders", json=order_body(1, payment_method="cod", at="2026-03-02T12:00:00+08:00"), headers=headers
     ).json()
+    # Paying the online order in full settled it; shipping settles the cash-on-delivery one.
     client.post(f"/orders/{cod['order_no']}/ship", json={"at": "2026-03-02T13:00:00+08:00"}, headers=headers)
-    settle(shop, cod["order_no"], "2026-03-02T13:00:00+08:00")
     owed = client.get("/receivables", params={"at": "2026-03-02T14:00:00+08:00"}, headers=headers)
     assert owed.status_code == 200, owed.text
     assert [(r["order_no"], r["customer_code"], r["open_amount"], r["days_overdue"]) for r in owed.json()] == [

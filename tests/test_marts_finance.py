@@ -93,8 +93,7 @@ def _trade(conn: psycopg.Connection) -> tuple[dict[str, int], dict[str, int]]:
     def paid_online(key: str, customer: int, lines: dict[str, int], at: datetime, method: str = "online") -> None:
         placed[key] = order(customer, lines, at, method)
         total = conn.execute("SELECT total_amount FROM core.orders WHERE order_id = %s", [placed[key]]).fetchone()
-        payments.record_payment(conn, placed[key], total[0], at)
-        sales.post_sale(conn, placed[key], at)
+        payments.record_payment(conn, placed[key], total[0], at)  # paid in full: settled
 
     def on_terms(
         key: str,
@@ -106,8 +105,7 @@ def _trade(conn: psycopg.Connection) -> tuple[dict[str, int], dict[str, int]]:
         term: int | None = None,
     ) -> None:
         placed[key] = order(customer, lines, at, method, term)
-        orders.ship_order(conn, placed[key], shipped)
-        sales.post_sale(conn, placed[key], shipped)
+        orders.ship_order(conn, placed[key], shipped)  # settled at shipment
 
     placed: dict[str, int] = {}
     paid_online("O1", household, {"FERT": 2, "OIL": 1}, shanghai(3, 2))  # 260.00

@@ -154,10 +154,16 @@ def insert_orders(conn: psycopg.Connection, specs: list[OrderSpec]) -> list[int]
 
 
 def settle(conn: psycopg.Connection, order_id: int, spec: OrderSpec, at: datetime) -> None:
-    """Pay (online, prepaid) and settle one order the way the lifecycle will."""
+    """Settle one order the way the lifecycle does: paying an online or prepaid order in full settles
+    it; a credit or cash-on-delivery one is settled at its shipment."""
     if spec.payment_method in ("online", "prepaid"):
         payments.record_payment(conn, order_id, spec.total, at)
-    sales.post_sale(conn, order_id, at, payment_method=spec.payment_method, credit_term_days=spec.credit_term_days)
+    else:
+        sales.post_sale(conn, order_id, at, payment_method=spec.payment_method, credit_term_days=spec.credit_term_days)
+
+
+def sale_entry(conn: psycopg.Connection, order_id: int) -> int:
+    return conn.execute("SELECT journal_entry_id FROM core.sales WHERE order_id = %s", [order_id]).fetchone()[0]
 
 
 def journal_lines_of(conn: psycopg.Connection, entry_id: int) -> dict[str, tuple[int, int]]:
@@ -251,8 +257,8 @@ def test_a_sale_charges_each_line_its_categorys_commission_rounded_half_up(conn,
         ],
     )
     [order_id] = insert_orders(conn, [spec])
-    payments.record_payment(conn, order_id, Decimal("32.69"), spec.ordered_at)
-    entry = sales.post_sale(conn, order_id, spec.ordered_at)
+    payments.record_payment(conn, order_id, Decimal("32.69"), spec.ordered_at)  # paid in full: settled
+    entry = sale_entry(conn, order_id)
     conn.commit()
 
     lines = conn.execute(
@@ -419,19 +425,24 @@ def test_credit_orders_settle_at_shipment_and_fall_due_after_their_term(conn, sh
     assert exposure == (Decimal("80.00"),)
 
 
-def test_the_order_services_flow_through_payment_sale_and_refund(conn, shop) -> None:
-    at = shanghai(2026, 9, 7, 10)
-    stock.receive_stock(conn, warehouse_id=shop.warehouse_id, product_id=shop.products["AG-F-1"], quantity=20, at=at)
-    order_id = orders.place_order(
+def place(conn: psycopg.Connection, shop: Shop, at: datetime, payment_method: str = "online") -> int:
+    """Three fertiliser bags at 19.90 (59.70 CNY), from stock received at the same moment."""
+    stock.receive_stock(conn, warehouse_id=shop.warehouse_id, product_id=shop.products["AG-F-1"], quantity=3, at=at)
+    return orders.place_order(
         conn,
         merchant_id=shop.merchant_id,
         customer_id=shop.customer_id,
         warehouse_id=shop.warehouse_id,
         lines=[orders.OrderLineRequest(shop.products["AG-F-1"], 3, Decimal("19.90"))],
         at=at,
+        payment_method=payment_method,
     )
-    payments.record_payment(conn, order_id, Decimal("59.70"), at + timedelta(minutes=1))
-    sales.post_sale(conn, order_id, at + timedelta(minutes=1))
+
+
+def test_the_order_services_flow_through_payment_sale_and_refund(conn, shop) -> None:
+    at = shanghai(2026, 9, 7, 10)
+    order_id = place(conn, shop, at)
+    payments.record_payment(conn, order_id, Decimal("59.70"), at + timedelta(minutes=1))  # settles it
     orders.ship_order(conn, order_id, at + timedelta(hours=5))
     sales.post_refund(conn, order_id, Decimal("19.90"), at + timedelta(days=2), reference="RT-1")
     conn.commit()
@@ -441,6 +452,61 @@ def test_the_order_services_flow_through_payment_sale_and_refund(conn, shop) -> 
     assert reconcile(conn, shop.merchant_id, at + timedelta(days=3)).reconciles
     with pytest.raises(InvalidTransition, match="refund references RT-1 are already used"):
         sales.post_refund(conn, order_id, Decimal("1.00"), at + timedelta(days=2), reference="RT-1")
+
+
+def settled_at(conn: psycopg.Connection, order_id: int) -> datetime | None:
+    row = conn.execute("SELECT settled_at FROM core.sales WHERE order_id = %s", [order_id]).fetchone()
+    return row[0] if row else None
+
+
+def test_the_payment_that_completes_an_online_order_or_the_shipment_of_a_cod_one_settles_it(conn, shop) -> None:
+    at = shanghai(2026, 9, 8, 10)
+    online, cod = place(conn, shop, at), place(conn, shop, at, "cod")
+
+    payments.record_payment(conn, online, Decimal("20.00"), at + timedelta(minutes=1))
+    assert settled_at(conn, online) is None  # paid in part
+    payments.record_payment(conn, online, Decimal("39.70"), at + timedelta(minutes=2))
+    assert settled_at(conn, online) == at + timedelta(minutes=2)
+    orders.ship_order(conn, online, at + timedelta(hours=3))  # settled once only
+    assert settled_at(conn, cod) is None
+    orders.ship_order(conn, cod, at + timedelta(hours=4))
+    assert settled_at(conn, cod) == at + timedelta(hours=4)
+    conn.commit()
+
+    # 5970 × 5% = 298.5 → 299 commission on each.
+    assert journal.payable_balance_cents(conn, shop.merchant_id, at + timedelta(days=1)) == 2 * (5970 - 299)
+    assert reconcile(conn, shop.merchant_id, at + timedelta(days=1)).reconciles
+
+
+def test_cancelling_a_paid_order_refunds_it_whole_and_a_part_paid_one_is_refused(conn, shop) -> None:
+    at = shanghai(2026, 9, 9, 10)
+    paid, part_paid = place(conn, shop, at), place(conn, shop, at)
+    payments.record_payment(conn, paid, Decimal("59.70"), at + timedelta(minutes=1))
+    payments.record_payment(conn, part_paid, Decimal("1.00"), at + timedelta(minutes=1))
+    conn.commit()
+
+    orders.cancel_order(conn, paid, at + timedelta(hours=1), reason="changed my mind")
+    with pytest.raises(InvalidTransition, match=r"has 1\.00 of its 59\.70 CNY paid; a part payment cannot be refunded"):
+        orders.cancel_order(conn, part_paid, at + timedelta(hours=1))
+    conn.rollback()
+    with pytest.raises(InvalidTransition, match=r"order SO\d+ is cancelled already"):
+        orders.cancel_order(conn, paid, at + timedelta(hours=2))
+    conn.rollback()
+
+    refund = conn.execute(
+        "SELECT amount_cents, offset_cents, cash_cents, reason FROM core.refunds WHERE order_id = %s", [paid]
+    ).fetchone()
+    assert refund == (5970, 0, 5970, "order cancelled")
+    # The sale and its refund cancel out, commission included: the merchant is owed nothing.
+    assert journal.payable_balance_cents(conn, shop.merchant_id, at + timedelta(days=1)) == 0
+    assert reconcile(conn, shop.merchant_id, at + timedelta(days=1)).reconciles
+
+
+def test_a_back_dated_shipment_of_a_confirmed_order_names_the_shipment(conn, shop) -> None:
+    at = shanghai(2026, 9, 10, 10)
+    order_id = place(conn, shop, at)  # placed and confirmed at `at`
+    with pytest.raises(InvalidTransition, match=r"cannot become shipped at .*, before its last step"):
+        orders.ship_order(conn, order_id, at - timedelta(hours=1))
 
 
 def test_an_unbalanced_entry_is_refused_by_the_database_at_commit(conn, shop) -> None:
@@ -530,7 +596,6 @@ def test_statement_generation_is_idempotent_and_closes_its_days(conn, shop) -> N
     late = OrderSpec(shop, shanghai(2026, 9, 30, 16), [("FD-G-1", 1, Decimal("10.00"), Decimal("0"))])
     order_id, late_id = insert_orders(conn, [spec, late])
     settle(conn, order_id, spec, spec.ordered_at)
-    payments.record_payment(conn, late_id, late.total, late.ordered_at)
     conn.commit()
 
     with pytest.raises(InvalidTransition, match="daily period 2026-09-30 to 2026-09-30 has not ended on 2026-09-30"):
@@ -545,8 +610,9 @@ def test_statement_generation_is_idempotent_and_closes_its_days(conn, shop) -> N
     assert first.payout_due_date == date(2026, 10, 8)  # T+1 after 09-30 skips National Day
     assert conn.execute("SELECT count(*) FROM core.settlement_statements").fetchone() == (1,)
 
+    # Paying the late order in full would settle it on a day the statement has closed.
     with pytest.raises(PeriodClosed, match=r"sale of order MT\d+ is dated 2026-09-30, which the daily statement"):
-        sales.post_sale(conn, late_id, late.ordered_at)
+        payments.record_payment(conn, late_id, late.total, late.ordered_at)
     with pytest.raises(PeriodClosed, match=r"refund on order MT\d+ is dated 2026-09-30"):
         sales.post_refund(conn, order_id, Decimal("1.00"), shanghai(2026, 9, 30, 20))
     conn.rollback()
@@ -557,8 +623,11 @@ def test_statement_generation_is_idempotent_and_closes_its_days(conn, shop) -> N
             [shop.merchant_id, late_id, late.ordered_at],
         )
     conn.rollback()
-    sales.post_sale(conn, late_id, shanghai(2026, 10, 1, 8))  # the next, open day takes it
+    payments.record_payment(conn, late_id, late.total, shanghai(2026, 10, 1, 8))  # the next, open day takes it
     conn.commit()
+    assert conn.execute("SELECT settled_at FROM core.sales WHERE order_id = %s", [late_id]).fetchone() == (
+        shanghai(2026, 10, 1, 8),
+    )
 
 
 def test_payouts_fall_due_on_chinese_working_days() -> None:
@@ -709,14 +778,11 @@ def test_ten_thousand_random_settlements_balance_reconcile_and_round_by_the_rule
         o: s.ordered_at + timedelta(minutes=1) if s.payment_method in ("online", "prepaid") else s.shipped_at
         for o, s in zip(order_ids, specs, strict=True)
     }
-    sales.post_sales(
-        conn,
-        [
-            sales.SaleRequest(o, settled_at[o], s.payment_method, s.credit_term_days)
-            for o, s in zip(order_ids, specs, strict=True)
-        ],
-    )
     on_credit = [(o, s) for o, s in zip(order_ids, specs, strict=True) if s.payment_method in ("credit", "cod")]
+    # The payments settled the online and prepaid orders; the shipped ones settle here.
+    sales.post_sales(
+        conn, [sales.SaleRequest(o, settled_at[o], s.payment_method, s.credit_term_days) for o, s in on_credit]
+    )
     credit_paid_cents = {o: to_cents(s.total) * rng.choice([0, 1, 2]) // 2 for o, s in on_credit}
     payments.record_payments(
         conn,

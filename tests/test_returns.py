@@ -15,7 +15,7 @@ import pytest
 from tests.builders import category_path
 from transactional import catalogue, orders, returns, stock
 from transactional.errors import ReturnRefused
-from transactional.money import reconciliation, sales
+from transactional.money import reconciliation
 
 AT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 DELIVERED = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)  # 10:00 on 4 March in Asia/Shanghai
@@ -315,8 +315,7 @@ def test_refunding_a_settled_order_posts_the_refund_to_the_journal(conn, shop: S
         at=AT,
         payment_method="cod",
     )
-    orders.ship_order(conn, order_id, AT + timedelta(hours=1))
-    sales.post_sale(conn, order_id, AT + timedelta(hours=1))
+    orders.ship_order(conn, order_id, AT + timedelta(hours=1))  # settles the cash-on-delivery order
     orders.deliver_order(conn, order_id, DELIVERED)
     [(line_id, line_no)] = conn.execute(
         "SELECT order_line_id, line_no FROM core.order_lines WHERE order_id = %s", [order_id]

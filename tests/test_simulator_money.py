@@ -274,7 +274,14 @@ def _replay(conn: psycopg.Connection, merchant_id: int, events: list[tuple]) -> 
         if kind == "payment":
             record_payments(conn, [PaymentRequest(order_id, amount, at) for at, _, _, order_id, amount, _ in batch])
         elif kind == "sale":
-            post_sales(conn, [SaleRequest(order_id, at) for at, _, _, order_id, _, _ in batch])
+            # The payment that completed an online or prepaid order settled it; the others settle at shipment.
+            order_ids = [order_id for _, _, _, order_id, _, _ in batch]
+            settled = {
+                row[0] for row in conn.execute("SELECT order_id FROM core.sales WHERE order_id = ANY(%s)", [order_ids])
+            }
+            post_sales(
+                conn, [SaleRequest(order_id, at) for at, _, _, order_id, _, _ in batch if order_id not in settled]
+            )
         for at, _, _, key, _, period_start in batch:
             if kind == "refund":
                 refund_return(conn, key, at)

@@ -19,6 +19,9 @@ import psycopg
 
 from transactional import prices, promotions
 from transactional.errors import CreditLimitExceeded, InvalidRequest, InvalidTransition, NotFound
+from transactional.money.order_facts import paid_cents_by_order
+from transactional.money.rounding import to_amount
+from transactional.money.sales import refund_cancelled_order, settle_if_due
 from transactional.stock import Allocation, allocate_batches, record_movement
 
 CANCELLABLE_STATUSES = ("received", "reviewed", "confirmed", "picked")
@@ -378,6 +381,8 @@ def _name_actor(conn: psycopg.Connection, actor: str | None, note: str | None = 
 
 def _require_move(order: _Order, to_status: str, at: datetime) -> None:
     allowed = _ALLOWED_FROM[to_status]
+    if order.status == to_status:
+        raise InvalidTransition(f"order {order.order_no} is {order.status} already")
     if order.status not in allowed:
         if to_status == "cancelled":
             raise InvalidTransition(
@@ -387,10 +392,25 @@ def _require_move(order: _Order, to_status: str, at: datetime) -> None:
             f"order {order.order_no} is {order.status}; only an order that is {' or '.join(allowed)} can become "
             f"{to_status}"
         )
+    _require_not_before_last_step(order, to_status, at)
+
+
+def _require_not_before_last_step(order: _Order, to_status: str, at: datetime) -> None:
     if at < order.last_step_at:
         raise InvalidTransition(
             f"order {order.order_no} cannot become {to_status} at {at.isoformat()}, before its last step at "
             f"{order.last_step_at.isoformat()}"
+        )
+
+
+def _refuse_part_paid(conn: psycopg.Connection, order: _Order) -> None:
+    """An order paid in part is not settled, so nothing could pay that part back: refused, rather
+    than the customer's money kept against a cancelled order."""
+    paid_cents = paid_cents_by_order(conn, [order.order_id]).get(order.order_id, 0)
+    if paid_cents:
+        raise InvalidTransition(
+            f"order {order.order_no} has {to_amount(paid_cents)} of its {order.total_amount} CNY paid; a part "
+            "payment cannot be refunded on its own: take the rest, then cancel, which refunds the whole"
         )
 
 
@@ -492,13 +512,15 @@ def _order_allocations(conn: psycopg.Connection, order_id: int) -> list[tuple[in
 
 
 def ship_order(conn: psycopg.Connection, order_id: int, at: datetime, *, actor: str | None = None) -> None:
-    """Issue the reserved units: on-hand and reserved both fall by the allocated quantities.
+    """Issue the reserved units: on-hand and reserved both fall by the allocated quantities. A
+    credit or cash-on-delivery order is settled to its merchant at this moment.
 
     A confirmed order is picked at the same moment, for callers that do not track picking.
     """
     with conn.transaction():
         order = _lock_order(conn, order_id)
         if order.status == "confirmed":
+            _require_not_before_last_step(order, "shipped", at)
             order = _move(conn, order, "picked", at, actor)
         _require_move(order, "shipped", at)
         for warehouse_id, batch_id, product_id, quantity in _order_allocations(conn, order_id):
@@ -515,6 +537,7 @@ def ship_order(conn: psycopg.Connection, order_id: int, at: datetime, *, actor: 
                 order_id=order_id,
             )
         _move(conn, order, "shipped", at, actor)
+        settle_if_due(conn, {order_id: at})
 
 
 def mark_in_transit(conn: psycopg.Connection, order_id: int, at: datetime, *, actor: str | None = None) -> None:
@@ -537,10 +560,13 @@ def complete_order(conn: psycopg.Connection, order_id: int, at: datetime, *, act
 def cancel_order(
     conn: psycopg.Connection, order_id: int, at: datetime, *, actor: str | None = None, reason: str | None = None
 ) -> None:
-    """Cancel before shipment: release the reservation, the flash-sale units and the coupon use."""
+    """Cancel before shipment: release the reservation, the flash-sale units and the coupon use,
+    and refund a settled order (an online order paid at checkout) whole."""
     with conn.transaction():
         order = _lock_order(conn, order_id)
         _require_move(order, "cancelled", at)
+        if refund_cancelled_order(conn, order_id, at) is None:
+            _refuse_part_paid(conn, order)
         promotions.release_flash_units(conn, order_id)
         for warehouse_id, batch_id, product_id, quantity in _order_allocations(conn, order_id):
             record_movement(

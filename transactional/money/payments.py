@@ -1,7 +1,9 @@
 """Customer payments and the receivables credit terms leave open.
 
 A payment is money in from the customer for one order (online, prepaid, cash on delivery, or a
-credit order paid when its term falls due): Dr platform_cash / Cr customer_receivable. Nobody
+credit order paid when its term falls due): Dr platform_cash / Cr customer_receivable. The payment
+that completes an online or prepaid order settles it (`sales.settle_if_due`), in the same
+transaction. Nobody
 pays more than the order still owes: its total, less what was paid and what refunds cancelled.
 The method defaults to the one the order was settled with, else the order's own, else online.
 """
@@ -26,6 +28,7 @@ from transactional.money.order_facts import (
     paid_cents_by_order,
 )
 from transactional.money.rounding import to_amount, to_cents
+from transactional.money.sales import settle_if_due
 from transactional.stock import business_date
 
 PAYMENT_COLUMNS = (
@@ -119,6 +122,7 @@ def record_payments(conn: psycopg.Connection, requests: Sequence[PaymentRequest]
             for (order, request, cents, method), pid, entry in zip(payments, payment_ids, entry_ids, strict=True)
         ]
         insert_rows(conn, "payments", PAYMENT_COLUMNS, rows, with_identity=True)
+        settle_if_due(conn, {order.order_id: request.at for order, request, _, _ in payments})
     return payment_ids
 
 

@@ -1,12 +1,17 @@
 """Sales and refunds: what an order's trade owes its merchant, net of the platform's commission.
 
 A sale is posted once per order, when the trade becomes the merchant's: online and prepaid
-orders once paid in full (record the payment first), credit and cash-on-delivery orders once
-shipped. Its gross is the order's total; where an order-level discount makes the total smaller
-than the sum of its lines, the total is spread over the lines by rounding rule 3, and each line
-is charged its category's commission by rule 2 (`transactional.money.rounding`). The receivable
-it leaves falls due on the delivery date (else the ship date) plus the credit term: 7, 15 or 30
-days for credit, none for cash on delivery.
+orders once paid in full, credit and cash-on-delivery orders once shipped. The order's own steps
+post it (`settle_if_due`): the payment that completes an online or prepaid order
+(`transactional.money.payments`), the shipment of a credit or cash-on-delivery one
+(`transactional.orders.ship_order`). Its gross is the order's total; where an order-level
+discount makes the total smaller than the sum of its lines, the total is spread over the lines by
+rounding rule 3, and each line is charged its category's commission by rule 2
+(`transactional.money.rounding`). The receivable it leaves falls due on the delivery date (else
+the ship date) plus the credit term: 7, 15 or 30 days for credit, none for cash on delivery.
+
+A settled order cancelled before shipment (an online order paid at checkout) is refunded whole
+in the cancellation's transaction (`refund_cancelled_order`).
 
 A refund reverses part of a sale: a named line, or the order spread over its lines by what is
 still refundable on each (rule 3); the commission on each line is given back pro rata by rule 4.
@@ -19,7 +24,7 @@ per table; the single-order functions are batches of one.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -96,6 +101,10 @@ REFUND_LINE_COLUMNS = (
     ("amount_cents", "bigint"),
     ("commission_cents", "bigint"),
 )
+
+
+SETTLED_WHEN_PAID = ("online", "prepaid")
+SETTLED_WHEN_SHIPPED = ("credit", "cod")
 
 
 @dataclass(frozen=True)
@@ -179,6 +188,46 @@ def post_sale(
 ) -> int:
     """Settle one order to its merchant; returns the journal entry id."""
     return post_sales(conn, [SaleRequest(order_id, at, payment_method, credit_term_days)])[0]
+
+
+def settle_if_due(conn: psycopg.Connection, moments: Mapping[int, datetime]) -> list[int]:
+    """Settle, each at its moment, those of the orders (order id → the payment or shipment just
+    recorded) whose trade has now become the merchant's (module docstring) and that are not settled
+    yet; returns the orders settled. Imported history (settled outside the platform) and cancelled
+    orders are left alone."""
+    if not moments:
+        return []
+    with conn.transaction():
+        orders = lock_orders(conn, list(moments))
+        settled = {
+            row[0] for row in conn.execute("SELECT order_id FROM core.sales WHERE order_id = ANY(%s)", [list(orders)])
+        }
+        paid = paid_cents_by_order(conn, list(orders))
+        due = [
+            order_id
+            for order_id, order in orders.items()
+            if order_id not in settled and not order.imported and order.status != "cancelled" and _is_due(order, paid)
+        ]
+        post_sales(conn, [SaleRequest(order_id, moments[order_id]) for order_id in due])
+    return due
+
+
+def _is_due(order: OrderFacts, paid_cents: dict[int, int]) -> bool:
+    method = order.payment_method or "online"
+    if method in SETTLED_WHEN_SHIPPED:
+        return order.shipped_at is not None
+    return paid_cents.get(order.order_id, 0) == order.total_cents > 0
+
+
+def refund_cancelled_order(conn: psycopg.Connection, order_id: int, at: datetime) -> int | None:
+    """Refund all a settled order has not had back yet, as its cancellation; returns the refund id,
+    or None when the order was never settled or is refunded already."""
+    (unrefunded_cents,) = conn.execute(
+        "SELECT sum(gross_cents - refunded_cents) FROM core.sale_lines WHERE order_id = %s", [order_id]
+    ).fetchone()
+    if not unrefunded_cents:
+        return None
+    return post_refund(conn, order_id, to_amount(unrefunded_cents), at, reason="order cancelled")
 
 
 def post_sales(conn: psycopg.Connection, requests: Sequence[SaleRequest]) -> list[int]:
