@@ -65,6 +65,20 @@ def test_live_trading_places_orders_through_the_api(network_url: str, traded: tu
     assert (
         count(network_url, "SELECT count(*) FROM core.orders WHERE shipped_at >= %s", started) == summary.orders_shipped
     )
+    # Online orders are paid at checkout and cash-on-delivery ones settle at shipment: every paid
+    # order and every shipped cash-on-delivery one has its sale, and no other order has one.
+    assert summary.orders_paid > 0
+    settled = count(
+        network_url,
+        """SELECT count(*) FROM core.sales s JOIN core.orders o USING (order_id) WHERE o.ordered_at >= %s""",
+        started,
+    )
+    shipped_cod = count(
+        network_url,
+        "SELECT count(*) FROM core.orders WHERE ordered_at >= %s AND payment_method = 'cod' AND shipped_at IS NOT NULL",
+        started,
+    )
+    assert settled == summary.orders_paid + shipped_cod
     assert (
         count(network_url, "SELECT count(*) FROM core.orders WHERE cancelled_at >= %s", started)
         == summary.orders_cancelled

@@ -43,8 +43,8 @@ def summary_lines(summary: LiveSummary) -> list[str]:
     lines = [
         f"Traded {summary.seconds:,.1f} s: {summary.orders_launched:,} orders launched, "
         f"{summary.orders_placed:,} placed ({summary.achieved_rate:.2f}/s of {summary.target_rate:g} targeted), "
-        f"{summary.orders_shipped:,} shipped, {summary.orders_cancelled:,} cancelled, "
-        f"{summary.orders_dropped:,} still queued at the stop",
+        f"{summary.orders_paid:,} paid online, {summary.orders_shipped:,} shipped, "
+        f"{summary.orders_cancelled:,} cancelled, {summary.orders_dropped:,} still queued at the stop",
         f"Also      {summary.funnel_events:,} funnel events, {summary.purchase_orders:,} purchase orders "
         f"({summary.purchase_receipts:,} received); {summary.requests:,} requests, {summary.retries:,} retried",
     ]

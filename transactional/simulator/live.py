@@ -59,6 +59,7 @@ APPROVER = "live trading"
 
 # Operations as the summary names them.
 PLACE = "place order"
+PAY = "pay order"
 SHIP = "ship order"
 CANCEL = "cancel order"
 FUNNEL = "post funnel events"
@@ -139,6 +140,7 @@ class Browsing:
 class Tally:
     orders_launched: int = 0
     orders_placed: int = 0
+    orders_paid: int = 0
     orders_shipped: int = 0
     orders_cancelled: int = 0
     orders_dropped: int = 0
@@ -165,6 +167,7 @@ class LiveSummary:
     target_rate: float
     orders_launched: int  # orders whose scheduled start came before the stop
     orders_placed: int
+    orders_paid: int  # online orders, paid at checkout (which settles them)
     orders_shipped: int
     orders_cancelled: int
     orders_dropped: int  # launched on schedule, still waiting for a client when trading stopped
@@ -517,12 +520,20 @@ class LiveTrader:
                 self._restock(shop, order.warehouse_code, order.lines)
             else:
                 self._tally.orders_placed += 1
+                if order.payment_method == "online":
+                    await self._pay(client, shop, placed)
                 self._reorder_if_low(shop, order.warehouse_code, [sku for sku, _ in order.lines])
                 if order.fate is not None:
                     self._later(order.follow_up_after, self._following_up(order, placed["order_no"]))
             await self._post_sessions(client, order, placed)
 
         return place
+
+    async def _pay(self, client: httpx.AsyncClient, shop: Shop, placed: dict) -> None:
+        """An online order is paid in full at checkout; cash on delivery pays when it arrives."""
+        body = {"amount": placed["total_amount"]}
+        if await self._send(client, shop, PAY, f"/orders/{placed['order_no']}/payments", body) is not None:
+            self._tally.orders_paid += 1
 
     def _following_up(self, order: PlannedOrder, order_no: str) -> Job:
         async def follow_up(client: httpx.AsyncClient) -> None:
@@ -691,6 +702,7 @@ class LiveTrader:
             target_rate=self._settings.rate,
             orders_launched=tally.orders_launched,
             orders_placed=tally.orders_placed,
+            orders_paid=tally.orders_paid,
             orders_shipped=tally.orders_shipped,
             orders_cancelled=tally.orders_cancelled,
             orders_dropped=tally.orders_dropped,
