@@ -25,6 +25,7 @@ BUSINESS_TIMEZONE = ZoneInfo("Asia/Shanghai")
 CACHE_ENTRIES = 512
 # The copy being read and the one just published over it (its sessions' queries may still run).
 SERVING_VERSIONS_OPEN = 2
+SERVING_CATALOG = "serving"
 
 
 @dataclass(frozen=True)
@@ -70,14 +71,27 @@ def _serving_database(path: str, version: int) -> duckdb.DuckDBPyConnection:
     file reads its whole catalogue (60 ms on the tiny network's copy, against 1 ms for a cursor),
     which once per query made most of a page's first render. A newer copy has a new version, so
     it gets its own connection; the one of a replaced copy is dropped when evicted (the file it
-    reads stays readable until then, as publishing renames over it)."""
-    return duckdb.connect(path, read_only=True)
+    reads stays readable until then, as publishing renames over it).
+
+    The copy is attached to an in-memory database of its own rather than opened by path: DuckDB
+    hands a process the database it already has open at a path, so while the older copy's
+    connection lived, connecting to the path again read the older copy, never the new one."""
+    database = duckdb.connect()
+    database.execute(f"ATTACH '{_sql_text(path)}' AS {SERVING_CATALOG} (READ_ONLY)")
+    return database
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def _cursor(path: str, version: int) -> duckdb.DuckDBPyConnection:
     """A cursor of its own per query: a DuckDB connection is not safe to share between the threads
-    that run the sessions' scripts, its cursors are."""
-    return _serving_database(path, version).cursor()
+    that run the sessions' scripts, its cursors are. A cursor starts in the in-memory catalog, so
+    it is pointed at the copy's, where the queries' `marts.` and `ml.` names live."""
+    cursor = _serving_database(path, version).cursor()
+    cursor.execute(f"USE {SERVING_CATALOG}")
+    return cursor
 
 
 @st.cache_data(show_spinner=False, max_entries=CACHE_ENTRIES)
