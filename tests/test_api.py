@@ -96,6 +96,20 @@ def test_keys_are_stored_only_as_hashes(shop: ApiShop) -> None:
     }
 
 
+def test_units_of_a_batch_past_its_expiry_are_not_available(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.other.headers
+    # Received in March with a June expiry: sellable then, waiting for its write-off now.
+    expiring = receipt_body(6, lot_code="LOT-JUNE", expiry_date="2026-06-01", at="2026-03-02T09:00:00+08:00")
+    assert client.post("/stock/receipts", json=expiring, headers=headers).status_code == 201
+
+    level = stock_of(client, headers)
+    assert (level["on_hand"], level["available"], level["expired"]) == (6, 0, 6)
+    [batch] = client.get("/stock/batches", params={"sku_code": SKU}, headers=headers).json()
+    assert (batch["lot_code"], batch["on_hand"], batch["available"]) == ("LOT-JUNE", 6, 0)
+    refused = client.post("/orders", json=order_body(1), headers=headers)
+    assert refused.status_code == 409 and "available 0" in refused.json()["detail"]
+
+
 def test_place_read_and_cancel_an_order(client: TestClient, shop: ApiShop) -> None:
     headers = shop.merchant.headers
     received = client.post("/stock/receipts", json=receipt_body(10, lot_code="LOT-A"), headers=headers)
@@ -115,6 +129,7 @@ def test_place_read_and_cancel_an_order(client: TestClient, shop: ApiShop) -> No
         "reserved": 3,
         "frozen": 0,
         "available": 7,
+        "expired": 0,
         "batches": 1,
         "earliest_expiry": None,
     }

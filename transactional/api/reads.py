@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import psycopg
 from psycopg.rows import dict_row
 
@@ -19,6 +21,7 @@ from transactional.api.schemas import (
     StockLevel,
 )
 from transactional.errors import NotFound
+from transactional.stock import business_date
 
 
 def _rows(conn: psycopg.Connection, query: str, params: list) -> list[dict]:
@@ -78,14 +81,24 @@ def order(conn: psycopg.Connection, order_id: int) -> OrderOut:
     return OrderOut(**header[0], lines=line_models, discounts=[DiscountOut(**d) for d in discounts])
 
 
+# A batch can be sold up to the day before its expiry date (transactional.stock.allocate_batches);
+# from that day on its units wait for the expiry write-off and no order can take them.
+_SELLABLE = "(b.expiry_date IS NULL OR b.expiry_date > %s)"
+
+
+def _today() -> date:
+    return business_date(datetime.now(UTC))
+
+
 def stock_levels(
     conn: psycopg.Connection, merchant_id: int, sku_code: str | None, warehouse_code: str | None
 ) -> list[StockLevel]:
     rows = _rows(
         conn,
-        """SELECT p.sku_code, w.warehouse_code,
+        f"""SELECT p.sku_code, w.warehouse_code,
                   sum(s.on_hand)::int AS on_hand, sum(s.reserved)::int AS reserved, sum(s.frozen)::int AS frozen,
-                  sum(s.on_hand - s.reserved - s.frozen)::int AS available,
+                  COALESCE(sum(s.on_hand - s.reserved - s.frozen) FILTER (WHERE {_SELLABLE}), 0)::int AS available,
+                  COALESCE(sum(s.on_hand - s.reserved) FILTER (WHERE NOT {_SELLABLE}), 0)::int AS expired,
                   count(*) FILTER (WHERE s.on_hand > 0)::int AS batches,
                   min(b.expiry_date) FILTER (WHERE s.on_hand > 0) AS earliest_expiry
            FROM core.stock s
@@ -97,7 +110,7 @@ def stock_levels(
              AND (%s::text IS NULL OR w.warehouse_code = %s)
            GROUP BY p.sku_code, w.warehouse_code
            ORDER BY p.sku_code, w.warehouse_code""",
-        [merchant_id, sku_code, sku_code, warehouse_code, warehouse_code],
+        [_today(), _today(), merchant_id, sku_code, sku_code, warehouse_code, warehouse_code],
     )
     return [StockLevel(**row) for row in rows]
 
@@ -107,14 +120,14 @@ def batch_levels(conn: psycopg.Connection, merchant_id: int, condition: str, par
     rows = _rows(
         conn,
         f"""SELECT p.sku_code, w.warehouse_code, b.lot_code, b.expiry_date, s.on_hand, s.reserved, s.frozen,
-                   s.on_hand - s.reserved - s.frozen AS available
+                   CASE WHEN {_SELLABLE} THEN s.on_hand - s.reserved - s.frozen ELSE 0 END AS available
             FROM core.stock s
             JOIN core.batches b ON b.batch_id = s.batch_id
             JOIN core.products p ON p.product_id = s.product_id
             JOIN core.warehouses w ON w.warehouse_id = s.warehouse_id
             WHERE s.merchant_id = %s AND {condition}
             ORDER BY p.sku_code, w.warehouse_code, b.expiry_date NULLS LAST, b.lot_code""",
-        [merchant_id, *params],
+        [_today(), merchant_id, *params],
     )
     return [BatchLevel(**row) for row in rows]
 

@@ -172,7 +172,12 @@ class StockLevel(BaseModel):
     on_hand: int
     reserved: int
     frozen: int
-    available: int = Field(description="on_hand - reserved - frozen: what can still be sold.")
+    available: int = Field(
+        description="on_hand - reserved - frozen of the batches not yet at their expiry date: what can still be sold."
+    )
+    expired: int = Field(
+        description="Units on hand, not reserved, in batches at or past their expiry date: to write off."
+    )
     batches: int = Field(description="Batches with units on hand.")
     earliest_expiry: date | None
 
@@ -194,7 +199,7 @@ class BatchLevel(BaseModel):
     on_hand: int
     reserved: int
     frozen: int
-    available: int
+    available: int = Field(description="on_hand - reserved - frozen; 0 from the batch's expiry date on.")
 
 
 class BatchQuantity(WriteRequest):
