@@ -20,6 +20,15 @@ from transactional.users import ADMIN_ROLE
 MERCHANT_KEY = "merchant_id"
 
 
+class NoDataYet(LookupError):
+    """The merchant has nothing published yet: not in the serving copy, or no business day in it
+    (a merchant registered but not yet trading)."""
+
+    def __init__(self, merchant_code: str) -> None:
+        super().__init__(f"merchant {merchant_code} has no published data")
+        self.merchant_code = merchant_code
+
+
 @dataclass(frozen=True)
 class Merchant:
     merchant_id: int
@@ -56,5 +65,8 @@ def current_merchant() -> Merchant:
     merchants = queries.merchants()
     chosen = merchants[merchants["merchant_id"] == merchant_id]
     if chosen.empty:
-        raise LookupError(f"merchant {user.merchant_code or merchant_id} has no published data")
-    return _merchant(chosen.iloc[0])
+        raise NoDataYet(user.merchant_code or str(merchant_id))
+    row = chosen.iloc[0]
+    if pd.isna(row["as_of"]):
+        raise NoDataYet(str(row["merchant_code"]))
+    return _merchant(row)

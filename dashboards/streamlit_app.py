@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboards import auth, formatting, queries
 from dashboards.i18n import language_toggle, t
-from dashboards.merchant import current_merchant, merchant_picker
+from dashboards.merchant import NoDataYet, current_merchant, merchant_picker
 from dashboards.navigation import PAGE_SPECS, import_page_modules, pages_for
 from transactional.users import ADMIN_ROLE
 
@@ -56,8 +56,8 @@ def main() -> None:
         merchant_picker(merchants)
     try:
         current_merchant()
-    except LookupError:
-        st.info(t("auth_no_data", merchant=user.merchant_code))
+    except NoDataYet as missing:
+        st.info(t("auth_no_data", merchant=missing.merchant_code))
         return
     data_freshness()
     navigation.run()

@@ -459,6 +459,10 @@ def _launch_servers(ports: ServerPorts) -> list[subprocess.Popen]:
             # the machine's public one; this platform runs offline.
             "--browser.serverAddress",
             "localhost",
+            # A page that fails shows the kind of error, not a traceback with the server's paths;
+            # the traceback is in this command's output.
+            "--client.showErrorDetails",
+            "type",
         ],
         # The dashboard approves replenishment suggestions through the API started here.
         env={**os.environ, settings.API_URL_SETTING: ports.api_url},

@@ -49,3 +49,16 @@ def test_a_merchant_without_rows_is_told_so_on_every_page(
     shown = [element.value for element in (*app.info, *app.success)]
     for message in messages:
         assert any(message in text for text in shown), f"{message!r} not in {shown}"
+
+
+def test_a_registered_merchant_not_yet_trading_is_told_so_instead_of_failing(
+    new_merchant_run: PipelineRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with duckdb.connect(str(new_merchant_run.home / "serving" / "warehouse.duckdb")) as conn:
+        conn.execute("UPDATE marts.dim_merchants SET as_of = NULL WHERE merchant_id = ?", [NEW_MERCHANT_ID])
+
+    app = open_as_admin(new_merchant_run, monkeypatch, "overview", NEW_MERCHANT_ID)
+
+    assert not app.exception
+    [message] = [element.value for element in app.info]
+    assert message.startswith("商户 M990 还没有可展示的数据：它还没有交易")
