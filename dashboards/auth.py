@@ -9,13 +9,15 @@ can make a session another account or another merchant: a forged token names no 
 At sign-in the account also gets a token for the HTTP API (`transactional.user_sessions`), kept
 beside the account in the same server-side way; the dashboard writes (approving replenishment
 suggestions) send it, and signing out revokes it. A dashboard session ends when that token
-expires (`user_sessions.SESSION_LIFETIME`): the next run of the page asks for the password again.
+expires (`user_sessions.SESSION_LIFETIME`), or within REVOCATION_CHECK of its revocation by
+another process (a password reset revokes every token of the account): the next run of the page
+asks for the password again.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import streamlit as st
@@ -28,6 +30,9 @@ from transactional import db, user_sessions, users
 SESSION_TOKEN_KEY = "_coopcast_session_token"
 USERNAME_KEY = "sign_in_username"
 PASSWORD_KEY = "sign_in_password"
+# How stale a session's knowledge of its own revocation may be: asking PostgreSQL on every run of
+# every page would put a round trip on each click.
+REVOCATION_CHECK = timedelta(seconds=30)
 
 
 @st.cache_resource
@@ -42,9 +47,33 @@ def _api_sessions() -> dict[str, user_sessions.IssuedSession]:
     return {}
 
 
+@st.cache_resource
+def _last_revocation_checks() -> dict[str, datetime]:
+    """When each session's API token was last found live in PostgreSQL, by the same session token."""
+    return {}
+
+
 def _forget(session_token: str) -> None:
     _signed_in_accounts().pop(session_token, None)
     _api_sessions().pop(session_token, None)
+    _last_revocation_checks().pop(session_token, None)
+
+
+def _revoked(session_token: str, api_session: user_sessions.IssuedSession, now: datetime) -> bool:
+    """Whether the account's API token was revoked elsewhere (sign-out in another process, a
+    password reset); asked of PostgreSQL at most every REVOCATION_CHECK. A database that cannot be
+    reached does not sign anyone out: the pages read the serving copy, not PostgreSQL."""
+    checks = _last_revocation_checks()
+    last_check = checks.get(session_token)
+    if last_check is not None and now - last_check < REVOCATION_CHECK:
+        return False
+    try:
+        with psycopg.connect(db.app_database_url(), autocommit=True) as conn:
+            live = user_sessions.account_for_token(conn, api_session.token, now) is not None
+    except psycopg.OperationalError:
+        return False
+    checks[session_token] = now
+    return not live
 
 
 def _forget_expired(now: datetime) -> None:
@@ -59,7 +88,8 @@ def signed_in_user() -> users.SignedInUser | None:
     if not isinstance(token, str):
         return None
     api_session = _api_sessions().get(token)
-    if api_session is None or api_session.expires_at <= datetime.now(UTC):
+    now = datetime.now(UTC)
+    if api_session is None or api_session.expires_at <= now or _revoked(token, api_session, now):
         _forget(token)
         return None
     return _signed_in_accounts().get(token)
@@ -77,6 +107,7 @@ def _remember(user: users.SignedInUser, api_session: user_sessions.IssuedSession
     token = secrets.token_urlsafe(32)
     _signed_in_accounts()[token] = user
     _api_sessions()[token] = api_session
+    _last_revocation_checks()[token] = datetime.now(UTC)  # issued just now, so live
     st.session_state[SESSION_TOKEN_KEY] = token
 
 

@@ -18,6 +18,7 @@ from dashboards.auth import SESSION_TOKEN_KEY
 from tests.conftest import PipelineRun
 from tests.dashboard_signin import create_account, sign_in_as, submit_sign_in, use_database
 from tests.test_dashboard_apptest import APP, RUN_TIMEOUT, use_home
+from transactional import users
 from transactional.users import MAX_FAILED_ATTEMPTS
 
 CUSTOMERS_PAGE = "app_pages/customers.py"
@@ -125,9 +126,13 @@ def test_wrong_passwords_say_how_many_attempts_are_left_then_until_when_it_is_lo
     assert not refused.metric
 
 
-def test_an_unknown_name_gets_the_wrong_password_message(signed_out: AppTest) -> None:
-    app = submit_sign_in(signed_out, f"nobody-{datetime.now().timestamp():.0f}", "whatever-123")
-    assert errors(app) == ["用户名或密码错误。再输错 4 次，账号将被锁定 30 分钟。"]
+def test_an_unknown_name_gets_the_wrong_password_message_counting_down_like_an_account(signed_out: AppTest) -> None:
+    name = f"nobody-{datetime.now().timestamp():.0f}"
+    shown = [errors(submit_sign_in(signed_out, name, f"whatever-{attempt}")) for attempt in range(2)]
+    assert shown == [
+        ["用户名或密码错误。再输错 4 次，账号将被锁定 30 分钟。"],
+        ["用户名或密码错误。再输错 3 次，账号将被锁定 30 分钟。"],
+    ]
 
 
 @pytest.mark.parametrize(
@@ -185,6 +190,25 @@ def test_a_session_ends_when_its_api_token_expires(
     assert not app.metric and not app.title
     assert [field.label for field in app.text_input] == ["用户名", "密码"]
     assert token not in sessions
+
+
+def test_a_password_reset_ends_the_accounts_open_sessions(
+    signed_out: AppTest, pipeline_run: PipelineRun, monkeypatch: pytest.MonkeyPatch, merchant_pair: tuple[int, int]
+) -> None:
+    # An account of its own: the other tests sign in with the shared ones' passwords.
+    owner = create_account(pipeline_run.database_url, "owner", merchant_pair[0])
+    app = submit_sign_in(signed_out, owner.username, owner.password)
+    token = app.session_state[SESSION_TOKEN_KEY]
+    with psycopg.connect(pipeline_run.database_url) as conn:
+        users.reset_password(conn, owner.username, "a-new-password-42", datetime.now(UTC))
+
+    assert app.run().metric  # the revocation is seen at the next check, not on every click
+    auth._last_revocation_checks()[token] -= auth.REVOCATION_CHECK
+
+    app.run()
+
+    assert not app.metric and not app.title
+    assert [field.label for field in app.text_input] == ["用户名", "密码"]
 
 
 def merchant_label(serving: duckdb.DuckDBPyConnection, merchant_id: int) -> str:
