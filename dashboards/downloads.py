@@ -32,6 +32,7 @@ HEADER_ROW = 0
 TEXT_WIDTH, NUMBER_WIDTH = 28, 14
 # As the dashboard shows a share: to a tenth of a percent (dashboards.tables.SHARE_STEP).
 PERCENT_FORMAT = "0.0%"
+WHOLE_NUMBER_FORMATS = ("%d", "%,d")
 
 
 def headers_of(columns: Mapping[str, ColumnConfig]) -> dict[str, str]:
@@ -40,7 +41,9 @@ def headers_of(columns: Mapping[str, ColumnConfig]) -> dict[str, str]:
 
 
 def shown_as_of(columns: Mapping[str, ColumnConfig]) -> dict[str, str]:
-    """The columns a table shows in ¥ ("money") or as a percentage ("percent"), by name."""
+    """The columns a table shows in ¥ ("money"), as a percentage ("percent") or as whole numbers
+    ("integer": a count the query returns as a float, such as a sum, still reads 405, not 405.0),
+    by name."""
     shown_as = {}
     for name, config in columns.items():
         number_format = str(config.get("type_config", {}).get("format", ""))
@@ -48,6 +51,8 @@ def shown_as_of(columns: Mapping[str, ColumnConfig]) -> dict[str, str]:
             shown_as[name] = "money"
         elif number_format == "percent":
             shown_as[name] = "percent"
+        elif number_format in WHOLE_NUMBER_FORMATS:
+            shown_as[name] = "integer"
     return shown_as
 
 

@@ -22,6 +22,12 @@ def model_name(code: str) -> str:
     return t(key) if key in load_locale(current_language()) else code
 
 
+def accuracy_text(value: float) -> str:
+    """1 − WAPE as a percentage, from 0: forecasts off by more than what sold read 0 %, not a
+    negative accuracy (the help text gives the error itself)."""
+    return formatting.percent(max(value, 0.0))
+
+
 def render_forecast_accuracy(merchant: Merchant) -> None:
     """The merchant's 预测准确率 with its definition one hover away."""
     accuracy = queries.merchant_forecast_accuracy(merchant.merchant_id, merchant.as_of)
@@ -29,17 +35,14 @@ def render_forecast_accuracy(merchant: Merchant) -> None:
         st.caption(t("forecast_accuracy_missing"))
         return
     value, skus, window_start, window_end = accuracy
-    st.metric(
-        t("forecast_accuracy"),
-        formatting.percent(value),
-        help=t(
-            "forecast_accuracy_help",
-            first=formatting.day(window_start + timedelta(days=1)),
-            last=formatting.day(window_end),
-            skus=skus,
-        ),
-        border=True,
+    definition = t(
+        "forecast_accuracy_help",
+        first=formatting.day(window_start + timedelta(days=1)),
+        last=formatting.day(window_end),
+        skus=skus,
     )
+    error = t("forecast_accuracy_error", error=formatting.percent(1 - value))
+    st.metric(t("forecast_accuracy"), accuracy_text(value), help=f"{definition} {error}", border=True)
 
 
 def render_sku_forecast_accuracy(merchant: Merchant, sku_code: str) -> None:
@@ -50,7 +53,7 @@ def render_sku_forecast_accuracy(merchant: Merchant, sku_code: str) -> None:
     period = {"first": formatting.day(window_start + timedelta(days=1)), "last": formatting.day(window_end)}
     if actual:
         st.caption(
-            t("sku_forecast_accuracy", actual=actual, forecast=forecast, accuracy=formatting.percent(value), **period)
+            t("sku_forecast_accuracy", actual=actual, forecast=forecast, accuracy=accuracy_text(value), **period)
         )
     else:
         st.caption(t("sku_forecast_accuracy_no_sales", forecast=forecast, **period))

@@ -70,4 +70,4 @@ def test_headers_money_and_share_columns_come_from_the_column_config() -> None:
         "quantity": "销量",
         "revenue_share": "占比",
     }
-    assert shown_as_of(columns) == {"revenue": "money", "revenue_share": "percent"}
+    assert shown_as_of(columns) == {"revenue": "money", "quantity": "integer", "revenue_share": "percent"}

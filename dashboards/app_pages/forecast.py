@@ -112,7 +112,10 @@ def render_accuracy_table(merchant: Merchant) -> None:
     }
     accuracy = forecasting.sku_accuracy_table(merchant.merchant_id, merchant.as_of)
     tb.show_table(
-        accuracy.assign(model=accuracy["model"].map(forecast_view.model_name)),
+        # From 0, as the merchant's figure: the forecast and sold units beside it show how far off.
+        accuracy.assign(
+            model=accuracy["model"].map(forecast_view.model_name), sku_accuracy=accuracy["sku_accuracy"].clip(lower=0)
+        ),
         columns,
         stem=tb.file_stem("forecast_accuracy", merchant),
         key="fc_accuracy_download",
