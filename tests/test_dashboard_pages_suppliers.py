@@ -65,6 +65,19 @@ def test_on_time_rates_and_risks_are_each_merchants_own(
             assert set(risks["reason"]) == {reason for (reason,) in reasons}
 
 
+def test_the_network_price_never_shows_one_other_merchants_cost(serving: duckdb.DuckDBPyConnection) -> None:
+    """The tiny network has two merchants, so a product's network-lowest price would be the other
+    one's cost: none is shown, and the rule is the only reason (every product has a price)."""
+    shown = serving.execute(
+        """SELECT network_merchants, count(*), count(network_min_last_unit_cost), count(network_cheapest_supplier_name),
+                  count(pct_above_network_cheapest), count(last_unit_cost)
+           FROM marts.fct_supplier_price_comparison GROUP BY 1 ORDER BY 1"""
+    ).fetchall()
+    assert [merchants for merchants, *_ in shown] == [1, 2]
+    for _, rows, network_lowest, cheapest_supplier, above_lowest, priced in shown:
+        assert (network_lowest, cheapest_supplier, above_lowest, priced) == (0, 0, 0, rows), shown
+
+
 def test_the_period_in_the_url_switches_to_all_deliveries(
     pipeline_run: PipelineRun, serving: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:

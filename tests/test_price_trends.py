@@ -167,6 +167,7 @@ def test_hints_follow_holding_cost_and_shelf_life() -> None:
     assert hint(-0.06, -0.1, -0.01, holding, True, "cost", 60, SETTINGS)[0] == "wait"
     assert hint(-0.01, -0.05, 0.03, holding, True, "cost", 60, SETTINGS)[0] == "neutral"  # within the noise
     assert "within 30 days," in hint(0.062, 0.01, 0.11, holding, True, "selling", 30, SETTINGS)[1]
+    assert "变动+0.0%" in hint(-0.0004, -0.02, 0.02, holding, True, "cost", 60, SETTINGS)[2]
     perishable = hint(0.2, 0.1, 0.3, holding, False, "cost", 60, SETTINGS)
     assert perishable[0] == "neutral"
     assert "Perishable" in perishable[1]

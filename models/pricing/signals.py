@@ -66,11 +66,13 @@ def hint(
             f"{word} expected to fall {-change:.1%} within {within}: wait before buying in bulk",
             f"预计{days}天内{word_zh}下降{-change:.1%}：建议暂缓大量采购",
         )
+    # Rounded to the shown tenth of a percent first, so a change of −0.04 % reads +0.0 %, not −0.0 %.
+    shown_change = round(change, 3) + 0.0
     return (
         "neutral",
-        f"{word} expected to change {change:+.1%} within {within}, not beyond the {holding:.1%} holding cost "
-        "or the noise: buy as usual",
-        f"预计{days}天内{word_zh}变动{change:+.1%}，未超过{holding:.1%}的持有成本或正常波动：按常规采购",
+        f"{word} expected to change {shown_change:+.1%} within {within}, not beyond the {holding:.1%} holding "
+        "cost or the noise: buy as usual",
+        f"预计{days}天内{word_zh}变动{shown_change:+.1%}，未超过{holding:.1%}的持有成本或正常波动：按常规采购",
     )
 
 

@@ -5,9 +5,13 @@
 -- only unique per merchant (the same code names different goods at different merchants), so
 -- the comparison also looks across the network: the same product is the same name and spec
 -- (规格), bought by any merchant from any supplier. Other merchants are not named; only the
--- cheapest supplier's name is shown, a supplier being a company that trades with many.
+-- cheapest supplier's name is shown, a supplier being a company that trades with many. The
+-- network figures are shown only where enough merchants bought the product
+-- (var network_price_min_merchants): between two, the network's cheapest price is the other
+-- merchant's own cost.
 
 {%- set window_days = var("supplier_performance_window_days") | int %}
+{%- set min_merchants = var("network_price_min_merchants") | int %}
 
 with merchants as (
     select
@@ -91,6 +95,16 @@ priced as (
         and agreed.product_id = paid.product_id
 ),
 
+network_buyers as (
+    select
+        sku_name,
+        spec,
+        unit,
+        count(distinct merchant_id) as network_merchants
+    from priced
+    group by sku_name, spec, unit
+),
+
 compared as (
     select
         *,
@@ -102,6 +116,18 @@ compared as (
             partition by sku_name, spec, unit order by last_unit_cost, supplier_name
         ) as network_cheapest_supplier_name
     from priced
+),
+
+shared as (
+    select
+        compared.*,
+        network_buyers.network_merchants,
+        network_buyers.network_merchants >= {{ min_merchants }} as is_network_shown
+    from compared
+    inner join network_buyers
+        on network_buyers.sku_name = compared.sku_name
+        and network_buyers.spec is not distinct from compared.spec
+        and network_buyers.unit is not distinct from compared.unit
 )
 
 select
@@ -129,14 +155,20 @@ select
     cast(compared.last_unit_cost - compared.merchant_min_last_unit_cost as decimal(14, 2))
         as diff_from_merchant_cheapest,
     cast(compared.network_suppliers as integer) as network_suppliers,
-    cast(compared.network_min_last_unit_cost as decimal(14, 2)) as network_min_last_unit_cost,
-    compared.network_cheapest_supplier_name,
-    cast(compared.last_unit_cost - compared.network_min_last_unit_cost as decimal(14, 2))
-        as diff_from_network_cheapest,
+    cast(compared.network_merchants as integer) as network_merchants,
+    cast(case when compared.is_network_shown then compared.network_min_last_unit_cost end as decimal(14, 2))
+        as network_min_last_unit_cost,
+    case when compared.is_network_shown then compared.network_cheapest_supplier_name end
+        as network_cheapest_supplier_name,
     cast(
-        cast(compared.last_unit_cost - compared.network_min_last_unit_cost as double)
-        / nullif(compared.network_min_last_unit_cost, 0) as double
-    ) as pct_above_network_cheapest,
+        case when compared.is_network_shown then compared.last_unit_cost - compared.network_min_last_unit_cost end
+        as decimal(14, 2)
+    ) as diff_from_network_cheapest,
+    case
+        when compared.is_network_shown
+            then cast(compared.last_unit_cost - compared.network_min_last_unit_cost as double)
+            / nullif(compared.network_min_last_unit_cost, 0)
+    end as pct_above_network_cheapest,
     merchants.as_of
-from compared
+from shared as compared
 inner join merchants on merchants.merchant_id = compared.merchant_id
