@@ -43,6 +43,15 @@ def stock_of(client: TestClient, headers: dict, sku_code: str = SKU) -> dict:
     return levels[0]
 
 
+def orders_written(shop: ApiShop) -> int:
+    with psycopg.connect(shop.owner_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM core.orders WHERE merchant_id = %s", [shop.merchant.merchant_id]
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def logged_operations(shop: ApiShop) -> list[str]:
     """The operation log of the first merchant's API writes, in order."""
     with psycopg.connect(shop.owner_url) as conn:
@@ -209,11 +218,7 @@ def test_refusals_carry_the_status_and_the_message(client: TestClient, shop: Api
         == 413
     )
 
-    with psycopg.connect(shop.owner_url) as conn:
-        orders = conn.execute(
-            "SELECT count(*) FROM core.orders WHERE merchant_id = %s", [shop.merchant.merchant_id]
-        ).fetchone()
-    assert orders == (0,)
+    assert orders_written(shop) == 0
 
 
 def test_a_merchant_reaches_only_its_own_data(client: TestClient, shop: ApiShop) -> None:
@@ -478,3 +483,150 @@ def test_a_return_is_requested_by_line_and_refunded(client: TestClient, shop: Ap
     assert client.get(f"/returns/{return_no}", headers=shop.other.headers).status_code == 404
     returned = ["return.request", "return.approve", "return.receive", "return.refund"]
     assert logged_operations(shop) == ["stock.receive", "order.place", "order.ship", "order.deliver", *returned]
+
+
+def refused_fields(answer: httpx.Response) -> list[tuple]:
+    """The fields a 422 from request validation names."""
+    assert answer.status_code == 422, answer.text
+    return [tuple(error["loc"][1:]) for error in answer.json()["detail"]]
+
+
+def test_values_beyond_a_co_ops_trade_are_refused(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    huge = receipt_body(10_000_000, unit_cost="999999999999.99", lot_code="HUGE-1")
+    assert refused_fields(client.post("/stock/receipts", json=huge, headers=headers)) == [("quantity",), ("unit_cost",)]
+    huge_line = {"sku_code": SKU, "quantity": 10_000_000, "unit_cost": "999999999999.99"}
+    purchase = {"supplier_code": "S01", "warehouse_code": "WH01", "lines": [huge_line]}
+    assert refused_fields(client.post("/purchase-orders", json=purchase, headers=headers)) == [
+        ("lines", 0, "quantity"),
+        ("lines", 0, "unit_cost"),
+    ]
+    priced = order_body(2) | {"lines": [{"sku_code": SKU, "quantity": 2, "unit_price": "999999999999.99"}]}
+    assert refused_fields(client.post("/orders", json=priced, headers=headers)) == [("lines", 0, "unit_price")]
+
+    # Each value within its bound, the order's total is not.
+    dearest = {"sku_code": SKU, "quantity": 1_000, "unit_price": "1000000.00"}
+    too_much = client.post(
+        "/orders", json=order_body() | {"lines": [dearest, {"sku_code": RICE, "quantity": 1}]}, headers=headers
+    )
+    assert too_much.status_code == 422
+    assert too_much.json()["detail"] == (
+        "the order's total of 1000000032.50 CNY is above the 1000000000.00 CNY an order may reach"
+    )
+    assert client.get("/stock", headers=headers).json() == []
+    assert orders_written(shop) == 0
+
+
+def test_control_characters_are_refused_by_field(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    client.post("/stock/receipts", json=receipt_body(5), headers=headers)
+    assert refused_fields(client.post("/orders", json=order_body(1, order_no="x\u0000y"), headers=headers)) == [
+        ("order_no",)
+    ]
+    order_no = client.post("/orders", json=order_body(1), headers=headers).json()["order_no"]
+    cancel = client.post(f"/orders/{order_no}/cancel", json={"reason": "a\u0000b"}, headers=headers)
+    assert refused_fields(cancel) == [("reason",)]
+    assert "U+0000" in cancel.text
+    by_path = client.post("/orders/%00/ship", headers=headers)
+    assert by_path.status_code == 422
+    assert by_path.json()["detail"] == "order code '\\x00' contains a control character"
+    # Free text keeps tabs and line breaks.
+    kept = client.post(f"/orders/{order_no}/cancel", json={"reason": "客户改单\n\t另约"}, headers=headers)
+    assert kept.status_code == 200, kept.text
+
+
+def test_a_nul_that_reaches_the_database_is_a_one_line_422(client: TestClient, shop: ApiShop) -> None:
+    answer = client.get("/stock", params={"sku_code": "a\u0000b"}, headers=shop.merchant.headers)
+    assert answer.status_code == 422
+    assert answer.json() == {
+        "detail": "refused by the database: PostgreSQL text fields cannot contain NUL (0x00) bytes"
+    }
+
+
+def test_writes_may_not_be_dated_in_the_future(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    soon = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
+    assert client.post("/stock/receipts", json=receipt_body(5, at=soon), headers=headers).status_code == 201
+    for later in ("2027-01-01T00:00:00", "2099-06-01T09:00:00+08:00"):
+        placed = client.post("/orders", json=order_body(1, at=later), headers=headers)
+        assert refused_fields(placed) == [("at",)]
+        assert "in the future" in placed.text
+    assert stock_of(client, headers)["reserved"] == 0
+
+
+def test_dates_that_contradict_the_write_are_refused(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    at = "2026-03-02T09:00:00+08:00"
+    expired = client.post("/stock/receipts", json=receipt_body(5, expiry_date="2026-03-02", at=at), headers=headers)
+    assert expired.status_code == 422
+    assert expired.json()["detail"] == (
+        "expiry_date 2026-03-02 is not after the receipt's business date 2026-03-02: the batch would arrive expired"
+    )
+    fresh = client.post("/stock/receipts", json=receipt_body(5, expiry_date="2026-03-03", at=at), headers=headers)
+    assert fresh.status_code == 201, fresh.text
+
+    purchase = {
+        "supplier_code": "S01",
+        "warehouse_code": "WH01",
+        "lines": [{"sku_code": SKU, "quantity": 10}],
+        "at": at,
+        "expected_at": "2026-03-01T09:00:00+08:00",
+    }
+    early = client.post("/purchase-orders", json=purchase, headers=headers)
+    assert early.status_code == 422
+    assert early.json()["detail"] == (
+        "expected_at 2026-03-01T09:00:00+08:00 is before the order is placed (2026-03-02T09:00:00+08:00)"
+    )
+
+
+def test_a_stocktake_counts_each_batch_once(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    client.post("/stock/receipts", json=receipt_body(5, lot_code="QA-LOT-1"), headers=headers)
+    twice = [
+        {"sku_code": SKU, "lot_code": "QA-LOT-1", "counted_quantity": 2},
+        {"sku_code": RICE, "lot_code": "QA-LOT-1", "counted_quantity": 4},
+        {"sku_code": SKU, "lot_code": "QA-LOT-1", "counted_quantity": 9},
+    ]
+    counted = client.post("/stock/stocktakes", json={"warehouse_code": "WH01", "counts": twice}, headers=headers)
+    assert counted.status_code == 422
+    assert f"counts[0] and counts[2] both count SKU {SKU} batch QA-LOT-1" in counted.text
+    assert stock_of(client, headers)["on_hand"] == 5
+
+
+def test_client_order_numbers_stay_out_of_the_generated_range(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    client.post("/stock/receipts", json=receipt_body(5), headers=headers)
+    generated = client.post("/orders", json=order_body(1), headers=headers).json()["order_no"]
+    next_no = f"SO{int(generated[2:]) + 1:010d}"
+    taken = client.post("/orders", json=order_body(1, order_no=next_no), headers=headers)
+    assert taken.status_code == 422
+    assert taken.json()["detail"] == (
+        f"order_no {next_no} is in the range the platform numbers orders from ('SO' and 10 digits): "
+        "choose another number, or leave order_no out to get the next one"
+    )
+    own = client.post("/orders", json=order_body(1, order_no="WX-20260302-7"), headers=headers)
+    assert own.status_code == 201 and own.json()["order_no"] == "WX-20260302-7"
+    assert client.post("/orders", json=order_body(1), headers=headers).status_code == 201
+
+
+def test_refusals_name_things_by_their_codes(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    client.post("/stock/receipts", json=receipt_body(5, lot_code="LOT-W1"), headers=headers)
+    batch = {"warehouse_code": "WH02", "sku_code": SKU, "lot_code": "LOT-W1", "quantity": 1, "reason": "质检"}
+    wrong_warehouse = client.post("/stock/freezes", json=batch, headers=headers)
+    assert wrong_warehouse.status_code == 404
+    assert wrong_warehouse.json()["detail"] == f"SKU {SKU} batch LOT-W1 has no stock in warehouse WH02"
+
+    same = {"sku_code": SKU, "from_warehouse_code": "WH01", "to_warehouse_code": "WH01", "quantity": 1}
+    transfer = client.post("/stock/transfers", json=same, headers=headers)
+    assert transfer.status_code == 409
+    assert transfer.json()["detail"] == "a transfer needs two different warehouses, got WH01 twice"
+
+    lines = [{"sku_code": SKU, "quantity": 4}]
+    po_no = client.post(
+        "/purchase-orders", json={"supplier_code": "S01", "warehouse_code": "WH01", "lines": lines}, headers=headers
+    ).json()["po_no"]
+    delivery = {"lines": [{"sku_code": RICE, "delivered_quantity": 1}]}
+    receipt = client.post(f"/purchase-orders/{po_no}/receipts", json=delivery, headers=headers)
+    assert receipt.status_code == 422
+    assert receipt.json()["detail"] == f"SKU {RICE} is not on purchase order {po_no}"

@@ -125,6 +125,13 @@ def test_a_back_dated_price_or_an_ended_promotion_is_refused(client: TestClient,
         f"/products/{SKU}/promotion-prices", json={**over, "at": "2026-03-04T00:00:00"}, headers=headers
     )
     assert ended.status_code == 422 and "already over" in ended.json()["detail"]
+    backwards = {**over, "valid_from": "2026-03-06T00:00:00", "valid_until": "2026-03-05T00:00:00"}
+    reversed_dates = client.post(f"/products/{SKU}/promotion-prices", json=backwards, headers=headers)
+    assert reversed_dates.status_code == 422
+    assert reversed_dates.json()["detail"] == (
+        f"SKU {SKU}: a promotion price must end after it starts "
+        "(valid_from 2026-03-06T00:00:00+08:00, valid_until 2026-03-05T00:00:00+08:00)"
+    )
     below_minimum = client.get(f"/products/{SKU}/quote", params={"quantity": 0}, headers=headers)
     assert below_minimum.status_code == 422
     assert [row[0] for row in logged(shop)] == ["price.set"]
@@ -315,6 +322,10 @@ def test_payments_receivables_and_a_settlement_statement(client: TestClient, sho
         headers=headers,
     )
     assert early.status_code == 409 and "has not ended" in early.json()["detail"]
+    tuesday = {"kind": "weekly", "period_start": "2026-03-03", "at": "2026-03-10T01:00:00+08:00"}
+    not_monday = client.post("/settlement-statements", json=tuesday, headers=headers)
+    assert not_monday.status_code == 422
+    assert not_monday.json()["detail"] == "a weekly statement starts on a Monday; period_start 2026-03-03 is not one"
     daily = {"kind": "daily", "period_start": "2026-03-02", "at": "2026-03-03T01:00:00+08:00"}
     issued = client.post("/settlement-statements", json=daily, headers=headers)
     assert issued.status_code == 201, issued.text

@@ -151,6 +151,27 @@ def test_a_key_reused_for_another_request_is_refused(client: TestClient, shop: A
     assert effects(shop) == (1, 1, 4)
 
 
+def test_defaults_written_out_or_left_out_make_the_same_request(client: TestClient, shop: ApiShop) -> None:
+    headers = {**shop.merchant.headers, "Idempotency-Key": "k-defaults"}
+    client.post("/stock/receipts", json=receipt_body(10), headers=shop.merchant.headers)
+    first = client.post("/orders", json=order_body(4), headers=headers)
+    spelled_out = order_body(4, payment_method="online", stage="confirmed", order_no=None)
+    spelled_out["lines"][0] |= {"discount_amount": "0", "unit_price": None}
+    again = client.post("/orders", json=spelled_out, headers=headers)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.headers["Idempotent-Replayed"] == "true" and again.content == first.content
+    assert effects(shop) == (1, 1, 4)
+
+
+def test_an_empty_idempotency_key_is_refused(client: TestClient, shop: ApiShop) -> None:
+    client.post("/stock/receipts", json=receipt_body(10), headers=shop.merchant.headers)
+    for blank in ("", "   "):
+        empty = client.post("/orders", json=order_body(4), headers={**shop.merchant.headers, "Idempotency-Key": blank})
+        assert empty.status_code == 422, empty.text
+        assert "Idempotency-Key" in empty.text
+    assert effects(shop) == (0, 0, 0)
+
+
 def test_a_refused_request_does_not_use_up_its_key(client: TestClient, shop: ApiShop) -> None:
     headers = {**shop.merchant.headers, "Idempotency-Key": "k-2"}
     assert client.post("/orders", json=order_body(3), headers=headers).status_code == 409

@@ -338,6 +338,34 @@ def test_every_bad_row_is_reported_and_nothing_is_written(conn, shop: Shop, tmp_
     ]
 
 
+def test_values_beyond_a_co_ops_trade_are_refused(conn, shop: Shop, tmp_path: Path) -> None:
+    """Past them the nightly pipeline's quantity × price would overflow for every merchant."""
+    orders = write_csv(
+        tmp_path / "huge.csv",
+        [
+            ORDER_HEADER,
+            ["SO-1", "C0001", "", "2025-03-01", "FERT-001", "10000000", "", "98.00"],
+            ["SO-2", "C0001", "", "2025-03-01", "FERT-001", "2", "999999999999.99", "98.00"],
+            ["SO-3", "C0001", "", "2025-03-01", "FERT-001", "1000", "1000000.00", "999999999.99"],
+            ["SO-3", "C0001", "", "2025-03-01", "FERT-001", "1", "", "98.00"],
+        ],
+    )
+    assert rejected(conn, shop, "orders", orders) == [
+        "huge.csv: row 2, column quantity (F): is too large: '10000000' is above 1,000,000",
+        "huge.csv: row 3, column unit_price (G): is too large: '999999999999.99' is above 1000000.00",
+        "huge.csv: row 5, column amount (H): brings order SO-3 to 1000000097.99 CNY, "
+        "above the 1000000000.00 an order may reach",
+    ]
+    stock = write_csv(
+        tmp_path / "huge_stock.csv",
+        [["sku_code", "warehouse_code", "quantity", "unit_cost"], ["FERT-001", "WH01", "10000000", "999999999999.99"]],
+    )
+    assert rejected(conn, shop, "stock", stock) == [
+        "huge_stock.csv: row 2, column quantity (C): is too large: '10000000' is above 1,000,000",
+        "huge_stock.csv: row 2, column unit_cost (D): is too large: '999999999999.99' is above 1000000.00",
+    ]
+
+
 def test_rows_of_one_order_must_agree(conn, shop: Shop, tmp_path: Path) -> None:
     path = write_csv(
         tmp_path / "conflicts.csv",

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from transactional import catalogue, orders, stock
-from transactional.errors import InvalidAmount, InvalidTransition, PeriodClosed
+from transactional.errors import InvalidAmount, InvalidRequest, InvalidTransition, PeriodClosed
 from transactional.money import commission, journal, payments, sales, settlements
 from transactional.money.calendar import add_working_days, is_working_day
 from transactional.money.reconciliation import reconcile
@@ -600,8 +600,13 @@ def test_statement_generation_is_idempotent_and_closes_its_days(conn, shop) -> N
 
     with pytest.raises(InvalidTransition, match="daily period 2026-09-30 to 2026-09-30 has not ended on 2026-09-30"):
         settlements.generate_statement(conn, shop.merchant_id, "daily", date(2026, 9, 30), shanghai(2026, 9, 30, 23))
-    with pytest.raises(InvalidTransition, match="weekly statement starts on a Monday; 2026-09-30 is not one"):
+    with pytest.raises(InvalidRequest, match="weekly statement starts on a Monday; period_start 2026-09-30 is not one"):
         settlements.generate_statement(conn, shop.merchant_id, "weekly", date(2026, 9, 30), shanghai(2026, 10, 9))
+    # A time ahead of the real one does not end a period early.
+    with pytest.raises(InvalidTransition, match="daily period 2026-09-30 to 2026-09-30 has not ended on 2026-09-30"):
+        settlements.generate_statement(
+            conn, shop.merchant_id, "daily", date(2026, 9, 30), shanghai(2026, 10, 5), now=shanghai(2026, 9, 30, 23)
+        )
     first = settlements.generate_statement(conn, shop.merchant_id, "daily", date(2026, 9, 30), shanghai(2026, 10, 1, 1))
     again = settlements.generate_statement(conn, shop.merchant_id, "daily", date(2026, 9, 30), shanghai(2026, 10, 2, 1))
     conn.commit()
@@ -954,7 +959,9 @@ def assert_statements_cover_every_trade_once(conn: psycopg.Connection, shops: li
         ).fetchone()
         assert trades is not None and paid_out is not None
         for kind, starts in (("monthly", months), ("weekly", weeks)):
-            issued = [settlements.generate_statement(conn, shop.merchant_id, kind, start, at) for start in starts]
+            issued = [
+                settlements.generate_statement(conn, shop.merchant_id, kind, start, at, now=at) for start in starts
+            ]
             assert sum(len(s.order_ids) + len(s.refund_ids) for s in issued) == trades[0]
             net = sum(s.net_payable_cents for s in issued)
             assert net == journal.payable_balance_cents(conn, shop.merchant_id, at) + paid_out[0]

@@ -33,9 +33,9 @@ JsonObject = dict[str, Any]
 class Operation:
     """A write as its caller asked for it.
 
-    `request` is what the client sent (before any server default such as the current time), so a
-    retry of the same request hashes the same. `logged_request` replaces it in the operation log
-    when the request is too big to keep (a batch of events).
+    `request` is what the client asked for, its defaults filled in but before any server default
+    such as the current time, so a retry of the same request hashes the same. `logged_request`
+    replaces it in the operation log (what the client sent, or a summary of a batch too big to keep).
     """
 
     merchant_id: int

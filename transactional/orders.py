@@ -10,6 +10,7 @@ breach flags. Pricing and discounts follow transactional.promotions.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -17,7 +18,7 @@ from decimal import Decimal
 
 import psycopg
 
-from transactional import prices, promotions
+from transactional import limits, prices, promotions
 from transactional.errors import CreditLimitExceeded, InvalidRequest, InvalidTransition, NotFound
 from transactional.money.order_facts import paid_cents_by_order
 from transactional.money.rounding import to_amount
@@ -220,6 +221,11 @@ def _lines_to_price(
     ]
 
 
+# The numbers the platform gives orders ('SO' || the sequence, padded to 10 digits). A client's own
+# number there could be the one the sequence draws next, failing a later request that named none.
+GENERATED_ORDER_NO = re.compile(r"SO\d{10}")
+
+
 def _receive(
     conn: psycopg.Connection,
     *,
@@ -237,6 +243,11 @@ def _receive(
     """Insert the received order; returns it (locked, being new) and its lines."""
     if not lines:
         raise InvalidTransition("an order needs at least one line")
+    if order_no is not None and GENERATED_ORDER_NO.fullmatch(order_no):
+        raise InvalidRequest(
+            f"order_no {order_no} is in the range the platform numbers orders from ('SO' and 10 digits): "
+            "choose another number, or leave order_no out to get the next one"
+        )
     for line in lines:
         _require_valid_line(line)
     _require_payment_terms(payment_method, credit_term_days)
@@ -257,6 +268,10 @@ def _receive(
         ),
         Decimal(0),
     )
+    if total > limits.MAX_ORDER_AMOUNT:
+        raise InvalidRequest(
+            f"the order's total of {total} CNY is above the {limits.MAX_ORDER_AMOUNT} CNY an order may reach"
+        )
     _name_actor(conn, actor)
     order_row = conn.execute(
         """INSERT INTO core.orders (merchant_id, order_no, customer_id, warehouse_id, status, ordered_at,

@@ -301,15 +301,15 @@ def set_promotion_price(
     if tier is not None:
         _check_tier(tier)
     _check_money("promotion price", promotion_price)
-    if valid_until <= valid_from:
-        raise InvalidRequest(
-            f"product {product_id}: a promotion price must end after it starts "
-            f"({valid_from.isoformat()} to {valid_until.isoformat()})"
-        )
-    if valid_until <= at:
-        raise InvalidRequest(f"product {product_id}: a promotion ending {valid_until.isoformat()} is already over")
     with conn.transaction():
         merchant_id, sku_code = _lock_product(conn, product_id)
+        if valid_until <= valid_from:
+            raise InvalidRequest(
+                f"SKU {sku_code}: a promotion price must end after it starts "
+                f"(valid_from {valid_from.isoformat()}, valid_until {valid_until.isoformat()})"
+            )
+        if valid_until <= at:
+            raise InvalidRequest(f"SKU {sku_code}: a promotion ending {valid_until.isoformat()} is already over")
         try:
             with conn.transaction():
                 row = conn.execute(

@@ -43,6 +43,7 @@ import psycopg
 
 from transactional.catalogue import check_supplier_grade
 from transactional.errors import InvalidRequest, InvalidTransition, NotFound, SupplierBlacklisted
+from transactional.limits import MAX_ORDER_AMOUNT
 from transactional.stock import receive_stock
 
 MAX_APPROVAL_LEVEL = 9
@@ -367,9 +368,17 @@ def create_purchase_order(
             raise SupplierBlacklisted(supplier.supplier_code, supplier.blacklist_reason or "")
         if expected_at is None:
             expected_at = at + timedelta(days=supplier.lead_time_days)
+        elif expected_at < at:
+            raise InvalidRequest(
+                f"expected_at {expected_at.isoformat()} is before the order is placed ({at.isoformat()})"
+            )
         agreement = agreement_in_force(conn, supplier_id, at)
         costs = _line_costs(conn, merchant_id, lines, agreement)
         amount = sum((line.quantity * costs[line.product_id] for line in lines), Decimal(0))
+        if amount > MAX_ORDER_AMOUNT:
+            raise InvalidRequest(
+                f"the purchase order's amount of {amount} CNY is above the {MAX_ORDER_AMOUNT} CNY an order may reach"
+            )
         level = 0 if draft else required_approval_level(conn, merchant_id, amount)
         row = conn.execute(
             """INSERT INTO core.purchase_orders (merchant_id, supplier_id, warehouse_id, status, ordered_at,
@@ -564,7 +573,11 @@ def receive_purchase_order(
                 f"purchase order {po.po_no} is {po.status}; only an open or partly received order takes deliveries"
             )
         order_lines = _outstanding_lines(conn, purchase_order_id)
+        _refuse_products_not_on_order(conn, po.po_no, order_lines, lines or {}, "on purchase order")
         deliveries = _deliveries(po.po_no, order_lines, lines)
+        _refuse_products_not_on_order(
+            conn, po.po_no, [line for line, _ in deliveries], quality or {}, "in this delivery of purchase order"
+        )
         inspections = _inspections(po.po_no, deliveries, quality or {})
         receipt_id, on_time, days_late = _insert_receipt(conn, po, at)
         batch_ids = []
@@ -627,6 +640,22 @@ def _outstanding_lines(conn: psycopg.Connection, purchase_order_id: int) -> list
     return [_OrderLine(*row) for row in rows]
 
 
+def _refuse_products_not_on_order(
+    conn: psycopg.Connection, po_no: str, order_lines: list[_OrderLine], named: Mapping[int, object], where: str
+) -> None:
+    """Refuse products `named` that are not among `order_lines`, by the SKU codes the caller knows."""
+    unknown = sorted(set(named) - {line.product_id for line in order_lines})
+    if unknown:
+        codes = [
+            code
+            for (code,) in conn.execute(
+                "SELECT sku_code FROM core.products WHERE product_id = ANY(%s) ORDER BY sku_code", [unknown]
+            )
+        ]
+        subject = f"SKU {codes[0]} is" if len(codes) == 1 else f"SKUs {', '.join(codes)} are"
+        raise InvalidRequest(f"{subject} not {where} {po_no}")
+
+
 def _deliveries(
     po_no: str, order_lines: list[_OrderLine], delivered: Mapping[int, int] | None
 ) -> list[tuple[_OrderLine, int]]:
@@ -635,10 +664,6 @@ def _deliveries(
         return [(line, line.outstanding) for line in order_lines if line.outstanding > 0]
     if not delivered:
         raise InvalidRequest(f"a delivery of purchase order {po_no} brings at least one SKU")
-    by_product = {line.product_id: line for line in order_lines}
-    unknown = sorted(set(delivered) - by_product.keys())
-    if unknown:
-        raise InvalidRequest(f"products {unknown} are not on purchase order {po_no}")
     result = []
     for line in order_lines:
         quantity = delivered.get(line.product_id)
@@ -659,9 +684,6 @@ def _inspections(
     po_no: str, deliveries: list[tuple[_OrderLine, int]], quality: Mapping[int, Inspection]
 ) -> dict[int, Inspection]:
     delivered = {line.product_id: (line, quantity) for line, quantity in deliveries}
-    unknown = sorted(set(quality) - delivered.keys())
-    if unknown:
-        raise InvalidRequest(f"purchase order {po_no}: products {unknown} were not in this delivery")
     for product_id, inspection in quality.items():
         line, quantity = delivered[product_id]
         if not 0 <= inspection.rejected_quantity <= quantity:

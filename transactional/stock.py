@@ -243,8 +243,22 @@ def _lock_stock(conn: psycopg.Connection, condition: str, params: list) -> list[
 def _lock_one(conn: psycopg.Connection, warehouse_id: int, batch_id: int) -> LockedStock:
     rows = _lock_stock(conn, "s.warehouse_id = %s AND s.batch_id = %s", [warehouse_id, batch_id])
     if not rows:
-        raise NotFound(f"batch {batch_id} has no stock in warehouse {warehouse_id}")
+        raise _no_stock_in(conn, warehouse_id, [batch_id])
     return rows[0]
+
+
+def _no_stock_in(conn: psycopg.Connection, warehouse_id: int, batch_ids: list[int]) -> NotFound:
+    """NotFound naming the batches (SKU and lot) and the warehouse by the codes users know."""
+    batches = conn.execute(
+        """SELECT 'SKU ' || p.sku_code || ' batch ' || b.lot_code
+           FROM core.batches b JOIN core.products p USING (product_id)
+           WHERE b.batch_id = ANY(%s) ORDER BY p.sku_code, b.lot_code""",
+        [batch_ids],
+    ).fetchall()
+    warehouse = conn.execute("SELECT warehouse_code FROM core.warehouses WHERE warehouse_id = %s", [warehouse_id])
+    warehouse_code = next((code for (code,) in warehouse), warehouse_id)
+    verb = "has" if len(batches) == 1 else "have"
+    return NotFound(f"{', '.join(name for (name,) in batches)} {verb} no stock in warehouse {warehouse_code}")
 
 
 def _codes(conn: psycopg.Connection, product_id: int, warehouse_id: int) -> tuple[str, str, int]:
@@ -366,10 +380,10 @@ def transfer_stock(
     """Move free, unexpired units of a SKU to another warehouse of the same merchant, earliest
     expiry first; each batch keeps its identity (lot, expiry, cost). Returns the transfer_id."""
     _require_positive(quantity, "transfer")
-    if from_warehouse_id == to_warehouse_id:
-        raise StockOperationRefused(f"a transfer needs two different warehouses, got {from_warehouse_id} twice")
     with conn.transaction():
         sku_code, from_code, merchant_id = _codes(conn, product_id, from_warehouse_id)
+        if from_warehouse_id == to_warehouse_id:
+            raise StockOperationRefused(f"a transfer needs two different warehouses, got {from_code} twice")
         destination = conn.execute(
             """SELECT w.warehouse_code, w.merchant_id, m.merchant_code
                FROM core.warehouses w JOIN core.merchants m USING (merchant_id) WHERE w.warehouse_id = %s""",
@@ -442,7 +456,7 @@ def record_stocktake(
         rows = _lock_stock(conn, "s.warehouse_id = %s AND s.batch_id = ANY(%s)", [warehouse_id, list(counts)])
         missing = sorted(set(counts) - {row.batch_id for row in rows})
         if missing:
-            raise NotFound(f"batches {missing} have no stock in warehouse {warehouse_id}")
+            raise _no_stock_in(conn, warehouse_id, missing)
         for row in rows:
             if counts[row.batch_id] < row.reserved + row.frozen:
                 raise StockOperationRefused(

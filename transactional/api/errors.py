@@ -69,6 +69,13 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = f" ({error.diag.message_detail})" if error.diag.message_detail else ""
         return _problem(409, f"refused by the database: {error.diag.message_primary}{detail}")
 
+    # A value the checks above the database let through (a NUL byte, a number out of range):
+    # bad input, told in one line rather than a traceback.
+    @app.exception_handler(psycopg.DataError)
+    def data_error(request: Request, error: psycopg.DataError) -> JSONResponse:
+        reason = error.diag.message_primary or str(error).strip().splitlines()[0]
+        return _problem(422, f"refused by the database: {reason}")
+
     # Nothing was written (the transaction rolled back), so a retry, with the same
     # Idempotency-Key, is safe.
     @app.exception_handler(psycopg.errors.SerializationFailure)

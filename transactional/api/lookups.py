@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from transactional.errors import NotFound
+from transactional.api.schemas import CODE_FORBIDDEN
+from transactional.errors import InvalidRequest, NotFound
 
 MISSING_CODES_SHOWN = 5
 
@@ -33,6 +34,10 @@ RETURN = Kind("return", "returns", "return_id", "return_no")
 def ids(conn: psycopg.Connection, merchant_id: int, kind: Kind, codes: Iterable[str]) -> dict[str, int]:
     """The id of every code; NotFound names the codes the merchant does not have."""
     wanted = sorted(set(codes))
+    # Codes from the path have passed no schema; a NUL would fail in the driver instead.
+    for code in wanted:
+        if CODE_FORBIDDEN.intersection(code):
+            raise InvalidRequest(f"{kind.label} code {code!r} contains a control character")
     query = sql.SQL("SELECT {code}, {id} FROM core.{table} WHERE merchant_id = %s AND {code} = ANY(%s)").format(
         code=sql.Identifier(kind.code_column), id=sql.Identifier(kind.id_column), table=sql.Identifier(kind.table)
     )

@@ -25,6 +25,7 @@ from transactional.api.schemas import (
     UnitCostOut,
 )
 from transactional.api.session import IdempotencyKey, Session
+from transactional.limits import MAX_QUANTITY
 from transactional.operations import JsonObject, Performed
 
 router = APIRouter(prefix="/products/{sku_code}", tags=["prices"], responses=ERROR_RESPONSES)
@@ -136,7 +137,7 @@ def set_unit_cost(
 def quote(
     sku_code: str,
     session: Session,
-    quantity: Annotated[int, Query(ge=1, le=10_000_000)],
+    quantity: Annotated[int, Query(ge=1, le=MAX_QUANTITY)],
     tier: Tier = "retail",
     region: Annotated[str | None, Query(min_length=1, max_length=64, description="The customer's region")] = None,
     at: Annotated[Moment | None, Query(description="When the sale happens; default: now")] = None,

@@ -4,27 +4,74 @@ with two places; times are ISO 8601 (naive times are Asia/Shanghai, the business
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from transactional.limits import MAX_ORDER_AMOUNT, MAX_QUANTITY, MAX_UNIT_PRICE
 from transactional.stock import BUSINESS_TIMEZONE
 
 MAX_LINES = 200
 MAX_FUNNEL_EVENTS = 10_000
+# How far `at` may run ahead of the server's clock: room for a client's clock that is a little
+# fast, too little for a future order to move its merchant's business date (as_of) or for a
+# statement to close a period that has not ended.
+MAX_CLOCK_AHEAD = timedelta(minutes=5)
+CENT = Decimal("0.01")
+# PostgreSQL text cannot hold NUL, and no code or name needs a control character; free text keeps
+# tab and line breaks.
+CODE_FORBIDDEN = frozenset(chr(n) for n in [*range(0x20), 0x7F])
+TEXT_FORBIDDEN = CODE_FORBIDDEN - {"\t", "\n", "\r"}
 
 
 def _business_time_if_naive(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=BUSINESS_TIMEZONE)
 
 
+def _not_ahead_of_the_clock(moment: datetime) -> datetime:
+    latest = datetime.now(UTC) + MAX_CLOCK_AHEAD
+    if moment > latest:
+        raise ValueError(
+            f"is {moment.isoformat()}, in the future: a write happens now or earlier (at most "
+            f"{MAX_CLOCK_AHEAD.seconds // 60} minutes ahead of the server's clock, {latest:%Y-%m-%d %H:%M:%S %Z})"
+        )
+    return moment
+
+
+def _refusing(forbidden: frozenset[str]) -> AfterValidator:
+    def check(value: str) -> str:
+        found = sorted({f"U+{ord(character):04X}" for character in value if character in forbidden})
+        if found:
+            raise ValueError(f"contains the control character(s) {', '.join(found)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _to_cents(amount: Decimal) -> Decimal:
+    """One spelling per amount (98 and 98.00 alike), so equal requests hash alike."""
+    return amount.quantize(CENT)
+
+
 Moment = Annotated[datetime, AfterValidator(_business_time_if_naive)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
-Quantity = Annotated[int, Field(gt=0, le=10_000_000)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+PastMoment = Annotated[Moment, AfterValidator(_not_ahead_of_the_clock)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), _refusing(CODE_FORBIDDEN)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), _refusing(TEXT_FORBIDDEN)]
+# See transactional.limits for why these bounds.
+Money = Annotated[
+    Decimal,
+    Field(ge=0, le=MAX_ORDER_AMOUNT, decimal_places=2, description=f"CNY, at most {MAX_ORDER_AMOUNT}."),
+    AfterValidator(_to_cents),
+]
+UnitPrice = Annotated[
+    Decimal,
+    Field(ge=0, le=MAX_UNIT_PRICE, decimal_places=2, description=f"CNY per unit, at most {MAX_UNIT_PRICE}."),
+    AfterValidator(_to_cents),
+]
+Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY, description=f"Base units, at most {MAX_QUANTITY:,}.")]
+CountedQuantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY, description=f"Base units, at most {MAX_QUANTITY:,}.")]
 
 
 class Body(BaseModel):
@@ -32,9 +79,10 @@ class Body(BaseModel):
 
 
 class WriteRequest(Body):
-    at: Moment | None = Field(
+    at: PastMoment | None = Field(
         default=None,
-        description="When the operation happens (for back-dated trading); default: the server's current time.",
+        description="When the operation happens (for back-dated trading); default: the server's current time. "
+        f"At most {MAX_CLOCK_AHEAD.seconds // 60} minutes ahead of the server's clock.",
     )
 
 
@@ -48,7 +96,7 @@ class Problem(BaseModel):
 class OrderLineIn(Body):
     sku_code: Code
     quantity: Quantity
-    unit_price: Money | None = Field(default=None, description="Default: the SKU's current price.")
+    unit_price: UnitPrice | None = Field(default=None, description="Default: the SKU's current price.")
     discount_amount: Money = Decimal("0.00")
 
 
@@ -186,7 +234,7 @@ class StockReceipt(WriteRequest):
     warehouse_code: Code
     sku_code: Code
     quantity: Quantity
-    unit_cost: Money | None = Field(default=None, description="Default: the SKU's current unit cost.")
+    unit_cost: UnitPrice | None = Field(default=None, description="Default: the SKU's current unit cost.")
     lot_code: Code | None = Field(default=None, description="Default: a generated lot code.")
     expiry_date: date | None = Field(default=None, description="Default: receipt date plus the SKU's shelf life.")
 
@@ -235,13 +283,28 @@ class TransferOut(BaseModel):
 class CountedBatch(Body):
     sku_code: Code
     lot_code: Code
-    counted_quantity: Annotated[int, Field(ge=0, le=10_000_000)]
+    counted_quantity: CountedQuantity
 
 
 class Stocktake(WriteRequest):
     warehouse_code: Code
-    counts: list[CountedBatch] = Field(min_length=1, max_length=MAX_LINES * 10)
+    counts: list[CountedBatch] = Field(
+        min_length=1, max_length=MAX_LINES * 10, description="Each batch (SKU and lot) once."
+    )
     note: Text | None = None
+
+    @model_validator(mode="after")
+    def _each_batch_once(self) -> Stocktake:
+        first_row: dict[tuple[str, str], int] = {}
+        for row, counted in enumerate(self.counts):
+            batch = (counted.sku_code, counted.lot_code)
+            if batch in first_row:
+                raise ValueError(
+                    f"counts[{first_row[batch]}] and counts[{row}] both count SKU {counted.sku_code} batch "
+                    f"{counted.lot_code}: count each batch once"
+                )
+            first_row[batch] = row
+        return self
 
 
 class StocktakeOut(BaseModel):
@@ -282,7 +345,7 @@ class BatchOut(BaseModel):
 class PurchaseLineIn(Body):
     sku_code: Code
     quantity: Quantity
-    unit_cost: Money | None = Field(default=None, description="Default: the supplier agreement's, else the SKU's.")
+    unit_cost: UnitPrice | None = Field(default=None, description="Default: the supplier agreement's, else the SKU's.")
 
 
 class CreatePurchaseOrder(WriteRequest):
@@ -300,7 +363,7 @@ class CreatePurchaseOrder(WriteRequest):
 class DeliveredLine(Body):
     sku_code: Code
     delivered_quantity: Quantity
-    rejected_quantity: Annotated[int, Field(ge=0, le=10_000_000)] = Field(
+    rejected_quantity: CountedQuantity = Field(
         default=0, description="Units that failed inspection; they stay outstanding."
     )
     rejection_reason: Text | None = Field(default=None, description="Required when units are rejected.")
@@ -386,15 +449,15 @@ class FunnelAccepted(BaseModel):
 # Prices
 
 Tier = Literal["retail", "wholesale", "member"]
-Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Region = Code
 Percent = Annotated[Decimal, Field(gt=0, lt=100, max_digits=5, decimal_places=2)]
 
 
 class SetPrice(WriteRequest):
-    unit_price: Money
+    unit_price: UnitPrice
     tier: Tier = "retail"
     region: Region | None = Field(default=None, description="Default: the national price.")
-    min_quantity: Annotated[int, Field(ge=1, le=10_000_000)] = Field(
+    min_quantity: Quantity = Field(
         default=1, description="The quantity break: the price applies from this many units on."
     )
 
@@ -409,7 +472,7 @@ class PriceChangeOut(BaseModel):
 
 
 class SetPromotionPrice(WriteRequest):
-    promotion_price: Money
+    promotion_price: UnitPrice
     valid_from: Moment
     valid_until: Moment
     tier: Tier | None = Field(default=None, description="Default: every tier.")
@@ -429,7 +492,7 @@ class PromotionPriceOut(BaseModel):
 
 
 class SetUnitCost(WriteRequest):
-    unit_cost: Money
+    unit_cost: UnitPrice
 
 
 class UnitCostOut(BaseModel):
@@ -489,7 +552,7 @@ class PercentageDiscount(ScopedPromotion):
 class FlashSale(PromotionBase):
     kind: Literal["flash_sale"]
     sku_code: Code
-    flash_price: Money
+    flash_price: UnitPrice
     quantity_cap: Quantity
     per_customer_limit: Quantity | None = None
 

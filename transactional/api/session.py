@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import psycopg
 from fastapi import Depends, Header, HTTPException, Request, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 
 from transactional import merchants, user_sessions
 from transactional.api.schemas import WriteRequest
@@ -66,11 +67,15 @@ class MerchantSession:
             merchant_id=self.merchant_id,
             actor=self.actor,
             name=name,
-            request=body.model_dump(mode="json", exclude_unset=True),
+            # Defaults written out or left out make the same request, so they hash alike; the log
+            # keeps what the client sent.
+            request=body.model_dump(mode="json"),
             at=at,
             target=target,
             idempotency_key=idempotency_key,
-            logged_request=logged_request,
+            logged_request=logged_request
+            if logged_request is not None
+            else body.model_dump(mode="json", exclude_unset=True),
         )
         outcome = perform(self.conn, operation, lambda: action(at))
         if outcome.replayed:
@@ -169,8 +174,18 @@ def purchasing_session(
 Session = Annotated[MerchantSession, Depends(merchant_session)]
 # Dashboard accounts that buy: the roles that see the replenishment suggestions.
 PurchasingSession = Annotated[MerchantSession, Depends(purchasing_session)]
+
+
+def _not_blank(key: str | None) -> str | None:
+    if key is not None and not key.strip():
+        raise ValueError("is blank: send a key that names the request, or leave the header out")
+    return key
+
+
+# A blank key would guard nothing a client could name again, so it is refused rather than ignored.
 IdempotencyKey = Annotated[
     str | None,
+    AfterValidator(_not_blank),
     Header(
         alias="Idempotency-Key",
         min_length=1,

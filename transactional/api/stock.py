@@ -28,6 +28,7 @@ from transactional.api.schemas import (
     WriteOffStock,
 )
 from transactional.api.session import IdempotencyKey, MerchantSession, Session
+from transactional.errors import InvalidRequest
 from transactional.operations import JsonObject, Performed
 
 router = APIRouter(prefix="/stock", tags=["stock"], responses=ERROR_RESPONSES)
@@ -61,6 +62,13 @@ def receive(
     conn, merchant_id = session.conn, session.merchant_id
 
     def receive_batch(at: datetime) -> Performed:
+        # Opening stock (imports) may hold expired units still to write off; a delivery may not.
+        received_on = stock.business_date(at)
+        if body.expiry_date is not None and body.expiry_date <= received_on:
+            raise InvalidRequest(
+                f"expiry_date {body.expiry_date} is not after the receipt's business date {received_on}: "
+                "the batch would arrive expired"
+            )
         batch_id = stock.receive_stock(
             conn,
             warehouse_id=lookups.id_of(conn, merchant_id, lookups.WAREHOUSE, body.warehouse_code),

@@ -26,6 +26,7 @@ from transactional.imports.categories import imported_leaf_category
 from transactional.imports.columns import CellNote, Column
 from transactional.imports.loading import KindImporter
 from transactional.imports.report import Status
+from transactional.limits import MAX_ORDER_AMOUNT
 
 CENT = Decimal("0.01")
 PLACEHOLDER_LEAD_TIME_DAYS = 7
@@ -42,6 +43,7 @@ class OrderGroup:
     ordered_at_row: int = 0
     line_rows: list[int] = field(default_factory=list)
     amount_only_row: int | None = None
+    total_amount: Decimal = Decimal(0)
 
 
 class OrderHistoryImporter(KindImporter):
@@ -97,7 +99,7 @@ class OrderHistoryImporter(KindImporter):
         ),
         Column(
             "quantity",
-            parse.whole_number,
+            parse.quantity,
             False,
             "Units sold (default 1); needs sku_code",
             "销售数量（默认 1）；需填写 sku_code",
@@ -105,7 +107,7 @@ class OrderHistoryImporter(KindImporter):
         ),
         Column(
             "unit_price",
-            parse.money,
+            parse.unit_price,
             False,
             "List price per unit in CNY (default: amount ÷ quantity); needs sku_code",
             "单位标价，元（默认：金额 ÷ 数量）；需填写 sku_code",
@@ -177,6 +179,7 @@ class OrderHistoryImporter(KindImporter):
         line = self._line_numbers(row, values) if not notes else None
         if group is not None:
             self._agrees_with_order(row, order_code, group, values)
+            self._within_order_limit(row, order_code, group, values["amount"])
         quantity, unit_price, discount = line or (None, None, None)
         return (
             row,
@@ -218,6 +221,19 @@ class OrderHistoryImporter(KindImporter):
             )
             return None
         return quantity, unit_price, gross - amount
+
+    def _within_order_limit(self, row: int, order_code: str, group: OrderGroup, amount: Decimal | None) -> None:
+        if amount is None:
+            return
+        before = group.total_amount
+        group.total_amount += amount
+        if before <= MAX_ORDER_AMOUNT < group.total_amount:
+            self.bad(
+                row,
+                "amount",
+                f"brings order {order_code} to {group.total_amount} CNY, "
+                f"above the {MAX_ORDER_AMOUNT} an order may reach",
+            )
 
     def _agrees_with_order(self, row: int, order_code: str, group: OrderGroup, values: dict[str, Any]) -> None:
         """Rows of one order must name one customer and one time, and an amount-only row stands alone."""

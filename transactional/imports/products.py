@@ -38,8 +38,10 @@ class ProductListImporter(KindImporter):
             "已有的三级（末级）品类编码",
             "010101",
         ),
-        Column("unit_cost", parse.money, True, "Purchase cost per unit, CNY", "单位进货成本，元", Decimal("80.00")),
-        Column("price", parse.money, True, "Retail price per unit, CNY", "单位零售价，元", Decimal("98.00")),
+        Column(
+            "unit_cost", parse.unit_price, True, "Purchase cost per unit, CNY", "单位进货成本，元", Decimal("80.00")
+        ),
+        Column("price", parse.unit_price, True, "Retail price per unit, CNY", "单位零售价，元", Decimal("98.00")),
         Column("spec", parse.text, False, "Pack size or specification", "规格或包装", "50kg/袋"),
         Column("brand", parse.text, False, "Brand", "品牌", "丰收"),
         Column("origin", parse.text, False, "Place of origin", "产地", "山东临沂"),
@@ -70,7 +72,7 @@ class ProductListImporter(KindImporter):
         ),
         Column(
             "min_order_qty",
-            parse.whole_number,
+            parse.quantity,
             False,
             "Smallest purchase quantity (default 1)",
             "最小采购量（默认 1）",
@@ -78,7 +80,7 @@ class ProductListImporter(KindImporter):
         ),
         Column(
             "order_multiple",
-            parse.whole_number,
+            parse.quantity,
             False,
             "Purchases in multiples of this (default 1)",
             "采购量须为此数的整数倍（默认 1）",
@@ -86,7 +88,7 @@ class ProductListImporter(KindImporter):
         ),
         Column(
             "low_stock_threshold",
-            parse.whole_number,
+            parse.quantity,
             False,
             "Warn below this on-hand quantity (default 0)",
             "库存低于此数量时预警（默认 0）",

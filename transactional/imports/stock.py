@@ -42,7 +42,7 @@ class StockListImporter(KindImporter):
         ),
         Column(
             "quantity",
-            parse.whole_number,
+            parse.quantity,
             True,
             "Units received into the warehouse (at least 1)",
             "入库数量（至少 1）",
@@ -66,7 +66,7 @@ class StockListImporter(KindImporter):
         ),
         Column(
             "unit_cost",
-            parse.money,
+            parse.unit_price,
             False,
             "Cost per unit of this batch, CNY (default: the product's)",
             "该批次单位成本，元（默认取商品成本）",

@@ -12,11 +12,11 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 
 from transactional.imports.files import CellValue
+from transactional.limits import MAX_ORDER_AMOUNT, MAX_QUANTITY, MAX_UNIT_PRICE
 from transactional.stock import BUSINESS_TIMEZONE
 
 MAX_CODE_CHARS = 64
 MAX_TEXT_CHARS = 200
-MAX_AMOUNT = Decimal("999999999999.99")  # NUMERIC(14, 2)
 MAX_WHOLE_NUMBER = 2_147_483_647  # PostgreSQL integer
 CENT = Decimal("0.01")
 # Excel keeps 15 significant digits; longer numbers in a workbook have already been rounded.
@@ -116,7 +116,16 @@ def _as_text(value: CellValue) -> str | None:
 
 
 def money(value: CellValue) -> Decimal | None:
-    """CNY with at most two decimals, not negative."""
+    """CNY with at most two decimals, not negative, at most what an order may reach."""
+    return _money(value, MAX_ORDER_AMOUNT)
+
+
+def unit_price(value: CellValue) -> Decimal | None:
+    """CNY for one unit (a price or a cost), with at most two decimals, not negative."""
+    return _money(value, MAX_UNIT_PRICE)
+
+
+def _money(value: CellValue, limit: Decimal) -> Decimal | None:
     number = _as_decimal(value, "an amount like 1234.50 (no currency sign or thousands separator)")
     if number is None:
         return None
@@ -124,13 +133,22 @@ def money(value: CellValue) -> Decimal | None:
         raise CellProblem(f"has more than two decimals: {_quote(value)}")
     if number < 0:
         raise CellProblem(f"must not be negative: {_quote(value)}")
-    if number > MAX_AMOUNT:
-        raise CellProblem(f"is too large: {_quote(value)}")
+    if number > limit:
+        raise CellProblem(f"is too large: {_quote(value)} is above {limit}")
     return number.quantize(CENT)
 
 
 def whole_number(value: CellValue) -> int | None:
-    """An integer such as a quantity or a number of days, not negative."""
+    """An integer such as a number of days, not negative."""
+    return _whole_number(value, MAX_WHOLE_NUMBER)
+
+
+def quantity(value: CellValue) -> int | None:
+    """Units of a SKU, not negative, at most what one line or batch may hold."""
+    return _whole_number(value, MAX_QUANTITY)
+
+
+def _whole_number(value: CellValue, limit: int) -> int | None:
     number = _as_decimal(value, "a whole number")
     if number is None:
         return None
@@ -138,8 +156,8 @@ def whole_number(value: CellValue) -> int | None:
         raise CellProblem(f"must be a whole number: {_quote(value)}")
     if number < 0:
         raise CellProblem(f"must not be negative: {_quote(value)}")
-    if number > MAX_WHOLE_NUMBER:
-        raise CellProblem(f"is too large: {_quote(value)}")
+    if number > limit:
+        raise CellProblem(f"is too large: {_quote(value)} is above {limit:,}")
     return int(number)
 
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 
 import psycopg
 
-from transactional.errors import InvalidTransition, PeriodClosed
+from transactional.errors import InvalidRequest, PeriodClosed
 from transactional.stock import BUSINESS_TIMEZONE
 
 KINDS = ("daily", "weekly", "monthly")
@@ -24,14 +24,14 @@ def period_end(kind: str, period_start: date) -> date:
         return period_start
     if kind == "weekly":
         if period_start.weekday() != 0:
-            raise InvalidTransition(f"a weekly statement starts on a Monday; {period_start} is not one")
+            raise InvalidRequest(f"a weekly statement starts on a Monday; period_start {period_start} is not one")
         return period_start + timedelta(days=6)
     if kind == "monthly":
         if period_start.day != 1:
-            raise InvalidTransition(f"a monthly statement starts on the 1st; {period_start} does not")
+            raise InvalidRequest(f"a monthly statement starts on the 1st; period_start {period_start} does not")
         next_month = (period_start + timedelta(days=31)).replace(day=1)
         return next_month - timedelta(days=1)
-    raise InvalidTransition(f"unknown statement kind {kind!r}: expected one of {', '.join(KINDS)}")
+    raise InvalidRequest(f"unknown statement kind {kind!r}: expected one of {', '.join(KINDS)}")
 
 
 def last_complete_period(kind: str, business_day: date) -> date:
@@ -42,7 +42,7 @@ def last_complete_period(kind: str, business_day: date) -> date:
         return business_day - timedelta(days=business_day.weekday() + 7)
     if kind == "monthly":
         return (business_day.replace(day=1) - timedelta(days=1)).replace(day=1)
-    raise InvalidTransition(f"unknown statement kind {kind!r}: expected one of {', '.join(KINDS)}")
+    raise InvalidRequest(f"unknown statement kind {kind!r}: expected one of {', '.join(KINDS)}")
 
 
 def day_start(day: date) -> datetime:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -97,14 +97,24 @@ def _lock_statements_of(conn: psycopg.Connection, merchant_id: int) -> None:
 
 
 def generate_statement(
-    conn: psycopg.Connection, merchant_id: int, kind: str, period_start: date, at: datetime
+    conn: psycopg.Connection,
+    merchant_id: int,
+    kind: str,
+    period_start: date,
+    at: datetime,
+    *,
+    now: datetime | None = None,
 ) -> Statement:
     """Issue the merchant's statement of `kind` for the period starting `period_start`, or
-    return the one already issued. The period must have ended by `at` (business date)."""
+    return the one already issued. The period must have ended by `at` (business date) and by
+    `now`, the real time (default: the server's clock; a simulation of future trading passes its
+    own), since an issued statement closes its days: one dated ahead would refuse the sales and
+    refunds still to come in a period that is not over."""
     last_day = period_end(kind, period_start)
-    if business_date(at) <= last_day:
+    settled_on = business_date(min(at, now or datetime.now(UTC)))
+    if settled_on <= last_day:
         raise InvalidTransition(
-            f"the {kind} period {period_start} to {last_day} has not ended on {business_date(at)}; "
+            f"the {kind} period {period_start} to {last_day} has not ended on {settled_on}; "
             "it can be settled from the next day"
         )
     with conn.transaction():

@@ -58,7 +58,8 @@ select
     reserved,
     frozen,
     on_hand - reserved - frozen as available,
-    cast(on_hand * unit_cost as decimal(18, 2)) as stock_value,
+    -- Widened first: DuckDB multiplies within DECIMAL(18), which one absurd batch overflowed for every merchant.
+    cast(cast(on_hand as decimal(38, 0)) * unit_cost as decimal(18, 2)) as stock_value,
     days_to_expiry,
     -- The source system never sells a batch on or after its expiry date, so a batch expiring
     -- on as_of itself is already expired.

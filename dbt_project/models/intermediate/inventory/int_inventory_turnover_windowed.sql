@@ -27,7 +27,8 @@ inventory as (
         intervals.product_id,
         windows.window_days,
         sum(
-            intervals.on_hand * intervals.unit_cost
+            -- Widened first: DuckDB multiplies within DECIMAL(18), which one absurd batch overflowed.
+            cast(intervals.on_hand as decimal(38, 0)) * intervals.unit_cost
             * {{ dbt.datediff("greatest(intervals.valid_from, windows.window_start)", "intervals.valid_to", "day") }}
         ) as value_days
     from {{ ref('int_stock_batch_intervals_derived') }} as intervals

@@ -50,8 +50,9 @@ paid as (
         supplier_id,
         count(*) as purchase_lines,
         sum(quantity) as purchased_quantity,
-        cast(sum(quantity * unit_cost) as double) / nullif(sum(quantity), 0) as avg_unit_cost,
-        cast(sum(quantity * unit_cost) filter (where is_in_window) as double)
+        -- In double from the start (the averages are): DECIMAL(18) products overflowed on one absurd line.
+        sum(cast(quantity as double) * unit_cost) / nullif(sum(quantity), 0) as avg_unit_cost,
+        sum(cast(quantity as double) * unit_cost) filter (where is_in_window)
             / nullif(sum(quantity) filter (where is_in_window), 0) as window_avg_unit_cost,
         min(unit_cost) as min_unit_cost,
         max(unit_cost) as max_unit_cost,
