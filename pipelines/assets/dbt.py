@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -249,9 +250,15 @@ def _with_table_metadata(
 WINDOWED_BUILD_OPTIONS = ("--exclude-resource-type", "unit_test")
 
 
+def _chose_days(context: dg.AssetExecutionContext) -> bool:
+    """Whether the run names its days: one partition (the UI's Materialize of a single date sets only
+    `dagster/partition`, which has_partition_key_range does not count) or a range (a backfill)."""
+    return context.has_partition_key or context.has_partition_key_range
+
+
 def _partition_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
     """The run's window as business dates [start, end), or nothing for an unpartitioned run."""
-    if not context.has_partition_key_range:
+    if not _chose_days(context):
         return {}
     window = context.partition_time_window
     return {"partition_start": window.start.date().isoformat(), "partition_end": window.end.date().isoformat()}
@@ -280,6 +287,27 @@ def _plan_fact_window(
         f"daily facts: {'full refresh' if window.full_refresh else f'rebuilding from {window.start}'} ({window.reason})"
     )
     return window, checksum
+
+
+def _record_fact_build(
+    context: dg.AssetExecutionContext,
+    every_fact: AbstractSet[dg.AssetKey],
+    warehouse: WarehouseResource,
+    fact_window: fact_windows.FactWindow,
+    as_of: str,
+    checksum: str,
+) -> None:
+    """The next run starts from this build's state only if it built every daily fact: one state
+    stands for them all, so recording it after a few of them would leave the others unbuilt for
+    good (the next run would see nothing new)."""
+    if context.selected_asset_keys != every_fact:
+        context.log.info("daily facts: only some were built, so the next run still rebuilds all of them from before")
+        return
+    conn = duck.connect(warehouse.warehouse_path())
+    try:
+        fact_windows.record_build(conn, fact_window, as_of, checksum)
+    finally:
+        conn.close()
 
 
 def _run_dbt(
@@ -337,19 +365,18 @@ def _define_dbt_assets(
     ):
         if partitions_def is None:
             yield from _run_dbt(context, dbt, run_settings, warehouse)
-        elif context.has_partition_key_range:
+        elif _chose_days(context):
             options, window = _partition_options(context)
             yield from _run_dbt(context, dbt, run_settings, warehouse, options, window)
         else:
             fact_window, checksum = _plan_fact_window(context, project, run_settings, warehouse)
             options = ("--full-refresh",) if fact_window.full_refresh else WINDOWED_BUILD_OPTIONS
             yield from _run_dbt(context, dbt, run_settings, warehouse, options, fact_window.dbt_vars())
-            conn = duck.connect(warehouse.warehouse_path())
-            try:
-                fact_windows.record_build(conn, fact_window, run_settings.as_of, checksum)
-            finally:
-                conn.close()
+            _record_fact_build(context, every_fact, warehouse, fact_window, run_settings.as_of, checksum)
 
+    # The whole definition's keys: inside a run that selected some of them, context.assets_def is
+    # the subset.
+    every_fact = models.keys
     return models
 
 
