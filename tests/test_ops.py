@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -402,6 +402,19 @@ def test_the_weekly_settlement_job_issues_last_weeks_statement_for_every_merchan
         issued = set(conn.execute(weekly).fetchall()) - simulated
     assert len(issued) == merchants, "one statement per merchant, and a rerun issues none twice"
     assert {(start, end) for _, start, end in issued} == {(week_start, week_end)}
+
+
+def test_the_settlement_time_is_read_in_shanghai_and_never_ahead_of_the_clock():
+    from pipelines.ops.settlements import statement_time
+
+    now = datetime(2026, 12, 7, 4, 0, tzinfo=UTC)  # Monday 12:00 in Shanghai
+    assert statement_time("", now) == now
+    assert statement_time("2026-12-07T06:00:00", now) == datetime(2026, 12, 6, 22, 0, tzinfo=UTC)
+    # The UI's "Test schedule" offers the next Monday's tick: that week has not ended.
+    with pytest.raises(dg.Failure, match="ahead of the clock"):
+        statement_time("2026-12-14T06:00:00+08:00", now)
+    with pytest.raises(dg.Failure, match=r"at must be an ISO 8601 time .* not 'next monday'"):
+        statement_time("next monday", now)
 
 
 def test_the_new_data_sensor_asks_for_a_run_only_when_postgres_has_changes(ingested_tiny):
