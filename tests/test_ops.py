@@ -3,6 +3,7 @@ and one warehouse writer at a time across runs, which a killed run does not bloc
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -88,8 +89,51 @@ def test_a_failed_step_is_named_with_its_cause_in_one_line(ops_home) -> None:
             [failure] = [event for event in result.all_events if event.is_step_failure]
             lines[asset.key.path[-1]] = step_failure_line(failure.step_key, failure.step_failure_data.error)
     assert lines["shelf_count"] == "step shelf_count: ValueError: shelf count does not add up: 3 missing"
-    assert lines["shelf_total"].startswith("step shelf_total: dagster._core.errors.DagsterAssetCheckFailedError")
+    assert lines["shelf_total"].startswith("step shelf_total: DagsterAssetCheckFailedError")
     assert lines["shelf_total"].endswith("failed with ERROR severity: shelf_total: shelves_add_up")
+
+
+@dg.asset(group_name="test")
+def settled_statements() -> None:
+    raise dg.Failure(description="dbt build: test assert_settlement_statements_match_journal failed: Got 1 result")
+
+
+def test_a_failed_dbt_build_names_the_nodes_that_failed_in_dbts_words(ops_home, tmp_path) -> None:
+    from pipelines.assets.dbt import failed_nodes
+    from pipelines.ops.step_failures import step_failure_line
+
+    run_results = tmp_path / "run_results.json"
+    run_results.write_text(
+        json.dumps(
+            {
+                "results": [
+                    {"unique_id": "model.coopcast.fct_daily_sales", "status": "success", "message": "OK"},
+                    {
+                        "unique_id": "test.coopcast.assert_settlement_statements_match_journal",
+                        "status": "fail",
+                        "message": "Got 1 result, configured to fail if != 0",
+                    },
+                    {
+                        "unique_id": "model.coopcast.fct_supplier_price_comparison",
+                        "status": "error",
+                        "message": 'Runtime Error in model\n  Binder Error: Ambiguous reference to column "sku_name"',
+                    },
+                ]
+            }
+        )
+    )
+    assert failed_nodes(run_results) == [
+        "test assert_settlement_statements_match_journal failed: Got 1 result, configured to fail if != 0",
+        "model fct_supplier_price_comparison errored: Runtime Error in model",
+    ]
+    assert failed_nodes(tmp_path / "absent.json") == []
+    # The asset's own Failure reads as its description, without Dagster's class path.
+    with dg.DagsterInstance.get() as instance:
+        result = dg.materialize([settled_statements], instance=instance, raise_on_error=False)
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    assert step_failure_line(failure.step_key, failure.step_failure_data.error) == (
+        "step settled_statements: dbt build: test assert_settlement_statements_match_journal failed: Got 1 result"
+    )
 
 
 def test_an_unreachable_mail_server_still_leaves_the_alert_in_the_table(ops_home, monkeypatch):

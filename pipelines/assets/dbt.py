@@ -245,6 +245,20 @@ def _with_table_metadata(
         raise failure
 
 
+def failed_nodes(run_results: Path) -> list[str]:
+    """Each model, test or snapshot an invocation failed, as `test NAME failed: dbt's first line`."""
+    if not run_results.exists():
+        return []
+    failed = []
+    for result in json.loads(run_results.read_text())["results"]:
+        if result["status"] not in ("error", "fail"):
+            continue
+        kind, *_, name = result["unique_id"].split(".")
+        reason = next((line.strip() for line in (result.get("message") or "").splitlines() if line.strip()), "")
+        failed.append(f"{kind} {name} {'failed' if result['status'] == 'fail' else 'errored'}: {reason}")
+    return failed
+
+
 # Unit tests check the SQL, not the days: they run with whole builds, where no window filters out
 # their fixtures (and the SQL of the daily facts changing forces a whole build).
 WINDOWED_BUILD_OPTIONS = ("--exclude-resource-type", "unit_test")
@@ -331,7 +345,15 @@ def _run_dbt(
     # dbt starts here, with a copy of the environment.
     with _run_vars_in_environment(run_settings.dbt_run_vars(extra_vars)):
         invocation = dbt.cli(["build", *extra_args, *saved_parse], context=context, target_path=target)
-    yield from _with_table_metadata(context, invocation.stream(), warehouse.warehouse_path())
+    try:
+        yield from _with_table_metadata(context, invocation.stream(), warehouse.warehouse_path())
+    except DagsterDbtCliRuntimeError as error:
+        # dagster-dbt's error names the command, cut off before any failed test or model: the
+        # nodes that failed and dbt's own words for why are what the CLI line and the alert need.
+        failed = failed_nodes(target / "run_results.json")
+        if not failed:
+            raise
+        raise dg.Failure(description=f"dbt build: {'; '.join(failed)}") from error
     if parse_state is None and (target / PARSE_STATE).exists():
         # Copied beside and renamed into place: a reader sees the old state or the new, never half.
         kept = _kept_parse_state(warehouse.warehouse_path())

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from dagster._utils.error import SerializableErrorInfo
 
 MAX_LENGTH = 300
+# Python names a raised class by its module path ("dagster._core.definitions.events.Failure: …");
+# the class name is enough, and an asset's own Failure says all in its description.
+QUALIFIED_CLASS = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*: )")
+OWN_FAILURE = "Failure: "
 
 
 def step_failure_line(step_key: str, error: SerializableErrorInfo | None) -> str:
@@ -14,4 +20,5 @@ def step_failure_line(step_key: str, error: SerializableErrorInfo | None) -> str
     while error is not None and error.cause is not None:
         error = error.cause
     lines = [line.strip() for line in (error.message if error else "").splitlines() if line.strip()]
-    return f"step {step_key}: {' '.join(lines)[:MAX_LENGTH] or 'failed without a message'}"
+    text = QUALIFIED_CLASS.sub("", " ".join(lines)).removeprefix(OWN_FAILURE)
+    return f"step {step_key}: {text[:MAX_LENGTH] or 'failed without a message'}"
