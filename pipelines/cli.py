@@ -42,7 +42,7 @@ from pipelines.commands.ingest import ingest as ingest_command
 from pipelines.commands.merchant import merchant_app
 from pipelines.commands.replenish import replenish as replenish_command
 from pipelines.commands.user import demo_login, first_admin_password, user_app
-from pipelines.ops.instance import cli_run_tags, release_abandoned_cli_runs
+from pipelines.ops.instance import cli_run_tags, release_abandoned_cli_runs, run_label
 from pipelines.ops.step_failures import step_failure_line
 from transactional import db
 
@@ -600,7 +600,9 @@ def status() -> None:
         last = runs[0]
         stats = instance.get_run_stats(last.run_id)
         ended = _local_time(stats.end_time)
-        console.print(f"Last run    {last.status.value} {last.job_name} {last.run_id} (ended {ended})")
+        console.print(
+            f"Last run    {last.status.value} {run_label(last.job_name, last.tags)} {last.run_id} (ended {ended})"
+        )
         with error_console.status("Reading the asset graph…"):
             definitions = build_definitions()
         freshness = Table("group", "assets", "oldest materialization", "past their freshness policy")

@@ -491,7 +491,8 @@ def test_the_new_data_sensor_asks_for_a_run_only_when_postgres_has_changes(inges
 
 def test_status_shows_the_last_run_freshness_per_group_and_failed_checks(pipeline_run):
     output = run_cli(pipeline_run, "status").stdout
-    assert "Last run    SUCCESS coopcast_full_run" in output
+    # The command that started the run, beside its job: `coopcast ingest` runs the full run's job too.
+    assert "Last run    SUCCESS coopcast run (coopcast_full_run)" in output
     for group in ("ingest", "staging", "intermediate", "marts", "ml", "exports", "serving"):
         assert f"│ {group} " in output
     assert "Failed checks 0" in output

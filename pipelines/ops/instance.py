@@ -9,6 +9,8 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,9 @@ WAREHOUSE_WRITERS_AT_ONCE = 1
 # a run whose process was killed from one still going.
 CLI_PID_TAG = "coopcast/pid"
 CLI_HOST_TAG = "coopcast/host"
+# The command a CLI run comes from: `coopcast ingest` runs the full run's job with the ingest
+# assets selected, and reads as a failed whole pipeline under the job's name alone.
+CLI_COMMAND_TAG = "coopcast/command"
 
 
 def instance_config(dagster_home: Path) -> dict:
@@ -74,8 +79,18 @@ def ensure_instance(dagster_home: Path) -> None:
 
 
 def cli_run_tags() -> dict[str, str]:
-    """Tags naming this process, for runs it executes in process."""
-    return {CLI_PID_TAG: str(os.getpid()), CLI_HOST_TAG: socket.gethostname()}
+    """Tags naming this process and its command, for runs it executes in process."""
+    return {
+        CLI_PID_TAG: str(os.getpid()),
+        CLI_HOST_TAG: socket.gethostname(),
+        CLI_COMMAND_TAG: " ".join(["coopcast", *sys.argv[1:2]]),
+    }
+
+
+def run_label(job_name: str, tags: Mapping[str, str]) -> str:
+    """How ops read a run: its job, and the command that started it when a CLI did."""
+    command = tags.get(CLI_COMMAND_TAG)
+    return f"{command} ({job_name})" if command else job_name
 
 
 def _process_is_gone(pid: int) -> bool:

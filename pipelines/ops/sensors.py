@@ -6,7 +6,7 @@ import duckdb
 
 from pipelines import ingest
 from pipelines.ops.alerts import Alert, raise_alert
-from pipelines.ops.instance import release_abandoned_cli_runs
+from pipelines.ops.instance import release_abandoned_cli_runs, run_label
 from pipelines.ops.schedules import NIGHTLY_JOB
 from pipelines.ops.step_failures import step_failure_line
 from pipelines.resources import PostgresResource, WarehouseResource
@@ -71,7 +71,7 @@ def failure_alert(context: dg.RunFailureSensorContext) -> Alert:
         reason = step_failure_line(failures[0].step_key, failures[0].step_failure_data.error)
     else:
         reason = context.failure_event.message or "the run failed"
-    return Alert(kind="run failed", message=reason, job_name=run.job_name, run_id=run.run_id)
+    return Alert(kind="run failed", message=reason, job_name=run_label(run.job_name, run.tags), run_id=run.run_id)
 
 
 @dg.sensor(
