@@ -17,8 +17,11 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Dataframe
 
 from tests.conftest import PipelineRun
+from tests.dashboard_pages import downloaded_sheet, downloads, header, sheet_rows, table_of
 from tests.dashboard_signin import sign_in_as
 from tests.test_dashboard_apptest import APP, RUN_TIMEOUT, column_labels, metric_value, show_merchant, use_home, yuan
+
+__all__ = ["downloads"]
 
 CHURN_PAGE = "app_pages/customers.py"
 PRICES_PAGE = "app_pages/prices.py"
@@ -229,6 +232,44 @@ def app_on_a_changed_copy(
     use_home(monkeypatch, home)
     app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
     return sign_in_as(app, monkeypatch, pipeline_run.database_url, "admin")
+
+
+def test_the_hint_list_downloads_as_shown(
+    pipeline_run: PipelineRun,
+    serving: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    downloads,
+) -> None:
+    merchant_id, _ = merchants(serving)["M001"]
+    (signals,) = serving.execute(
+        """SELECT count(*) FROM ml.price_signals WHERE merchant_id = ? AND level = 'sku'
+             AND as_of = (SELECT max(as_of) FROM ml.price_signals WHERE merchant_id = ? AND level = 'sku')""",
+        [merchant_id, merchant_id],
+    ).fetchone()
+    # The tiny network's prices barely move, so every hint is neutral: here a rising price says
+    # buy ahead and a falling one wait.
+    app = app_on_a_changed_copy(
+        pipeline_run,
+        tmp_path,
+        monkeypatch,
+        f"""UPDATE ml.price_signals SET hint = CASE WHEN outlook_change > 0 THEN 'buy_ahead' ELSE 'wait' END
+            WHERE level = 'sku' AND merchant_id = {merchant_id}""",
+    )
+    show_merchant(app, merchant_id)
+    open_page(app, PRICES_PAGE)
+
+    assert not app.exception
+    shown = table_of(app, "hint").value
+    sheet = downloaded_sheet(app, downloads, "download_price_hints")
+    columns = header(sheet)
+    assert columns == ["商品编码", "商品名称", "价格类型", "提示", "最新价格", "预计变化", "预测天数", "说明"]
+    rows = sheet_rows(sheet)
+    assert len(rows) == len(shown) == signals
+    assert [(row[0], row[2], row[3], row[7]) for row in rows] == list(
+        zip(shown["sku_code"], shown["price_kind"], shown["hint"], shown["reason"], strict=True)
+    )
+    assert {row[3] for row in rows} == {"建议提前采购", "建议暂缓采购"}
 
 
 @pytest.mark.parametrize(

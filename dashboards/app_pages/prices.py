@@ -111,15 +111,18 @@ def hint_columns() -> dict[str, ColumnConfig]:
 def render_hints(merchant: Merchant) -> None:
     st.subheader(t("price_hints"))
     hints = queries.price_hints(merchant.merchant_id)
-    if hints.empty:
-        st.info(t("no_price_hints"))
-        return
     kinds = {kind: t(f"price_kind_{kind}") for kind in PRICE_KINDS}
     labels = {hint: t(f"price_hint_{hint}") for hint in HINT_ICONS}
     shown = hints.assign(
         price_kind=hints["price_kind"].map(kinds), hint=hints["hint"].map(labels), reason=hints[reason_column()]
     ).drop(columns="reason_zh")
-    st.dataframe(shown, hide_index=True, column_config=hint_columns(), placeholder=formatting.MISSING)
+    tb.show_table(
+        shown,
+        hint_columns(),
+        stem=tb.file_stem("price_hints", merchant),
+        key="download_price_hints",
+        empty_key="no_price_hints",
+    )
 
 
 def render() -> None:
