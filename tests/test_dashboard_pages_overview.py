@@ -1,14 +1,16 @@
-"""The overview page (经营概览) as a merchant's owner sees it: the flagged stock's download, against
-the serving copy."""
+"""The overview page (经营概览) as a merchant's owner sees it: the flagged stock's download and the
+trend's grain kept in the URL, against the serving copy."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PipelineRun
 from tests.dashboard_pages import downloaded_sheet, downloads, header, open_page, sheet_rows, table_of
-from tests.test_dashboard_apptest import ANY_FLAG, serving
+from tests.dashboard_signin import sign_in_as
+from tests.test_dashboard_apptest import ANY_FLAG, APP, RUN_TIMEOUT, serving, use_home
 
 __all__ = ["downloads", "serving"]
 
@@ -26,6 +28,17 @@ def most_flagged_merchant(serving: duckdb.DuckDBPyConnection) -> tuple[int, int]
     ).fetchone()
     assert found, "the pipeline flagged no stock at all"
     return found
+
+
+def landing_from_a_link(
+    pipeline_run: PipelineRun, monkeypatch: pytest.MonkeyPatch, merchant_id: int, query: dict[str, str]
+) -> AppTest:
+    """The owner signing in from a link to the overview carrying `query`: the overview is the page a
+    session lands on, so the link is read at sign-in, not on the way to another page."""
+    use_home(monkeypatch, pipeline_run.home)
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
+    app.query_params.update(query)
+    return sign_in_as(app.run(), monkeypatch, pipeline_run.database_url, "owner", merchant_id)
 
 
 def test_the_flagged_stock_downloads_as_the_table_shows_it(
@@ -49,3 +62,25 @@ def test_the_flagged_stock_downloads_as_the_table_shows_it(
     assert levels == list(shown["near_expiry_level"])
     assert set(levels) - {""} <= NEAR_EXPIRY_WORDS
     assert "" in levels, "every flagged row is near expiry: no empty cell to check"
+
+
+@pytest.mark.parametrize(("in_url", "grain"), [("week", "week"), ("month", "month"), ("fortnight", "day")])
+def test_the_trend_grain_comes_from_the_url_and_goes_back_to_it(
+    pipeline_run: PipelineRun,
+    serving: duckdb.DuckDBPyConnection,
+    monkeypatch: pytest.MonkeyPatch,
+    in_url: str,
+    grain: str,
+) -> None:
+    merchant_id, _ = most_flagged_merchant(serving)
+
+    app = landing_from_a_link(pipeline_run, monkeypatch, merchant_id, {"overview_period": in_url})
+
+    assert not app.exception
+    assert app.radio(key="overview_period").value == grain
+    # A value the radio does not offer leaves the URL.
+    assert app.query_params.get("overview_period") == (in_url if in_url == grain else None)
+    another = "week" if grain == "day" else "day"
+    app.radio(key="overview_period").set_value(another).run()
+    assert not app.exception
+    assert app.query_params["overview_period"] == another

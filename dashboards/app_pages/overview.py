@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, forecast_view, formatting, queries
+from dashboards import charts, forecast_view, formatting, queries, url_filters
 from dashboards import tables as tb
 from dashboards.i18n import t
 from dashboards.inbox import render_inbox
@@ -94,7 +94,7 @@ def render_sales_trend(merchant: Merchant) -> None:
         charts.GRANULARITIES,
         format_func=labels.__getitem__,
         horizontal=True,
-        key="granularity",
+        **url_filters.one_of("overview_period", charts.GRANULARITIES, "day"),
     )
     trend = charts.revenue_by_period(
         queries.daily_revenue(merchant.merchant_id, merchant.as_of), granularity, merchant.as_of
