@@ -7,17 +7,26 @@ import streamlit as st
 from dashboards import auth, formatting, queries
 from dashboards.i18n import language_toggle, t
 from dashboards.merchant import current_merchant, merchant_picker
-from dashboards.navigation import PAGE_SPECS, import_page_modules, pages_for
+from dashboards.navigation import PAGE_SPECS, PageSpec, import_page_modules, pages_for
 from transactional.users import ADMIN_ROLE
+
+
+def page(spec: PageSpec, **options: object) -> st.Page:
+    return st.Page(spec.path, title=t(spec.title_key), icon=spec.icon, **options)
 
 
 def pages(role: str | None) -> list[st.Page]:
     """The signed-in role's pages; signed out, every page (hidden), so that a bookmarked URL
-    still resolves, and shows the landing page after sign-in if the role may not open it."""
-    specs = pages_for(role) if role else PAGE_SPECS
+    still resolves, and shows the landing page after sign-in if the role may not open it.
+
+    Streamlit serves the landing page at the root only, its url_path merely reserved: the same
+    script again, as a hidden page, answers its own path too (/overview), without a menu entry.
+    """
+    landing, *others = pages_for(role) if role else PAGE_SPECS
     return [
-        st.Page(spec.path, title=t(spec.title_key), icon=spec.icon, url_path=spec.url_path, default=index == 0)
-        for index, spec in enumerate(specs)
+        page(landing, url_path="", default=True),
+        *(page(spec, url_path=spec.url_path) for spec in others),
+        page(landing, url_path=landing.url_path, visibility="hidden"),
     ]
 
 
