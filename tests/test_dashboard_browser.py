@@ -177,6 +177,19 @@ def test_the_overview_opens_at_its_own_path_too(page: Page, owner: Account, dash
     assert_no_python_error(page)
 
 
+def test_a_page_the_role_may_not_open_leaves_its_filters_behind(
+    page: Page, pipeline_run: PipelineRun, merchant_id: int, dashboard_url: str
+) -> None:
+    seller = account(pipeline_run.database_url, "sales", merchant_id)
+    page.goto(f"{dashboard_url}finance?fin_months=12")
+
+    sign_in(page, seller.username, seller.password)
+
+    expect(page).to_have_url(dashboard_url)
+    assert_no_page_not_found(page)
+    assert_no_python_error(page)
+
+
 def test_an_admin_signs_in_and_reads_a_merchant_overview(page: Page, pipeline_run: PipelineRun) -> None:
     admin = account(pipeline_run.database_url, "admin")
 
