@@ -135,6 +135,21 @@ def test_the_url_picks_the_measure_and_class_and_bad_values_are_ignored(
     assert table_of(app, "abc_class").value["X"].dtype.kind in "iu"
 
 
+def test_switching_to_english_then_to_another_page_raises_nothing(
+    pipeline_run: PipelineRun, serving: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merchant_id, _ = merchant_with_slow_movers(serving)
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id)
+
+    app.sidebar.radio(key="language").set_value("en").run()
+    assert not app.exception
+    assert [heading.value for heading in app.title] == ["Product analysis"]
+    app.switch_page("app_pages/inventory.py").run()
+
+    assert not app.exception
+    assert [heading.value for heading in app.title] == ["Inventory"]
+
+
 def test_the_class_table_downloads_as_a_formula_safe_workbook(
     pipeline_run: PipelineRun,
     formula_home: Path,
