@@ -82,11 +82,13 @@ def class_columns() -> dict[str, ColumnConfig]:
 def render_class(merchant: Merchant, skus: pd.DataFrame) -> None:
     counts = skus["abc_xyz_class"].value_counts()
     labels = {name: t("products_class_option", name=name, skus=int(counts.get(name, 0))) for name in CLASSES}
+    # AX, the first class, often holds no SKU: the list opens on the first class that holds one.
+    first_held = next(name for name in CLASSES if counts.get(name, 0))
     chosen = st.selectbox(
         t("products_class_filter"),
         CLASSES,
         format_func=labels.__getitem__,
-        **url_filters.one_of("products_class", CLASSES, "AX"),
+        **url_filters.one_of("products_class", CLASSES, first_held),
     )
     table(skus[skus["abc_xyz_class"] == chosen], class_columns(), merchant, "abc_xyz_skus")
 
