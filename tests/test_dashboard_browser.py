@@ -159,6 +159,37 @@ def test_the_overview_reads_in_english_after_the_toggle(page: Page, owner: Accou
     screenshot(page, "overview_en")
 
 
+def assert_no_page_not_found(page: Page) -> None:
+    """Streamlit's own dialog for a URL that names no page (in English whatever the language)."""
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.locator("body")).not_to_contain_text("Page not found")
+
+
+def test_the_overview_opens_at_its_own_path_too(page: Page, owner: Account, dashboard_url: str) -> None:
+    page.goto(f"{dashboard_url}overview")
+    expect(page.get_by_test_id("stForm")).to_be_visible(timeout=RENDER_MS)
+    assert_no_page_not_found(page)
+
+    sign_in(page, owner.username, owner.password)
+
+    assert_no_page_not_found(page)
+    assert page.url == f"{dashboard_url}overview"
+    assert_no_python_error(page)
+
+
+def test_a_page_the_role_may_not_open_leaves_its_filters_behind(
+    page: Page, pipeline_run: PipelineRun, merchant_id: int, dashboard_url: str
+) -> None:
+    seller = account(pipeline_run.database_url, "sales", merchant_id)
+    page.goto(f"{dashboard_url}finance?fin_months=12")
+
+    sign_in(page, seller.username, seller.password)
+
+    expect(page).to_have_url(dashboard_url)
+    assert_no_page_not_found(page)
+    assert_no_python_error(page)
+
+
 def test_an_admin_signs_in_and_reads_a_merchant_overview(page: Page, pipeline_run: PipelineRun) -> None:
     admin = account(pipeline_run.database_url, "admin")
 

@@ -17,12 +17,17 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Dataframe
 
 from tests.conftest import PipelineRun
+from tests.dashboard_pages import downloaded_sheet, downloads, header, sheet_rows, table_of
+from tests.dashboard_sessions import open_as
 from tests.dashboard_signin import sign_in_as
 from tests.test_dashboard_apptest import APP, RUN_TIMEOUT, column_labels, metric_value, show_merchant, use_home, yuan
 
+__all__ = ["downloads"]
+
 CHURN_PAGE = "app_pages/customers.py"
 PRICES_PAGE = "app_pages/prices.py"
-CHINESE_STATUSES = {"正常", "有流失风险", "沉睡", "已流失"}
+STATUS_LABELS = {"active": "正常", "at_risk": "有流失风险", "sleeping": "沉睡", "lost": "已流失"}
+CHINESE_STATUSES = set(STATUS_LABELS.values())
 CHINESE_REASONS = {"久未购买", "购买次数减少", "购买金额减少", "购买品类变少"}
 REASON_CODES = {"long_silence", "falling_frequency", "falling_amount", "fewer_categories"}
 
@@ -60,6 +65,15 @@ def warned_customers(serving: duckdb.DuckDBPyConnection, merchant_id: int, as_of
         [merchant_id, as_of],
     ).fetchall()
     return set(rows)
+
+
+def statuses_of(serving: duckdb.DuckDBPyConnection, merchant_id: int, as_of: object) -> set[str]:
+    """The statuses the merchant's warned customers are in."""
+    rows = serving.execute(
+        "SELECT DISTINCT status FROM ml.churn_scores WHERE merchant_id = ? AND as_of = ? AND status <> 'active'",
+        [merchant_id, as_of],
+    ).fetchall()
+    return {status for (status,) in rows}
 
 
 def customer_table(app: AppTest, code_label: str) -> Dataframe:
@@ -149,8 +163,42 @@ def test_the_status_filter_keeps_only_the_chosen_status(app: AppTest, serving: d
     assert set(shown["status"]) == {"已流失"}
 
 
+@pytest.mark.parametrize(
+    ("in_url", "statuses"),
+    [(["lost"], {"已流失"}), (["sleeping", "lost"], {"沉睡", "已流失"}), (["gone", "active"], None)],
+    ids=["one", "two", "unknown or not warned"],
+)
+def test_the_status_filter_comes_from_the_url(
+    pipeline_run: PipelineRun,
+    serving: duckdb.DuckDBPyConnection,
+    monkeypatch: pytest.MonkeyPatch,
+    in_url: list[str],
+    statuses: set[str] | None,
+) -> None:
+    merchant_id, as_of = merchants(serving)["M001"]
+    warned = {STATUS_LABELS[status] for status in statuses_of(serving, merchant_id, as_of)}
+
+    app = open_as(pipeline_run, monkeypatch, "customers", merchant_id, query={"churn_statuses": in_url})
+
+    assert not app.exception
+    assert set(customer_table(app, "客户编码").value["status"]) == (warned & statuses if statuses else warned)
+    assert ("churn_statuses" in app.query_params) is bool(statuses)
+
+
+def test_a_new_status_choice_is_written_to_the_url(
+    pipeline_run: PipelineRun, serving: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merchant_id, _ = merchants(serving)["M001"]
+    app = open_as(pipeline_run, monkeypatch, "customers", merchant_id)
+
+    app.multiselect(key="churn_statuses").set_value(["sleeping", "lost"]).run()
+
+    assert not app.exception
+    assert app.query_params["churn_statuses"] == ["sleeping", "lost"]
+
+
 def selected_signal(app: AppTest, serving: duckdb.DuckDBPyConnection, merchant_id: int, price_kind: str) -> tuple:
-    sku_code = app.selectbox(key=f"price_sku_{merchant_id}").value
+    sku_code = app.selectbox(key="price_sku").value
     return serving.execute(
         """SELECT last_price, reason_zh, reason FROM ml.price_signals
            WHERE merchant_id = ? AND level = 'sku' AND sku_code = ? AND price_kind = ?
@@ -216,6 +264,69 @@ def test_the_hint_list_names_the_products_to_buy_ahead_or_wait_for(
         assert any("没有建议提前采购或暂缓采购" in info.value for info in app.info)
 
 
+def price_skus_by_name(serving: duckdb.DuckDBPyConnection, merchant_id: int) -> list[str]:
+    """The SKUs of the merchant's newest price signals, by name, as the SKU picker lists them."""
+    rows = serving.execute(
+        """SELECT DISTINCT s.sku_code, coalesce(p.sku_name, s.sku_code) AS sku_name FROM ml.price_signals s
+           LEFT JOIN marts.dim_products p ON p.merchant_id = s.merchant_id AND p.sku_code = s.sku_code
+           WHERE s.merchant_id = ? AND s.level = 'sku'
+             AND s.as_of = (SELECT max(as_of) FROM ml.price_signals WHERE merchant_id = ? AND level = 'sku')
+           ORDER BY sku_name, s.sku_code""",
+        [merchant_id, merchant_id],
+    ).fetchall()
+    return [code for code, _ in rows]
+
+
+def test_the_product_and_price_kind_come_from_the_url(
+    pipeline_run: PipelineRun, serving: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merchant_id, _ = merchants(serving)["M001"]
+    skus = price_skus_by_name(serving, merchant_id)
+    assert len(skus) >= 2, "the merchant has one priced SKU: the URL could not choose another"
+
+    app = open_as(
+        pipeline_run, monkeypatch, "prices", merchant_id, query={"price_sku": skus[-1], "price_kind": "selling"}
+    )
+
+    assert not app.exception
+    assert app.selectbox(key="price_sku").value == skus[-1]
+    assert app.radio(key="price_kind").value == "selling"
+    last_price, _, _ = selected_signal(app, serving, merchant_id, "selling")
+    assert metric_value(app, "最新价格") == yuan(Decimal(str(last_price)))
+
+
+def test_a_product_of_another_merchant_or_an_unknown_price_kind_in_the_url_is_ignored(
+    pipeline_run: PipelineRun, serving: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merchant_id, _ = merchants(serving)["M001"]
+    other_id, _ = merchants(serving)["M002"]
+    own = price_skus_by_name(serving, merchant_id)
+    foreign = sorted(set(price_skus_by_name(serving, other_id)) - set(own))
+    assert foreign, "the merchants price the same SKUs"
+
+    query = {"price_sku": foreign[0], "price_kind": "wholesale"}
+    app = open_as(pipeline_run, monkeypatch, "prices", merchant_id, query=query)
+
+    assert not app.exception
+    assert app.selectbox(key="price_sku").value == own[0]
+    assert app.radio(key="price_kind").value == "cost"
+    assert not {"price_sku", "price_kind"} & set(app.query_params)
+
+
+def test_a_new_product_and_price_kind_are_written_to_the_url(
+    pipeline_run: PipelineRun, serving: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merchant_id, _ = merchants(serving)["M001"]
+    skus = price_skus_by_name(serving, merchant_id)
+    app = open_as(pipeline_run, monkeypatch, "prices", merchant_id)
+
+    app.selectbox(key="price_sku").set_value(skus[-1]).run()
+    app.radio(key="price_kind").set_value("selling").run()
+
+    assert not app.exception
+    assert (app.query_params["price_sku"], app.query_params["price_kind"]) == (skus[-1], "selling")
+
+
 def app_on_a_changed_copy(
     pipeline_run: PipelineRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sql: str
 ) -> AppTest:
@@ -229,6 +340,44 @@ def app_on_a_changed_copy(
     use_home(monkeypatch, home)
     app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
     return sign_in_as(app, monkeypatch, pipeline_run.database_url, "admin")
+
+
+def test_the_hint_list_downloads_as_shown(
+    pipeline_run: PipelineRun,
+    serving: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    downloads,
+) -> None:
+    merchant_id, _ = merchants(serving)["M001"]
+    (signals,) = serving.execute(
+        """SELECT count(*) FROM ml.price_signals WHERE merchant_id = ? AND level = 'sku'
+             AND as_of = (SELECT max(as_of) FROM ml.price_signals WHERE merchant_id = ? AND level = 'sku')""",
+        [merchant_id, merchant_id],
+    ).fetchone()
+    # The tiny network's prices barely move, so every hint is neutral: here a rising price says
+    # buy ahead and a falling one wait.
+    app = app_on_a_changed_copy(
+        pipeline_run,
+        tmp_path,
+        monkeypatch,
+        f"""UPDATE ml.price_signals SET hint = CASE WHEN outlook_change > 0 THEN 'buy_ahead' ELSE 'wait' END
+            WHERE level = 'sku' AND merchant_id = {merchant_id}""",
+    )
+    show_merchant(app, merchant_id)
+    open_page(app, PRICES_PAGE)
+
+    assert not app.exception
+    shown = table_of(app, "hint").value
+    sheet = downloaded_sheet(app, downloads, "download_price_hints")
+    columns = header(sheet)
+    assert columns == ["商品编码", "商品名称", "价格类型", "提示", "最新价格", "预计变化", "预测天数", "说明"]
+    rows = sheet_rows(sheet)
+    assert len(rows) == len(shown) == signals
+    assert [(row[0], row[2], row[3], row[7]) for row in rows] == list(
+        zip(shown["sku_code"], shown["price_kind"], shown["hint"], shown["reason"], strict=True)
+    )
+    assert {row[3] for row in rows} == {"建议提前采购", "建议暂缓采购"}
 
 
 @pytest.mark.parametrize(

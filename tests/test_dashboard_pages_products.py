@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -46,6 +47,24 @@ def class_counts(serving: duckdb.DuckDBPyConnection, merchant_id: int, as_of: da
         [merchant_id, as_of],
     ).fetchall()
     return {(abc, xyz): count for abc, xyz, count in rows}
+
+
+def first_class_with_skus(serving: duckdb.DuckDBPyConnection, merchant_id: int, as_of: date) -> str:
+    """The first of AX, AY … CZ, in that order, holding at least one of the merchant's SKUs."""
+    counts = class_counts(serving, merchant_id, as_of)
+    return next(abc + xyz for abc in "ABC" for xyz in "XYZ" if counts.get((abc, xyz)))
+
+
+def home_without_class(pipeline_run: PipelineRun, tmp_path: Path, merchant_id: int, abc_xyz_class: str) -> Path:
+    """A copy of the published home in which no SKU of merchant `merchant_id` is in `abc_xyz_class`."""
+    home = tmp_path / "home"
+    shutil.copytree(pipeline_run.home, home)
+    with duckdb.connect(str(home / "serving" / "warehouse.duckdb")) as conn:
+        conn.execute(
+            "DELETE FROM marts.fct_product_abc_xyz WHERE merchant_id = ? AND abc_xyz_class = ?",
+            [merchant_id, abc_xyz_class],
+        )
+    return home
 
 
 @pytest.mark.parametrize("role", ["owner", "admin"])
@@ -131,8 +150,48 @@ def test_the_url_picks_the_measure_and_class_and_bad_values_are_ignored(
     )
 
     assert not app.exception
-    assert set(table_of(app, "abc_xyz_class").value["abc_xyz_class"]) <= {"AX"}
+    assert app.selectbox(key="products_class").value == first_class_with_skus(serving, merchant_id, as_of)
     assert table_of(app, "abc_class").value["X"].dtype.kind in "iu"
+
+
+def test_the_class_list_opens_on_the_first_class_that_has_products(
+    pipeline_run: PipelineRun,
+    serving: duckdb.DuckDBPyConnection,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    downloads,
+) -> None:
+    merchant_id, as_of = merchant_with_slow_movers(serving)
+    home = home_without_class(pipeline_run, tmp_path, merchant_id, "AX")
+    with duckdb.connect(str(home / "serving" / "warehouse.duckdb"), read_only=True) as changed:
+        first = first_class_with_skus(changed, merchant_id, as_of)
+        members = changed.execute(
+            """SELECT sku_code FROM marts.fct_product_abc_xyz
+               WHERE merchant_id = ? AND as_of = ? AND abc_xyz_class = ?""",
+            [merchant_id, as_of, first],
+        ).fetchall()
+
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id, home=home)
+
+    assert not app.exception
+    assert app.selectbox(key="products_class").value == first != "AX"
+    assert set(table_of(app, "abc_xyz_class").value["sku_code"]) == {code for (code,) in members}
+    assert len(sheet_rows(downloaded_sheet(app, downloads, "download_abc_xyz_skus"))) == len(members)
+
+
+def test_switching_to_english_then_to_another_page_raises_nothing(
+    pipeline_run: PipelineRun, serving: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merchant_id, _ = merchant_with_slow_movers(serving)
+    app = open_page(pipeline_run, monkeypatch, PAGE, merchant_id)
+
+    app.sidebar.radio(key="language").set_value("en").run()
+    assert not app.exception
+    assert [heading.value for heading in app.title] == ["Product analysis"]
+    app.switch_page("app_pages/inventory.py").run()
+
+    assert not app.exception
+    assert [heading.value for heading in app.title] == ["Inventory"]
 
 
 def test_the_class_table_downloads_as_a_formula_safe_workbook(

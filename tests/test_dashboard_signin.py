@@ -166,6 +166,29 @@ def test_each_role_opens_only_its_pages(
     assert not app.exception
 
 
+@pytest.mark.parametrize(
+    ("role", "shown", "query"),
+    [("sales", ["经营概览"], {}), ("owner", ["财务"], {"fin_months": "12"})],
+)
+def test_a_role_sent_to_the_overview_leaves_the_filters_of_the_page_in_the_url_behind(
+    signed_out: AppTest,
+    pipeline_run: PipelineRun,
+    monkeypatch: pytest.MonkeyPatch,
+    merchant_pair: tuple[int, int],
+    role: str,
+    shown: list[str],
+    query: dict[str, str],
+) -> None:
+    # A bookmarked /finance?fin_months=12 opened in a new session: signed out, every page resolves.
+    signed_out.query_params["fin_months"] = "12"
+    app = open_page(signed_out, FINANCE_PAGE)
+
+    sign_in_as(app, monkeypatch, pipeline_run.database_url, role, merchant_pair[0])
+
+    assert titles(app) == shown
+    assert app.query_params == query
+
+
 def test_signing_out_forgets_the_account(
     signed_out: AppTest, pipeline_run: PipelineRun, monkeypatch: pytest.MonkeyPatch, merchant_pair: tuple[int, int]
 ) -> None:

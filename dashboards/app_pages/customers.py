@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from dashboards import downloads, formatting, queries
+from dashboards import downloads, formatting, queries, url_filters
 from dashboards import tables as tb
 from dashboards.i18n import t
 from dashboards.masking import current_role, mask_customers
@@ -101,9 +101,8 @@ def render_table(merchant: Merchant, scores: pd.DataFrame, horizon_days: int) ->
     statuses = st.multiselect(
         t("churn_status_filter"),
         WARNED_STATUSES,
-        default=list(WARNED_STATUSES),
         format_func=labels.__getitem__,
-        key="churn_statuses",
+        **url_filters.some_of("churn_statuses", WARNED_STATUSES, WARNED_STATUSES),
     )
     table = mask_customers(warned_customers(scores, statuses), current_role())
     if table.empty:

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, forecast_view, formatting, queries
+from dashboards import charts, forecast_view, formatting, queries, url_filters
 from dashboards import tables as tb
 from dashboards.i18n import t
 from dashboards.inbox import render_inbox
 from dashboards.masking import current_role
 from dashboards.merchant import Merchant
 from dashboards.navigation import pages_for
-from dashboards.page_parts import money_metric, page_heading
+from dashboards.page_parts import money_metric, page_heading, table
 
 if TYPE_CHECKING:
     from streamlit.elements.lib.column_types import ColumnConfig
@@ -94,7 +94,7 @@ def render_sales_trend(merchant: Merchant) -> None:
         charts.GRANULARITIES,
         format_func=labels.__getitem__,
         horizontal=True,
-        key="granularity",
+        **url_filters.one_of("overview_period", charts.GRANULARITIES, "day"),
     )
     trend = charts.revenue_by_period(
         queries.daily_revenue(merchant.merchant_id, merchant.as_of), granularity, merchant.as_of
@@ -125,7 +125,7 @@ def flagged_stock_columns() -> dict[str, ColumnConfig]:
     }
 
 
-def render_flagged_stock(flags: pd.DataFrame) -> None:
+def render_flagged_stock(merchant: Merchant, flags: pd.DataFrame) -> None:
     st.subheader(t("flagged_stock"))
     if flags.empty:
         st.success(t("no_flagged_stock"))
@@ -136,7 +136,7 @@ def render_flagged_stock(flags: pd.DataFrame) -> None:
             lambda level: t("near_expiry_level_format") % int(level) if pd.notna(level) else ""
         )
     )
-    st.dataframe(shown, hide_index=True, column_config=flagged_stock_columns(), placeholder=formatting.MISSING)
+    table(shown, flagged_stock_columns(), merchant, "flagged_stock")
 
 
 def render_forecast(merchant: Merchant) -> None:
@@ -153,7 +153,7 @@ def render() -> None:
     flags = queries.flagged_stock(merchant.merchant_id)
     render_kpis(merchant, flags)
     render_sales_trend(merchant)
-    render_flagged_stock(flags)
+    render_flagged_stock(merchant, flags)
     render_forecast(merchant)
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, formatting, queries
+from dashboards import charts, formatting, queries, url_filters
 from dashboards import tables as tb
 from dashboards.i18n import current_language, t
 from dashboards.merchant import Merchant
@@ -66,15 +66,18 @@ def render_trend(merchant: Merchant) -> None:
     names = dict(zip(skus["sku_code"], skus["sku_name"], strict=True))
     kinds = {kind: t(f"price_kind_{kind}") for kind in PRICE_KINDS}
     choice, kind_choice = st.columns([3, 2])
-    # The merchant is in the key: another merchant's SKU list must not inherit this choice.
     sku_code = choice.selectbox(
         t("price_sku"),
         list(names),
         format_func=lambda code: f"{names[code]} · {code}",
-        key=f"price_sku_{merchant.merchant_id}",
+        **url_filters.one_of("price_sku", list(names), next(iter(names))),
     )
     price_kind = kind_choice.radio(
-        t("price_kind"), PRICE_KINDS, format_func=kinds.__getitem__, horizontal=True, key="price_kind"
+        t("price_kind"),
+        PRICE_KINDS,
+        format_func=kinds.__getitem__,
+        horizontal=True,
+        **url_filters.one_of("price_kind", PRICE_KINDS, "cost"),
     )
     signal = queries.price_signal(merchant.merchant_id, sku_code, price_kind)
     months = queries.price_trend(merchant.merchant_id, sku_code, price_kind)
@@ -111,15 +114,18 @@ def hint_columns() -> dict[str, ColumnConfig]:
 def render_hints(merchant: Merchant) -> None:
     st.subheader(t("price_hints"))
     hints = queries.price_hints(merchant.merchant_id)
-    if hints.empty:
-        st.info(t("no_price_hints"))
-        return
     kinds = {kind: t(f"price_kind_{kind}") for kind in PRICE_KINDS}
     labels = {hint: t(f"price_hint_{hint}") for hint in HINT_ICONS}
     shown = hints.assign(
         price_kind=hints["price_kind"].map(kinds), hint=hints["hint"].map(labels), reason=hints[reason_column()]
     ).drop(columns="reason_zh")
-    st.dataframe(shown, hide_index=True, column_config=hint_columns(), placeholder=formatting.MISSING)
+    tb.show_table(
+        shown,
+        hint_columns(),
+        stem=tb.file_stem("price_hints", merchant),
+        key="download_price_hints",
+        empty_key="no_price_hints",
+    )
 
 
 def render() -> None:

@@ -42,10 +42,12 @@ def matrix_columns(measure: str) -> dict[str, ColumnConfig]:
 
 def render_matrix(merchant: Merchant, skus: pd.DataFrame) -> None:
     st.subheader(t("products_matrix"))
+    # Labels are looked up now: a format_func calling t() later could see another language.
+    labels = {name: t(f"products_measure_{name}") for name in MEASURES}
     measure = st.segmented_control(
         t("products_matrix_measure"),
         MEASURES,
-        format_func=lambda name: t(f"products_measure_{name}"),
+        format_func=labels.__getitem__,
         required=True,
         **url_filters.one_of("products_measure", MEASURES, "skus"),
     )
@@ -78,11 +80,15 @@ def class_columns() -> dict[str, ColumnConfig]:
 
 
 def render_class(merchant: Merchant, skus: pd.DataFrame) -> None:
+    counts = skus["abc_xyz_class"].value_counts()
+    labels = {name: t("products_class_option", name=name, skus=int(counts.get(name, 0))) for name in CLASSES}
+    # AX, the first class, often holds no SKU: the list opens on the first class that holds one.
+    first_held = next(name for name in CLASSES if counts.get(name, 0))
     chosen = st.selectbox(
         t("products_class_filter"),
         CLASSES,
-        format_func=lambda name: t("products_class_option", name=name, skus=int((skus["abc_xyz_class"] == name).sum())),
-        **url_filters.one_of("products_class", CLASSES, "AX"),
+        format_func=labels.__getitem__,
+        **url_filters.one_of("products_class", CLASSES, first_held),
     )
     table(skus[skus["abc_xyz_class"] == chosen], class_columns(), merchant, "abc_xyz_skus")
 
@@ -98,10 +104,11 @@ def hot_columns() -> dict[str, ColumnConfig]:
 def render_hot_sellers(merchant: Merchant) -> None:
     st.subheader(t("products_hot_sellers"))
     periods = queries_sales.RANKING_PERIODS
+    labels = {name: t(f"sales_period_{name}") for name in periods}
     period = st.segmented_control(
         t("granularity"),
         periods,
-        format_func=lambda name: t(f"sales_period_{name}"),
+        format_func=labels.__getitem__,
         required=True,
         **url_filters.one_of("products_hot_period", periods, "month"),
     )
