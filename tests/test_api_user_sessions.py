@@ -56,6 +56,21 @@ def test_draft_is_documented_and_makes_a_draft_even_above_an_approval_rule(clien
     assert client.post("/purchase-orders", json={**PURCHASE, "draft": "maybe"}, headers=headers).status_code == 422
 
 
+def test_a_draft_is_submitted_once_and_then_awaits_its_approval(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    rule = client.post("/purchase-approval-rules", json={"required_level": 1, "min_amount": "100.00"}, headers=headers)
+    assert rule.status_code == 200, rule.text
+    po_no = client.post("/purchase-orders", json={**PURCHASE, "draft": True}, headers=headers).json()["po_no"]
+
+    submitted = client.post(f"/purchase-orders/{po_no}/submit", headers=headers)
+
+    assert submitted.status_code == 200, submitted.text
+    assert (submitted.json()["status"], submitted.json()["required_approval_level"]) == ("pending_approval", 1)
+    again = client.post(f"/purchase-orders/{po_no}/submit", headers=headers)
+    assert again.status_code == 409 and "only a draft can be submitted" in again.json()["detail"]
+    assert client.post(f"/purchase-orders/{po_no}/submit", headers=shop.other.headers).status_code == 404
+
+
 # Dashboard session tokens
 
 

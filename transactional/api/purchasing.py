@@ -1,4 +1,5 @@
-"""/purchase-orders: open one to a supplier, approve or reject it, receive deliveries, cancel it."""
+"""/purchase-orders: open one to a supplier (or a draft, and submit it later), approve or reject it,
+receive deliveries, cancel it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from transactional.api.schemas import (
     ApprovalDecision,
     ApprovalRejection,
     CreatePurchaseOrder,
+    PurchaseDraftSubmission,
     PurchaseOrderCancellation,
     PurchaseOrderOut,
     PurchaseOrderStatus,
@@ -135,6 +137,25 @@ def _decide(
         return Performed(reads.purchase_order(conn, purchase_order_id).model_dump(mode="json"))
 
     return session.write(operation, body, response, idempotency_key, act, target=po_no)
+
+
+@router.post("/{po_no}/submit", response_model=PurchaseOrderOut, summary="Send a draft to its supplier")
+def submit(
+    po_no: str,
+    session: PurchasingSession,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    body: PurchaseDraftSubmission | None = None,
+) -> JsonObject:
+    """A draft (one replenishment approval made, or `"draft": true`) becomes an order now: its
+    approval level comes from its amount (status pending_approval, or open), and it is expected
+    after the supplier's lead time. Accepts the same credentials as opening an order."""
+
+    def decide(purchase_order_id: int, at: datetime) -> object:
+        return purchasing.submit_purchase_order(session.conn, purchase_order_id, at)
+
+    request = body or PurchaseDraftSubmission()
+    return _decide(session, po_no, "purchase_order.submit", request, response, idempotency_key, decide)
 
 
 @router.post("/{po_no}/approve", response_model=PurchaseOrderOut, summary="Sign the next approval level")

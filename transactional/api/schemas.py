@@ -391,6 +391,10 @@ class PurchaseOrderCancellation(WriteRequest):
     pass
 
 
+class PurchaseDraftSubmission(WriteRequest):
+    pass
+
+
 class PurchaseLineOut(BaseModel):
     sku_code: str
     quantity: int
