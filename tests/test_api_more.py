@@ -436,3 +436,31 @@ def test_approval_rules_decide_which_purchase_orders_wait(client: TestClient, sh
     assert (small.json()["status"], small.json()["required_approval_level"]) == ("open", 0)
     assert (large.json()["status"], large.json()["required_approval_level"]) == ("pending_approval", 2)
     assert client.get("/purchase-approval-rules", headers=shop.other.headers).json() == []
+
+
+def test_a_credit_line_takes_credit_orders_up_to_its_limit(client: TestClient, shop: ApiShop) -> None:
+    headers = shop.merchant.headers
+    assert client.post("/stock/receipts", json=receipt_body(10), headers=headers).status_code == 201
+    on_credit = order_body(3, payment_method="credit", credit_term_days=15)  # 294.00 CNY
+    refused = client.post("/orders", json=on_credit, headers=headers)
+    assert refused.status_code == 409 and "no credit line" in refused.json()["detail"]
+
+    granted = client.post("/customers/C0001/credit", json={"credit_limit": "500.00"}, headers=headers)
+    assert granted.status_code == 200, granted.text
+    assert granted.json()["credit_limit"] == "500.00" and Decimal(granted.json()["owed_on_credit"]) == 0
+    assert client.post("/orders", json=on_credit, headers=headers).status_code == 201
+    credit = client.get("/customers/C0001/credit", headers=headers).json()
+    assert (Decimal(credit["owed_on_credit"]), Decimal(credit["available"])) == (Decimal("294.00"), Decimal("206.00"))
+    above = client.post("/orders", json=on_credit, headers=headers)
+    assert above.status_code == 409 and "above the credit limit 500.00" in above.json()["detail"]
+
+    withdrawn = client.post("/customers/C0001/credit", json={"credit_limit": None}, headers=headers)
+    assert withdrawn.json()["credit_limit"] is None and withdrawn.json()["available"] is None
+    assert (
+        client.post(
+            "/orders", json=order_body(1, payment_method="credit", credit_term_days=7), headers=headers
+        ).status_code
+        == 409
+    )
+    assert client.post("/customers/C0001/credit", json={"credit_limit": "-1"}, headers=headers).status_code == 422
+    assert client.get("/customers/C0001/credit", headers=shop.other.headers).json()["credit_limit"] is None

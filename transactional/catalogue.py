@@ -300,13 +300,27 @@ def create_customer(
 
 def set_customer_price_tier(conn: psycopg.Connection, customer_id: int, price_tier: str, at: datetime) -> None:
     _check_price_tier(price_tier)
-    with conn.transaction():
-        changed = conn.execute(
-            "UPDATE core.customers SET price_tier = %s, updated_at = %s WHERE customer_id = %s",
-            [price_tier, at, customer_id],
-        )
-        if changed.rowcount == 0:
-            raise NotFound(f"customer {customer_id} does not exist")
+    _update_customer(conn, customer_id, "price_tier", price_tier, at)
+
+
+def set_customer_credit_limit(
+    conn: psycopg.Connection, customer_id: int, credit_limit: Decimal | None, at: datetime
+) -> None:
+    """The most a customer may owe on credit orders (transactional.orders checks it at each credit
+    order); None withdraws the credit line, so no new credit order is taken. Orders already on
+    credit stay owed either way."""
+    if credit_limit is not None and credit_limit < 0:
+        raise InvalidRequest(f"a credit limit cannot be negative, not {credit_limit}")
+    _update_customer(conn, customer_id, "credit_limit", credit_limit, at)
+
+
+def _update_customer(conn: psycopg.Connection, customer_id: int, column: str, value: object, at: datetime) -> None:
+    """One column of a customer, `column` being a fixed name of this module's, never input."""
+    changed = conn.execute(
+        f"UPDATE core.customers SET {column} = %s, updated_at = %s WHERE customer_id = %s", [value, at, customer_id]
+    )
+    if changed.rowcount == 0:
+        raise NotFound(f"customer {customer_id} does not exist")
 
 
 def _check_price_tier(price_tier: str) -> None:

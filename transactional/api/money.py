@@ -1,17 +1,22 @@
-"""Money: payments for an order, the receivables credit terms leave open, and the merchant's own
-settlement statements. A key reaches only its merchant's money; nobody pays more than is owed."""
+"""Money: payments for an order, customers' credit lines and the receivables credit terms leave
+open, and the merchant's own settlement statements. A key reaches only its merchant's money;
+nobody pays more than is owed."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated
 
 import psycopg
 from fastapi import APIRouter, Query, Response
 
+from transactional import catalogue, orders
 from transactional.api import lookups
 from transactional.api.errors import ERROR_RESPONSES
 from transactional.api.schemas import (
+    CreditLine,
+    CustomerCreditOut,
     GenerateStatement,
     Moment,
     PaymentOut,
@@ -27,6 +32,41 @@ from transactional.money.rounding import to_amount
 from transactional.operations import JsonObject, Performed
 
 router = APIRouter(tags=["money"], responses=ERROR_RESPONSES)
+
+
+def _customer_credit(conn: psycopg.Connection, customer_id: int) -> CustomerCreditOut:
+    row = conn.execute("SELECT customer_code, credit_limit FROM core.customers WHERE customer_id = %s", [customer_id])
+    customer_code, credit_limit = row.fetchone()
+    owed = orders.open_credit_exposure(conn, customer_id)
+    available = None if credit_limit is None else max(credit_limit - owed, Decimal(0))
+    return CustomerCreditOut(
+        customer_code=customer_code, credit_limit=credit_limit, owed_on_credit=owed, available=available
+    )
+
+
+@router.get("/customers/{customer_code}/credit", response_model=CustomerCreditOut, summary="A customer's credit line")
+def read_customer_credit(customer_code: str, session: Session) -> CustomerCreditOut:
+    return session.read(
+        lambda conn: _customer_credit(conn, lookups.id_of(conn, session.merchant_id, lookups.CUSTOMER, customer_code))
+    )
+
+
+@router.post(
+    "/customers/{customer_code}/credit", response_model=CustomerCreditOut, summary="Set or withdraw a credit line"
+)
+def set_customer_credit(
+    customer_code: str, body: CreditLine, session: Session, response: Response, idempotency_key: IdempotencyKey = None
+) -> JsonObject:
+    """Credit orders (payment_method credit, with a 7, 15 or 30-day term) are taken only while
+    what the customer owes on credit stays within its limit; a customer without one gets none."""
+    conn = session.conn
+
+    def grant(at: datetime) -> Performed:
+        customer_id = lookups.id_of(conn, session.merchant_id, lookups.CUSTOMER, customer_code)
+        catalogue.set_customer_credit_limit(conn, customer_id, body.credit_limit, at)
+        return Performed(_customer_credit(conn, customer_id).model_dump(mode="json"))
+
+    return session.write("customer.set_credit_limit", body, response, idempotency_key, grant, target=customer_code)
 
 
 def _still_owed_cents(conn: psycopg.Connection, order_id: int) -> int:

@@ -391,6 +391,19 @@ class PurchaseOrderCancellation(WriteRequest):
     pass
 
 
+class CreditLine(WriteRequest):
+    credit_limit: Money | None = Field(
+        description="The most the customer may owe on credit orders; null withdraws the credit line."
+    )
+
+
+class CustomerCreditOut(BaseModel):
+    customer_code: str
+    credit_limit: Decimal | None = Field(description="Null: no credit line, so credit orders are refused.")
+    owed_on_credit: Decimal = Field(description="Credit orders not cancelled, less their payments and refunds.")
+    available: Decimal | None = Field(description="credit_limit − owed_on_credit, at least 0.")
+
+
 class PurchaseDraftSubmission(WriteRequest):
     pass
 
