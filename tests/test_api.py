@@ -503,6 +503,11 @@ def test_values_beyond_a_co_ops_trade_are_refused(client: TestClient, shop: ApiS
     ]
     priced = order_body(2) | {"lines": [{"sku_code": SKU, "quantity": 2, "unit_price": "999999999999.99"}]}
     assert refused_fields(client.post("/orders", json=priced, headers=headers)) == [("lines", 0, "unit_price")]
+    # A JSON true is no quantity, nor is a string of digits.
+    for quantity in (True, "3"):
+        assert refused_fields(client.post("/orders", json=order_body(quantity), headers=headers)) == [
+            ("lines", 0, "quantity")
+        ]
 
     # Each value within its bound, the order's total is not.
     dearest = {"sku_code": SKU, "quantity": 1_000, "unit_price": "1000000.00"}

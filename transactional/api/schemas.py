@@ -70,8 +70,13 @@ UnitPrice = Annotated[
     Field(ge=0, le=MAX_UNIT_PRICE, decimal_places=2, description=f"CNY per unit, at most {MAX_UNIT_PRICE}."),
     AfterValidator(_to_cents),
 ]
-Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY, description=f"Base units, at most {MAX_QUANTITY:,}.")]
-CountedQuantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY, description=f"Base units, at most {MAX_QUANTITY:,}.")]
+# Strict: a JSON true would otherwise count as 1 unit, and "3" or 3.0 pass for 3.
+Quantity = Annotated[
+    int, Field(gt=0, le=MAX_QUANTITY, strict=True, description=f"Base units, at most {MAX_QUANTITY:,}.")
+]
+CountedQuantity = Annotated[
+    int, Field(ge=0, le=MAX_QUANTITY, strict=True, description=f"Base units, at most {MAX_QUANTITY:,}.")
+]
 
 
 class Body(BaseModel):
