@@ -150,6 +150,14 @@ def test_large_orders_wait_for_every_approval_level_in_order(conn, shop: Shop) -
     assert conn.execute(required, [large]).fetchone() == (2,)
 
 
+def test_one_approver_under_two_spellings_signs_one_level_only(conn, shop: Shop) -> None:
+    require_approval(conn, shop, 2, "5000")
+    po = order(conn, shop, PurchaseLineRequest(shop.fertiliser, 100))
+    purchasing.approve_purchase_order(conn, po, "wang.li", 1, ORDERED + timedelta(hours=1))
+    with pytest.raises(InvalidTransition, match=r"WANG\.LI already signed .* at level 1"):
+        purchasing.approve_purchase_order(conn, po, "WANG.LI", 2, ORDERED + timedelta(hours=2))
+
+
 def test_a_rejection_ends_the_order_and_must_say_why(conn, shop: Shop) -> None:
     require_approval(conn, shop, 2, "5000")
     po = order(conn, shop, PurchaseLineRequest(shop.fertiliser, 100))

@@ -515,8 +515,10 @@ def _decide(
             raise InvalidTransition(
                 f"purchase order {po.po_no} awaits level {po.approved_level + 1} approval, not level {level}"
             )
+        # One person under two spellings (wang, WANG) is one approver.
         signed = conn.execute(
-            "SELECT level FROM core.purchase_order_approvals WHERE purchase_order_id = %s AND approver = %s",
+            """SELECT level FROM core.purchase_order_approvals
+               WHERE purchase_order_id = %s AND lower(approver) = lower(%s)""",
             [purchase_order_id, approver],
         ).fetchone()
         if signed is not None:
