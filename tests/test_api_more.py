@@ -134,6 +134,8 @@ def test_a_back_dated_price_or_an_ended_promotion_is_refused(client: TestClient,
     )
     below_minimum = client.get(f"/products/{SKU}/quote", params={"quantity": 0}, headers=headers)
     assert below_minimum.status_code == 422
+    now = client.get(f"/products/{SKU}/quote", params={"quantity": 1}, headers=headers).json()
+    assert now["at"].endswith("+08:00"), now["at"]
     assert [row[0] for row in logged(shop)] == ["price.set"]
 
 

@@ -3,7 +3,7 @@ row), the price history, and the quote the price rule gives for a sale."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import psycopg
@@ -27,6 +27,7 @@ from transactional.api.schemas import (
 from transactional.api.session import IdempotencyKey, Session
 from transactional.limits import MAX_QUANTITY
 from transactional.operations import JsonObject, Performed
+from transactional.stock import BUSINESS_TIMEZONE
 
 router = APIRouter(prefix="/products/{sku_code}", tags=["prices"], responses=ERROR_RESPONSES)
 
@@ -142,7 +143,8 @@ def quote(
     region: Annotated[str | None, Query(min_length=1, max_length=64, description="The customer's region")] = None,
     at: Annotated[Moment | None, Query(description="When the sale happens; default: now")] = None,
 ) -> QuoteOut:
-    moment = at or datetime.now(UTC)
+    # In business time, as every other time the API answers with (+08:00, not Z).
+    moment = at or datetime.now(BUSINESS_TIMEZONE)
 
     def price(conn: psycopg.Connection) -> QuoteOut:
         product_id = lookups.id_of(conn, session.merchant_id, lookups.SKU, sku_code)
