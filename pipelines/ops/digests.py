@@ -23,7 +23,7 @@ import pandas as pd
 from dashboards import formatting
 from dashboards.digest import DIGEST_SUMMARY_SQL, NEW_ITEMS_SQL, label, sections
 from pipelines import settings, warehouse
-from pipelines.ops.alerts import SmtpServer, alerts_path
+from pipelines.ops.alerts import SmtpServer, connect_alerts_db
 
 RECIPIENTS_VARIABLE = "COOPCAST_DIGEST_TO"
 EMAIL_LANGUAGES = ("zh", "en")
@@ -146,16 +146,8 @@ def _html_part(language: str, digest: Digest, values: dict) -> str:
     return "".join(parts)
 
 
-def _connect_sent() -> sqlite3.Connection:
-    path = alerts_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30)
-    conn.execute(SENT_SCHEMA)
-    return conn
-
-
 def already_sent(merchant_code: str, as_of: date) -> bool:
-    conn = _connect_sent()
+    conn = connect_alerts_db(SENT_SCHEMA)
     try:
         row = conn.execute(
             "SELECT 1 FROM digest_emails WHERE merchant_code = ? AND as_of = ?", (merchant_code, as_of.isoformat())
@@ -166,7 +158,7 @@ def already_sent(merchant_code: str, as_of: date) -> bool:
 
 
 def record_sent(digest: Digest, recipients: tuple[str, ...], at: datetime) -> None:
-    conn = _connect_sent()
+    conn = connect_alerts_db(SENT_SCHEMA)
     try:
         with conn:
             conn.execute(
@@ -187,7 +179,7 @@ def record_sent(digest: Digest, recipients: tuple[str, ...], at: datetime) -> No
 
 def sent_digests() -> list[dict]:
     """Every digest email sent, newest first."""
-    conn = _connect_sent()
+    conn = connect_alerts_db(SENT_SCHEMA)
     conn.row_factory = sqlite3.Row
     try:
         return [dict(row) for row in conn.execute("SELECT * FROM digest_emails ORDER BY sent_at DESC, merchant_code")]
