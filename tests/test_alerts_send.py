@@ -163,9 +163,47 @@ def test_recipients_are_read_per_merchant_and_a_malformed_entry_is_refused() -> 
         "M001": ("a@coop.example", "b@coop.example"),
         "M002": ("c@coop.example",),
     }
-    for malformed in ("M001", "M001=", "=a@coop.example", "M001=not-an-address"):
+    for malformed in ("M001", "M001=", "=a@coop.example", "M001=not-an-address", "M 1=a@coop.example"):
         with pytest.raises(DigestError, match="COOPCAST_DIGEST_TO"):
             parse_recipients(malformed)
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("M001=a@coop.example,M002=b@coop.example", "'M002=b@coop.example' is not an email address"),
+        ("M001=a@coop.example d@coop.example", "'a@coop.example d@coop.example' is not an email address"),
+        ("M001=@", "'@' is not an email address"),
+        ("M001=a@", "'a@' is not an email address"),
+        ("M001=a@coop.example\nBcc: all@coop.example", "'a@coop.example\\nBcc: all@coop.example'"),
+        ("M001=<a@coop.example>", "'<a@coop.example>' is not an email address"),
+        ("M001=a@coop..example", "'a@coop..example' is not an email address"),
+        ("M001=a@coop.example;M001=b@coop.example", "M001 is listed twice"),
+    ],
+)
+def test_recipients_are_refused_with_the_entry_named_unless_each_is_one_address(text: str, named: str) -> None:
+    with pytest.raises(DigestError) as refused:
+        parse_recipients(text)
+    assert str(refused.value).startswith("COOPCAST_DIGEST_TO")
+    assert named in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_codes_that_are_no_merchants_are_warned_about_and_the_listed_merchants_emailed(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str], monkeypatch
+) -> None:
+    code = merchant_codes[next_day.low_stock[0]]
+    monkeypatch.setenv(
+        "COOPCAST_DIGEST_TO", f"{code}=owner@coop.example;{code.lower()}=typo@coop.example;X999=nobody@coop.example"
+    )
+    result = run_cli(home, "alerts", "send")
+    warnings = [line for line in result.stdout.splitlines() if "warning:" in line]
+    assert len(warnings) == 2
+    assert warnings[0].startswith("X999  -  warning: COOPCAST_DIGEST_TO lists X999")
+    assert warnings[1].startswith(f"{code.lower()}  -  warning:")
+    assert f"case-sensitive: {code}?" in result.stdout
+    [sent] = smtp.messages
+    assert sent["to"] == ["<owner@coop.example>"]
 
 
 def test_the_daily_job_sends_like_the_command_and_records_what_it_sent(

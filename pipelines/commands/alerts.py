@@ -19,6 +19,7 @@ SHOWN = {
     "no_recipient": "not sent: {detail}",
     "no_digest": "no digest",
     "failed": "failed: {detail}",
+    "not_a_merchant": "warning: {detail}",
 }
 
 

@@ -67,8 +67,8 @@ TRUE_WORDS = ("1", "true", "yes")
 FALSE_WORDS = ("", "0", "false", "no")
 
 
-class SmtpSettingError(ValueError):
-    """An SMTP setting in the environment is malformed; the message names the variable."""
+class MailSettingError(ValueError):
+    """A mail setting in the environment is malformed; the message names the variable."""
 
 
 def smtp_host() -> str:
@@ -85,8 +85,8 @@ def email_addresses(variable: str, text: str) -> tuple[str, ...]:
     addresses = tuple(address.strip() for address in text.split(","))
     for address in addresses:
         if not is_email_address(address):
-            raise SmtpSettingError(
-                f"{variable}: {address!r} is not an email address (one local@domain per entry, separated by ',')"
+            raise MailSettingError(
+                f"{variable}: {address!r} is not an email address (addresses are local@domain, separated by ',')"
             )
     return addresses
 
@@ -108,7 +108,7 @@ class SmtpServer:
 
     @classmethod
     def from_environment(cls) -> SmtpServer | None:
-        """None when COOPCAST_SMTP_HOST is not set; SmtpSettingError when a setting is malformed."""
+        """None when COOPCAST_SMTP_HOST is not set; MailSettingError when a setting is malformed."""
         host = smtp_host()
         if not host:
             return None
@@ -155,7 +155,7 @@ class SmtpServer:
 def _flag(variable: str) -> bool:
     text = os.environ.get(variable, "").strip().lower()
     if text not in TRUE_WORDS + FALSE_WORDS:
-        raise SmtpSettingError(f"{variable} must be 1 or 0 (true or false, yes or no), not {text!r}")
+        raise MailSettingError(f"{variable} must be 1 or 0 (true or false, yes or no), not {text!r}")
     return text in TRUE_WORDS
 
 
@@ -164,7 +164,7 @@ def _port(variable: str, default: int) -> int:
     if not text:
         return default
     if not text.isdigit() or not 0 < int(text) < 65536:
-        raise SmtpSettingError(f"{variable} must be a port number, not {text!r}")
+        raise MailSettingError(f"{variable} must be a port number, not {text!r}")
     return int(text)
 
 
@@ -174,7 +174,7 @@ def _sender(variable: str, default: str) -> str:
     if not text:
         return default
     if not text.isprintable() or not is_email_address(parseaddr(text)[1]):
-        raise SmtpSettingError(f"{variable} must be an address like coopcast@example.com, not {text!r}")
+        raise MailSettingError(f"{variable} must be an address like coopcast@example.com, not {text!r}")
     return text
 
 
@@ -187,7 +187,7 @@ class SmtpSettings:
 
     @classmethod
     def from_environment(cls) -> SmtpSettings | None:
-        """None unless both COOPCAST_SMTP_HOST and COOPCAST_SMTP_TO are set; SmtpSettingError
+        """None unless both COOPCAST_SMTP_HOST and COOPCAST_SMTP_TO are set; MailSettingError
         when a setting is malformed."""
         server = SmtpServer.from_environment()
         recipients_text = os.environ.get("COOPCAST_SMTP_TO", "").strip()

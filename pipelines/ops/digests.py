@@ -23,7 +23,8 @@ import pandas as pd
 from dashboards import formatting
 from dashboards.digest import DIGEST_SUMMARY_SQL, NEW_ITEMS_SQL, label, sections
 from pipelines import settings, warehouse
-from pipelines.ops.alerts import SmtpServer, connect_alerts_db
+from pipelines.ops.alerts import MailSettingError, SmtpServer, connect_alerts_db, email_addresses
+from transactional.merchants import MERCHANT_CODE
 
 RECIPIENTS_VARIABLE = "COOPCAST_DIGEST_TO"
 EMAIL_LANGUAGES = ("zh", "en")
@@ -62,33 +63,59 @@ class Digest:
 
 
 @dataclass(frozen=True)
+class Digests:
+    merchant_codes: list[str]  # every merchant's, to check COOPCAST_DIGEST_TO against
+    chosen: list[Digest | str]  # the code of a chosen merchant without a digest
+
+
+@dataclass(frozen=True)
 class Outcome:
     merchant_code: str
     as_of: date | None
-    status: str  # sent | nothing_new | already_sent | no_recipient | no_digest | failed
+    status: str  # sent | nothing_new | already_sent | no_recipient | no_digest | failed | not_a_merchant
     detail: str = ""
 
 
 def parse_recipients(text: str) -> dict[str, tuple[str, ...]]:
-    """`M001=owner@example.com,shop@example.com;M002=boss@example.com` → merchant code → addresses."""
+    """`M001=owner@example.com,shop@example.com;M002=boss@example.com` → merchant code → addresses.
+
+    Strict, as a slip mails a wrong mailbox or none: each address is one local@domain, so a ','
+    typed for ';' (`M001=a@example.com,M002=b@example.com`) or a space between two addresses is
+    refused rather than sent; a code listed twice is refused rather than one entry dropped."""
     recipients: dict[str, tuple[str, ...]] = {}
     for entry in filter(None, (part.strip() for part in text.split(";"))):
-        code, separator, addresses = entry.partition("=")
-        found = tuple(address.strip() for address in addresses.split(",") if address.strip())
-        if not separator or not code.strip() or not found or any("@" not in address for address in found):
+        code, separator, addresses = (part.strip() for part in entry.partition("="))
+        if not separator or not MERCHANT_CODE.fullmatch(code):
             raise DigestError(
                 f"{RECIPIENTS_VARIABLE}: expected CODE=address[,address] entries separated by ';', got {entry!r}"
             )
-        recipients[code.strip()] = found
+        if code in recipients:
+            raise DigestError(f"{RECIPIENTS_VARIABLE}: {code} is listed twice: give all its addresses in one entry")
+        try:
+            recipients[code] = email_addresses(f"{RECIPIENTS_VARIABLE} entry {entry!r}", addresses)
+        except MailSettingError as error:
+            raise DigestError(str(error)) from error
     return recipients
+
+
+def unlisted_merchants(recipients: dict[str, tuple[str, ...]], merchant_codes: list[str]) -> list[Outcome]:
+    """A warning for each code of COOPCAST_DIGEST_TO that is no merchant's: a typo sends nothing."""
+    by_folded_case = {code.casefold(): code for code in merchant_codes}
+    warnings = []
+    for code in sorted(recipients.keys() - set(merchant_codes)):
+        detail = f"{RECIPIENTS_VARIABLE} lists {code}, which is no merchant's code"
+        if code.casefold() in by_folded_case:
+            detail += f" (codes are case-sensitive: {by_folded_case[code.casefold()]}?)"
+        warnings.append(Outcome(code, None, "not_a_merchant", detail))
+    return warnings
 
 
 def recipients_from_environment() -> dict[str, tuple[str, ...]]:
     return parse_recipients(os.environ.get(RECIPIENTS_VARIABLE, ""))
 
 
-def load_digests(serving_path: Path, merchant_code: str | None, as_of: date | None) -> list[Digest | str]:
-    """Each merchant's digest (its latest, or that of `as_of`), or its code when it has none."""
+def load_digests(serving_path: Path, merchant_code: str | None, as_of: date | None) -> Digests:
+    """Each chosen merchant's digest (its latest, or that of `as_of`), or its code when it has none."""
     if not serving_path.is_file():
         raise DigestError(f"no serving copy at {serving_path}: run `coopcast run` first")
     with warehouse.connect(serving_path, read_only=True) as conn:
@@ -97,11 +124,15 @@ def load_digests(serving_path: Path, merchant_code: str | None, as_of: date | No
         ).fetchone()[0]:
             raise DigestError("the serving copy has no alert digest yet: run `coopcast run` first")
         merchants = conn.execute(MERCHANTS_SQL).df()
+        chosen = merchants
         if merchant_code is not None:
-            merchants = merchants[merchants["merchant_code"] == merchant_code]
-            if merchants.empty:
+            chosen = merchants[merchants["merchant_code"] == merchant_code]
+            if chosen.empty:
                 raise DigestError(f"no merchant {merchant_code!r} in the serving copy")
-        return [_digest(conn, merchant, as_of) for _, merchant in merchants.iterrows()]
+        return Digests(
+            merchant_codes=merchants["merchant_code"].tolist(),
+            chosen=[_digest(conn, merchant, as_of) for _, merchant in chosen.iterrows()],
+        )
 
 
 def _digest(conn: duckdb.DuckDBPyConnection, merchant: pd.Series, as_of: date | None) -> Digest | str:
@@ -211,8 +242,9 @@ def send_digests(
         raise DigestError(NOT_CONFIGURED)
     recipients = recipients_from_environment()
     sent_at = at or datetime.now(UTC)
-    outcomes = []
-    for digest in load_digests(settings.serving_path(), merchant_code, as_of):
+    digests = load_digests(settings.serving_path(), merchant_code, as_of)
+    outcomes = unlisted_merchants(recipients, digests.merchant_codes)
+    for digest in digests.chosen:
         if isinstance(digest, str):
             outcomes.append(Outcome(digest, as_of, "no_digest"))
         else:
@@ -226,6 +258,9 @@ def email_alert_digests(context: dg.OpExecutionContext) -> None:
     context.add_output_metadata(
         {"outcomes": dg.MetadataValue.json({outcome.merchant_code: outcome.status for outcome in outcomes})}
     )
+    for outcome in outcomes:
+        if outcome.status == "not_a_merchant":
+            context.log.warning(outcome.detail)
     failed = [f"{outcome.merchant_code} ({outcome.detail})" for outcome in outcomes if outcome.status == "failed"]
     if failed:
         raise dg.Failure(f"digest emails failed for {', '.join(failed)}")
