@@ -6,7 +6,11 @@ from __future__ import annotations
 import email
 import email.policy
 import shutil
-from datetime import datetime
+import socket
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,10 +19,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.ops.digests import DigestError, alert_digest_email_job, parse_recipients, sent_digests
+from pipelines.ops.digests import CLAIM_LEASE, DigestError, alert_digest_email_job, parse_recipients, sent_digests
 from pipelines.ops.schedules import alert_digest_email_schedule
 from tests import alert_digest_support, smtp_support
-from tests.conftest import PipelineRun, run_cli
+from tests.conftest import REPO_ROOT, PipelineRun, run_cli
 
 next_day = alert_digest_support.next_day
 smtp_server = smtp_support.smtp_server
@@ -113,6 +117,124 @@ def test_a_digest_is_emailed_once_however_often_the_command_runs(
     again = run_cli(home, "alerts", "send")
     assert len(smtp.messages) == 1
     assert "already sent" in again.stdout
+
+
+def start_cli(pipeline: PipelineRun, *args: str) -> subprocess.Popen:
+    """`coopcast` started, not waited for: run_cli's command, alongside another."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=REPO_ROOT,
+        env=pipeline.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def one_line(output: str) -> str:
+    return " ".join(output.split())
+
+
+def test_two_sends_at_once_email_a_digest_once(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str]
+) -> None:
+    code = merchant_codes[next_day.low_stock[0]]
+    smtp.accepting.clear()  # the server holds the first email until the second send is done
+    first = start_cli(home, "alerts", "send", "--merchant", code)
+    try:
+        assert smtp.data_arrived.wait(300), first.communicate()
+        second = run_cli(home, "alerts", "send", "--merchant", code)
+    finally:
+        smtp.accepting.set()
+        out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert f"sent to owner-{code}@coop.example" in out
+    assert "not sent now: another send claimed it" in one_line(second.stdout)
+    assert len(smtp.messages) == 1
+    assert "already sent" in run_cli(home, "alerts", "send", "--merchant", code).stdout
+    [sent] = sent_digests_of(home)
+    assert (sent["status"], sent["recipients"]) == ("sent", f"owner-{code}@coop.example")
+
+
+def sent_digests_of(home: PipelineRun) -> list[dict]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COOPCAST_HOME", str(home.home))
+        return sent_digests()
+
+
+def test_a_claim_left_by_a_killed_send_is_taken_over_once_its_lease_is_over(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str]
+) -> None:
+    code = merchant_codes[next_day.low_stock[0]]
+    assert sent_digests_of(home) == []  # creates the table
+    claimed_at = datetime.now(UTC)
+    with sqlite3.connect(home.home / "alerts.sqlite") as conn:
+        conn.execute(
+            "INSERT INTO digest_emails"
+            " (merchant_code, as_of, run_id, sent_at, recipients, new_items, status, claimed_at)"
+            " VALUES (?, ?, 'killed', '', '', 3, 'sending', ?)",
+            (code, next_day.as_of.isoformat(), claimed_at.isoformat()),
+        )
+    conn.close()
+    held = run_cli(home, "alerts", "send", "--merchant", code)
+    assert "not sent now" in held.stdout and smtp.messages == []
+
+    with sqlite3.connect(home.home / "alerts.sqlite") as conn:
+        conn.execute("UPDATE digest_emails SET claimed_at = ?", ((claimed_at - CLAIM_LEASE).isoformat(),))
+    conn.close()
+    taken_over = run_cli(home, "alerts", "send", "--merchant", code)
+    assert f"sent to owner-{code}@coop.example" in taken_over.stdout and len(smtp.messages) == 1
+    [sent] = sent_digests_of(home)
+    assert (sent["status"], sent["claimed_at"]) == ("sent", None)
+
+
+def test_a_failed_send_leaves_no_claim_and_the_next_send_sends(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str], monkeypatch
+) -> None:
+    code = merchant_codes[next_day.low_stock[0]]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("COOPCAST_SMTP_PORT", str(closed_port))
+    failed = run_cli(home, "alerts", "send", "--merchant", code, check=False)
+    assert failed.returncode != 0 and "failed: 127.0.0.1:" in failed.stdout
+    assert sent_digests_of(home) == []
+
+    monkeypatch.setenv("COOPCAST_SMTP_PORT", str(smtp.server_address[1]))
+    assert "sent to" in run_cli(home, "alerts", "send", "--merchant", code).stdout
+    assert len(smtp.messages) == 1
+
+
+def test_a_refused_recipient_fails_the_merchant_and_a_later_send_reaches_only_it(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str], monkeypatch
+) -> None:
+    code = merchant_codes[next_day.low_stock[0]]
+    monkeypatch.setenv("COOPCAST_DIGEST_TO", f"{code}=owner@coop.example,nobody@coop.example")
+    smtp.refusals["nobody@coop.example"] = "550 5.1.1 <nobody@coop.example>: no such mailbox"
+    refused = run_cli(home, "alerts", "send", check=False)
+    assert refused.returncode != 0 and code in refused.stderr
+    assert (
+        f"{code} {next_day.as_of.isoformat()} failed: sent to owner@coop.example; 127.0.0.1 refused"
+        " nobody@coop.example (550 5.1.1 <nobody@coop.example>: no such mailbox)"
+    ) in one_line(refused.stdout)
+    [first] = smtp.messages
+    assert first["to"] == ["<owner@coop.example>"]
+    [row] = sent_digests_of(home)
+    assert (row["status"], row["recipients"]) == ("refused", "owner@coop.example")
+    assert "nobody@coop.example (550" in row["undelivered"]
+
+    smtp.refusals.clear()
+    retried = run_cli(home, "alerts", "send")
+    assert "sent to nobody@coop.example" in retried.stdout
+    assert [message["to"] for message in smtp.messages] == [["<owner@coop.example>"], ["<nobody@coop.example>"]]
+    [row] = sent_digests_of(home)
+    assert (row["status"], row["recipients"], row["undelivered"]) == (
+        "sent",
+        "owner@coop.example, nobody@coop.example",
+        "",
+    )
+    assert "already sent" in run_cli(home, "alerts", "send").stdout
+    assert len(smtp.messages) == 2
 
 
 def test_merchant_and_as_of_choose_an_earlier_digest(

@@ -16,6 +16,7 @@ SHOWN = {
     "sent": "sent to {detail}",
     "nothing_new": "nothing new, no email",
     "already_sent": "already sent",
+    "sending": "not sent now: {detail}",
     "no_recipient": "not sent: {detail}",
     "no_digest": "no digest",
     "failed": "failed: {detail}",
