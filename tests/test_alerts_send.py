@@ -10,7 +10,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +19,8 @@ import dagster as dg
 import duckdb
 import pytest
 
+from dashboards.digest import label
+from pipelines.ops.alerts import SmtpServer
 from pipelines.ops.digests import CLAIM_LEASE, DigestError, alert_digest_email_job, parse_recipients, sent_digests
 from pipelines.ops.schedules import alert_digest_email_schedule
 from tests import alert_digest_support, smtp_support
@@ -81,13 +83,21 @@ def test_without_smtp_it_says_so_in_one_line_and_fails(home: PipelineRun, monkey
 def test_each_merchant_with_new_items_gets_one_bilingual_email_and_the_others_none(
     home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str]
 ) -> None:
+    with duckdb.connect(str(next_day.serving), read_only=True) as conn:
+        names = dict(conn.execute("SELECT merchant_code, merchant_name FROM marts.dim_merchants").fetchall())
     merchant_id = next_day.low_stock[0]
     code = merchant_codes[merchant_id]
     result = run_cli(home, "alerts", "send")
 
     [message] = received(smtp)
     assert smtp.messages[0]["to"] == [f"<owner-{code}@coop.example>"]
-    assert code in message["Subject"] and "每日预警" in message["Subject"] and "daily alerts" in message["Subject"]
+    values = {"merchant": f"{code} · {names[code]}", "as_of": next_day.as_of.isoformat(), "count": 3}
+    assert message["Subject"] == f"{label('zh', 'digest_email_subject', **values)} / " + label(
+        "en", "digest_email_subject", **values
+    )
+    assert "每日预警" in message["Subject"] and "daily alerts" in message["Subject"]
+    assert message["Date"].datetime.utcoffset() == timedelta(0)
+    assert message["Message-ID"].endswith("@coop.example>")
     text, html = body(message, "plain"), body(message, "html")
     for part in (text, html):
         assert part.index("每日预警摘要") < part.index("daily alert digest")
@@ -326,6 +336,20 @@ def test_codes_that_are_no_merchants_are_warned_about_and_the_listed_merchants_e
     assert f"case-sensitive: {code}?" in result.stdout
     [sent] = smtp.messages
     assert sent["to"] == ["<owner@coop.example>"]
+
+
+def test_a_chinese_subject_decodes_exactly_as_composed(smtp_server) -> None:
+    """A subject folded between two encoded words used to lose the space there."""
+    subject = (
+        "M002 · 惠农农资批发部 每日预警 2026-10-31：新增 3 项 / M002 · 惠农农资批发部 daily alerts 2026-10-31: 3 new"
+    )
+    message = EmailMessage()
+    message["Subject"] = subject
+    message.set_content("正文")
+    server = SmtpServer("127.0.0.1", smtp_server.server_address[1], "alerts@coop.example", None, None, False)
+    assert server.send(message, ("owner@coop.example",)) == {}
+    [sent] = received(smtp_server)
+    assert sent["Subject"] == subject
 
 
 def test_the_daily_job_sends_like_the_command_and_records_what_it_sent(
