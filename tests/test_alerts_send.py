@@ -80,6 +80,14 @@ def test_without_smtp_it_says_so_in_one_line_and_fails(home: PipelineRun, monkey
     assert "SMTP is not configured" in line and "COOPCAST_SMTP_HOST" in line
 
 
+def test_a_malformed_smtp_setting_is_named_in_one_line_and_fails(home: PipelineRun, smtp, monkeypatch) -> None:
+    monkeypatch.setenv("COOPCAST_SMTP_PORT", "abc")
+    result = run_cli(home, "alerts", "send", check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == ["error: COOPCAST_SMTP_PORT must be a port number, not 'abc'"]
+    assert smtp.messages == []
+
+
 def test_each_merchant_with_new_items_gets_one_bilingual_email_and_the_others_none(
     home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str]
 ) -> None:
