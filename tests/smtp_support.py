@@ -1,4 +1,8 @@
-"""A real SMTP server for tests: it listens on a free local port and keeps every message it receives."""
+"""A real SMTP server for tests: it listens on a free local port and keeps every message it receives.
+
+A test may make it refuse recipients (`refusals`: address → the server's answer), or hold a message
+it received before accepting it (clear `accepting`; `data_arrived` is set once a message is in), as
+a slow server would."""
 
 from __future__ import annotations
 
@@ -26,14 +30,21 @@ class RecordingSmtpHandler(socketserver.StreamRequestHandler):
                 envelope["from"] = line.strip()[10:]
                 self.reply("250 OK")
             elif command.startswith("RCPT TO:"):
-                envelope["to"].append(line.strip()[8:])
-                self.reply("250 OK")
+                recipient = line.strip()[8:]
+                refusal = self.server.refusals.get(recipient.strip("<>"))
+                if refusal:
+                    self.reply(refusal)
+                else:
+                    envelope["to"].append(recipient)
+                    self.reply("250 OK")
             elif command == "DATA":
                 self.reply("354 End data with <CR><LF>.<CR><LF>")
                 body = []
                 while (data := self.rfile.readline().decode()).rstrip("\r\n") != ".":
                     body.append(data)
                 envelope["data"] = "".join(body)
+                self.server.data_arrived.set()
+                self.server.accepting.wait(timeout=120)
                 self.server.messages.append(dict(envelope))
                 self.reply("250 OK queued")
             elif command == "QUIT":
@@ -47,6 +58,10 @@ class RecordingSmtpHandler(socketserver.StreamRequestHandler):
 def smtp_server() -> Iterator[socketserver.ThreadingTCPServer]:
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), RecordingSmtpHandler)
     server.messages = []
+    server.refusals = {}
+    server.data_arrived = threading.Event()
+    server.accepting = threading.Event()
+    server.accepting.set()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server

@@ -6,7 +6,11 @@ from __future__ import annotations
 import email
 import email.policy
 import shutil
-from datetime import datetime
+import socket
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,10 +19,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.ops.digests import DigestError, alert_digest_email_job, parse_recipients, sent_digests
+from dashboards.digest import label
+from pipelines.ops.alerts import SmtpServer
+from pipelines.ops.digests import CLAIM_LEASE, DigestError, alert_digest_email_job, parse_recipients, sent_digests
 from pipelines.ops.schedules import alert_digest_email_schedule
 from tests import alert_digest_support, smtp_support
-from tests.conftest import PipelineRun, run_cli
+from tests.conftest import REPO_ROOT, PipelineRun, run_cli
 
 next_day = alert_digest_support.next_day
 smtp_server = smtp_support.smtp_server
@@ -74,16 +80,32 @@ def test_without_smtp_it_says_so_in_one_line_and_fails(home: PipelineRun, monkey
     assert "SMTP is not configured" in line and "COOPCAST_SMTP_HOST" in line
 
 
+def test_a_malformed_smtp_setting_is_named_in_one_line_and_fails(home: PipelineRun, smtp, monkeypatch) -> None:
+    monkeypatch.setenv("COOPCAST_SMTP_PORT", "abc")
+    result = run_cli(home, "alerts", "send", check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == ["error: COOPCAST_SMTP_PORT must be a port number, not 'abc'"]
+    assert smtp.messages == []
+
+
 def test_each_merchant_with_new_items_gets_one_bilingual_email_and_the_others_none(
     home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str]
 ) -> None:
+    with duckdb.connect(str(next_day.serving), read_only=True) as conn:
+        names = dict(conn.execute("SELECT merchant_code, merchant_name FROM marts.dim_merchants").fetchall())
     merchant_id = next_day.low_stock[0]
     code = merchant_codes[merchant_id]
     result = run_cli(home, "alerts", "send")
 
     [message] = received(smtp)
     assert smtp.messages[0]["to"] == [f"<owner-{code}@coop.example>"]
-    assert code in message["Subject"] and "每日预警" in message["Subject"] and "daily alerts" in message["Subject"]
+    values = {"merchant": f"{code} · {names[code]}", "as_of": next_day.as_of.isoformat(), "count": 3}
+    assert message["Subject"] == f"{label('zh', 'digest_email_subject', **values)} / " + label(
+        "en", "digest_email_subject", **values
+    )
+    assert "每日预警" in message["Subject"] and "daily alerts" in message["Subject"]
+    assert message["Date"].datetime.utcoffset() == timedelta(0)
+    assert message["Message-ID"].endswith("@coop.example>")
     text, html = body(message, "plain"), body(message, "html")
     for part in (text, html):
         assert part.index("每日预警摘要") < part.index("daily alert digest")
@@ -113,6 +135,122 @@ def test_a_digest_is_emailed_once_however_often_the_command_runs(
     again = run_cli(home, "alerts", "send")
     assert len(smtp.messages) == 1
     assert "already sent" in again.stdout
+
+
+def start_cli(pipeline: PipelineRun, *args: str) -> subprocess.Popen:
+    """`coopcast` started, not waited for: run_cli's command, alongside another."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=REPO_ROOT,
+        env=pipeline.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_sends_at_once_email_a_digest_once(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str]
+) -> None:
+    code = merchant_codes[next_day.low_stock[0]]
+    smtp.accepting.clear()  # the server holds the first email until the second send is done
+    first = start_cli(home, "alerts", "send", "--merchant", code)
+    try:
+        assert smtp.data_arrived.wait(300), first.communicate()
+        second = run_cli(home, "alerts", "send", "--merchant", code)
+    finally:
+        smtp.accepting.set()
+        out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert f"sent to owner-{code}@coop.example" in out
+    [held] = second.stdout.splitlines()
+    assert held.startswith(f"{code}  {next_day.as_of.isoformat()}  not sent now: another send claimed it at ")
+    assert len(smtp.messages) == 1
+    assert "already sent" in run_cli(home, "alerts", "send", "--merchant", code).stdout
+    [sent] = sent_digests_of(home)
+    assert (sent["status"], sent["recipients"]) == ("sent", f"owner-{code}@coop.example")
+
+
+def sent_digests_of(home: PipelineRun) -> list[dict]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COOPCAST_HOME", str(home.home))
+        return sent_digests()
+
+
+def test_a_claim_left_by_a_killed_send_is_taken_over_once_its_lease_is_over(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str]
+) -> None:
+    code = merchant_codes[next_day.low_stock[0]]
+    assert sent_digests_of(home) == []  # creates the table
+    claimed_at = datetime.now(UTC)
+    with sqlite3.connect(home.home / "alerts.sqlite") as conn:
+        conn.execute(
+            "INSERT INTO digest_emails"
+            " (merchant_code, as_of, run_id, sent_at, recipients, new_items, status, claimed_at)"
+            " VALUES (?, ?, 'killed', '', '', 3, 'sending', ?)",
+            (code, next_day.as_of.isoformat(), claimed_at.isoformat()),
+        )
+    conn.close()
+    held = run_cli(home, "alerts", "send", "--merchant", code)
+    assert "not sent now" in held.stdout and smtp.messages == []
+
+    with sqlite3.connect(home.home / "alerts.sqlite") as conn:
+        conn.execute("UPDATE digest_emails SET claimed_at = ?", ((claimed_at - CLAIM_LEASE).isoformat(),))
+    conn.close()
+    taken_over = run_cli(home, "alerts", "send", "--merchant", code)
+    assert f"sent to owner-{code}@coop.example" in taken_over.stdout and len(smtp.messages) == 1
+    [sent] = sent_digests_of(home)
+    assert (sent["status"], sent["claimed_at"]) == ("sent", None)
+
+
+def test_a_failed_send_leaves_no_claim_and_the_next_send_sends(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str], monkeypatch
+) -> None:
+    code = merchant_codes[next_day.low_stock[0]]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("COOPCAST_SMTP_PORT", str(closed_port))
+    failed = run_cli(home, "alerts", "send", "--merchant", code, check=False)
+    assert failed.returncode != 0 and "failed: 127.0.0.1:" in failed.stdout
+    assert sent_digests_of(home) == []
+
+    monkeypatch.setenv("COOPCAST_SMTP_PORT", str(smtp.server_address[1]))
+    assert "sent to" in run_cli(home, "alerts", "send", "--merchant", code).stdout
+    assert len(smtp.messages) == 1
+
+
+def test_a_refused_recipient_fails_the_merchant_and_a_later_send_reaches_only_it(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str], monkeypatch
+) -> None:
+    code = merchant_codes[next_day.low_stock[0]]
+    monkeypatch.setenv("COOPCAST_DIGEST_TO", f"{code}=owner@coop.example,nobody@coop.example")
+    smtp.refusals["nobody@coop.example"] = "550 5.1.1 <nobody@coop.example>: no such mailbox"
+    refused = run_cli(home, "alerts", "send", check=False)
+    assert refused.returncode != 0 and code in refused.stderr
+    # A line of more than 80 columns, printed whole though the output is no terminal.
+    assert (
+        f"{code}  {next_day.as_of.isoformat()}  failed: sent to owner@coop.example; 127.0.0.1 refused"
+        " nobody@coop.example (550 5.1.1 <nobody@coop.example>: no such mailbox)"
+    ) in refused.stdout.splitlines()
+    [first] = smtp.messages
+    assert first["to"] == ["<owner@coop.example>"]
+    [row] = sent_digests_of(home)
+    assert (row["status"], row["recipients"]) == ("refused", "owner@coop.example")
+    assert "nobody@coop.example (550" in row["undelivered"]
+
+    smtp.refusals.clear()
+    retried = run_cli(home, "alerts", "send")
+    assert "sent to nobody@coop.example" in retried.stdout
+    assert [message["to"] for message in smtp.messages] == [["<owner@coop.example>"], ["<nobody@coop.example>"]]
+    [row] = sent_digests_of(home)
+    assert (row["status"], row["recipients"], row["undelivered"]) == (
+        "sent",
+        "owner@coop.example, nobody@coop.example",
+        "",
+    )
+    assert "already sent" in run_cli(home, "alerts", "send").stdout
+    assert len(smtp.messages) == 2
 
 
 def test_merchant_and_as_of_choose_an_earlier_digest(
@@ -163,9 +301,62 @@ def test_recipients_are_read_per_merchant_and_a_malformed_entry_is_refused() -> 
         "M001": ("a@coop.example", "b@coop.example"),
         "M002": ("c@coop.example",),
     }
-    for malformed in ("M001", "M001=", "=a@coop.example", "M001=not-an-address"):
+    for malformed in ("M001", "M001=", "=a@coop.example", "M001=not-an-address", "M 1=a@coop.example"):
         with pytest.raises(DigestError, match="COOPCAST_DIGEST_TO"):
             parse_recipients(malformed)
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("M001=a@coop.example,M002=b@coop.example", "'M002=b@coop.example' is not an email address"),
+        ("M001=a@coop.example d@coop.example", "'a@coop.example d@coop.example' is not an email address"),
+        ("M001=@", "'@' is not an email address"),
+        ("M001=a@", "'a@' is not an email address"),
+        ("M001=a@coop.example\nBcc: all@coop.example", "'a@coop.example\\nBcc: all@coop.example'"),
+        ("M001=<a@coop.example>", "'<a@coop.example>' is not an email address"),
+        ("M001=a@coop..example", "'a@coop..example' is not an email address"),
+        ("M001=a@coop.example;M001=b@coop.example", "M001 is listed twice"),
+    ],
+)
+def test_recipients_are_refused_with_the_entry_named_unless_each_is_one_address(text: str, named: str) -> None:
+    with pytest.raises(DigestError) as refused:
+        parse_recipients(text)
+    assert str(refused.value).startswith("COOPCAST_DIGEST_TO")
+    assert named in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_codes_that_are_no_merchants_are_warned_about_and_the_listed_merchants_emailed(
+    home: PipelineRun, smtp, next_day: alert_digest_support.NextDay, merchant_codes: dict[int, str], monkeypatch
+) -> None:
+    code = merchant_codes[next_day.low_stock[0]]
+    monkeypatch.setenv(
+        "COOPCAST_DIGEST_TO", f"{code}=owner@coop.example;{code.lower()}=typo@coop.example;X999=nobody@coop.example"
+    )
+    result = run_cli(home, "alerts", "send")
+    warnings = [line for line in result.stdout.splitlines() if "warning:" in line]
+    assert warnings == [
+        "X999  -  warning: COOPCAST_DIGEST_TO lists X999, which is no merchant's code",
+        f"{code.lower()}  -  warning: COOPCAST_DIGEST_TO lists {code.lower()}, which is no merchant's code"
+        f" (codes are case-sensitive: {code}?)",
+    ]
+    [sent] = smtp.messages
+    assert sent["to"] == ["<owner@coop.example>"]
+
+
+def test_a_chinese_subject_decodes_exactly_as_composed(smtp_server) -> None:
+    """A subject folded between two encoded words used to lose the space there."""
+    subject = (
+        "M002 · 惠农农资批发部 每日预警 2026-10-31：新增 3 项 / M002 · 惠农农资批发部 daily alerts 2026-10-31: 3 new"
+    )
+    message = EmailMessage()
+    message["Subject"] = subject
+    message.set_content("正文")
+    server = SmtpServer("127.0.0.1", smtp_server.server_address[1], "alerts@coop.example", None, None, False)
+    assert server.send(message, ("owner@coop.example",)) == {}
+    [sent] = received(smtp_server)
+    assert sent["Subject"] == subject
 
 
 def test_the_daily_job_sends_like_the_command_and_records_what_it_sent(

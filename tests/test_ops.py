@@ -3,6 +3,9 @@ and one warehouse writer at a time across runs, which a killed run does not bloc
 
 from __future__ import annotations
 
+import email
+import email.policy
+import email.utils
 import json
 import os
 import signal
@@ -70,6 +73,9 @@ def test_a_failed_run_raises_an_alert_in_the_log_the_table_and_by_email(ops_home
     [message] = smtp_server.messages
     assert message["to"] == ["<ops@coop.example>", "<duty@coop.example>"]
     assert "3 missing" in message["data"] and result.run_id in message["data"]
+    headers = email.message_from_string(message["data"], policy=email.policy.default)
+    assert email.utils.parsedate_to_datetime(headers["Date"]).utcoffset() == timedelta(0)
+    assert headers["Message-ID"].startswith("<") and headers["Message-ID"].endswith("@localhost>")
 
 
 @dg.asset(group_name="test", check_specs=[dg.AssetCheckSpec("shelves_add_up", asset="shelf_total", blocking=True)])
@@ -149,6 +155,51 @@ def test_an_unreachable_mail_server_still_leaves_the_alert_in_the_table(ops_home
     [alert] = recent_alerts()
     assert alert["message"] == "dbt build failed"
     assert alert["emailed_to"].startswith("failed:")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("COOPCAST_SMTP_PORT", "abc", "COOPCAST_SMTP_PORT must be a port number, not 'abc'"),
+        (
+            "COOPCAST_SMTP_TO",
+            "ops@coop.example\nBcc: all@coop.example",
+            "COOPCAST_SMTP_TO: 'ops@coop.example\\nBcc: all@coop.example' is not an email address",
+        ),
+        ("COOPCAST_SMTP_FROM", "coopcast@coop.example\r\nBcc: all@coop.example", "COOPCAST_SMTP_FROM must be"),
+        ("COOPCAST_SMTP_STARTTLS", "ture", "COOPCAST_SMTP_STARTTLS must be 1 or 0"),
+    ],
+)
+def test_a_malformed_smtp_setting_is_named_on_the_alert_which_is_still_stored(
+    ops_home, smtp_server, monkeypatch, variable: str, value: str, reason: str
+) -> None:
+    from pipelines.ops.alerts import Alert, raise_alert
+
+    monkeypatch.setenv("COOPCAST_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("COOPCAST_SMTP_PORT", str(smtp_server.server_address[1]))
+    monkeypatch.setenv("COOPCAST_SMTP_TO", "ops@coop.example")
+    monkeypatch.setenv(variable, value)
+    raise_alert(Alert(kind="run failed", message="dbt build failed", job_name="coopcast_nightly", run_id="r1"))
+    [alert] = recent_alerts()
+    assert alert["message"] == "dbt build failed"
+    assert alert["emailed_to"].startswith(f"failed: {reason}")
+    assert smtp_server.messages == []
+
+
+def test_a_recipient_the_server_refuses_is_recorded_as_failed_on_the_alert(ops_home, smtp_server, monkeypatch):
+    from pipelines.ops.alerts import Alert, raise_alert
+
+    monkeypatch.setenv("COOPCAST_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("COOPCAST_SMTP_PORT", str(smtp_server.server_address[1]))
+    monkeypatch.setenv("COOPCAST_SMTP_TO", "ops@coop.example,duty@coop.example")
+    smtp_server.refusals["duty@coop.example"] = "550 5.1.1 no such mailbox"
+    raise_alert(Alert(kind="run failed", message="dbt build failed", job_name="coopcast_nightly", run_id="r1"))
+    [alert] = recent_alerts()
+    assert alert["emailed_to"] == (
+        "ops@coop.example; failed: 127.0.0.1 refused duty@coop.example (550 5.1.1 no such mailbox)"
+    )
+    [message] = smtp_server.messages
+    assert message["to"] == ["<ops@coop.example>"]
 
 
 def test_the_instance_gives_the_warehouse_pool_one_slot(ops_home):

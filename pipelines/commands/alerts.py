@@ -16,9 +16,11 @@ SHOWN = {
     "sent": "sent to {detail}",
     "nothing_new": "nothing new, no email",
     "already_sent": "already sent",
+    "sending": "not sent now: {detail}",
     "no_recipient": "not sent: {detail}",
     "no_digest": "no digest",
     "failed": "failed: {detail}",
+    "not_a_merchant": "warning: {detail}",
 }
 
 
@@ -49,7 +51,9 @@ def send(
     except DigestError as error:
         raise CommandFailed(str(error)) from error
     for outcome in outcomes:
-        console.print(_line(outcome), highlight=False)
+        # One line per merchant whatever its length, for cron mails and logs that grep by code;
+        # not markup: addresses and server answers may hold brackets.
+        console.print(_line(outcome), highlight=False, markup=False, soft_wrap=True)
     unsent = [outcome.merchant_code for outcome in outcomes if outcome.status == "failed"]
     if merchant is not None:
         unsent += [outcome.merchant_code for outcome in outcomes if outcome.status in ("no_recipient", "no_digest")]

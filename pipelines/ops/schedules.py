@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.ops.alerts import SmtpServer
+from pipelines.ops.alerts import smtp_host
 from pipelines.ops.digests import NOT_CONFIGURED, alert_digest_email_job
 from pipelines.ops.settlements import settlement_run_config, weekly_settlement_job
 
@@ -123,7 +123,9 @@ def weekly_settlement_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunR
     " each merchant's alert digest by email, skipped while SMTP is not configured.",
 )
 def alert_digest_email_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    if SmtpServer.from_environment() is None:
+    # Only whether a host is set: a malformed setting still starts the run, which fails naming it and
+    # raises an ops alert, where a failing tick would show only in the Dagster UI.
+    if not smtp_host():
         return dg.SkipReason(NOT_CONFIGURED)
     # One run per tick: a digest already emailed is skipped by the send itself, so a retried tick is harmless.
     return dg.RunRequest(run_key=context.scheduled_execution_time.isoformat())
