@@ -26,6 +26,9 @@ from pipelines.ops.schedules import alert_digest_email_schedule
 from tests import alert_digest_support, smtp_support
 from tests.conftest import REPO_ROOT, PipelineRun, run_cli
 
+# Each send is a `coopcast alerts send` process: the file takes minutes, so it starts first.
+pytestmark = pytest.mark.slow
+
 next_day = alert_digest_support.next_day
 smtp_server = smtp_support.smtp_server
 
