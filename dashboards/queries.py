@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from pipelines import settings
+from pipelines.warehouse import sql_text
 
 BUSINESS_TIMEZONE = ZoneInfo("Asia/Shanghai")
 CACHE_ENTRIES = 512
@@ -77,12 +78,8 @@ def _serving_database(path: str, version: int) -> duckdb.DuckDBPyConnection:
     hands a process the database it already has open at a path, so while the older copy's
     connection lived, connecting to the path again read the older copy, never the new one."""
     database = duckdb.connect()
-    database.execute(f"ATTACH '{_sql_text(path)}' AS {SERVING_CATALOG} (READ_ONLY)")
+    database.execute(f"ATTACH '{sql_text(path)}' AS {SERVING_CATALOG} (READ_ONLY)")
     return database
-
-
-def _sql_text(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def _cursor(path: str, version: int) -> duckdb.DuckDBPyConnection:

@@ -32,7 +32,7 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
 def attach_postgres(conn: duckdb.DuckDBPyConnection, pg_uri: str, alias: str = "pg") -> None:
     conn.execute(f"INSTALL '{postgres_extension_file()}'")
     conn.execute("LOAD postgres")
-    conn.execute(f"ATTACH '{_quote(pg_uri)}' AS {alias} (TYPE postgres, READ_ONLY)")
+    conn.execute(f"ATTACH '{sql_text(pg_uri)}' AS {alias} (TYPE postgres, READ_ONLY)")
 
 
 @contextmanager
@@ -338,5 +338,6 @@ def create_ml_tables(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(statement)
 
 
-def _quote(text: str) -> str:
+def sql_text(text: str) -> str:
+    """`text` for inside a SQL string literal ('…'), where ATTACH takes no parameters."""
     return text.replace("'", "''")

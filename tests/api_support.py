@@ -143,3 +143,10 @@ def wait_until_serving(server: subprocess.Popen, base_url: str, log: Path, timeo
         except httpx.TransportError:
             time.sleep(0.2)
     raise AssertionError(f"coopcast api did not answer on {base_url} within {timeout} s")
+
+
+def merchant_rows(shop: ApiShop, table: str) -> int:
+    """Rows of core.`table` (a name of the tests', never input) that belong to the shop's merchant."""
+    with psycopg.connect(shop.owner_url) as conn:
+        row = conn.execute(f"SELECT count(*) FROM core.{table} WHERE merchant_id = %s", [shop.merchant.merchant_id])
+        return int(row.fetchone()[0])

@@ -14,7 +14,18 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api_support import AT, REPO_ROOT, RICE, SKU, ApiShop, build_shop, order_body, receipt_body, running_api
+from tests.api_support import (
+    AT,
+    REPO_ROOT,
+    RICE,
+    SKU,
+    ApiShop,
+    build_shop,
+    merchant_rows,
+    order_body,
+    receipt_body,
+    running_api,
+)
 from transactional import merchants, purchasing
 from transactional.api import create_app
 from transactional.imports import import_file
@@ -44,12 +55,7 @@ def stock_of(client: TestClient, headers: dict, sku_code: str = SKU) -> dict:
 
 
 def orders_written(shop: ApiShop) -> int:
-    with psycopg.connect(shop.owner_url) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM core.orders WHERE merchant_id = %s", [shop.merchant.merchant_id]
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+    return merchant_rows(shop, "orders")
 
 
 def logged_operations(shop: ApiShop) -> list[str]:

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api_support import AT, SKU, ApiShop, build_shop, order_body, receipt_body
+from tests.api_support import AT, SKU, ApiShop, build_shop, merchant_rows, order_body, receipt_body
 from transactional import funnel
 from transactional.api import create_app
 from transactional.db import act_for_merchant
@@ -96,12 +96,7 @@ def a_day_of_traffic(ids: Ids, count: int) -> list[funnel.FunnelEvent]:
 
 
 def stored_events(shop: ApiShop) -> int:
-    with psycopg.connect(shop.owner_url) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM core.funnel_events WHERE merchant_id = %s", [shop.merchant.merchant_id]
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+    return merchant_rows(shop, "funnel_events")
 
 
 def test_a_hundred_thousand_events_load_fast_and_compactly(shop: ApiShop, ids: Ids, app_conn) -> None:

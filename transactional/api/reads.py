@@ -93,6 +93,7 @@ def _today() -> date:
 def stock_levels(
     conn: psycopg.Connection, merchant_id: int, sku_code: str | None, warehouse_code: str | None
 ) -> list[StockLevel]:
+    today = _today()
     rows = _rows(
         conn,
         f"""SELECT p.sku_code, w.warehouse_code,
@@ -110,7 +111,7 @@ def stock_levels(
              AND (%s::text IS NULL OR w.warehouse_code = %s)
            GROUP BY p.sku_code, w.warehouse_code
            ORDER BY p.sku_code, w.warehouse_code""",
-        [_today(), _today(), merchant_id, sku_code, sku_code, warehouse_code, warehouse_code],
+        [today, today, merchant_id, sku_code, sku_code, warehouse_code, warehouse_code],
     )
     return [StockLevel(**row) for row in rows]
 

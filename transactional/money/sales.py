@@ -339,12 +339,12 @@ def _refuse_unsettleable(order: OrderFacts, method: str, paid_cents: int, lines:
         raise InvalidTransition(f"order {order.order_no} is imported history; it was settled outside the platform")
     if order.status == "cancelled":
         raise InvalidTransition(f"order {order.order_no} is cancelled; there is no sale to settle")
-    if method in ("online", "prepaid") and paid_cents != order.total_cents:
+    if method in SETTLED_WHEN_PAID and paid_cents != order.total_cents:
         raise InvalidTransition(
             f"order {order.order_no} is paid {to_amount(paid_cents)} of {to_amount(order.total_cents)} CNY; "
             f"{method} orders are settled once paid in full"
         )
-    if method in ("credit", "cod") and order.shipped_at is None:
+    if method in SETTLED_WHEN_SHIPPED and order.shipped_at is None:
         raise InvalidTransition(f"order {order.order_no} has not shipped; {method} orders are settled at shipment")
     if not lines:
         raise InvalidTransition(f"order {order.order_no} has no lines to charge commission on")
@@ -360,7 +360,7 @@ def _price_sale(order: OrderFacts, request: SaleRequest, lines: list[_OrderLine]
         _PricedLine(line.order_line_id, line.category_id, line.rate, gross, line_commission_cents(gross, line.rate))
         for line, gross in zip(lines, grosses, strict=True)
     )
-    if method in ("online", "prepaid"):
+    if method in SETTLED_WHEN_PAID:
         due = business_date(request.at)
     else:  # shipped, as _refuse_unsettleable made sure
         handed_over = order.delivered_at or order.shipped_at
