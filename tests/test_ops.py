@@ -468,7 +468,7 @@ def test_dbt_does_not_start_when_the_process_that_started_it_has_already_ended()
             child.kill()
 
 
-def test_the_weekly_settlement_job_issues_last_weeks_statement_for_every_merchant(ops_home, pg_database_url):
+def test_the_weekly_settlement_job_settles_every_week_a_missed_monday_left_open(ops_home, pg_database_url):
     from pipelines.definitions import build_definitions
     from pipelines.ops.settlements import SETTLEMENT_JOB, settlement_run_config
     from transactional import db
@@ -479,25 +479,33 @@ def test_the_weekly_settlement_job_issues_last_weeks_statement_for_every_merchan
         simulate(conn, "tiny", 3)
         merchants = conn.execute("SELECT count(*) FROM core.merchants").fetchone()[0]
         simulated = set(conn.execute(weekly).fetchall())
-    # The simulated history has its weekly statements up to its last Monday; the job's first
-    # Monday after that settles the week the history ends in.
-    last_period_end = max(end for _, _, end in simulated)
-    week_start, week_end = last_period_end + timedelta(days=1), last_period_end + timedelta(days=7)
-    monday = datetime(week_end.year, week_end.month, week_end.day, 6, tzinfo=ZoneInfo("Asia/Shanghai")) + timedelta(
-        days=1
-    )
+    # The simulated history has its weekly statements up to its last Monday. The job then runs
+    # on the second Monday after that, as if the daemon had been down on the first: it settles
+    # both weeks.
+    first_open_week = max(end for _, _, end in simulated) + timedelta(days=1)
+    open_weeks = {
+        (first_open_week, first_open_week + timedelta(days=6)),
+        (first_open_week + timedelta(days=7), first_open_week + timedelta(days=13)),
+    }
+    second_monday = datetime.combine(
+        first_open_week + timedelta(days=14), datetime.min.time(), ZoneInfo("Asia/Shanghai")
+    ) + timedelta(hours=6)
     job = build_definitions().resolve_job_def(SETTLEMENT_JOB)
     resources_config = {"resources": {"postgres": {"config": {"url": pg_database_url}}}}
+    issued_per_run = []
     with dg.DagsterInstance.get() as instance:
         for _ in range(2):
             result = job.execute_in_process(
-                run_config={**settlement_run_config(monday), **resources_config}, instance=instance
+                run_config={**settlement_run_config(second_monday), **resources_config}, instance=instance
             )
             assert result.success
+            (output,) = [event for event in result.all_events if event.event_type == dg.DagsterEventType.STEP_OUTPUT]
+            issued_per_run.append(output.step_output_data.metadata["statements"].value)
+    assert issued_per_run == [2 * merchants, 0], "a rerun of the same tick issues nothing"
     with db.connect(pg_database_url) as conn:
         issued = set(conn.execute(weekly).fetchall()) - simulated
-    assert len(issued) == merchants, "one statement per merchant, and a rerun issues none twice"
-    assert {(start, end) for _, start, end in issued} == {(week_start, week_end)}
+    assert len(issued) == 2 * merchants, "both weeks for every merchant"
+    assert {(start, end) for _, start, end in issued} == open_weeks
 
 
 def test_the_settlement_time_is_read_in_shanghai_and_never_ahead_of_the_clock():

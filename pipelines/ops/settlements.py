@@ -1,13 +1,15 @@
-"""The weekly settlement statement run: every merchant's statement of last week (Monday–Sunday).
+"""The weekly settlement statement run: every merchant's statement of every ended week
+(Monday–Sunday) it has none of yet, last week's on a normal Monday.
 
 The rules live in transactional.money.settlements; this job only calls them at a time ops chose
-(the schedule's tick, in Asia/Shanghai), so a rerun of the same tick returns the statements
-already issued instead of issuing twice.
+(the schedule's tick, in Asia/Shanghai). A week a missed Monday left unsettled is settled by the
+next run; a rerun of the same tick finds nothing left to issue.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+import psycopg
 
 from pipelines.resources import PostgresResource
 from transactional import db
@@ -46,31 +48,48 @@ def statement_time(text: str, now: datetime) -> datetime:
     return at
 
 
+def unsettled_weeks(conn: psycopg.Connection, last_week: date) -> list[tuple[int, date]]:
+    """(merchant_id, Monday) of every week up to `last_week` without a weekly statement, from the
+    week each merchant was registered in: a merchant registered after a week has nothing to
+    settle in it."""
+    rows = conn.execute(
+        """SELECT m.merchant_id, week::date
+           FROM core.merchants m
+           CROSS JOIN LATERAL generate_series(
+               date_trunc('week', (m.created_at AT TIME ZONE %(zone)s)::date), %(last_week)s::date, interval '7 days'
+           ) AS week
+           WHERE NOT EXISTS (
+               SELECT 1 FROM core.settlement_statements s
+               WHERE s.merchant_id = m.merchant_id AND s.kind = 'weekly' AND s.period_start = week::date
+           )
+           ORDER BY 1, 2""",
+        {"zone": str(BUSINESS_TIMEZONE), "last_week": last_week},
+    )
+    return [(merchant_id, week) for merchant_id, week in rows]
+
+
 @dg.op(
     out=dg.Out(dg.Nothing),
-    description="Issue (or return, if already issued) every merchant's weekly statement of last week.",
+    description="Issue every merchant's weekly statement of each ended week it has none of (last week's on a Monday).",
 )
 def weekly_settlement_statements(
     context: dg.OpExecutionContext, config: SettlementConfig, postgres: PostgresResource
 ) -> None:
     at = statement_time(config.at, datetime.now(UTC))
-    week_start = last_complete_period("weekly", business_date(at))
+    last_week = last_complete_period("weekly", business_date(at))
     with db.connect(postgres.uri()) as conn:
-        # A merchant registered after the week has nothing to settle in it.
-        merchant_ids = [
-            row[0]
-            for row in conn.execute(
-                "SELECT merchant_id FROM core.merchants WHERE created_at < %s ORDER BY 1",
-                [datetime.combine(week_start + timedelta(days=7), datetime.min.time(), BUSINESS_TIMEZONE)],
-            )
-        ]
         statements = [
-            settlements.generate_statement(conn, merchant_id, "weekly", week_start, at) for merchant_id in merchant_ids
+            settlements.generate_statement(conn, merchant_id, "weekly", week_start, at)
+            for merchant_id, week_start in unsettled_weeks(conn, last_week)
         ]
+    weeks = sorted({statement.period_start for statement in statements})
+    if len(weeks) > 1:
+        context.log.warning(f"settled {len(weeks)} weeks, from {weeks[0]}: the runs of earlier Mondays were missed")
     context.add_output_metadata(
         {
-            "week_start": week_start.isoformat(),
+            "week_start": last_week.isoformat(),
             "statements": len(statements),
+            "weeks_caught_up": [week.isoformat() for week in weeks if week != last_week],
             "net_payable_cny": sum(statement.net_payable_cents for statement in statements) / 100,
         }
     )
