@@ -16,6 +16,7 @@ from typing import TypeVar
 import duckdb
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipelines import settings
@@ -47,7 +48,7 @@ def one_line_errors(command: Command) -> Command:
             raise
         except Exception as error:  # every failure is reported as one line, then exit code 1
             reason = " ".join(SQLALCHEMY_BACKGROUND.sub("", str(error)).split()) or type(error).__name__
-            error_console.print(f"[bold red]error:[/] {reason}", highlight=False, soft_wrap=True)
+            error_console.print(f"[bold red]error:[/] {escape(reason)}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from error
 
     return wrapper  # type: ignore[return-value]

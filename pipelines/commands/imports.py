@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from pipelines import settings
 from pipelines.cli_common import (
@@ -164,7 +165,7 @@ def _import(
         raise CommandFailed(f"{rejected} (every problem: {report_path})") from rejected
     _show_problems(report, write_report(report, report_path))
     if report.ignored_columns:
-        console.print(f"Ignored columns: {', '.join(report.ignored_columns)}")
+        console.print(f"Ignored columns: {escape(', '.join(report.ignored_columns))}")
     console.print(f"Imported {kind.value} for merchant {merchant}. {report.summary()}")
     console.print(f"Report: {report_path}")
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines import replenish as drafting
@@ -76,4 +77,4 @@ def _show_drafts(approval: drafting.Approval) -> None:
     console.print(table)
     for skipped in approval.skipped:
         where = f"{skipped.merchant_code} {skipped.sku_code} at {skipped.warehouse_code}"
-        console.print(f"  skipped {where}: {skipped.reason}")
+        console.print(f"  skipped {escape(where)}: {escape(skipped.reason)}")
