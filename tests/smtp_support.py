@@ -14,7 +14,8 @@ import pytest
 
 
 class RecordingSmtpHandler(socketserver.StreamRequestHandler):
-    """Speaks enough SMTP (RFC 5321) for smtplib to deliver one message, and keeps it."""
+    """Speaks enough SMTP (RFC 5321) for smtplib to deliver one message, and keeps it. It offers no
+    extensions, so, as a strict server would, it refuses a message that is not 7-bit (no 8BITMIME)."""
 
     def reply(self, line: str) -> None:
         self.wfile.write(f"{line}\r\n".encode())
@@ -40,9 +41,13 @@ class RecordingSmtpHandler(socketserver.StreamRequestHandler):
             elif command == "DATA":
                 self.reply("354 End data with <CR><LF>.<CR><LF>")
                 body = []
-                while (data := self.rfile.readline().decode()).rstrip("\r\n") != ".":
+                while (data := self.rfile.readline()).rstrip(b"\r\n") != b".":
                     body.append(data)
-                envelope["data"] = "".join(body)
+                content = b"".join(body)
+                if not content.isascii():
+                    self.reply("554 5.6.1 8-bit data, but 8BITMIME was not offered")
+                    continue
+                envelope["data"] = content.decode()
                 self.server.data_arrived.set()
                 self.server.accepting.wait(timeout=120)
                 self.server.messages.append(dict(envelope))

@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 from dashboards.digest import label
-from pipelines.ops.alerts import SmtpServer
+from pipelines.ops.alerts import COMPOSING_POLICY, SmtpServer
 from pipelines.ops.digests import CLAIM_LEASE, DigestError, alert_digest_email_job, parse_recipients, sent_digests
 from pipelines.ops.schedules import alert_digest_email_schedule
 from tests import alert_digest_support, smtp_support
@@ -353,7 +353,7 @@ def test_a_chinese_subject_decodes_exactly_as_composed(smtp_server) -> None:
     subject = (
         "M002 · 惠农农资批发部 每日预警 2026-10-31：新增 3 项 / M002 · 惠农农资批发部 daily alerts 2026-10-31: 3 new"
     )
-    message = EmailMessage()
+    message = EmailMessage(policy=COMPOSING_POLICY)
     message["Subject"] = subject
     message.set_content("正文")
     server = SmtpServer("127.0.0.1", smtp_server.server_address[1], "alerts@coop.example", None, None, False)

@@ -61,8 +61,11 @@ EMAIL_ADDRESS = re.compile(rf"{ADDRESS_ATOM}(?:\.{ADDRESS_ATOM})*@{DOMAIN_LABEL}
 SMTP_TIMEOUT_SECONDS = 30
 # Headers are folded as a message is sent: at RFC 5322's limit of 998 columns rather than 78, since a
 # fold between two encoded words of a non-ASCII subject loses the space there (readers drop the
-# whitespace between encoded words). Bodies were encoded when set, under the default policy.
+# whitespace between encoded words). Bodies were encoded when set, under COMPOSING_POLICY.
 SENDING_POLICY = email.policy.SMTP.clone(max_line_length=998)
+# Bodies are composed 7-bit clean (quoted-printable or base64 where they are not ASCII): a server
+# need not accept 8-bit data, and one without 8BITMIME may mangle or refuse it.
+COMPOSING_POLICY = email.policy.default.clone(cte_type="7bit")
 TRUE_WORDS = ("1", "true", "yes")
 FALSE_WORDS = ("", "0", "false", "no")
 
@@ -251,7 +254,7 @@ def _record_email(alert_id: int, emailed_to: str) -> None:
 
 def send_email(smtp: SmtpSettings, alert: Alert) -> str:
     """The addresses the server accepted, then `failed: ` and those it refused, if any."""
-    message = EmailMessage()
+    message = EmailMessage(policy=COMPOSING_POLICY)
     message["Subject"] = alert.subject()
     message.set_content(alert.body())
     refused = smtp.server.send(message, smtp.recipients)

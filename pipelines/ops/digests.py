@@ -25,7 +25,14 @@ import pandas as pd
 from dashboards import formatting
 from dashboards.digest import DIGEST_SUMMARY_SQL, NEW_ITEMS_SQL, label, sections
 from pipelines import settings, warehouse
-from pipelines.ops.alerts import MailSettingError, SmtpServer, connect_alerts_db, email_addresses, refusals_line
+from pipelines.ops.alerts import (
+    COMPOSING_POLICY,
+    MailSettingError,
+    SmtpServer,
+    connect_alerts_db,
+    email_addresses,
+    refusals_line,
+)
 from transactional.merchants import MERCHANT_CODE
 
 RECIPIENTS_VARIABLE = "COOPCAST_DIGEST_TO"
@@ -168,7 +175,7 @@ def _digest(conn: duckdb.DuckDBPyConnection, merchant: pd.Series, as_of: date | 
 def compose(digest: Digest) -> EmailMessage:
     """Plain text and HTML, each Chinese first with English below."""
     values = {"merchant": digest.merchant, "as_of": formatting.day(digest.as_of), "count": len(digest.items)}
-    message = EmailMessage()
+    message = EmailMessage(policy=COMPOSING_POLICY)
     message["Subject"] = " / ".join(label(language, "digest_email_subject", **values) for language in EMAIL_LANGUAGES)
     message.set_content("\n\n----\n\n".join(_text_part(language, digest, values) for language in EMAIL_LANGUAGES))
     body = "<hr>".join(_html_part(language, digest, values) for language in EMAIL_LANGUAGES)
