@@ -42,9 +42,13 @@ BUILT_PIPELINE_FIXTURES = {"pipeline_run", "own_pipeline_run"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked slow first: with a worker per core, the longest files start at once instead of
-    running alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The files that need no built pipeline first, while it is being built, so no worker waits
+    for it; within each part the tests marked slow first, so the longest files start early
+    instead of running alone at the end."""
+    files_needing_the_pipeline = {
+        item.path for item in items if BUILT_PIPELINE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    }
+    items.sort(key=lambda item: (item.path in files_needing_the_pipeline, item.get_closest_marker("slow") is None))
 
 
 @pytest.fixture(autouse=True)
