@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import shutil
 import socket
 import sqlite3
@@ -13,21 +14,21 @@ import sys
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from dashboards.digest import label
+from pipelines.cli import app as cli_app
 from pipelines.ops.alerts import COMPOSING_POLICY, SmtpServer
 from pipelines.ops.digests import CLAIM_LEASE, DigestError, alert_digest_email_job, parse_recipients, sent_digests
 from pipelines.ops.schedules import alert_digest_email_schedule
 from tests import alert_digest_support, smtp_support
 from tests.conftest import REPO_ROOT, PipelineRun, run_cli
-
-# Each send is a `coopcast alerts send` process: the file takes minutes, so it starts first.
-pytestmark = pytest.mark.slow
 
 next_day = alert_digest_support.next_day
 smtp_server = smtp_support.smtp_server
@@ -58,6 +59,19 @@ def smtp(smtp_server, monkeypatch: pytest.MonkeyPatch, merchant_codes: dict[int,
     return smtp_server
 
 
+def send_command(pipeline: PipelineRun, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`coopcast alerts send ARGS` run in this process: the command's own code, without the seconds
+    a new process takes to import it. The environment it sets up is put back afterwards. The
+    first test, and the first of two sends at once, start it as a process of its own, as cron does."""
+    with mock.patch.dict(os.environ, pipeline.env()):
+        result = CliRunner().invoke(cli_app, ["alerts", "send", *args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    if check and result.exit_code != 0:
+        raise AssertionError(f"coopcast alerts send {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return subprocess.CompletedProcess(["alerts", "send", *args], result.exit_code, result.stdout, result.stderr)
+
+
 def received(smtp_server) -> list[EmailMessage]:
     return [email.message_from_string(sent["data"], policy=email.policy.default) for sent in smtp_server.messages]
 
@@ -85,7 +99,7 @@ def test_without_smtp_it_says_so_in_one_line_and_fails(home: PipelineRun, monkey
 
 def test_a_malformed_smtp_setting_is_named_in_one_line_and_fails(home: PipelineRun, smtp, monkeypatch) -> None:
     monkeypatch.setenv("COOPCAST_SMTP_PORT", "abc")
-    result = run_cli(home, "alerts", "send", check=False)
+    result = send_command(home, check=False)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == ["error: COOPCAST_SMTP_PORT must be a port number, not 'abc'"]
     assert smtp.messages == []
@@ -98,7 +112,7 @@ def test_each_merchant_with_new_items_gets_one_bilingual_email_and_the_others_no
         names = dict(conn.execute("SELECT merchant_code, merchant_name FROM marts.dim_merchants").fetchall())
     merchant_id = next_day.low_stock[0]
     code = merchant_codes[merchant_id]
-    result = run_cli(home, "alerts", "send")
+    result = send_command(home)
 
     [message] = received(smtp)
     assert smtp.messages[0]["to"] == [f"<owner-{code}@coop.example>"]
@@ -134,8 +148,8 @@ def test_each_merchant_with_new_items_gets_one_bilingual_email_and_the_others_no
 def test_a_digest_is_emailed_once_however_often_the_command_runs(
     home: PipelineRun, smtp, next_day: alert_digest_support.NextDay
 ) -> None:
-    run_cli(home, "alerts", "send")
-    again = run_cli(home, "alerts", "send")
+    send_command(home)
+    again = send_command(home)
     assert len(smtp.messages) == 1
     assert "already sent" in again.stdout
 
@@ -160,7 +174,7 @@ def test_two_sends_at_once_email_a_digest_once(
     first = start_cli(home, "alerts", "send", "--merchant", code)
     try:
         assert smtp.data_arrived.wait(300), first.communicate()
-        second = run_cli(home, "alerts", "send", "--merchant", code)
+        second = send_command(home, "--merchant", code)
     finally:
         smtp.accepting.set()
         out, err = first.communicate(timeout=300)
@@ -169,7 +183,7 @@ def test_two_sends_at_once_email_a_digest_once(
     [held] = second.stdout.splitlines()
     assert held.startswith(f"{code}  {next_day.as_of.isoformat()}  not sent now: another send claimed it at ")
     assert len(smtp.messages) == 1
-    assert "already sent" in run_cli(home, "alerts", "send", "--merchant", code).stdout
+    assert "already sent" in send_command(home, "--merchant", code).stdout
     [sent] = sent_digests_of(home)
     assert (sent["status"], sent["recipients"]) == ("sent", f"owner-{code}@coop.example")
 
@@ -194,13 +208,13 @@ def test_a_claim_left_by_a_killed_send_is_taken_over_once_its_lease_is_over(
             (code, next_day.as_of.isoformat(), claimed_at.isoformat()),
         )
     conn.close()
-    held = run_cli(home, "alerts", "send", "--merchant", code)
+    held = send_command(home, "--merchant", code)
     assert "not sent now" in held.stdout and smtp.messages == []
 
     with sqlite3.connect(home.home / "alerts.sqlite") as conn:
         conn.execute("UPDATE digest_emails SET claimed_at = ?", ((claimed_at - CLAIM_LEASE).isoformat(),))
     conn.close()
-    taken_over = run_cli(home, "alerts", "send", "--merchant", code)
+    taken_over = send_command(home, "--merchant", code)
     assert f"sent to owner-{code}@coop.example" in taken_over.stdout and len(smtp.messages) == 1
     [sent] = sent_digests_of(home)
     assert (sent["status"], sent["claimed_at"]) == ("sent", None)
@@ -214,12 +228,12 @@ def test_a_failed_send_leaves_no_claim_and_the_next_send_sends(
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     monkeypatch.setenv("COOPCAST_SMTP_PORT", str(closed_port))
-    failed = run_cli(home, "alerts", "send", "--merchant", code, check=False)
+    failed = send_command(home, "--merchant", code, check=False)
     assert failed.returncode != 0 and "failed: 127.0.0.1:" in failed.stdout
     assert sent_digests_of(home) == []
 
     monkeypatch.setenv("COOPCAST_SMTP_PORT", str(smtp.server_address[1]))
-    assert "sent to" in run_cli(home, "alerts", "send", "--merchant", code).stdout
+    assert "sent to" in send_command(home, "--merchant", code).stdout
     assert len(smtp.messages) == 1
 
 
@@ -229,7 +243,7 @@ def test_a_refused_recipient_fails_the_merchant_and_a_later_send_reaches_only_it
     code = merchant_codes[next_day.low_stock[0]]
     monkeypatch.setenv("COOPCAST_DIGEST_TO", f"{code}=owner@coop.example,nobody@coop.example")
     smtp.refusals["nobody@coop.example"] = "550 5.1.1 <nobody@coop.example>: no such mailbox"
-    refused = run_cli(home, "alerts", "send", check=False)
+    refused = send_command(home, check=False)
     assert refused.returncode != 0 and code in refused.stderr
     # A line of more than 80 columns, printed whole though the output is no terminal.
     assert (
@@ -243,7 +257,7 @@ def test_a_refused_recipient_fails_the_merchant_and_a_later_send_reaches_only_it
     assert "nobody@coop.example (550" in row["undelivered"]
 
     smtp.refusals.clear()
-    retried = run_cli(home, "alerts", "send")
+    retried = send_command(home)
     assert "sent to nobody@coop.example" in retried.stdout
     assert [message["to"] for message in smtp.messages] == [["<owner@coop.example>"], ["<nobody@coop.example>"]]
     [row] = sent_digests_of(home)
@@ -252,7 +266,7 @@ def test_a_refused_recipient_fails_the_merchant_and_a_later_send_reaches_only_it
         "owner@coop.example, nobody@coop.example",
         "",
     )
-    assert "already sent" in run_cli(home, "alerts", "send").stdout
+    assert "already sent" in send_command(home).stdout
     assert len(smtp.messages) == 2
 
 
@@ -267,7 +281,7 @@ def test_merchant_and_as_of_choose_an_earlier_digest(
         ).fetchall()
     assert first_new > 0, "the merchant's first digest has nothing new to send"
 
-    run_cli(home, "alerts", "send", "--merchant", code, "--as-of", next_day.first_as_of.isoformat())
+    send_command(home, "--merchant", code, "--as-of", next_day.first_as_of.isoformat())
     [message] = received(smtp)
     assert smtp.messages[0]["to"] == [f"<owner-{code}@coop.example>"]
     assert next_day.first_as_of.isoformat() in message["Subject"]
@@ -282,7 +296,7 @@ def test_merchant_and_as_of_choose_an_earlier_digest(
     ],
 )
 def test_bad_input_fails_with_a_clear_line(home: PipelineRun, smtp, args: tuple[str, ...], reason: str) -> None:
-    result = run_cli(home, "alerts", "send", *args, check=False)
+    result = send_command(home, *args, check=False)
     assert result.returncode != 0
     assert reason in result.stderr
     assert smtp.messages == []
@@ -293,7 +307,7 @@ def test_a_merchant_without_a_recipient_is_not_emailed_and_named(
 ) -> None:
     code = merchant_codes[next_day.low_stock[0]]
     monkeypatch.setenv("COOPCAST_DIGEST_TO", "")
-    result = run_cli(home, "alerts", "send", "--merchant", code, check=False)
+    result = send_command(home, "--merchant", code, check=False)
     assert result.returncode != 0
     assert "COOPCAST_DIGEST_TO" in result.stdout and code in result.stderr
     assert smtp.messages == []
@@ -337,7 +351,7 @@ def test_codes_that_are_no_merchants_are_warned_about_and_the_listed_merchants_e
     monkeypatch.setenv(
         "COOPCAST_DIGEST_TO", f"{code}=owner@coop.example;{code.lower()}=typo@coop.example;X999=nobody@coop.example"
     )
-    result = run_cli(home, "alerts", "send")
+    result = send_command(home)
     warnings = [line for line in result.stdout.splitlines() if "warning:" in line]
     assert warnings == [
         "X999  -  warning: COOPCAST_DIGEST_TO lists X999, which is no merchant's code",
