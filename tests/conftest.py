@@ -42,13 +42,20 @@ BUILT_PIPELINE_FIXTURES = {"pipeline_run", "own_pipeline_run"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The files that need no built pipeline first, while it is being built, so no worker waits
-    for it; within each part the tests marked slow first, so the longest files start early
-    instead of running alone at the end."""
+    """The tests marked slow first, longest first (`slow(minutes=N)`, 1 unless given), so the
+    longest files start at once instead of running alone at the end; among them those that need
+    no built pipeline before those that do, so they run while it is being built instead of
+    waiting for it."""
     files_needing_the_pipeline = {
         item.path for item in items if BUILT_PIPELINE_FIXTURES & set(getattr(item, "fixturenames", ()))
     }
-    items.sort(key=lambda item: (item.path in files_needing_the_pipeline, item.get_closest_marker("slow") is None))
+
+    def order(item: pytest.Item) -> tuple[bool, bool, int]:
+        slow = item.get_closest_marker("slow")
+        minutes = slow.kwargs.get("minutes", 1) if slow else 0
+        return slow is None, item.path in files_needing_the_pipeline, -minutes
+
+    items.sort(key=order)
 
 
 @pytest.fixture(autouse=True)

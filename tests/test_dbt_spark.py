@@ -28,7 +28,7 @@ def _require_java() -> None:
         pytest.skip("Spark needs Java (CI installs it)")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=6)
 def test_marts_built_on_spark_equal_duckdb(pipeline_run: PipelineRun, tmp_path: Path) -> None:
     _require_java()
     warehouse = tmp_path / "warehouse.duckdb"

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,12 +17,12 @@ import psycopg
 import pytest
 
 from pipelines.exports import SUMMARY_SHEET
-from tests.api_support import free_port
+from tests.api_support import answers, free_port
 from tests.conftest import OUTBOUND_REQUESTS, REPO_ROOT, PipelineRun, pristine_pipeline_folder, run_cli
 from tests.outbound import recording_proxy
 from transactional import purchasing
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=4)
 
 
 @pytest.fixture(scope="module")
@@ -218,14 +217,6 @@ def test_simulate_and_run_ask_nothing_of_the_internet(
     assert requests == []
 
 
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def test_serve_starts_the_dashboard_the_api_and_the_dagster_ui_then_stops_cleanly(
     pipeline_run: PipelineRun, tmp_path: Path
 ) -> None:
@@ -263,35 +254,6 @@ def test_serve_starts_the_dashboard_the_api_and_the_dagster_ui_then_stops_cleanl
     assert f"URL: http://localhost:{dashboard}" in printed, printed[-3000:]
     assert not re.search(r"\w+Warning: ", printed), printed[-3000:]
     assert "External URL" not in printed and "external IP" not in printed, printed[-3000:]
-
-
-def test_demo_simulates_runs_and_serves_on_an_empty_database(database_factory, tmp_path: Path) -> None:
-    """`make demo`'s command from an empty database to the servers answering, at tiny scale."""
-    pipeline = PipelineRun(home=tmp_path / "home", database_url=database_factory())
-    dashboard, dagster_ui, api = free_port(), free_port(), free_port()
-    ports = ["--port", str(dashboard), "--dagster-port", str(dagster_ui), "--api-port", str(api)]
-    output = tmp_path / "demo.log"
-    with output.open("w") as log:
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "demo", "--scale", "tiny", *ports],
-            cwd=REPO_ROOT,
-            env=pipeline.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 600
-            while not answers(f"http://127.0.0.1:{dashboard}/"):
-                assert demo.poll() is None, output.read_text()[-3000:]
-                assert time.monotonic() < deadline, "the demo's dashboard did not answer within 10 minutes"
-                time.sleep(2)
-        finally:
-            demo.send_signal(signal.SIGTERM)
-            returncode = demo.wait(timeout=60)
-    printed = output.read_text()
-    assert returncode == 0, printed[-3000:]
-    for step in ("Simulated ", "Run: ", "Workbooks ", "Demo login  demo / "):
-        assert step in printed, printed[-3000:]
 
 
 def test_status_reports_each_merchant_and_the_last_run(pipeline_run: PipelineRun, serving) -> None:

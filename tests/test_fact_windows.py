@@ -17,7 +17,7 @@ from pipelines.assets.dbt import PARSE_STATE, PARTITIONED_TAG, WINDOWED_BUILD_OP
 from tests.conftest import PipelineRun, dbt_build, run_cli
 from transactional import orders
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=6)
 
 FACTS_TOTALS = """
     SELECT merchant_code, sales_date, orders, revenue, cost FROM marts.fct_merchant_daily_sales
