@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from pipelines.definitions import build_definitions
-from pipelines.resources import WarehouseResource
+from pipelines.resources import RunSettings, WarehouseResource
 from tests.conftest import PipelineRun
 from tests.test_dashboard_apptest import use_home
 
@@ -30,12 +30,17 @@ def warehouse(pipeline_run: PipelineRun, tmp_path: Path, monkeypatch: pytest.Mon
     return copy
 
 
-def materialize_facts(warehouse: Path, **how) -> dg.ExecuteInProcessResult:
+def materialize_facts(warehouse: Path, run_settings: RunSettings | None = None, **how) -> dg.ExecuteInProcessResult:
+    """The daily facts' asset alone, through Dagster, on `warehouse`."""
     definitions = build_definitions()
     [facts] = [
         asset for asset in definitions.assets if getattr(asset, "node_def", None) and asset.node_def.name == DAILY_FACTS
     ]
-    resources = {**definitions.resources, "warehouse": WarehouseResource(path=str(warehouse))}
+    resources = {
+        **definitions.resources,
+        "warehouse": WarehouseResource(path=str(warehouse)),
+        **({"run_settings": run_settings} if run_settings else {}),
+    }
     with dg.instance_for_test() as instance:
         return dg.materialize([facts], instance=instance, resources=resources, **how)
 
