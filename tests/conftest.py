@@ -43,17 +43,11 @@ BUILT_PIPELINE_FIXTURES = {"pipeline_run", "own_pipeline_run"}
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests marked slow first, longest first (`slow(minutes=N)`, 1 unless given), so the
-    longest files start at once instead of running alone at the end; among them those that need
-    no built pipeline before those that do, so they run while it is being built instead of
-    waiting for it."""
-    files_needing_the_pipeline = {
-        item.path for item in items if BUILT_PIPELINE_FIXTURES & set(getattr(item, "fixturenames", ()))
-    }
+    longest files start at once instead of running alone at the end."""
 
-    def order(item: pytest.Item) -> tuple[bool, bool, int]:
+    def order(item: pytest.Item) -> tuple[bool, int]:
         slow = item.get_closest_marker("slow")
-        minutes = slow.kwargs.get("minutes", 1) if slow else 0
-        return slow is None, item.path in files_needing_the_pipeline, -minutes
+        return slow is None, -(slow.kwargs.get("minutes", 1) if slow else 0)
 
     items.sort(key=order)
 

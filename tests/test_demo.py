@@ -1,5 +1,5 @@
-"""`make demo`'s command on an empty database, in a file of its own: it needs no built pipeline,
-so it runs while the other tests' pipeline is being built."""
+"""`make demo`'s command on an empty database. A file of its own: it needs none of the built
+pipeline the end-to-end file shares, and a worker of its own shortens that file's minutes."""
 
 from __future__ import annotations
 
