@@ -6,10 +6,9 @@ The rules live in transactional.money.settlements; this job only calls them at a
 next run; a rerun of the same tick finds nothing left to issue.
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-import psycopg
 
 from pipelines.resources import PostgresResource
 from transactional import db
@@ -48,26 +47,6 @@ def statement_time(text: str, now: datetime) -> datetime:
     return at
 
 
-def unsettled_weeks(conn: psycopg.Connection, last_week: date) -> list[tuple[int, date]]:
-    """(merchant_id, Monday) of every week up to `last_week` without a weekly statement, from the
-    week each merchant was registered in: a merchant registered after a week has nothing to
-    settle in it."""
-    rows = conn.execute(
-        """SELECT m.merchant_id, week::date
-           FROM core.merchants m
-           CROSS JOIN LATERAL generate_series(
-               date_trunc('week', (m.created_at AT TIME ZONE %(zone)s)::date), %(last_week)s::date, interval '7 days'
-           ) AS week
-           WHERE NOT EXISTS (
-               SELECT 1 FROM core.settlement_statements s
-               WHERE s.merchant_id = m.merchant_id AND s.kind = 'weekly' AND s.period_start = week::date
-           )
-           ORDER BY 1, 2""",
-        {"zone": str(BUSINESS_TIMEZONE), "last_week": last_week},
-    )
-    return [(merchant_id, week) for merchant_id, week in rows]
-
-
 @dg.op(
     out=dg.Out(dg.Nothing),
     description="Issue every merchant's weekly statement of each ended week it has none of (last week's on a Monday).",
@@ -80,7 +59,7 @@ def weekly_settlement_statements(
     with db.connect(postgres.uri()) as conn:
         statements = [
             settlements.generate_statement(conn, merchant_id, "weekly", week_start, at)
-            for merchant_id, week_start in unsettled_weeks(conn, last_week)
+            for merchant_id, week_start in settlements.unsettled_weeks(conn, last_week)
         ]
     weeks = sorted({statement.period_start for statement in statements})
     if len(weeks) > 1:

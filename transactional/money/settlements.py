@@ -31,7 +31,7 @@ from transactional.money.journal import MERCHANT_PAYABLE, PLATFORM_CASH, EntryDr
 from transactional.money.journal import payable_balance_cents as journal_payable_balance_cents
 from transactional.money.periods import day_start, last_complete_period, period_end
 from transactional.money.rounding import to_amount, to_cents
-from transactional.stock import business_date
+from transactional.stock import BUSINESS_TIMEZONE, business_date
 
 PAYOUT_WORKING_DAYS = (1, 3)
 STATEMENT_ENTRY_COLUMNS = (
@@ -239,6 +239,26 @@ def generate_due_statements(
         for merchant_id in merchant_ids
         for kind in kinds
     ]
+
+
+def unsettled_weeks(conn: psycopg.Connection, last_week: date) -> list[tuple[int, date]]:
+    """(merchant_id, Monday) of every week up to `last_week` without a weekly statement, from the
+    week each merchant was registered in: a merchant registered after a week has nothing to
+    settle in it."""
+    rows = conn.execute(
+        """SELECT m.merchant_id, week::date
+           FROM core.merchants m
+           CROSS JOIN LATERAL generate_series(
+               date_trunc('week', (m.created_at AT TIME ZONE %(zone)s)::date), %(last_week)s::date, interval '7 days'
+           ) AS week
+           WHERE NOT EXISTS (
+               SELECT 1 FROM core.settlement_statements s
+               WHERE s.merchant_id = m.merchant_id AND s.kind = 'weekly' AND s.period_start = week::date
+           )
+           ORDER BY 1, 2""",
+        {"zone": str(BUSINESS_TIMEZONE), "last_week": last_week},
+    )
+    return [(merchant_id, week) for merchant_id, week in rows]
 
 
 def post_payout(
