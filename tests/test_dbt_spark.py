@@ -1,8 +1,9 @@
 """The dbt project on Spark (dbt-spark, a local session) builds every model from the same sources
 as DuckDB, and every intermediate and mart table equals DuckDB's.
 
-The sources come from the tiny pipeline run shared by the session; DuckDB rebuilds the models on a
-copy of its warehouse with a full refresh, so both engines start from the same sources and vars.
+The sources and DuckDB's tables both come from the tiny pipeline run shared by the session: Spark
+builds from the sources that run ingested and wrote, and its tables must equal those the run left,
+which are what merchants and analysts read.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import duckdb
 import pytest
 
 from pipelines.spark_engine import SparkHome, check_against_duckdb, compare_table
-from tests.conftest import PipelineRun, dbt
+from tests.conftest import PipelineRun
 
 # Marts of each kind of engine difference: incremental (partitioned), timestamps and time zones,
 # date arithmetic, and the risk register at the end of the graph.
@@ -33,8 +34,6 @@ def test_marts_built_on_spark_equal_duckdb(pipeline_run: PipelineRun, tmp_path: 
     _require_java()
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copyfile(pipeline_run.home / "warehouse.duckdb", warehouse)
-    reference = dbt(warehouse, tmp_path / "duckdb", "run", "--full-refresh")
-    assert reference.returncode == 0, reference.stdout[-5000:]
 
     home = SparkHome(tmp_path / "spark")
     result = check_against_duckdb(warehouse, home)
