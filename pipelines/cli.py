@@ -649,6 +649,7 @@ ORDER BY m.merchant_code
 @one_line_errors
 def demo(
     scale: Annotated[str, typer.Option(help="The network simulated when the database is empty")] = DEMO_SCALE,
+    seed: Annotated[int, typer.Option(help="Seed of that network: same seed, same data")] = DEMO_SEED,
     port: Annotated[int, typer.Option(help="Dashboard port")] = DASHBOARD_PORT,
     dagster_port: Annotated[int, typer.Option("--dagster-port", help="Dagster UI port")] = DAGSTER_PORT,
     api_port: ApiPortOption = settings.API_PORT,
@@ -661,7 +662,7 @@ def demo(
     if row and row[0]:
         console.print(f"The database already holds {row[0]} merchants: keeping them, not simulating again.")
     else:
-        _simulate_history(scale, DEMO_SEED)
+        _simulate_history(scale, seed)
     _materialize("Run", None)
     exports = sorted(settings.exports_dir().glob("replenishment_*.xlsx"))
     console.print(f"Workbooks   {len(exports)} in {settings.exports_dir()}")

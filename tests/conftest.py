@@ -29,16 +29,19 @@ from transactional.migrate import upgrade
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = REPO_ROOT / "dbt_project"
 PIPELINE_SEED = 3
-# The pipeline built once per test run (tests/pipeline_build.py): its folder holds the home's
-# files, the database's backup (written last), the build's output, a lock the build holds and
-# the requests its commands sent towards the internet (tests/outbound.py), one per line.
+# The pipeline built once per test run by `coopcast demo` (tests/pipeline_build.py): its folder
+# holds the home's files, the database's backup (written last), the build's output, a lock the
+# build holds, the requests the demo sent towards the internet (tests/outbound.py), one per line,
+# and what the demo printed and how it ended.
 PRISTINE_HOME = "home"
 PRISTINE_DATABASE = "database.dump"
 BUILD_LOG = "build.log"
 BUILD_LOCK = "build.lock"
 OUTBOUND_REQUESTS = "outbound_requests.txt"
+DEMO_LOG = "demo.log"
+DEMO_OUTCOME = "demo.json"
 # The fixtures that start from that build.
-BUILT_PIPELINE_FIXTURES = {"pipeline_run", "own_pipeline_run"}
+BUILT_PIPELINE_FIXTURES = {"pipeline_run", "own_pipeline_run", "pipeline_build_folder"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -250,7 +253,7 @@ def pristine_pipeline_folder(tmp_path_factory: pytest.TempPathFactory, worker_id
 def pipeline_run(
     pipeline_build: None, tmp_path_factory: pytest.TempPathFactory, database_factory, worker_id: str
 ) -> PipelineRun:
-    """`coopcast simulate --scale tiny` then `coopcast run`, as a user would, once per test run.
+    """`coopcast demo --scale tiny`, as a user would (init, simulate, run), once per test run.
 
     Tests change what they are given (they approve orders, ingest, rerun, restore), so each test
     worker gets a pipeline of its own: the built home's files, copied, and the built database's
@@ -274,15 +277,27 @@ def own_pipeline_run(
     )
 
 
+@pytest.fixture
+def pipeline_build_folder(pipeline_build: None, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The folder of the finished build, read only: for the tests of the build itself."""
+    shared = pristine_pipeline_folder(tmp_path_factory, worker_id)
+    wait_for_the_build(shared)
+    return shared
+
+
+def wait_for_the_build(shared: Path) -> None:
+    with (shared / BUILD_LOCK).open("w") as build_lock:
+        fcntl.flock(build_lock, fcntl.LOCK_EX)
+    if not (shared / PRISTINE_DATABASE).exists():
+        raise AssertionError(f"building the tests' pipeline failed:\n{(shared / BUILD_LOG).read_text()[-5000:]}")
+
+
 def copy_of_the_built_pipeline(shared: Path, home: Path, database_factory) -> PipelineRun:
     """The pristine build's home files copied to `home`, its database restored into a new one."""
     # Imported here, not with the conftest every pytest process loads: Dagster takes seconds to import.
     from pipelines.ops.instance import ensure_instance
 
-    with (shared / BUILD_LOCK).open("w") as build_lock:
-        fcntl.flock(build_lock, fcntl.LOCK_EX)
-    if not (shared / PRISTINE_DATABASE).exists():
-        raise AssertionError(f"building the tests' pipeline failed:\n{(shared / BUILD_LOG).read_text()[-5000:]}")
+    wait_for_the_build(shared)
     shutil.copytree(shared / PRISTINE_HOME, home, dirs_exist_ok=True)
     # dagster.yaml names its storage folder by absolute path: point it at this copy's.
     ensure_instance(home / "dagster")
