@@ -14,6 +14,8 @@ from tests.conftest import PipelineRun, run_cli, warehouse_rows
 from transactional import db
 from transactional.db import with_database
 
+pytestmark = pytest.mark.slow(minutes=2)
+
 
 def table_fingerprints(database_url: str) -> dict[str, tuple[int, str]]:
     """Row count and an order-independent hash of every row, for every table in core and sim."""

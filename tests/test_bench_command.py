@@ -14,8 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.bench.docs_tables import number
 from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow
 
 QUICK_SUBSET = ("simulator", "ingestion")
 MARKED_TABLE = re.compile(r"<!-- bench:(\w+):start -->\n.*?<!-- bench:\1:end -->", re.DOTALL)

@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from tests.conftest import PipelineRun, run_cli, warehouse_rows
 
-pytestmark = pytest.mark.slow(minutes=4)
+pytestmark = pytest.mark.slow(minutes=3)
 
 IMPORT_AS_OF = date(2026, 6, 30)
 HISTORY_START = date(2024, 7, 1)

@@ -15,7 +15,7 @@ from pipelines.resources import RunSettings, WarehouseResource
 from tests.conftest import PipelineRun
 from tests.test_dashboard_apptest import use_home
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=2)
 
 DAILY_FACTS = "dbt_daily_facts"
 DAY_TOTALS = "SELECT sales_date, sum(revenue) FROM marts.fct_daily_sales GROUP BY 1 ORDER BY 1"

@@ -39,7 +39,7 @@ from tests.dashboard_browser import (
 from tests.dashboard_signin import Account, account, create_account
 from transactional import users
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SCREENSHOTS = REPO_ROOT / "tests" / "artifacts" / "screenshots"
 

@@ -28,7 +28,7 @@ from pipelines.ingest import ingest_full
 from tests.conftest import dbt_build, warehouse_rows
 from transactional import catalogue, imports, orders, purchasing, stock
 
-pytestmark = pytest.mark.slow(minutes=5)
+pytestmark = pytest.mark.slow(minutes=2)
 
 PAST_AS_OF = date(2026, 3, 10)
 

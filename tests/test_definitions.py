@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.slow
+
 ASSET_GRAPH_SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 # Set to write the snapshot again after an intended change of the graph; review its diff.
 UPDATE_SNAPSHOTS = os.environ.get("COOPCAST_UPDATE_SNAPSHOTS") == "1"

@@ -22,7 +22,7 @@ from tests.conftest import OUTBOUND_REQUESTS, REPO_ROOT, PipelineRun, pristine_p
 from tests.outbound import recording_proxy
 from transactional import purchasing
 
-pytestmark = pytest.mark.slow(minutes=4)
+pytestmark = pytest.mark.slow(minutes=3)
 
 
 @pytest.fixture(scope="module")

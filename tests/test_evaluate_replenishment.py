@@ -20,7 +20,7 @@ from pipelines.assets.ml import policy_evaluation
 from pipelines.resources import WarehouseResource
 from tests.conftest import PipelineRun, run_cli, warehouse_rows
 
-pytestmark = pytest.mark.slow(minutes=3)
+pytestmark = pytest.mark.slow(minutes=2)
 
 REPLAY_DAYS = 56
 WARMUP_DAYS = 14

@@ -20,7 +20,7 @@ from tests.test_daily_fact_partitions import materialize_facts
 from tests.test_dashboard_apptest import use_home
 from transactional import orders
 
-pytestmark = pytest.mark.slow(minutes=5)
+pytestmark = pytest.mark.slow(minutes=7)
 
 FACTS_TOTALS = """
     SELECT merchant_code, sales_date, orders, revenue, cost FROM marts.fct_merchant_daily_sales

@@ -11,12 +11,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from pipelines import ingest
 from tests.conftest import REPO_ROOT
 from tests.ingest_support import failed_reconciliations, trade, warehouse_differences
 from tests.test_crash import open_shop
 from transactional.simulator import simulate
+
+pytestmark = pytest.mark.slow
 
 AT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 KILLED_RUNS = 20

@@ -28,6 +28,8 @@ from tests.conftest import dbt, warehouse_rows
 from transactional import catalogue, orders, stock
 from transactional.money import commission, payments, sales, settlements
 
+pytestmark = pytest.mark.slow
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AS_OF = date(2026, 4, 20)
 RATES = {"AG-F-1": Decimal("0.03"), "FD-G-1": Decimal("0.08")}

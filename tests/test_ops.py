@@ -28,6 +28,8 @@ from pipelines.resources import DUCKDB_WRITER_POOL
 from tests import smtp_support
 from tests.conftest import REPO_ROOT, PipelineRun, run_cli
 
+pytestmark = pytest.mark.slow(minutes=2)
+
 smtp_server = smtp_support.smtp_server
 
 

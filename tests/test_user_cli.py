@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import REPO_ROOT, PipelineRun, run_cli
 from transactional import merchants, users
 
+pytestmark = pytest.mark.slow(minutes=2)
+
 AT = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 
 
