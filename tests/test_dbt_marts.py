@@ -28,7 +28,9 @@ from pipelines.ingest import ingest_full
 from tests.conftest import dbt_build, warehouse_rows
 from transactional import catalogue, imports, orders, purchasing, stock
 
-pytestmark = pytest.mark.slow(minutes=2)
+# Two minutes alone, four beside the Spark check: weighted to start with the two longest files,
+# which wait for the shared pipeline build, and so to run before Spark starts.
+pytestmark = pytest.mark.slow(minutes=4)
 
 PAST_AS_OF = date(2026, 3, 10)
 
