@@ -46,8 +46,8 @@ BUILT_PIPELINE_FIXTURES = {"pipeline_run", "own_pipeline_run", "pipeline_build_f
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests marked slow first, longest first (`slow(minutes=N)`, 1 unless given), so the
-    longest files start at once instead of running alone at the end: a two-minute file left
-    among the last kept one worker busy for a minute after the other two had finished."""
+    longest files start at once instead of running alone at the end: a two-minute file among the
+    last to start once ran on for most of a minute after another worker had run out of files."""
 
     def order(item: pytest.Item) -> tuple[bool, int]:
         slow = item.get_closest_marker("slow")
