@@ -8,7 +8,8 @@ PYTHON ?= $(shell for candidate in python3.12 python3.11 python3; do \
 	command -v $$candidate; break; fi; done)
 PYTEST_ARGS ?=
 # Most tests wait on dbt, DuckDB, PostgreSQL or a browser in another process: on a 2-core machine
-# three workers keep the cores busier than two (the fresh-clone CI went from 21 to 15 minutes).
+# three workers keep the cores busier than two (the fresh-clone CI went from 21 to 15 minutes);
+# four were slower again (23 min 42 s against 21 min 16 s, the cores already saturated).
 # A test file stays on one worker, so its module fixtures are built once.
 PYTEST_WORKERS ?= 3
 # uv installs the lock in parallel: about 45 s on a fresh machine where pip took 150 s.
