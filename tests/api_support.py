@@ -99,6 +99,29 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class ServedPorts:
+    """Free ports for what `coopcast serve` and `coopcast demo` start, and the URL each answers on."""
+
+    dashboard: int
+    dagster_ui: int
+    api: int
+
+    @classmethod
+    def free(cls) -> ServedPorts:
+        return cls(free_port(), free_port(), free_port())
+
+    def options(self) -> list[str]:
+        return ["--port", str(self.dashboard), "--dagster-port", str(self.dagster_ui), "--api-port", str(self.api)]
+
+    def urls(self) -> list[str]:
+        return [
+            f"http://127.0.0.1:{self.dashboard}/",
+            f"http://127.0.0.1:{self.dagster_ui}/server_info",
+            f"http://127.0.0.1:{self.api}/openapi.json",
+        ]
+
+
 def answers(url: str) -> bool:
     """Whether `url` answers 200 within two seconds."""
     try:

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.api_support import answers, free_port
+from tests.api_support import ServedPorts, answers
 from tests.conftest import (
     DEMO_LOG,
     DEMO_OUTCOME,
@@ -41,14 +41,9 @@ DEMO_DEADLINE_SECONDS = 600
 def run_demo_until_it_serves(pipeline: PipelineRun, log_path: Path) -> dict:
     """`coopcast demo` from an empty database until its three servers answer, then SIGTERM, as
     Ctrl+C in a terminal; how it went, for the demo's test."""
-    dashboard, dagster_ui, api = free_port(), free_port(), free_port()
-    urls = [
-        f"http://127.0.0.1:{dashboard}/",
-        f"http://127.0.0.1:{dagster_ui}/server_info",
-        f"http://127.0.0.1:{api}/openapi.json",
-    ]
-    ports = ["--port", str(dashboard), "--dagster-port", str(dagster_ui), "--api-port", str(api)]
-    command = ["demo", "--scale", "tiny", "--seed", str(PIPELINE_SEED), *ports]
+    ports = ServedPorts.free()
+    urls = ports.urls()
+    command = ["demo", "--scale", "tiny", "--seed", str(PIPELINE_SEED), *ports.options()]
     answered = False
     with log_path.open("w") as log:
         demo = subprocess.Popen(

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from pipelines.exports import SUMMARY_SHEET
-from tests.api_support import answers, free_port
+from tests.api_support import ServedPorts, answers
 from tests.conftest import OUTBOUND_REQUESTS, REPO_ROOT, PipelineRun, pristine_pipeline_folder, run_cli
 from tests.outbound import recording_proxy
 from transactional import purchasing
@@ -220,12 +220,12 @@ def test_simulate_and_run_ask_nothing_of_the_internet(
 def test_serve_starts_the_dashboard_the_api_and_the_dagster_ui_then_stops_cleanly(
     pipeline_run: PipelineRun, tmp_path: Path
 ) -> None:
-    dashboard, dagster_ui, api = free_port(), free_port(), free_port()
-    ports = ["--port", str(dashboard), "--dagster-port", str(dagster_ui), "--api-port", str(api)]
+    ports = ServedPorts.free()
+    urls = ports.urls()
     output = tmp_path / "serve.log"
     with output.open("w") as log, recording_proxy() as proxy:
         server = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "serve", *ports],
+            [sys.executable, "-m", "pipelines.cli", "serve", *ports.options()],
             cwd=REPO_ROOT,
             env={**pipeline_run.env(), **proxy.environment},
             stdout=log,
@@ -233,11 +233,6 @@ def test_serve_starts_the_dashboard_the_api_and_the_dagster_ui_then_stops_cleanl
         )
         try:
             deadline = time.monotonic() + 180
-            urls = (
-                f"http://127.0.0.1:{dashboard}/",
-                f"http://127.0.0.1:{dagster_ui}/server_info",
-                f"http://127.0.0.1:{api}/openapi.json",
-            )
             while not all(answers(url) for url in urls):
                 assert server.poll() is None, "coopcast serve exited before the UIs and the API answered"
                 assert time.monotonic() < deadline, "the UIs did not answer within 3 minutes"
@@ -251,7 +246,7 @@ def test_serve_starts_the_dashboard_the_api_and_the_dagster_ui_then_stops_cleanl
     # What ops read when the servers start: no library warnings, and no lookup of the machine's
     # public address on the internet (Streamlit's "External URL", or its failure message offline).
     printed = output.read_text()
-    assert f"URL: http://localhost:{dashboard}" in printed, printed[-3000:]
+    assert f"URL: http://localhost:{ports.dashboard}" in printed, printed[-3000:]
     assert not re.search(r"\w+Warning: ", printed), printed[-3000:]
     assert "External URL" not in printed and "external IP" not in printed, printed[-3000:]
 
