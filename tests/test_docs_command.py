@@ -4,7 +4,6 @@ the site's own files only, on a port that was free."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +12,10 @@ import urllib.request
 
 import pytest
 
+from tests.api_support import free_port
 from tests.conftest import REPO_ROOT, PipelineRun, run_cli
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def fetch(url: str) -> tuple[int, bytes]:
