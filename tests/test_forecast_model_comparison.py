@@ -37,6 +37,8 @@ def expected_comparison(backtests: pd.DataFrame) -> pd.DataFrame:
                 candidate, by_chosen, column = candidate.abs(), by_chosen.abs(), "abs_bias"
             row[f"candidate_{column}"] = candidate.mean()
             row[f"chosen_{column}"] = by_chosen.mean()
+        differences = group["mase_chosen"] - group["mase"]
+        row["mase_difference_standard_error"] = differences.std() / np.sqrt(differences.count())
         counted = group[group["forecast_units"].notna()]
         row["candidate_forecast_ratio"] = counted["forecast_units"].sum() / counted["actual_units"].sum()
         row["chosen_forecast_ratio"] = counted["forecast_units_chosen"].sum() / counted["actual_units"].sum()

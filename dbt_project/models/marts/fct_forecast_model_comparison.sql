@@ -5,7 +5,8 @@
 -- only the earlier origins, so this window scores it fairly. Network-wide: one row per option.
 -- The forecast ratios show what MASE alone hides: on a SKU that sells on fewer than half of the
 -- days, of two flat forecasts below one unit a day the lower has the lower MASE, so an option can
--- win MASE by forecasting below what sold.
+-- win MASE by forecasting below what sold. The standard error of the paired difference in MASE,
+-- from its spread over series, says whether chosen_mase_is_lower tells anything at all.
 
 with merchants as (
     select merchant_id, as_of
@@ -64,6 +65,8 @@ select
     cast(avg(abs(candidates.bias)) as double) as candidate_abs_bias,
     cast(avg(case when candidates.bias is not null then abs(chosen.bias) end) as double) as chosen_abs_bias,
     avg(case when candidates.mase is not null then chosen.mase end) < avg(candidates.mase) as chosen_mase_is_lower,
+    cast(stddev_samp(chosen.mase - candidates.mase) / sqrt(count(chosen.mase - candidates.mase)) as double)
+        as mase_difference_standard_error,
     cast(sum(candidates.forecast_units) / nullif(sum(candidates.actual_units), 0) as double) as candidate_forecast_ratio,
     cast(
         sum(case when candidates.forecast_units is not null then chosen.forecast_units end)
