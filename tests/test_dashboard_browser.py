@@ -149,7 +149,7 @@ def test_an_owner_opens_every_page_of_the_menu_without_a_python_error(page: Page
 
 def test_the_overview_reads_in_english_after_the_toggle(page: Page, owner: Account) -> None:
     sign_in(page, owner.username, owner.password)
-    expect(page.get_by_test_id("stMetricValue").first).to_contain_text("¥")
+    expect(page.get_by_test_id("stMetricValue").first).to_contain_text("¥", timeout=RENDER_MS)
 
     page.get_by_test_id("stSidebar").get_by_text("English", exact=True).click()
 
@@ -195,7 +195,7 @@ def test_an_admin_signs_in_and_reads_a_merchant_overview(page: Page, pipeline_ru
 
     sign_in(page, admin.username, admin.password)
 
-    expect(page.get_by_test_id("stMetricValue").first).to_contain_text("¥")
+    expect(page.get_by_test_id("stMetricValue").first).to_contain_text("¥", timeout=RENDER_MS)
     assert_no_python_error(page)
     screenshot(page, "overview_admin_zh")
 
